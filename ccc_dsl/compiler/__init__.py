@@ -1,0 +1,1 @@
+"""The compiler: name resolution, flow analysis, graph IR and bytecode."""

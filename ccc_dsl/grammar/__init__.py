@@ -1,0 +1,1 @@
+"""The IVR language: grammar, typed AST, parser and formatter."""

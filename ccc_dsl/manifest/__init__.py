@@ -1,0 +1,1 @@
+"""Manifests: YAML loading with positions, the pydantic model, and domain checks."""

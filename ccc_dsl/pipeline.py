@@ -1,0 +1,34 @@
+"""The front half of the pipeline, shared by `validate`, `compile`, `graph` and `test`:
+load the manifests, parse every flow, and (once the compiler exists) analyse the flows against
+the model. Every stage adds diagnostics; none raises on bad input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ccc_dsl.diagnostics import Diagnostic
+from ccc_dsl.grammar import ast
+from ccc_dsl.grammar.parser import parse_file
+from ccc_dsl.manifest.loader import load_repo
+from ccc_dsl.manifest.model import Model
+
+
+@dataclass
+class RepoCheck:
+    """What the front half knows about a config repo."""
+
+    model: Model | None
+    modules: list[ast.Module] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def check_repo(root: Path, env: str | None) -> RepoCheck:
+    loaded = load_repo(root, env)
+    check = RepoCheck(model=loaded.model, diagnostics=list(loaded.diagnostics))
+    for flow_file in loaded.flow_files:
+        parsed = parse_file(flow_file)
+        check.diagnostics.extend(parsed.diagnostics)
+        if parsed.module is not None:
+            check.modules.append(parsed.module)
+    return check

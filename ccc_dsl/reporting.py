@@ -1,0 +1,163 @@
+"""Rendering diagnostics for people (text with source excerpts) and for machines
+(JSON, GitHub workflow annotations, SARIF 2.1.0)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TextIO
+
+from ccc_dsl import __version__
+from ccc_dsl.diagnostics import Diagnostic, Severity
+
+FORMATS = ("text", "json", "github", "sarif")
+
+_COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
+
+
+def use_color(stream: TextIO) -> bool:
+    """Colour when the stream is a terminal, unless NO_COLOR is set (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return stream.isatty()
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if color else text
+
+
+@lru_cache(maxsize=256)
+def _source_lines(file: str) -> tuple[str, ...]:
+    try:
+        return tuple(Path(file).read_text(encoding="utf-8", errors="replace").splitlines())
+    except OSError:
+        return ()
+
+
+def render_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
+    """rustc/black-like text: `file:line:col: severity[code]: message`, the line, a caret, a hint."""
+    out: list[str] = []
+    for d in diagnostics:
+        where = f"{d.span}: " if d.span else ""
+        head = _paint(f"{d.severity}[{d.code}]", _COLORS[d.severity], color)
+        out.append(f"{where}{head}: {d.message}")
+        if d.span is not None:
+            lines = _source_lines(d.span.file)
+            if 0 < d.span.line <= len(lines):
+                source = lines[d.span.line - 1].expandtabs(1)
+                width = 1
+                if d.span.end_line == d.span.line:
+                    width = max(1, d.span.end_column - d.span.column)
+                width = min(width, max(1, len(source) - d.span.column + 1))
+                gutter = f"{d.span.line:>5} | "
+                out.append(f"{gutter}{source}")
+                caret = " " * (d.span.column - 1) + "^" * width
+                out.append(" " * (len(gutter) - 2) + "| " + _paint(caret, _COLORS[d.severity], color))
+        if d.hint:
+            out.append(f"  = hint: {d.hint}")
+    errors = sum(1 for d in diagnostics if d.severity is Severity.ERROR)
+    warnings = sum(1 for d in diagnostics if d.severity is Severity.WARNING)
+    if diagnostics:
+        out.append(f"{errors} error(s), {warnings} warning(s)")
+    return "\n".join(out)
+
+
+def diagnostic_to_dict(d: Diagnostic) -> dict[str, Any]:
+    span = None
+    if d.span is not None:
+        span = {
+            "file": d.span.file,
+            "line": d.span.line,
+            "column": d.span.column,
+            "end_line": d.span.end_line,
+            "end_column": d.span.end_column,
+        }
+    return {"severity": str(d.severity), "code": d.code, "message": d.message, "span": span,
+            "hint": d.hint}
+
+
+def render_json(diagnostics: Sequence[Diagnostic]) -> str:
+    errors = sum(1 for d in diagnostics if d.is_error)
+    payload = {
+        "valid": errors == 0,
+        "error_count": errors,
+        "warning_count": sum(1 for d in diagnostics if d.severity is Severity.WARNING),
+        "diagnostics": [diagnostic_to_dict(d) for d in diagnostics],
+    }
+    return json.dumps(payload, indent=2, ensure_ascii=False)
+
+
+def _github_escape(text: str, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def render_github(diagnostics: Sequence[Diagnostic]) -> str:
+    """GitHub Actions workflow commands: `::error file=F,line=L,col=C,title=CODE::message`."""
+    kinds = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+    out = []
+    for d in diagnostics:
+        props = []
+        if d.span is not None:
+            props += [
+                f"file={_github_escape(d.span.file, True)}",
+                f"line={d.span.line}",
+                f"col={d.span.column}",
+                f"endLine={d.span.end_line}",
+            ]
+        props.append(f"title={_github_escape(d.code, True)}")
+        message = d.message + (f" (hint: {d.hint})" if d.hint else "")
+        out.append(f"::{kinds[d.severity]} {','.join(props)}::{_github_escape(message)}")
+    return "\n".join(out)
+
+
+def render_sarif(diagnostics: Sequence[Diagnostic]) -> str:
+    levels = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+    rules = sorted({d.code for d in diagnostics})
+    results = []
+    for d in diagnostics:
+        result: dict[str, Any] = {
+            "ruleId": d.code,
+            "level": levels[d.severity],
+            "message": {"text": d.message + (f"\nhint: {d.hint}" if d.hint else "")},
+        }
+        if d.span is not None:
+            result["locations"] = [{
+                "physicalLocation": {
+                    "artifactLocation": {"uri": Path(d.span.file).as_posix()},
+                    "region": {
+                        "startLine": d.span.line,
+                        "startColumn": d.span.column,
+                        "endLine": d.span.end_line,
+                        "endColumn": d.span.end_column,
+                    },
+                }
+            }]
+        results.append(result)
+    log = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "ccc", "version": __version__,
+                                "rules": [{"id": r} for r in rules]}},
+            "results": results,
+        }],
+    }
+    return json.dumps(log, indent=2, ensure_ascii=False)
+
+
+def render(diagnostics: Sequence[Diagnostic], fmt: str, color: bool = False) -> str:
+    if fmt == "json":
+        return render_json(diagnostics)
+    if fmt == "github":
+        return render_github(diagnostics)
+    if fmt == "sarif":
+        return render_sarif(diagnostics)
+    return render_text(diagnostics, color)

@@ -1,0 +1,1 @@
+"""The runtime: bytecode interpreter, ACD and channels. Imports nothing of ccc_dsl."""

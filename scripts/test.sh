@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The test command: set up, then lint (ruff), type-check (mypy --strict) and run the test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$PWD/.venv/bin:$PATH"
+echo "== ruff"
+ruff check ccc_dsl runtime tests bench
+echo "== mypy --strict"
+mypy ccc_dsl runtime
+echo "== pytest"
+pytest "$@"
