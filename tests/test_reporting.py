@@ -1,0 +1,53 @@
+"""Diagnostics render the same facts in every format: location, code, message, hint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ccc_dsl.diagnostics import Span, error, sorted_diagnostics, warning
+from ccc_dsl.reporting import render_github, render_json, render_sarif, render_text
+
+
+def test_sorted_by_file_line_column_and_deduplicated() -> None:
+    a = error("M201", "late", Span.point("b.yaml", 3, 1))
+    b = error("M201", "early", Span.point("a.yaml", 9, 4))
+    c = warning("D401", "first", Span.point("a.yaml", 2, 7))
+    assert sorted_diagnostics([a, b, c, a]) == [c, b, a]
+
+
+def test_text_shows_source_line_caret_and_hint(tmp_path: Path) -> None:
+    source = tmp_path / "callcenter.yaml"
+    source.write_text("numbers:\n  - number: 4001234567\n    outbound: true\n", encoding="utf-8")
+    d = error("D401", "a 400 number cannot call out", Span(str(source), 3, 5, 3, 13),
+              hint="bind a landline to the skill group instead")
+    text = render_text([d])
+    lines = text.splitlines()
+    assert lines[0] == f"{source}:3:5: error[D401]: a 400 number cannot call out"
+    assert lines[1].endswith("|     outbound: true")
+    assert lines[2].endswith("|     ^^^^^^^^")
+    assert lines[3] == "  = hint: bind a landline to the skill group instead"
+    assert lines[-1] == "1 error(s), 0 warning(s)"
+
+
+def test_github_annotations_escape_properties_and_message() -> None:
+    d = error("P101", "expected `->`\nafter key", Span("flows/a,b.ivr", 4, 9, 4, 10), hint="add ->")
+    assert render_github([d]) == (
+        "::error file=flows/a%2Cb.ivr,line=4,col=9,endLine=4,title=P101::"
+        "expected `->`%0Aafter key (hint: add ->)"
+    )
+
+
+def test_json_and_sarif_carry_locations() -> None:
+    d = warning("D402", "number bound to no flow", Span("x.yaml", 2, 3, 2, 9))
+    payload = json.loads(render_json([d]))
+    assert payload["valid"] is True
+    assert payload["warning_count"] == 1
+    assert payload["diagnostics"][0]["span"] == {
+        "file": "x.yaml", "line": 2, "column": 3, "end_line": 2, "end_column": 9}
+    sarif = json.loads(render_sarif([d]))
+    result = sarif["runs"][0]["results"][0]
+    assert result["ruleId"] == "D402"
+    assert result["level"] == "warning"
+    region = result["locations"][0]["physicalLocation"]["region"]
+    assert (region["startLine"], region["startColumn"]) == (2, 3)
