@@ -56,11 +56,15 @@ class Diagnostic:
         return (self.span.file, self.span.line, self.span.column, self.code, self.message)
 
 
-def error(code: str, message: str, span: Span | None = None, hint: str | None = None) -> Diagnostic:
+def error(
+    code: str, message: str, span: Span | None = None, hint: str | None = None
+) -> Diagnostic:
     return Diagnostic(Severity.ERROR, code, message, span, hint)
 
 
-def warning(code: str, message: str, span: Span | None = None, hint: str | None = None) -> Diagnostic:
+def warning(
+    code: str, message: str, span: Span | None = None, hint: str | None = None
+) -> Diagnostic:
     return Diagnostic(Severity.WARNING, code, message, span, hint)
 
 

@@ -17,6 +17,10 @@ FORMATS = ("text", "json", "github", "sarif")
 
 _COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
 
+NO_EXCERPT_CODES = {"D422"}
+"""Codes whose source line must not be echoed: D422 is a secret written as a value, and a
+secret never appears in any output."""
+
 
 def use_color(stream: TextIO) -> bool:
     """Colour when the stream is a terminal, unless NO_COLOR is set (https://no-color.org)."""
@@ -40,13 +44,13 @@ def _source_lines(file: str) -> tuple[str, ...]:
 
 
 def render_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
-    """rustc/black-like text: `file:line:col: severity[code]: message`, the line, a caret, a hint."""
+    """rustc-like text: `file:line:col: severity[code]: message`, the line, a caret, a hint."""
     out: list[str] = []
     for d in diagnostics:
         where = f"{d.span}: " if d.span else ""
         head = _paint(f"{d.severity}[{d.code}]", _COLORS[d.severity], color)
         out.append(f"{where}{head}: {d.message}")
-        if d.span is not None:
+        if d.span is not None and d.code not in NO_EXCERPT_CODES:
             lines = _source_lines(d.span.file)
             if 0 < d.span.line <= len(lines):
                 source = lines[d.span.line - 1].expandtabs(1)
@@ -57,7 +61,8 @@ def render_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
                 gutter = f"{d.span.line:>5} | "
                 out.append(f"{gutter}{source}")
                 caret = " " * (d.span.column - 1) + "^" * width
-                out.append(" " * (len(gutter) - 2) + "| " + _paint(caret, _COLORS[d.severity], color))
+                painted = _paint(caret, _COLORS[d.severity], color)
+                out.append(" " * (len(gutter) - 2) + "| " + painted)
         if d.hint:
             out.append(f"  = hint: {d.hint}")
     errors = sum(1 for d in diagnostics if d.severity is Severity.ERROR)

@@ -1,0 +1,325 @@
+"""Safe YAML reading with positions.
+
+ruamel.yaml composes the text into nodes (which carry start and end marks); this module turns the
+node tree into plain Python data plus two position maps, applying the safety rules itself:
+YAML 1.2 core-schema scalars (so `NO` and `09:00` stay strings), no custom tags, duplicate keys
+rejected, alias expansion and nesting depth capped, file size capped, UTF-8 only. Plain data and
+tuple-keyed position maps are cheap to cache (marshal) and are what pydantic validates.
+"""
+
+from __future__ import annotations
+
+import marshal
+import re
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.tag import Tag
+
+from ccc_dsl.diagnostics import Diagnostic, Span, error
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+
+PathKey = tuple[str | int, ...]
+Pos = tuple[int, int, int, int]
+"""line, column, end line, end column; all 1-based."""
+
+_PLAIN = "tag:ccc-dsl,2026:plain"
+_CORE_TAGS = {
+    "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq", _PLAIN,
+}
+_STR = "tag:yaml.org,2002:str"
+_PLAIN_TAG = Tag(suffix=_PLAIN)
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT10 = re.compile(r"^[-+]?[0-9]+$")
+_INT8 = re.compile(r"^0o[0-7]+$")
+_INT16 = re.compile(r"^0x[0-9a-fA-F]+$")
+_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+_INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
+_NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
+
+
+def core_scalar(text: str) -> Any:
+    """Resolve a plain scalar by the YAML 1.2 core schema; anything else stays a string."""
+    if _NULL.match(text):
+        return None
+    if text in _BOOL:
+        return _BOOL[text]
+    if _INT10.match(text):
+        return int(text)
+    if _INT8.match(text):
+        return int(text[2:], 8)
+    if _INT16.match(text):
+        return int(text[2:], 16)
+    if _FLOAT.match(text) and any(c.isdigit() for c in text):
+        return float(text)
+    if _INF.match(text):
+        return float("-inf") if text.startswith("-") else float("inf")
+    if _NAN.match(text):
+        return float("nan")
+    return text
+
+
+class ParsedFile:
+    """One YAML file as plain data; `values`/`keys` map a path to the value's or key's position.
+
+    From the cache, the position maps arrive as one marshalled blob that is only decoded when a
+    diagnostic needs a span: a valid repo never pays for them."""
+
+    def __init__(self, file: str, data: Any = None, *, positions: bytes | None = None,
+                 diagnostics: list[Diagnostic] | None = None,
+                 var_paths: list[PathKey] | None = None) -> None:
+        self.file = file
+        self.data = data
+        self.diagnostics: list[Diagnostic] = diagnostics or []
+        self.var_paths: list[PathKey] = var_paths or []
+        """Paths of the strings that contain `${`, so variable substitution visits only those."""
+        self._positions = positions
+        self._values: dict[PathKey, Pos] = {}
+        self._keys: dict[PathKey, Pos] = {}
+
+    def _decode_positions(self) -> None:
+        if self._positions is not None:
+            self._values, self._keys = marshal.loads(self._positions)
+            self._positions = None
+
+    @property
+    def values(self) -> dict[PathKey, Pos]:
+        self._decode_positions()
+        return self._values
+
+    @property
+    def keys(self) -> dict[PathKey, Pos]:
+        self._decode_positions()
+        return self._keys
+
+    def positions_blob(self) -> bytes:
+        """Both position maps, marshalled, for the cache."""
+        if self._positions is not None:
+            return self._positions
+        return marshal.dumps((self._values, self._keys))
+
+    def span(self, path: PathKey, key: bool = False) -> Span:
+        """The span of the value (or key) at `path`, else of its nearest located ancestor."""
+        values = self.values
+        table = self.keys if key else values
+        p = path
+        while p:
+            pos = table.get(p) or values.get(p)
+            if pos is not None:
+                return Span(self.file, *pos)
+            p = p[:-1]
+        pos = values.get(())
+        return Span(self.file, *pos) if pos else Span.point(self.file, 1, 1)
+
+
+def _line_col(data: bytes, offset: int) -> tuple[int, int]:
+    before = data[:offset]
+    line = before.count(b"\n") + 1
+    col = offset - (before.rfind(b"\n") + 1) + 1
+    return line, col
+
+
+def _decode(file: str, raw: bytes) -> tuple[str | None, list[Diagnostic]]:
+    """Bytes to text, or a located Y1xx diagnostic for what can't be a UTF-8 YAML file."""
+    if len(raw) > MAX_FILE_BYTES:
+        return None, [error("Y106", f"file is {len(raw)} bytes; the limit is {MAX_FILE_BYTES}",
+                            Span.point(file, 1, 1), "split the resources over more files")]
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None, [error("Y107", "file is UTF-16; manifests must be UTF-8",
+                            Span.point(file, 1, 1), "re-save the file as UTF-8")]
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line, col = _line_col(raw, nul)
+        return None, [error("Y108", "binary file (contains NUL bytes), not YAML",
+                            Span.point(file, line, col), "only YAML text files may be included")]
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line, col = _line_col(raw, exc.start)
+        return None, [error("Y107", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
+                            Span.point(file, line, col), "re-save the file as UTF-8")]
+    return text, []
+
+
+def _mark_pos(node: Node) -> Pos:
+    s, e = node.start_mark, node.end_mark
+    end_line, end_col = e.line + 1, e.column + 1
+    if (end_line, end_col) <= (s.line + 1, s.column + 1):
+        end_line, end_col = s.line + 1, s.column + 2
+    return (s.line + 1, s.column + 1, end_line, end_col)
+
+
+class _Converter:
+    """Node tree to plain data, enforcing tags, duplicate keys, depth and alias expansion caps."""
+
+    def __init__(self, parsed: ParsedFile) -> None:
+        self.parsed = parsed
+        self.count = 0
+        self.active: set[int] = set()
+
+    def _fail(self, code: str, message: str, node: Node, hint: str | None = None) -> None:
+        self.parsed.diagnostics.append(
+            error(code, message, Span(self.parsed.file, *_mark_pos(node)), hint))
+
+    def convert(self, node: Node, path: PathKey, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _Abort("Y104", f"more than {MAX_NODES} values after alias expansion", node,
+                         "anchors and aliases may not multiply the document (billion laughs)")
+        if depth > MAX_DEPTH:
+            raise _Abort("Y105", f"nesting deeper than {MAX_DEPTH} levels", node,
+                         "flatten the structure")
+        ident = id(node)
+        if ident in self.active:
+            raise _Abort("Y104", "recursive alias: a node contains itself", node,
+                         "an alias may not refer to an enclosing anchor")
+        self.parsed.values[path] = _mark_pos(node)
+        tag = str(node.ctag)
+        if tag not in _CORE_TAGS:
+            self._fail("Y103", f"tag {tag} is not allowed", node,
+                       "remove the tag; manifests use plain YAML only")
+            return None
+        if isinstance(node, ScalarNode):
+            text = str(node.value)
+            if "${" in text:
+                self.parsed.var_paths.append(path)
+            if tag == _PLAIN:
+                return core_scalar(text)
+            return text if tag == _STR else self._explicit_scalar(node, text, tag)
+        self.active.add(ident)
+        try:
+            if isinstance(node, SequenceNode):
+                return [self.convert(item, (*path, i), depth + 1)
+                        for i, item in enumerate(node.value)]
+            if isinstance(node, MappingNode):
+                return self._mapping(node, path, depth)
+        finally:
+            self.active.discard(ident)
+        return None
+
+    def _explicit_scalar(self, node: ScalarNode, text: str, tag: str) -> Any:
+        suffix = tag.rsplit(":", 1)[-1]
+        value = core_scalar(text)
+        expected = {"int": int, "float": float, "bool": bool, "null": type(None)}.get(suffix)
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if expected is None or type(value) is not expected:
+            self._fail("Y103", f"{text!r} is not a valid !!{suffix}", node)
+            return None
+        return value
+
+    def _mapping(self, node: MappingNode, path: PathKey, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        first: dict[str, Node] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                self._fail("Y111", "a mapping key must be a plain scalar, not a "
+                           f"{'list' if isinstance(key_node, SequenceNode) else 'mapping'}",
+                           key_node)
+                continue
+            key = str(key_node.value)
+            if key == "<<" and str(key_node.ctag) == _PLAIN:
+                self._fail("Y103", "merge keys (<<) are not supported", key_node,
+                           "write the keys out, or use environment variables for shared values")
+                continue
+            if key in first:
+                line = first[key].start_mark.line + 1
+                self._fail("Y102", f"duplicate key {key!r} (first defined on line {line})",
+                           key_node, "remove one of the two entries")
+                continue
+            first[key] = key_node
+            self.parsed.keys[(*path, key)] = _mark_pos(key_node)
+            out[key] = self.convert(value_node, (*path, key), depth + 1)
+        return out
+
+
+class _Abort(Exception):
+    def __init__(self, code: str, message: str, node: Node, hint: str) -> None:
+        super().__init__(message)
+        self.code, self.message, self.node, self.hint = code, message, node, hint
+
+
+class _CoreResolver(VersionedResolver):
+    """Tags every implicit plain scalar `_PLAIN` so that `core_scalar` alone decides its type.
+
+    This is both the YAML 1.2 core schema and fast: ruamel's versioned resolver dominated the
+    profile of large repos."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is ScalarNode and implicit[0]:
+            return _PLAIN_TAG
+        return super().resolve(kind, value, implicit)
+
+
+def _yaml() -> YAML:
+    """The C-accelerated composer (ruamel.yaml.clib) when installed, else ruamel's pure one."""
+    y = YAML(typ="safe")
+    y.Resolver = _CoreResolver
+    return y
+
+
+def parse_yaml(file: str, raw: bytes) -> ParsedFile:
+    """Parse one file's bytes; never raises on bad input, reports located Y1xx diagnostics."""
+    parsed = ParsedFile(file)
+    text, problems = _decode(file, raw)
+    if text is None:
+        parsed.diagnostics.extend(problems)
+        return parsed
+    try:
+        docs = list(_yaml().compose_all(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        span = Span.point(file, mark.line + 1, mark.column + 1) if mark else Span.point(file, 1, 1)
+        problem = (exc.problem or "invalid YAML").strip()
+        context = f" ({exc.context.strip()})" if exc.context else ""
+        parsed.diagnostics.append(error("Y101", f"YAML syntax error: {problem}{context}", span))
+        return parsed
+    except ReaderError as exc:
+        line, col = _line_col(text.encode("utf-8"), len(text[: exc.position].encode("utf-8")))
+        char = exc.character
+        code = ord(char) if isinstance(char, str) and len(char) == 1 else char
+        what = f"character U+{code:04X}" if isinstance(code, int) else "a character"
+        parsed.diagnostics.append(error(
+            "Y107", f"{what} is not allowed in YAML", Span.point(file, line, col),
+            "remove control characters from the file"))
+        return parsed
+    except RecursionError:
+        parsed.diagnostics.append(error("Y105", "nesting too deep for the YAML parser",
+                                        Span.point(file, 1, 1), "flatten the structure"))
+        return parsed
+    except YAMLError as exc:
+        parsed.diagnostics.append(error("Y101", f"YAML error: {exc}", Span.point(file, 1, 1)))
+        return parsed
+    docs = [d for d in docs if d is not None]
+    if not docs:
+        parsed.diagnostics.append(error("Y109", "file is empty (no YAML document)",
+                                        Span.point(file, 1, 1),
+                                        "add resources, or remove the file from the includes"))
+        return parsed
+    if len(docs) > 1:
+        parsed.diagnostics.append(error(
+            "Y112", f"{len(docs)} YAML documents in one file; a manifest file holds one",
+            Span(file, *_mark_pos(docs[1])), "move the second document to its own file"))
+        return parsed
+    converter = _Converter(parsed)
+    try:
+        parsed.data = converter.convert(docs[0], (), 0)
+    except _Abort as exc:
+        parsed.diagnostics.append(
+            error(exc.code, exc.message, Span(file, *_mark_pos(exc.node)), exc.hint))
+        parsed.data = None
+    except RecursionError:
+        parsed.diagnostics.append(error("Y105", "nesting too deep", Span.point(file, 1, 1),
+                                        "flatten the structure"))
+        parsed.data = None
+    return parsed
