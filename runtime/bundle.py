@@ -1,0 +1,292 @@
+"""The bundle: everything a runtime host needs to answer calls, and nothing of the compiler.
+
+A bundle is compiled flows (.ccb bytes by flow name) plus the resolved call-time configuration as
+plain JSON (skill groups, agents, schedules, functions, prompts, blacklists, number -> flow
+bindings). Loading validates the JSON (pydantic), decodes and verifies every flow, and checks
+that every name a flow uses exists; a bad bundle is rejected with one `BundleError` listing every
+problem. The JSON shape is documented in docs/runtime.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .acd import AgentConfig
+from .bytecode import SPECS, BytecodeError, FlowImage, Kind, Op, decode
+from .functions import FunctionSpec, SecretHeader
+from .hours import WEEKDAYS, Schedule, TimeRange, parse_dates, parse_range
+from .templates import TemplateRenderer
+
+BUNDLE_FILE = "bundle.json"
+
+
+class BundleError(Exception):
+    """A bundle that can't be run; `problems` lists every reason."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: bad bundle:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PromptVariantModel(_Model):
+    file: str | None = None
+    tts: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PromptVariantModel:
+        if (self.file is None) == (self.tts is None):
+            raise ValueError("a prompt variant needs exactly one of 'file' or 'tts'")
+        return self
+
+
+class GroupModel(_Model):
+    average_handle_seconds: int = Field(default=120, ge=1)
+
+
+class AgentModel(_Model):
+    skills: dict[str, int]
+    display_name: str = ""
+    address: str | None = None
+    mobile: str | None = None
+    forward_when_offline: bool = False
+
+
+class ScheduleModel(_Model):
+    timezone: str
+    weekly: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], list[str]]
+    holidays: list[str] = []
+    exceptions: dict[str, list[str]] = {}
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        _zone(value)
+        return value
+
+
+class SecretHeaderModel(_Model):
+    header: str
+    env: str
+    prefix: str = ""
+
+
+class FunctionModel(_Model):
+    url: str = Field(pattern=r"^https?://")
+    method: Literal["POST", "GET", "PUT"] = "POST"
+    timeout_ms: int = Field(default=3000, ge=1, le=60_000)
+    headers: dict[str, str] = {}
+    secret_headers: list[SecretHeaderModel] = []
+
+
+class LimitsModel(_Model):
+    max_steps: int = Field(default=10_000, ge=1)
+    max_depth: int = Field(default=8, ge=1, le=64)
+
+
+class BundleConfig(_Model):
+    """The call-time configuration (bundle.json without `flows`)."""
+
+    format: Literal[1]
+    timezone: str = "UTC"
+    default_language: str
+    languages: list[str]
+    numbers: dict[str, str] = {}
+    skill_groups: dict[str, GroupModel] = {}
+    agents: dict[str, AgentModel] = {}
+    schedules: dict[str, ScheduleModel] = {}
+    functions: dict[str, FunctionModel] = {}
+    prompts: dict[str, dict[str, PromptVariantModel]] = {}
+    blacklists: dict[str, list[str]] = {}
+    voicemail_boxes: list[str] = []
+    after_call_work_ms: int = Field(default=0, ge=0)
+    limits: LimitsModel = LimitsModel()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        _zone(value)
+        return value
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {name!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """A verified bundle, ready for the interpreter."""
+
+    config: BundleConfig
+    flows: Mapping[str, FlowImage]
+    flow_bytes: Mapping[str, bytes]
+    schedules: Mapping[str, Schedule]
+    agents: tuple[AgentConfig, ...]
+    functions: Mapping[str, FunctionSpec]
+    blacklists: Mapping[str, frozenset[str]]
+    timezone: ZoneInfo
+    root: Path | None = None  # where prompt files live, when loaded from a directory
+    templates: TemplateRenderer = field(default_factory=TemplateRenderer, compare=False)
+    """Compiled TTS templates, shared by every call on this bundle."""
+
+    def flow_for_number(self, called: str) -> str | None:
+        return self.config.numbers.get(called)
+
+
+def bundle_from_parts(config: Mapping[str, Any], flows: Mapping[str, bytes],
+                      source: str = BUNDLE_FILE, root: Path | None = None) -> Bundle:
+    """Validate `config` (bundle.json without `flows`) and the flow images; BundleError if bad."""
+    try:
+        model = BundleConfig.model_validate(config)
+    except ValidationError as exc:
+        raise BundleError(source, [_pydantic_problem(e) for e in exc.errors()]) from None
+    problems: list[str] = []
+    images: dict[str, FlowImage] = {}
+    for name in sorted(flows):
+        try:
+            image = decode(flows[name])
+        except BytecodeError as exc:
+            problems.append(f"flow {name!r}: {exc}")
+            continue
+        if image.name != name:
+            problems.append(f"flow {name!r}: the image is of flow {image.name!r}")
+        images[name] = image
+    schedules: dict[str, Schedule] = {}
+    for name, sched in sorted(model.schedules.items()):
+        try:
+            schedules[name] = _schedule(sched)
+        except ValueError as exc:
+            problems.append(f"schedule {name!r}: {exc}")
+    problems += _check_references(model, images)
+    if problems:
+        raise BundleError(source, problems)
+    agents = tuple(AgentConfig(user, dict(a.skills), a.address, a.mobile,
+                               a.forward_when_offline, a.display_name)
+                   for user, a in sorted(model.agents.items()))
+    functions = {name: FunctionSpec(f.url, f.method, f.timeout_ms, dict(f.headers),
+                                    tuple(SecretHeader(s.header, s.env, s.prefix)
+                                          for s in f.secret_headers))
+                 for name, f in model.functions.items()}
+    return Bundle(model, images, dict(flows), schedules, agents, functions,
+                  {k: frozenset(v) for k, v in model.blacklists.items()},
+                  _zone(model.timezone), root)
+
+
+def load_bundle(directory: Path) -> Bundle:
+    """Load `directory/bundle.json` and the .ccb files it names (paths inside the directory)."""
+    path = directory / BUNDLE_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(str(path), [f"can't read the bundle: {exc}"]) from None
+    if not isinstance(data, dict) or not isinstance(data.get("flows"), dict):
+        raise BundleError(str(path), ["expected a JSON object with a 'flows' object"])
+    config = {k: v for k, v in data.items() if k != "flows"}
+    flows: dict[str, bytes] = {}
+    problems: list[str] = []
+    base = directory.resolve()
+    for name, rel in sorted(data["flows"].items()):
+        target = (directory / str(rel)).resolve()
+        if not isinstance(rel, str) or not target.is_relative_to(base):
+            problems.append(f"flow {name!r}: path {rel!r} is not inside the bundle")
+            continue
+        try:
+            flows[name] = target.read_bytes()
+        except OSError as exc:
+            problems.append(f"flow {name!r}: can't read {rel}: {exc.strerror}")
+    if problems:
+        raise BundleError(str(path), problems)
+    return bundle_from_parts(config, flows, str(path), directory)
+
+
+def _pydantic_problem(error: Any) -> str:
+    where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    return f"{where}: {error['msg']}"
+
+
+def _schedule(model: ScheduleModel) -> Schedule:
+    weekly = {WEEKDAYS.index(day): tuple(parse_range(r) for r in ranges)
+              for day, ranges in model.weekly.items()}
+    holidays = frozenset(d for entry in model.holidays for d in parse_dates(entry))
+    exceptions: dict[Any, tuple[TimeRange, ...]] = {}
+    for entry, ranges in model.exceptions.items():
+        for day in parse_dates(entry):
+            exceptions[day] = tuple(parse_range(r) for r in ranges)
+    return Schedule(_zone(model.timezone), weekly, holidays, exceptions)
+
+
+def _prompt_names(value: Any) -> Iterator[str]:
+    """Prompt resource names inside a PROMPT / OPT_PROMPT operand."""
+    if isinstance(value, list):
+        for item in value[1:]:
+            if isinstance(item, list) and item[0] == "prompt":
+                yield str(item[1])
+
+
+def _check_references(model: BundleConfig, images: Mapping[str, FlowImage]) -> list[str]:
+    """Every name used by a flow or by the configuration exists."""
+    problems: list[str] = []
+    if model.default_language not in model.languages:
+        problems.append(f"default_language {model.default_language!r} is not in languages")
+    for number, flow in sorted(model.numbers.items()):
+        if flow not in images:
+            problems.append(f"number {number} is bound to unknown flow {flow!r}")
+    for user, agent in sorted(model.agents.items()):
+        problems += [f"agent {user!r}: unknown skill group {g!r}"
+                     for g in sorted(agent.skills) if g not in model.skill_groups]
+    for name, variants in sorted(model.prompts.items()):
+        if not variants:
+            problems.append(f"prompt {name!r} has no language variant")
+        problems += [f"prompt {name!r}: language {lang!r} is not in languages"
+                     for lang in sorted(variants) if lang not in model.languages]
+    boxes = set(model.voicemail_boxes) | set(model.skill_groups)
+    for flow_name, image in sorted(images.items()):
+        for node in image.nodes:
+            where = f"flow {flow_name!r} node {node.index} ({node.op.name}, {node.loc})"
+            refs = _node_refs(node.op, dict(zip((n for n, _ in SPECS[node.op].operands),
+                                                node.operands, strict=True)))
+            for kind, name in refs:
+                known = {"flow": images, "schedule": model.schedules,
+                         "blacklist": model.blacklists, "function": model.functions,
+                         "skill group": model.skill_groups, "voicemail box": boxes,
+                         "prompt": model.prompts, "agent": model.agents}[kind]
+                if name not in known:
+                    problems.append(f"{where}: unknown {kind} {name!r}")
+    return problems
+
+
+def _node_refs(op: Op, values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    refs: list[tuple[str, str]] = []
+    simple = {Op.CALL_FLOW: ("flow", "flow"), Op.HOURS: ("schedule", "schedule"),
+              Op.BLACKLIST: ("blacklist", "list"), Op.CALL_FUNCTION: ("function", "function"),
+              Op.STAFFING: ("skill group", "group"), Op.QUEUE: ("skill group", "group"),
+              Op.VOICEMAIL: ("voicemail box", "box")}
+    if op in simple:
+        kind, operand = simple[op]
+        refs.append((kind, str(values[operand])))
+    if op is Op.TRANSFER_AGENT:
+        agent = values["agent"]
+        if isinstance(agent, list) and agent[0] == "const":
+            refs.append(("agent", str(agent[1])))
+    for (_, kind_), value in zip(SPECS[op].operands, values.values(), strict=True):
+        if kind_ in (Kind.PROMPT, Kind.OPT_PROMPT):
+            refs += [("prompt", p) for p in _prompt_names(value)]
+        elif kind_ is Kind.ANNOUNCES:
+            refs += [("prompt", p) for a in value for p in _prompt_names(a[2])]
+        elif kind_ is Kind.OFFERS:
+            refs += [("prompt", p) for o in value for p in _prompt_names(o[3])]
+    return refs

@@ -1,0 +1,775 @@
+"""The .ccb bytecode format: one IVR flow as a verified graph of nodes.
+
+A flow image is a header (magic, format version, compiler version, source hash, flow name, entry
+and error-handler node), a constant pool, a node table (opcode, operands as constant indexes,
+numbered exits as node indexes), a line table (node -> DSL location) and a CRC-32 trailer. The
+byte layout is specified in docs/bytecode.md; this module is its only reader and writer.
+
+The runtime never trusts an image: `decode` checks every length, index, opcode, operand type,
+exit count and expression tree, and raises one `BytecodeError` with a clear message. The
+compiler writes images through `FlowBuilder`, which emits the same bytes for the same calls, so a
+hash of the bytes is a stable identity for plan and drift detection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import struct
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Protocol, TypeAlias
+
+MAGIC = b"CCB\x1a"
+FORMAT_VERSION = 1
+NO_NODE = 0xFFFFFFFF
+"""Exit target / error node meaning "not set"; the opcode table says what an unset exit does."""
+
+MAX_CONST_DEPTH = 32
+MAX_INT = 2**63 - 1
+MIN_INT = -(2**63)
+
+Const: TypeAlias = "bool | int | float | str | list[Const] | None"
+"""A constant-pool value. Lists hold constants (key tables, expression trees, argument maps)."""
+
+
+class BytecodeError(ValueError):
+    """A .ccb image that can't be trusted: bad magic, unknown version, out-of-range index..."""
+
+
+class Op(IntEnum):
+    """Opcodes. Numbers are part of the format: never renumber, only append."""
+
+    PLAY = 1
+    MENU = 2
+    COLLECT = 3
+    HOURS = 4
+    BLACKLIST = 5
+    SET = 6
+    BRANCH = 7
+    CALL_FUNCTION = 8
+    STAFFING = 9
+    QUEUE = 10
+    TRANSFER_AGENT = 11
+    TRANSFER_NUMBER = 12
+    VOICEMAIL = 13
+    SURVEY = 14
+    SET_LANGUAGE = 15
+    CALL_FLOW = 16
+    RETURN = 17
+    HANGUP = 18
+
+
+class Kind(IntEnum):
+    """Operand types that `decode` checks, so the VM can rely on them."""
+
+    NAME = 1  # a non-empty resource name (prompt, group, schedule, function, flow...)
+    VAR = 2  # a variable path: identifiers joined by dots
+    INT = 3  # a non-negative integer (durations in ms, counts)
+    EXPR = 4  # an expression tree (see EXPR_OPS)
+    PROMPT = 5  # [barge_in, item, ...]; item ["prompt", name] | ["tts", text-or-[[lang, text]..]]
+    OPT_PROMPT = 6  # null or a PROMPT
+    OPT_STR = 7  # null or a string
+    KEYS = 8  # list of unique DTMF keys, each 1+ chars of 0-9 * #
+    ARGS = 9  # list of [name, EXPR] pairs, names unique
+    ANNOUNCES = 10  # list of [kind "position"|"wait", every_ms, OPT_PROMPT]
+    OFFERS = 11  # list of [kind "voicemail"|"callback", after_ms, key, OPT_PROMPT]
+
+
+@dataclass(frozen=True, slots=True)
+class OpSpec:
+    """What an opcode takes: named, typed operands and named exits.
+
+    `optional` exits may be left unset (NO_NODE); the VM then does the documented default.
+    `keyed_from` names the KEYS operand whose entries add one exit each after the fixed exits.
+    """
+
+    operands: tuple[tuple[str, Kind], ...]
+    exits: tuple[str, ...]
+    optional: frozenset[str] = frozenset()
+    keyed_from: str | None = None
+
+
+_RETRY = frozenset({"noinput", "nomatch"})
+_TRANSFER = frozenset({"done", "busy", "timeout"})
+
+SPECS: dict[Op, OpSpec] = {
+    Op.PLAY: OpSpec((("prompt", Kind.PROMPT),), ("next", "keyed"), frozenset({"keyed"})),
+    Op.MENU: OpSpec(
+        (("prompt", Kind.PROMPT), ("timeout_ms", Kind.INT), ("interdigit_ms", Kind.INT),
+         ("noinput_retries", Kind.INT), ("nomatch_retries", Kind.INT), ("keys", Kind.KEYS)),
+        ("noinput", "nomatch", "exhausted"), _RETRY, "keys"),
+    Op.COLLECT: OpSpec(
+        (("var", Kind.VAR), ("prompt", Kind.PROMPT), ("min_digits", Kind.INT),
+         ("max_digits", Kind.INT), ("terminator", Kind.OPT_STR), ("timeout_ms", Kind.INT),
+         ("interdigit_ms", Kind.INT), ("pattern", Kind.OPT_STR), ("noinput_retries", Kind.INT),
+         ("nomatch_retries", Kind.INT)),
+        ("ok", "noinput", "nomatch", "exhausted"), _RETRY),
+    Op.HOURS: OpSpec((("schedule", Kind.NAME),), ("open", "closed", "holiday"),
+                     frozenset({"holiday"})),
+    Op.BLACKLIST: OpSpec((("list", Kind.NAME), ("subject", Kind.EXPR)), ("listed", "clear")),
+    Op.SET: OpSpec((("var", Kind.VAR), ("value", Kind.EXPR)), ("next",)),
+    Op.BRANCH: OpSpec((("cond", Kind.EXPR),), ("true", "false")),
+    Op.CALL_FUNCTION: OpSpec(
+        (("function", Kind.NAME), ("args", Kind.ARGS), ("timeout_ms", Kind.INT),
+         ("result_var", Kind.VAR)),
+        ("ok", "error")),
+    Op.STAFFING: OpSpec((("group", Kind.NAME),), ("free", "busy", "none")),
+    Op.QUEUE: OpSpec(
+        (("group", Kind.NAME), ("priority", Kind.EXPR), ("timeout_ms", Kind.INT),
+         ("routing", Kind.NAME), ("hold", Kind.OPT_PROMPT), ("announcements", Kind.ANNOUNCES),
+         ("offers", Kind.OFFERS), ("keys", Kind.KEYS)),
+        ("done", "timeout", "busy", "voicemail", "callback"),
+        frozenset({"done", "busy", "voicemail", "callback"}), "keys"),
+    Op.TRANSFER_AGENT: OpSpec((("agent", Kind.EXPR), ("timeout_ms", Kind.INT)),
+                              ("done", "busy", "timeout"), _TRANSFER),
+    Op.TRANSFER_NUMBER: OpSpec((("number", Kind.EXPR), ("timeout_ms", Kind.INT)),
+                               ("done", "busy", "timeout"), _TRANSFER),
+    Op.VOICEMAIL: OpSpec((("box", Kind.NAME), ("prompt", Kind.OPT_PROMPT), ("max_ms", Kind.INT)),
+                         ("next",), frozenset({"next"})),
+    Op.SURVEY: OpSpec(
+        (("prompt", Kind.PROMPT), ("min_score", Kind.INT), ("max_score", Kind.INT),
+         ("var", Kind.VAR), ("timeout_ms", Kind.INT), ("noinput_retries", Kind.INT),
+         ("nomatch_retries", Kind.INT), ("thanks", Kind.OPT_PROMPT)),
+        ("ok", "noinput", "nomatch", "exhausted"), _RETRY),
+    Op.SET_LANGUAGE: OpSpec((("language", Kind.EXPR),), ("next",)),
+    Op.CALL_FLOW: OpSpec((("flow", Kind.NAME),), ("next",)),
+    Op.RETURN: OpSpec((), ()),
+    Op.HANGUP: OpSpec((), ()),
+}
+
+QUEUE_ROUTINGS = frozenset({"longest-idle", "familiar"})
+ANNOUNCE_KINDS = frozenset({"position", "wait"})
+OFFER_KINDS = frozenset({"voicemail", "callback"})
+COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
+EXPR_OPS = COMPARISONS | {"const", "var", "not", "neg", "and", "or", "in", "not in", "?", "list"}
+_KEY_RE = re.compile(r"[0-9*#]+")
+_VAR_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLoc:
+    """Where a node came from in the DSL (1-based line and column; end exclusive)."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        if not self.file:
+            return "<no location>"
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class SpanLike(Protocol):
+    """Anything with a file and 1-based positions, e.g. the compiler's Span (duck-typed, so the
+    runtime needs nothing from ccc_dsl)."""
+
+    @property
+    def file(self) -> str: ...
+    @property
+    def line(self) -> int: ...
+    @property
+    def column(self) -> int: ...
+    @property
+    def end_line(self) -> int: ...
+    @property
+    def end_column(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One decoded node: operand values resolved from the pool, exits as node indexes."""
+
+    index: int
+    op: Op
+    operand_indexes: tuple[int, ...]
+    operands: tuple[Const, ...]
+    exits: tuple[int | None, ...]
+    loc: SourceLoc
+
+    def operand(self, name: str) -> Const:
+        """The operand called `name` in the opcode's spec."""
+        for (spec_name, _), value in zip(SPECS[self.op].operands, self.operands, strict=True):
+            if spec_name == name:
+                return value
+        raise KeyError(name)
+
+    def exit_name(self, number: int) -> str:
+        """A readable name for exit `number`: its fixed name, or `key 1` for a keyed exit."""
+        spec = SPECS[self.op]
+        if number < len(spec.exits):
+            return spec.exits[number]
+        keys = self.operand(spec.keyed_from) if spec.keyed_from else []
+        assert isinstance(keys, list)
+        return f"key {keys[number - len(spec.exits)]!s}"
+
+
+@dataclass(frozen=True, slots=True)
+class FlowImage:
+    """A decoded, verified flow."""
+
+    format_version: int
+    compiler_version: str
+    source_hash: str
+    name: str
+    entry: int
+    error_node: int | None
+    constants: tuple[Const, ...]
+    nodes: tuple[Node, ...]
+
+
+# --------------------------------------------------------------------------------------------
+# Validation of values (shared by the builder and the decoder)
+
+
+def _is_const(value: object, depth: int = 0) -> bool:
+    if depth > MAX_CONST_DEPTH:
+        return False
+    if value is None or isinstance(value, bool | str | float):
+        return True
+    if isinstance(value, int):
+        return MIN_INT <= value <= MAX_INT
+    if isinstance(value, list):
+        return all(_is_const(v, depth + 1) for v in value)
+    return False
+
+
+_ARITY: dict[str, tuple[int, int | None]] = {
+    "const": (1, 1), "var": (1, 1), "not": (1, 1), "neg": (1, 1), "and": (2, None),
+    "or": (2, None), "?": (3, 3), "list": (0, None),
+}
+
+
+def check_expr(expr: Const, where: str) -> None:
+    """Raise BytecodeError unless `expr` is a well-formed expression tree."""
+    if not isinstance(expr, list) or not expr or not isinstance(expr[0], str):
+        raise BytecodeError(f"{where}: an expression must be a list [operator, ...], got {expr!r}")
+    op, args = expr[0], expr[1:]
+    if op not in EXPR_OPS:
+        raise BytecodeError(f"{where}: unknown expression operator {op!r}")
+    low, high = _ARITY.get(op, (2, 2))
+    if len(args) < low or (high is not None and len(args) > high):
+        wanted = f"{low}" if high == low else f"at least {low}"
+        raise BytecodeError(f"{where}: {op!r} takes {wanted} operands, got {len(args)}")
+    if op == "const":
+        return
+    if op == "var":
+        if not isinstance(args[0], str) or not _VAR_RE.fullmatch(args[0]):
+            raise BytecodeError(f"{where}: 'var' takes a variable path like caller.number, "
+                                f"got {args[0]!r}")
+        return
+    for arg in args:
+        check_expr(arg, where)
+
+
+def _is_tts_text(value: Const) -> bool:
+    if isinstance(value, str):
+        return True
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(p, list) and len(p) == 2 and (p[0] is None or isinstance(p[0], str))
+        and isinstance(p[1], str) for p in value)
+
+
+def _check_prompt(value: Const, where: str) -> None:
+    ok = isinstance(value, list) and len(value) >= 2 and isinstance(value[0], bool)
+    if ok:
+        assert isinstance(value, list)
+        for item in value[1:]:
+            if not (isinstance(item, list) and len(item) == 2 and (
+                    (item[0] == "prompt" and isinstance(item[1], str) and item[1])
+                    or (item[0] == "tts" and _is_tts_text(item[1])))):
+                ok = False
+    if not ok:
+        raise BytecodeError(f"{where}: a prompt must be [barge_in, item, ...] with items "
+                            f"[\"prompt\", name] or [\"tts\", text], got {value!r}")
+
+
+def _is_keys(value: Const) -> bool:
+    return (isinstance(value, list)
+            and all(isinstance(v, str) and _KEY_RE.fullmatch(v) for v in value)
+            and len({str(v) for v in value}) == len(value))
+
+
+def _check_list_of(value: Const, where: str, what: str,
+                   check: Callable[[list[Const]], bool]) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, list) and check(v) for v in value):
+        raise BytecodeError(f"{where}: expected a list of {what}, got {value!r}")
+
+
+def _check_operand(kind: Kind, value: Const, where: str) -> None:
+    ok = True
+    if kind is Kind.NAME:
+        ok = isinstance(value, str) and bool(value)
+    elif kind is Kind.VAR:
+        ok = isinstance(value, str) and _VAR_RE.fullmatch(value) is not None
+    elif kind is Kind.INT:
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    elif kind is Kind.EXPR:
+        check_expr(value, where)
+    elif kind is Kind.PROMPT:
+        _check_prompt(value, where)
+    elif kind is Kind.OPT_PROMPT:
+        if value is not None:
+            _check_prompt(value, where)
+    elif kind is Kind.OPT_STR:
+        ok = value is None or isinstance(value, str)
+    elif kind is Kind.KEYS:
+        ok = _is_keys(value)
+    elif kind is Kind.ARGS:
+        _check_list_of(value, where, "[name, expression] pairs",
+                       lambda p: len(p) == 2 and isinstance(p[0], str) and bool(p[0]))
+        assert isinstance(value, list)
+        names = [str(p[0]) for p in value if isinstance(p, list)]
+        ok = len(set(names)) == len(names)
+        for pair in value:
+            assert isinstance(pair, list)
+            check_expr(pair[1], f"{where} argument {pair[0]!r}")
+    elif kind is Kind.ANNOUNCES:
+        _check_list_of(value, where, "[kind, every_ms, prompt] announcements",
+                       lambda a: len(a) == 3 and isinstance(a[0], str)
+                       and a[0] in ANNOUNCE_KINDS and _is_ms(a[1]))
+        assert isinstance(value, list)
+        for item in value:
+            assert isinstance(item, list)
+            _check_operand(Kind.OPT_PROMPT, item[2], where)
+    elif kind is Kind.OFFERS:
+        _check_list_of(value, where, "[kind, after_ms, key, prompt] offers",
+                       lambda o: len(o) == 4 and isinstance(o[0], str)
+                       and o[0] in OFFER_KINDS and _is_ms(o[1])
+                       and _is_keys([o[2]]))
+        assert isinstance(value, list)
+        for item in value:
+            assert isinstance(item, list)
+            _check_operand(Kind.OPT_PROMPT, item[3], where)
+    if not ok:
+        raise BytecodeError(f"{where}: expected {kind.name.lower()}, got {value!r}")
+
+
+def _is_ms(value: Const) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_semantics(op: Op, values: dict[str, Const], where: str) -> None:
+    """Cross-operand rules that keep the VM free of surprises."""
+    if op is Op.MENU:
+        keys = values["keys"]
+        assert isinstance(keys, list)
+        if values["interdigit_ms"] == 0 and any(isinstance(k, str) and len(k) > 1 for k in keys):
+            raise BytecodeError(f"{where}: multi-digit keys need interdigit_ms > 0")
+    elif op is Op.COLLECT:
+        lo, hi = values["min_digits"], values["max_digits"]
+        assert isinstance(lo, int) and isinstance(hi, int)
+        if not 1 <= lo <= hi:
+            raise BytecodeError(f"{where}: need 1 <= min_digits <= max_digits, got {lo}..{hi}")
+        term = values["terminator"]
+        if term is not None and term not in ("#", "*"):
+            raise BytecodeError(f"{where}: the terminator must be '#' or '*', got {term!r}")
+        pattern = values["pattern"]
+        if pattern is not None:
+            assert isinstance(pattern, str)
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise BytecodeError(f"{where}: bad pattern {pattern!r}: {exc}") from None
+    elif op is Op.SURVEY:
+        lo, hi = values["min_score"], values["max_score"]
+        assert isinstance(lo, int) and isinstance(hi, int)
+        if not lo <= hi <= 9:
+            raise BytecodeError(f"{where}: need min_score <= max_score <= 9, got {lo}..{hi}")
+    elif op is Op.QUEUE:
+        if values["routing"] not in QUEUE_ROUTINGS:
+            raise BytecodeError(f"{where}: unknown routing {values['routing']!r}; expected one "
+                                f"of {', '.join(sorted(QUEUE_ROUTINGS))}")
+        offers, keys = values["offers"], values["keys"]
+        assert isinstance(offers, list) and isinstance(keys, list)
+        offer_keys = [o[2] for o in offers if isinstance(o, list)]
+        if len(set(map(str, offer_keys))) != len(offer_keys) or set(map(str, offer_keys)) & set(
+                map(str, keys)):
+            raise BytecodeError(f"{where}: offer keys must be unique and not queue keys")
+
+
+def exit_count(op: Op, operands: Sequence[Const]) -> int:
+    """How many exits a node with these operands has (fixed exits + one per key)."""
+    spec = SPECS[op]
+    if spec.keyed_from is None:
+        return len(spec.exits)
+    names = [n for n, _ in spec.operands]
+    keys = operands[names.index(spec.keyed_from)]
+    return len(spec.exits) + (len(keys) if isinstance(keys, list) else 0)
+
+
+def _verify_node(op: Op, operands: Sequence[Const], exits: Sequence[int | None],
+                 node_count: int, where: str) -> None:
+    spec = SPECS[op]
+    if len(operands) != len(spec.operands):
+        raise BytecodeError(f"{where}: {op.name} takes {len(spec.operands)} operands, "
+                            f"got {len(operands)}")
+    values: dict[str, Const] = {}
+    for (name, kind), value in zip(spec.operands, operands, strict=True):
+        _check_operand(kind, value, f"{where} operand {name!r}")
+        values[name] = value
+    _check_semantics(op, values, where)
+    want = exit_count(op, operands)
+    if len(exits) != want:
+        raise BytecodeError(f"{where}: {op.name} has {want} exits, got {len(exits)}")
+    for number, target in enumerate(exits):
+        name = spec.exits[number] if number < len(spec.exits) else "key"
+        if target is None:
+            if number < len(spec.exits) and name in spec.optional:
+                continue
+            raise BytecodeError(f"{where}: exit {number} ({name}) is not connected")
+        if not 0 <= target < node_count:
+            raise BytecodeError(f"{where}: exit {number} ({name}) targets node {target}, "
+                                f"out of range 0..{node_count - 1}")
+
+
+# --------------------------------------------------------------------------------------------
+# Encoding
+
+
+def _enc_str(out: bytearray, text: str) -> None:
+    data = text.encode("utf-8")
+    out += struct.pack("<I", len(data))
+    out += data
+
+
+def _enc_const(out: bytearray, value: Const) -> None:
+    if value is None:
+        out.append(0)
+    elif value is False:
+        out.append(1)
+    elif value is True:
+        out.append(2)
+    elif isinstance(value, int):
+        out.append(3)
+        out += struct.pack("<q", value)
+    elif isinstance(value, float):
+        out.append(6)
+        out += struct.pack("<d", value)
+    elif isinstance(value, str):
+        out.append(4)
+        _enc_str(out, value)
+    else:
+        out.append(5)
+        out += struct.pack("<I", len(value))
+        for item in value:
+            _enc_const(out, item)
+
+
+def _const_key(value: Const) -> bytes:
+    """Type-exact identity of a constant (so True and 1, or 1 and "1", stay distinct)."""
+    out = bytearray()
+    _enc_const(out, value)
+    return bytes(out)
+
+
+@dataclass(slots=True)
+class _PendingNode:
+    op: Op
+    operands: list[int]
+    exits: list[int | None]
+    loc: SourceLoc
+
+
+class FlowBuilder:
+    """Assembles one flow image. The compiler's API for emitting bytecode.
+
+    Operands are given as values; the builder interns them in the constant pool (deduplicated,
+    in first-use order). Nodes are numbered in the order they are added; node 0 is the entry
+    unless `set_entry` says otherwise. Same calls in the same order -> the same bytes.
+    """
+
+    def __init__(self, name: str, source_hash: str, compiler_version: str) -> None:
+        self.name = name
+        self.source_hash = source_hash
+        self.compiler_version = compiler_version
+        self._consts: list[Const] = []
+        self._const_index: dict[bytes, int] = {}
+        self._nodes: list[_PendingNode] = []
+        self._entry = 0
+        self._error_node: int | None = None
+
+    def const(self, value: Const) -> int:
+        """The pool index of `value`, adding it if new."""
+        if not _is_const(value):
+            raise BytecodeError(f"not a constant (null, bool, 64-bit int, float, str or list): "
+                                f"{value!r}")
+        key = _const_key(value)
+        index = self._const_index.get(key)
+        if index is None:
+            index = len(self._consts)
+            self._consts.append(value)
+            self._const_index[key] = index
+        return index
+
+    def add_node(self, op: Op, operands: Sequence[Const],
+                 exits: Sequence[int | None] | None = None,
+                 span: SpanLike | SourceLoc | None = None) -> int:
+        """Add a node; return its index. `exits` may be given now or later with `set_exit`
+        (None = unconnected). The opcode's operand types are checked here, at the call site."""
+        op = Op(op)
+        where = f"node {len(self._nodes)} ({op.name})"
+        spec = SPECS[op]
+        if len(operands) != len(spec.operands):
+            raise BytecodeError(f"{where}: {op.name} takes {len(spec.operands)} operands "
+                                f"({', '.join(n for n, _ in spec.operands)}), got {len(operands)}")
+        for (name, kind), value in zip(spec.operands, operands, strict=True):
+            _check_operand(kind, value, f"{where} operand {name!r}")
+        _check_semantics(op, dict(zip((n for n, _ in spec.operands), operands, strict=True)), where)
+        want = exit_count(op, operands)
+        exit_list: list[int | None] = list(exits) if exits is not None else [None] * want
+        if len(exit_list) != want:
+            raise BytecodeError(f"{where}: {op.name} has {want} exits, got {len(exit_list)}")
+        loc = SourceLoc("", 0, 0, 0, 0) if span is None else SourceLoc(
+            span.file, span.line, span.column, span.end_line, span.end_column)
+        self._nodes.append(_PendingNode(op, [self.const(v) for v in operands], exit_list, loc))
+        return len(self._nodes) - 1
+
+    def set_exit(self, node: int, exit_number: int, target: int | None) -> None:
+        """Connect exit `exit_number` of `node` to `target` (a node index)."""
+        self._nodes[node].exits[exit_number] = target
+
+    def exit_number(self, node: int, name: str) -> int:
+        """The number of the named exit (`"ok"`, `"timeout"`, or a key such as `"1"`)."""
+        pending = self._nodes[node]
+        spec = SPECS[pending.op]
+        if name in spec.exits:
+            return spec.exits.index(name)
+        if spec.keyed_from is not None:
+            keys = self._consts[pending.operands[[n for n, _ in spec.operands]
+                                                 .index(spec.keyed_from)]]
+            if isinstance(keys, list) and name in keys:
+                return len(spec.exits) + keys.index(name)
+        raise KeyError(f"{pending.op.name} has no exit {name!r}")
+
+    def set_entry(self, node: int) -> None:
+        self._entry = node
+
+    def set_error_node(self, node: int | None) -> None:
+        """The flow's error handler: where a fault (template error, bad expression) goes."""
+        self._error_node = node
+
+    @property
+    def node_count(self) -> int:
+        return len(self._nodes)
+
+    def build(self) -> bytes:
+        """The image bytes; verified by decoding them, so a builder can't emit a bad image."""
+        out = bytearray(MAGIC)
+        out += struct.pack("<HH", FORMAT_VERSION, 0)
+        _enc_str(out, self.compiler_version)
+        _enc_str(out, self.source_hash)
+        _enc_str(out, self.name)
+        error = NO_NODE if self._error_node is None else self._error_node
+        out += struct.pack("<II", self._entry, error)
+        out += struct.pack("<I", len(self._consts))
+        for value in self._consts:
+            _enc_const(out, value)
+        out += struct.pack("<I", len(self._nodes))
+        for node in self._nodes:
+            out += struct.pack("<BH", node.op, len(node.operands))
+            out += struct.pack(f"<{len(node.operands)}I", *node.operands)
+            out += struct.pack("<H", len(node.exits))
+            out += struct.pack(f"<{len(node.exits)}I",
+                               *(NO_NODE if t is None else t for t in node.exits))
+        files = sorted({n.loc.file for n in self._nodes})
+        out += struct.pack("<I", len(files))
+        for file in files:
+            _enc_str(out, file)
+        for node in self._nodes:
+            loc = node.loc
+            out += struct.pack("<5I", files.index(loc.file), loc.line, loc.column,
+                               loc.end_line, loc.end_column)
+        out += struct.pack("<I", zlib.crc32(out))
+        data = bytes(out)
+        decode(data)
+        return data
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def take(self, n: int, what: str) -> bytes:
+        if n < 0 or self.pos + n > len(self.data):
+            raise BytecodeError(f"truncated image: {what} at byte {self.pos} needs {n} bytes, "
+                                f"{len(self.data) - self.pos} left")
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+    def unpack(self, fmt: str, what: str) -> tuple[int, ...]:
+        return struct.unpack(fmt, self.take(struct.calcsize(fmt), what))
+
+    def u32(self, what: str) -> int:
+        return self.unpack("<I", what)[0]
+
+    def count(self, what: str, min_item_size: int) -> int:
+        """A u32 count that the remaining bytes can actually hold (no giant allocations)."""
+        n = self.u32(what)
+        if n * min_item_size > len(self.data) - self.pos:
+            raise BytecodeError(f"truncated image: {what} says {n} entries, only "
+                                f"{len(self.data) - self.pos} bytes left")
+        return n
+
+    def string(self, what: str) -> str:
+        raw = self.take(self.u32(f"{what} length"), what)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BytecodeError(f"{what} at byte {self.pos - len(raw)} is not UTF-8") from None
+
+    def const(self, depth: int = 0) -> Const:
+        if depth > MAX_CONST_DEPTH:
+            raise BytecodeError(f"constant nested deeper than {MAX_CONST_DEPTH} at byte {self.pos}")
+        tag = self.take(1, "constant tag")[0]
+        if tag == 0:
+            return None
+        if tag == 1:
+            return False
+        if tag == 2:
+            return True
+        if tag == 3:
+            return int(self.unpack("<q", "integer constant")[0])
+        if tag == 4:
+            return self.string("string constant")
+        if tag == 5:
+            return [self.const(depth + 1) for _ in range(self.count("list constant", 1))]
+        if tag == 6:
+            return float(self.unpack("<d", "float constant")[0])
+        raise BytecodeError(f"unknown constant tag {tag} at byte {self.pos - 1}")
+
+
+def decode(data: bytes) -> FlowImage:
+    """Decode and verify an image; raise BytecodeError for anything untrustworthy."""
+    if len(data) < 12:
+        raise BytecodeError(f"not a .ccb image: only {len(data)} bytes")
+    if data[:4] != MAGIC:
+        raise BytecodeError(f"not a .ccb image: bad magic {data[:4]!r} (expected {MAGIC!r})")
+    version, flags = struct.unpack_from("<HH", data, 4)
+    if version != FORMAT_VERSION:
+        raise BytecodeError(f"unsupported .ccb format version {version}; this runtime reads "
+                            f"version {FORMAT_VERSION} (recompile the flow with a matching ccc)")
+    (crc,) = struct.unpack_from("<I", data, len(data) - 4)
+    if zlib.crc32(data[:-4]) != crc:
+        raise BytecodeError("corrupt image: checksum mismatch (truncated or modified file)")
+    if flags != 0:
+        raise BytecodeError(f"unknown header flags {flags:#x}")
+    r = _Reader(data[:-4])
+    r.pos = 8
+    compiler_version = r.string("compiler version")
+    source_hash = r.string("source hash")
+    name = r.string("flow name")
+    entry, error_raw = r.unpack("<II", "entry and error node")
+    constants = tuple(r.const() for _ in range(r.count("constant pool", 1)))
+    raw_nodes: list[tuple[Op, tuple[int, ...], tuple[int | None, ...]]] = []
+    for i in range(r.count("node table", 5)):
+        op_raw, n_ops = r.unpack("<BH", f"node {i} header")
+        try:
+            op = Op(op_raw)
+        except ValueError:
+            raise BytecodeError(f"node {i}: unknown opcode {op_raw}") from None
+        operand_idx = r.unpack(f"<{n_ops}I", f"node {i} operands")
+        (n_exits,) = r.unpack("<H", f"node {i} exit count")
+        exits_raw = r.unpack(f"<{n_exits}I", f"node {i} exits")
+        for k in operand_idx:
+            if k >= len(constants):
+                raise BytecodeError(f"node {i} ({op.name}): constant index {k} out of range "
+                                    f"(pool has {len(constants)})")
+        raw_nodes.append((op, operand_idx,
+                          tuple(None if t == NO_NODE else t for t in exits_raw)))
+    files = [r.string("file name") for _ in range(r.count("file table", 4))]
+    locs: list[SourceLoc] = []
+    for i in range(len(raw_nodes)):
+        f, line, col, end_line, end_col = r.unpack("<5I", f"line table entry {i}")
+        if f >= len(files):
+            raise BytecodeError(f"line table entry {i}: file index {f} out of range")
+        locs.append(SourceLoc(files[f], line, col, end_line, end_col))
+    if r.pos != len(r.data):
+        raise BytecodeError(f"{len(r.data) - r.pos} unexpected bytes after the line table")
+    if not raw_nodes:
+        raise BytecodeError("the flow has no nodes")
+    if entry >= len(raw_nodes):
+        raise BytecodeError(f"entry node {entry} out of range 0..{len(raw_nodes) - 1}")
+    error_node = None if error_raw == NO_NODE else error_raw
+    if error_node is not None and error_node >= len(raw_nodes):
+        raise BytecodeError(f"error node {error_node} out of range 0..{len(raw_nodes) - 1}")
+    nodes = []
+    for i, (op, operand_idx, exits) in enumerate(raw_nodes):
+        operands = tuple(constants[k] for k in operand_idx)
+        where = f"node {i} ({op.name}, {locs[i]})"
+        _verify_node(op, operands, exits, len(raw_nodes), where)
+        nodes.append(Node(i, op, operand_idx, operands, exits, locs[i]))
+    return FlowImage(version, compiler_version, source_hash, name, entry, error_node,
+                     constants, tuple(nodes))
+
+
+def image_hash(data: bytes) -> str:
+    """The stable identity of an image (sha256 hex of its bytes)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# Disassembly
+
+
+def _fmt_const(value: Const) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def disassemble(image: FlowImage) -> str:
+    """A readable listing: header, constant pool, then one block per node: operands, exits and
+    the DSL location."""
+    lines = [
+        f"flow {_fmt_const(image.name)}",
+        f"  format {image.format_version}, compiler {image.compiler_version}",
+        f"  source {image.source_hash}",
+        f"  entry @{image.entry}, error handler "
+        + ("none" if image.error_node is None else f"@{image.error_node}"),
+        f"constants ({len(image.constants)}):",
+    ]
+    lines += [f"  #{i:<4} {_fmt_const(v)}" for i, v in enumerate(image.constants)]
+    lines.append(f"nodes ({len(image.nodes)}):")
+    for node in image.nodes:
+        spec = SPECS[node.op]
+        lines.append(f"  @{node.index:<4} {node.op.name:<15} ; {node.loc}")
+        for (name, _), k, v in zip(spec.operands, node.operand_indexes, node.operands,
+                                   strict=True):
+            lines.append(f"         {name} = #{k} {_fmt_const(v)}")
+        for number, target in enumerate(node.exits):
+            shown = "-" if target is None else f"@{target}"
+            lines.append(f"         exit {number} {node.exit_name(number)} -> {shown}")
+    return "\n".join(lines) + "\n"
+
+
+def image_to_json(image: FlowImage) -> dict[str, object]:
+    """The image as plain data (`ccc disasm --format json`): operands and exits by name."""
+    return {
+        "flow": image.name,
+        "format_version": image.format_version,
+        "compiler_version": image.compiler_version,
+        "source_hash": image.source_hash,
+        "entry": image.entry,
+        "error_node": image.error_node,
+        "nodes": [{
+            "index": node.index,
+            "op": node.op.name,
+            "operands": {name: value for (name, _), value
+                         in zip(SPECS[node.op].operands, node.operands, strict=True)},
+            "exits": [{"number": i, "name": node.exit_name(i), "target": target}
+                      for i, target in enumerate(node.exits)],
+            "loc": {"file": node.loc.file, "line": node.loc.line, "column": node.loc.column,
+                    "end_line": node.loc.end_line, "end_column": node.loc.end_column},
+        } for node in image.nodes],
+    }

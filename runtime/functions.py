@@ -1,0 +1,137 @@
+"""Functions: HTTP calls to the customer's own system, JSON in and JSON out.
+
+A flow calls `account-lookup` with arguments; the runtime POSTs (or PUTs) them as a JSON
+object, or sends them as query parameters with GET, and binds the JSON reply to a variable.
+Every way this can go wrong (a timeout, a refused connection, an HTTP error status, a reply that
+is not JSON) becomes a `FunctionFailure` with a short `kind`, so the interpreter takes the
+node's error exit and records why. Secrets are read from the environment at call time and sent
+only in the configured header, never recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+MAX_REPLY_BYTES = 1_000_000
+
+
+class FunctionFailure(Exception):
+    """A function call that failed; `kind` is one of timeout, refused, http-status, bad-json,
+    network, config."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class SecretHeader:
+    """Send the value of environment variable `env` (with `prefix`) in header `header`."""
+
+    header: str
+    env: str
+    prefix: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    url: str
+    method: str = "POST"
+    timeout_ms: int = 3000
+    headers: Mapping[str, str] = field(default_factory=dict)
+    secret_headers: tuple[SecretHeader, ...] = ()
+
+
+class FunctionInvoker(Protocol):
+    async def call(self, name: str, args: Mapping[str, Any], timeout_ms: int) -> Any:
+        """Call function `name`; return its JSON reply or raise FunctionFailure.
+        `timeout_ms` 0 means the function's configured timeout."""
+        ...
+
+
+class HttpFunctions:
+    """Calls functions over HTTP with the standard library (in a worker thread)."""
+
+    def __init__(self, specs: Mapping[str, FunctionSpec],
+                 environ: Mapping[str, str] | None = None) -> None:
+        self._specs = dict(specs)
+        self._environ = os.environ if environ is None else environ
+
+    async def call(self, name: str, args: Mapping[str, Any], timeout_ms: int) -> Any:
+        spec = self._specs.get(name)
+        if spec is None:
+            raise FunctionFailure("config", f"no function named {name!r} in the bundle")
+        request = self._request(spec, args)
+        timeout_s = (timeout_ms or spec.timeout_ms) / 1000
+        return await asyncio.to_thread(_send, request, timeout_s)
+
+    def _request(self, spec: FunctionSpec, args: Mapping[str, Any]) -> urllib.request.Request:
+        headers = {"Content-Type": "application/json", "Accept": "application/json",
+                   **spec.headers}
+        for secret in spec.secret_headers:
+            value = self._environ.get(secret.env)
+            if value is None:
+                raise FunctionFailure("config", f"secret environment variable {secret.env} "
+                                      "is not set")
+            headers[secret.header] = secret.prefix + value
+        body = json.dumps(dict(args), ensure_ascii=False, sort_keys=True).encode("utf-8")
+        if spec.method == "GET":  # arguments as query parameters (non-strings as JSON)
+            query = urllib.parse.urlencode(
+                {k: v if isinstance(v, str) else json.dumps(v) for k, v in sorted(args.items())})
+            separator = "&" if "?" in spec.url else "?"
+            url = spec.url + (separator + query if query else "")
+            return urllib.request.Request(url, headers=headers, method="GET")
+        return urllib.request.Request(spec.url, data=body, headers=headers, method=spec.method)
+
+
+def _send(request: urllib.request.Request, timeout_s: float) -> Any:
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            raw = response.read(MAX_REPLY_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        raise FunctionFailure("http-status", f"HTTP {exc.code} from {request.full_url}") from None
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, TimeoutError | socket.timeout):
+            raise FunctionFailure("timeout", f"no reply within {timeout_s:g} s") from None
+        if isinstance(reason, ConnectionRefusedError):
+            raise FunctionFailure("refused", f"connection refused by {request.full_url}") from None
+        raise FunctionFailure("network", f"{request.full_url}: {reason}") from None
+    except TimeoutError:
+        raise FunctionFailure("timeout", f"no reply within {timeout_s:g} s") from None
+    except OSError as exc:
+        raise FunctionFailure("network", f"{request.full_url}: {exc}") from None
+    if len(raw) > MAX_REPLY_BYTES:
+        raise FunctionFailure("bad-json", f"reply larger than {MAX_REPLY_BYTES} bytes")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FunctionFailure("bad-json", f"reply is not JSON: {exc}") from None
+
+
+class StubFunctions:
+    """Canned replies by function name (flow tests, `ccc simulate --stub`). A reply that is a
+    FunctionFailure is raised, so tests can take the error exit."""
+
+    def __init__(self, replies: Mapping[str, Any]) -> None:
+        self._replies = dict(replies)
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    async def call(self, name: str, args: Mapping[str, Any], timeout_ms: int) -> Any:
+        self.calls.append((name, dict(args)))
+        if name not in self._replies:
+            raise FunctionFailure("config", f"no stub for function {name!r}")
+        reply = self._replies[name]
+        if isinstance(reply, FunctionFailure):
+            raise reply
+        return json.loads(json.dumps(reply))  # a fresh copy, as a real reply would be

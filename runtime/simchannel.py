@@ -1,0 +1,191 @@
+"""The simulated channel: a scripted caller on a fake clock (flow tests, `ccc simulate`, bench).
+
+The caller's script is a list of `Press`es. A press with `at_ms` happens at that time after the
+call started (so "press 1 at 12 s" while a 5 s timeout runs out first gives a no-input); a press
+without `at_ms` happens as soon as the caller is asked (a prompt with barge-in, or an input
+wait); `Press(None)` is silence: the next input wait runs to its timeout. Prompts take
+`prompt_ms` each; agents answer (or not) per `agent_answers`; everything moves the fake clock,
+so a 90 s queue wait costs microseconds.
+
+With `ask`, the caller is a person (`ccc simulate --interactive`): when the script has run out
+and the caller is asked for a key, `ask(question)` returns the key pressed, or None for silence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .channel import AgentLeg, CallerHangup, TransferStatus, Utterance
+from .clock import FakeClock
+
+
+@dataclass(frozen=True, slots=True)
+class Press:
+    """One key press (or, with key None, one silent input wait)."""
+
+    key: str | None
+    at_ms: int | None = None
+
+
+def parse_keys(text: str) -> list[Press]:
+    """'1,#,-,2@12000' -> presses; '-' is silence, '@N' a press at N ms after the call started.
+
+    Raises ValueError naming the bad item.
+    """
+    presses = []
+    for raw in (item.strip() for item in text.split(",")):
+        if not raw:
+            continue
+        key, _, at = raw.partition("@")
+        if key == "-":
+            presses.append(Press(None))
+            continue
+        if len(key) != 1 or key not in "0123456789*#":
+            raise ValueError(f"bad key {raw!r}: expected one of 0-9 * # or - (silence)")
+        if at and not at.isdigit():
+            raise ValueError(f"bad time in {raw!r}: expected milliseconds, e.g. 1@12000")
+        presses.append(Press(key, int(at) if at else None))
+    return presses
+
+
+class SimChannel:
+    """A Channel driven by a script of presses on a FakeClock."""
+
+    def __init__(self, clock: FakeClock, presses: Sequence[Press] = (), *,
+                 prompt_ms: int = 1000, talk_ms: int = 60_000, voicemail_ms: int = 10_000,
+                 agent_answers: Mapping[str, bool] | None = None,
+                 numbers: Mapping[str, TransferStatus] | None = None,
+                 hangup_at_ms: int | None = None,
+                 ask: Callable[[str], str | None] | None = None) -> None:
+        self.clock = clock
+        self.start = clock.now()
+        self._presses = list(presses)
+        self._next = 0
+        self.prompt_ms = prompt_ms
+        self.talk_ms = talk_ms
+        self.voicemail_ms = voicemail_ms
+        self.agent_answers = dict(agent_answers or {})
+        self.numbers = dict(numbers or {})
+        self.hangup_at = (None if hangup_at_ms is None
+                          else self.start + timedelta(milliseconds=hangup_at_ms))
+        self.log: list[str] = []
+        self.hung_up = False
+        self._ask = ask
+        self._last_prompt = ""
+
+    # ---- timeline
+    def _at(self, press: Press) -> datetime | None:
+        return None if press.at_ms is None else self.start + timedelta(milliseconds=press.at_ms)
+
+    def _advance_to(self, when: datetime) -> None:
+        if self.hangup_at is not None and when >= self.hangup_at:
+            self.clock.advance(max(0, _ms(self.hangup_at - self.clock.now())))
+            self._note("caller hangs up")
+            raise CallerHangup
+        self.clock.advance(max(0, _ms(when - self.clock.now())))
+
+    def _wait(self, ms: int) -> None:
+        self._advance_to(self.clock.now() + timedelta(milliseconds=ms))
+
+    def _key_within(self, ms: int, silence_counts: bool) -> str | None:
+        """The key pressed within `ms` from now (moving the clock to it), or None after `ms`."""
+        if self._next == len(self._presses) and self._ask is not None and silence_counts:
+            key = self._ask(f"{self._last_prompt} - key within {ms / 1000:g} s? ")
+            if key is not None and (len(key) != 1 or key not in "0123456789*#"):
+                key = None
+            self._presses.append(Press(key))
+        if self._next < len(self._presses):
+            press = self._presses[self._next]
+            if press.key is None:
+                if silence_counts:
+                    self._next += 1
+                self._wait(ms)
+                return None
+            at = self._at(press)
+            deadline = self.clock.now() + timedelta(milliseconds=ms)
+            if at is None or at <= deadline:
+                if at is not None:
+                    self._advance_to(max(at, self.clock.now()))
+                self._next += 1
+                self._note(f"caller presses {press.key}")
+                return press.key
+        self._wait(ms)
+        return None
+
+    def _drop_timed_until(self, end: datetime) -> None:
+        """Timed presses that fall inside a prompt without barge-in are lost."""
+        while self._next < len(self._presses):
+            at = self._at(self._presses[self._next])
+            if at is None or at > end:
+                return
+            self._note(f"caller presses {self._presses[self._next].key} (ignored)")
+            self._next += 1
+
+    def _note(self, text: str) -> None:
+        self.log.append(f"{_ms(self.clock.now() - self.start) / 1000:8.1f}s  {text}")
+
+    # ---- Channel
+    async def play(self, items: Sequence[Utterance], barge_in: bool) -> str | None:
+        for item in items:
+            self._last_prompt = item.describe()
+            self._note(f"play {item.describe()}" + (" (barge-in)" if barge_in else ""))
+            if barge_in:
+                key = self._key_within(self.prompt_ms, silence_counts=False)
+                if key is not None:
+                    return key
+            else:
+                end = self.clock.now() + timedelta(milliseconds=self.prompt_ms)
+                self._drop_timed_until(end)
+                self._advance_to(end)
+        return None
+
+    async def read_digit(self, timeout_ms: int) -> str | None:
+        key = self._key_within(timeout_ms, silence_counts=True)
+        if key is None:
+            self._note(f"no key within {timeout_ms} ms")
+        return key
+
+    async def hold(self, music: Sequence[Utterance], duration_ms: int,
+                   keys: frozenset[str]) -> str | None:
+        """Untimed presses wait for a moment when their key means something (e.g. after the
+        offer that introduces it); timed presses happen when they happen."""
+        if self._next < len(self._presses):
+            press = self._presses[self._next]
+            if press.key is not None and (press.at_ms is not None or press.key in keys):
+                return self._key_within(duration_ms, silence_counts=False)
+        end = self.clock.now() + timedelta(milliseconds=duration_ms)
+        self._drop_timed_until(end)
+        self._advance_to(end)
+        return None
+
+    async def connect_agent(self, agent: AgentLeg, timeout_ms: int) -> TransferStatus:
+        if self.agent_answers.get(agent.user, True):
+            self._note(f"agent {agent.user} answers")
+            self._wait(self.talk_ms)
+            return TransferStatus.ANSWERED
+        self._note(f"agent {agent.user} does not answer")
+        self._wait(timeout_ms)
+        return TransferStatus.NO_ANSWER
+
+    async def transfer_number(self, number: str, timeout_ms: int) -> TransferStatus:
+        status = self.numbers.get(number, TransferStatus.ANSWERED)
+        self._note(f"call {number}: {status.value}")
+        self._wait(self.talk_ms if status is TransferStatus.ANSWERED else
+                   timeout_ms if status is TransferStatus.NO_ANSWER else 0)
+        return status
+
+    async def record_voicemail(self, box: str, max_ms: int) -> int:
+        length = min(self.voicemail_ms, max_ms)
+        self._note(f"record voicemail in {box} ({length} ms)")
+        self._wait(length)
+        return length
+
+    async def hangup(self) -> None:
+        self._note("hang up")
+        self.hung_up = True
+
+
+def _ms(delta: timedelta) -> int:
+    return int(delta.total_seconds() * 1000)

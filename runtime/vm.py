@@ -1,0 +1,786 @@
+"""The interpreter: one per call, walking a flow's node graph over a Channel.
+
+`Runtime` holds what calls share (the bundle, the ACD, functions, templates, the record sink,
+the clock); `Runtime.run_call` runs one call to its end and returns a `CallResult`: the outcome,
+the prompts played, the variables, and the nodes and exits the call took (for coverage).
+
+The interpreter never trusts the flow: operands were verified by `decode`, and everything that
+can still go wrong at call time (a template that fails, a comparison of a string with a number,
+a sub-flow nested too deep) is a `Fault` located at the node's DSL line. A fault sends the call
+to the flow's error handler, or ends it cleanly with outcome `error`. A step cap ends runaway
+loops. Semantics of each opcode: docs/bytecode.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .acd import Acd, MemoryCallHistory, MemoryStore, Route, Staffing
+from .bundle import Bundle
+from .bytecode import COMPARISONS, Const, FlowImage, Node, Op, SourceLoc
+from .channel import AgentLeg, CallerHangup, Channel, TransferStatus, Utterance
+from .clock import Clock, SystemClock
+from .functions import FunctionFailure, FunctionInvoker, HttpFunctions
+from .hours import HoursStatus
+from .records import CallRecord, NullSink, RecordSink, TraceEvent
+from .templates import TemplateFault
+
+QUEUE_TICK_MS = 1000
+"""How often a waiting call checks the queue for a free agent."""
+AGENT_RING_MS = 30_000
+"""How long a queue rings the chosen agent before trying again."""
+DEFAULT_VOICEMAIL_MS = 120_000
+MAX_FAULTS = 3
+"""Faults per call before the error handler itself is no longer trusted."""
+READ_ONLY_ROOTS = frozenset({"caller", "called", "call", "time", "queue"})
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+class Fault(Exception):
+    """A call-time error in the flow (reported at the node's DSL location)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a call ended. `describe()` is the phrase flow tests compare against."""
+
+    kind: str  # hangup, caller-hangup, queue, agent, mobile, number, voicemail, callback,
+    # transfer-failed, error, step-limit
+    detail: str = ""
+
+    def describe(self) -> str:
+        return {
+            "hangup": "hung up",
+            "caller-hangup": "caller hung up",
+            "queue": f"transferred to queue {self.detail}",
+            "agent": f"transferred to agent {self.detail}",
+            "mobile": f"forwarded to mobile of {self.detail}",
+            "number": f"transferred to number {self.detail}",
+            "voicemail": f"voicemail {self.detail}",
+            "callback": f"callback {self.detail}",
+            "transfer-failed": f"transfer failed: {self.detail}",
+            "error": f"error: {self.detail}",
+            "step-limit": "step limit reached",
+        }.get(self.kind, self.kind)
+
+
+@dataclass(frozen=True, slots=True)
+class FaultRecord:
+    flow: str
+    node: int
+    loc: SourceLoc
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.loc}: {self.message} (flow {self.flow}, node @{self.node})"
+
+
+@dataclass(slots=True)
+class CallResult:
+    call_id: str
+    outcome: Outcome
+    prompts: list[Utterance]
+    variables: dict[str, Any]
+    visited: set[tuple[str, int]]  # (flow, node)
+    edges: set[tuple[str, int, int]]  # (flow, node, exit number)
+    faults: list[FaultRecord]
+    steps: int
+    record: CallRecord
+    agent: str | None = None
+    queue: str | None = None
+    queue_wait_ms: int = 0
+    survey_score: int | None = None
+
+
+def flow_edges(image: FlowImage) -> set[tuple[int, int]]:
+    """Every connected exit (node, exit number) of a flow: the universe for edge coverage."""
+    return {(n.index, i) for n in image.nodes for i, t in enumerate(n.exits) if t is not None}
+
+
+class Runtime:
+    """What all calls on one bundle share. Safe to use for many calls, one after another or
+    concurrently in one event loop (per-call state lives in the interpreter)."""
+
+    def __init__(self, bundle: Bundle, *, clock: Clock | None = None, acd: Acd | None = None,
+                 functions: FunctionInvoker | None = None, sink: RecordSink | None = None,
+                 max_steps: int | None = None) -> None:
+        self.bundle = bundle
+        self.clock = clock or SystemClock()
+        self.acd = acd or Acd(bundle.agents, MemoryStore(), MemoryCallHistory(), self.clock,
+                              bundle.config.after_call_work_ms,
+                              {g: m.average_handle_seconds
+                               for g, m in bundle.config.skill_groups.items()})
+        self.functions = functions or HttpFunctions(bundle.functions)
+        self.sink = sink or NullSink()
+        self.templates = bundle.templates
+        self.max_steps = max_steps or bundle.config.limits.max_steps
+        self.max_depth = bundle.config.limits.max_depth
+        self._patterns: dict[str, re.Pattern[str]] = {}
+        self._prefixes = {name: tuple(e[:-1] for e in entries if e.endswith("*"))
+                          for name, entries in bundle.blacklists.items()}
+
+    def pattern(self, source: str) -> re.Pattern[str]:
+        compiled = self._patterns.get(source)
+        if compiled is None:
+            compiled = self._patterns[source] = re.compile(source)
+        return compiled
+
+    def listed(self, blacklist: str, number: str) -> bool:
+        if number in self.bundle.blacklists.get(blacklist, frozenset()):
+            return True
+        return any(number.startswith(p) for p in self._prefixes.get(blacklist, ()))
+
+    async def run_call(self, channel: Channel, caller: str, called: str, *,
+                       flow: str | None = None, call_id: str | None = None,
+                       language: str | None = None) -> CallResult:
+        """Run one call from the flow bound to `called` (or `flow`) to its end."""
+        name = flow or self.bundle.flow_for_number(called)
+        if name is None or name not in self.bundle.flows:
+            raise KeyError(f"no flow for called number {called!r}" if flow is None
+                           else f"no flow named {flow!r} in the bundle")
+        call = Interpreter(self, channel, call_id or uuid.uuid4().hex, caller, called,
+                           language or self.bundle.config.default_language)
+        return await call.run(self.bundle.flows[name])
+
+
+Handler = Callable[["Interpreter", Node], Awaitable[int | None]]
+
+
+class Interpreter:
+    """The state of one call: where it is, its variables, type-ahead digits and counters."""
+
+    def __init__(self, runtime: Runtime, channel: Channel, call_id: str, caller: str,
+                 called: str, language: str) -> None:
+        self.rt = runtime
+        self.channel = channel
+        self.call_id = call_id
+        self.caller = caller
+        self.called = called
+        self.started = runtime.clock.now()
+        history = runtime.acd.history
+        self.vars: dict[str, Any] = {
+            "caller": {"number": caller, "previous_agent": history.last_agent(caller),
+                       "language": history.last_language(caller)},
+            "called": {"number": called},
+            "call": {"language": language, "id": call_id},
+        }
+        self.typeahead: list[str] = []
+        self.counters: dict[tuple[str, int], list[int]] = {}
+        self.prompts: list[Utterance] = []
+        self.visited: set[tuple[str, int]] = set()
+        self.edges: set[tuple[str, int, int]] = set()
+        self.faults: list[FaultRecord] = []
+        self.path: list[str] = []
+        self.outcome: Outcome | None = None
+        self.agent: str | None = None
+        self.queue: str | None = None
+        self.queue_wait_ms = 0
+        self.survey_score: int | None = None
+        self.image: FlowImage
+        self.stack: list[tuple[FlowImage, int | None]] = []
+        self._inputs: dict[str, Any] = {}
+        self._exit_taken = ""
+        self._seq = 0
+
+    # ------------------------------------------------------------------ main loop
+    async def run(self, image: FlowImage) -> CallResult:
+        self.image = image
+        index: int | None = image.entry
+        steps = 0
+        try:
+            while index is not None:
+                if steps >= self.rt.max_steps:
+                    self.outcome = Outcome("step-limit")
+                    self._fault_record(self.image.nodes[index],
+                                       f"step limit of {self.rt.max_steps} reached")
+                    break
+                steps += 1
+                node = self.image.nodes[index]
+                flow = self.image.name
+                self.visited.add((flow, index))
+                self.path.append(f"{flow}@{index}")
+                self._inputs = {}
+                self._exit_taken = "end"
+                try:
+                    index = await HANDLERS[node.op](self, node)
+                except Fault as fault:
+                    self._exit_taken = f"fault: {fault}"
+                    index = self._on_fault(node, str(fault))
+                except CallerHangup:
+                    self.outcome = Outcome("caller-hangup")
+                    self._exit_taken = "caller hung up"
+                    index = None
+                self._trace(flow, node)
+        finally:
+            self.rt.acd.leave(self.call_id)
+        if self.outcome is None:
+            self.outcome = Outcome("hangup")
+        if self.outcome.kind != "caller-hangup":
+            with contextlib.suppress(CallerHangup):
+                await self.channel.hangup()
+        return self._result(steps)
+
+    def _on_fault(self, node: Node, message: str) -> int | None:
+        """Go to the error handler of this flow or, failing that, of the nearest calling flow
+        that has one; end the call if there is none (or faults keep coming)."""
+        self._fault_record(node, message)
+        if len(self.faults) <= MAX_FAULTS:
+            while self.image.error_node is None and self.stack:
+                self.image = self.stack.pop()[0]
+            if self.image.error_node is not None:
+                self.typeahead.clear()
+                return self.image.error_node
+        self.outcome = Outcome("error", message)
+        return None
+
+    def _fault_record(self, node: Node, message: str) -> None:
+        self.faults.append(FaultRecord(self.image.name, node.index, node.loc, message))
+
+    def _trace(self, flow: str, node: Node) -> None:
+        self._seq += 1
+        elapsed = self.rt.clock.now() - self.started
+        self.rt.sink.trace(TraceEvent(
+            self.call_id, self._seq, int(elapsed.total_seconds() * 1000), flow, node.index,
+            node.op.name, str(node.loc), self._inputs, self._exit_taken))
+
+    def _result(self, steps: int) -> CallResult:
+        assert self.outcome is not None
+        duration = self.rt.clock.now() - self.started
+        record = CallRecord(
+            self.call_id, self.caller, self.called, self.path[0].split("@")[0] if self.path
+            else "", self.started.isoformat(), int(duration.total_seconds() * 1000),
+            self.outcome.describe(), list(self.path), self.agent, self.queue,
+            self.queue_wait_ms, self.survey_score, [str(f) for f in self.faults])
+        self.rt.sink.call(record)
+        user_vars = {k: v for k, v in self.vars.items() if k not in READ_ONLY_ROOTS}
+        return CallResult(self.call_id, self.outcome, self.prompts, user_vars, self.visited,
+                          self.edges, self.faults, steps, record, self.agent, self.queue,
+                          self.queue_wait_ms, self.survey_score)
+
+    def take(self, node: Node, number: int) -> int | None:
+        """Record that exit `number` was taken; return its target (None if unconnected)."""
+        self.edges.add((self.image.name, node.index, number))
+        self._exit_taken = node.exit_name(number)
+        return node.exits[number]
+
+    def end(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+
+    # ------------------------------------------------------------------ variables
+    def lookup(self, path: str) -> Any:
+        parts = path.split(".")
+        if parts[0] == "time":
+            value: Any = self._time()
+        else:
+            value = self.vars.get(parts[0])
+        for part in parts[1:]:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(part)
+        return value
+
+    def assign(self, path: str, value: Any) -> None:
+        parts = path.split(".")
+        if parts[0] in READ_ONLY_ROOTS:
+            raise Fault(f"can't set {path}: {parts[0]}.* is call data")
+        target = self.vars
+        for part in parts[:-1]:
+            nxt = target.get(part)
+            if not isinstance(nxt, dict):
+                nxt = target[part] = {}
+            target = nxt
+        target[parts[-1]] = value
+
+    def _time(self) -> dict[str, Any]:
+        local = self.rt.clock.now().astimezone(self.rt.bundle.timezone)
+        return {"hour": local.hour, "minute": local.minute, "weekday": local.isoweekday(),
+                "date": local.date().isoformat()}
+
+    def template_vars(self) -> dict[str, Any]:
+        return {**self.vars, "time": self._time()}
+
+    # ------------------------------------------------------------------ expressions
+    def eval(self, expr: Const) -> Any:
+        assert isinstance(expr, list)
+        op = expr[0]
+        if op == "const":
+            return expr[1]
+        if op == "var":
+            return self.lookup(str(expr[1]))
+        if op == "and":
+            return all(_truthy(self.eval(e)) for e in expr[1:])
+        if op == "or":
+            return any(_truthy(self.eval(e)) for e in expr[1:])
+        if op == "not":
+            return not _truthy(self.eval(expr[1]))
+        if op == "?":
+            return self.eval(expr[2]) if _truthy(self.eval(expr[1])) else self.eval(expr[3])
+        if op == "list":
+            return [self.eval(e) for e in expr[1:]]
+        if op == "neg":
+            value = self.eval(expr[1])
+            if not _is_number(value):
+                raise Fault(f"can't negate {_show(value)}")
+            return -value
+        left, right = self.eval(expr[1]), self.eval(expr[2])
+        if op in ("in", "not in"):
+            found = _contains(right, left)
+            return found if op == "in" else not found
+        if op == "==":
+            return _equal(left, right)
+        if op == "!=":
+            return not _equal(left, right)
+        assert op in COMPARISONS
+        if not ((_is_number(left) and _is_number(right))
+                or (isinstance(left, str) and isinstance(right, str))):
+            raise Fault(f"can't compare {_show(left)} {op} {_show(right)}")
+        return {"<": left < right, "<=": left <= right, ">": left > right,
+                ">=": left >= right}[op]
+
+    # ------------------------------------------------------------------ prompts and input
+    def utterances(self, prompt: Const) -> list[Utterance]:
+        """The items of a prompt operand, resolved for the call language and rendered."""
+        assert isinstance(prompt, list)
+        language = str(self.vars["call"]["language"])
+        config = self.rt.bundle.config
+        out = []
+        for item in prompt[1:]:
+            assert isinstance(item, list)
+            kind, value = item
+            if kind == "prompt":
+                variants = config.prompts[str(value)]
+                lang = language if language in variants else (
+                    config.default_language if config.default_language in variants
+                    else sorted(variants)[0])
+                variant = variants[lang]
+                text = None if variant.tts is None else self._render(variant.tts)
+                out.append(Utterance(str(value), lang, text, variant.file))
+            else:
+                out.append(Utterance(None, language, self._render(_pick_text(
+                    value, language, config.default_language))))
+        return out
+
+    def _render(self, template: str) -> str:
+        if "{" not in template:
+            return template
+        try:
+            return self.rt.templates.render(template, self.template_vars())
+        except TemplateFault as exc:
+            raise Fault(str(exc)) from None
+
+    async def play(self, prompt: Const) -> str | None:
+        """Play a prompt operand; return a barge-in key (also left in the type-ahead buffer).
+        A barge-in prompt is skipped when the caller has already typed ahead."""
+        assert isinstance(prompt, list)
+        barge_in = bool(prompt[0])
+        if barge_in and self.typeahead:
+            return self.typeahead[0]
+        items = self.utterances(prompt)
+        self.prompts.extend(items)
+        key = await self.channel.play(items, barge_in)
+        if key is not None:
+            self.typeahead.append(key)
+        return key
+
+    async def read(self, timeout_ms: int) -> str | None:
+        if self.typeahead:
+            return self.typeahead.pop(0)
+        return await self.channel.read_digit(timeout_ms)
+
+    def retry(self, node: Node, which: int, limit: int, exhausted: int) -> int | None:
+        """Count a noinput (which=0) or nomatch (which=1); take its exit, or `exhausted` once
+        the limit is used up. An unconnected noinput/nomatch exit asks again."""
+        counters = self.counters.setdefault((self.image.name, node.index), [0, 0])
+        self.typeahead.clear()
+        if counters[which] >= limit:
+            counters[0] = counters[1] = 0
+            return self.take(node, exhausted)
+        counters[which] += 1
+        target = self.take(node, which if node.op is Op.MENU else which + 1)
+        return node.index if target is None else target
+
+    def reset_counters(self, node: Node) -> None:
+        self.counters.pop((self.image.name, node.index), None)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _truthy(value: Any) -> bool:
+    return value not in (None, False, 0, "", []) and value != {}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _equal(left: Any, right: Any) -> bool:
+    if isinstance(left, bool) != isinstance(right, bool):
+        return False
+    return bool(left == right)
+
+
+def _contains(container: Any, item: Any) -> bool:
+    if isinstance(container, list):
+        return any(_equal(item, c) for c in container)
+    if isinstance(container, str) and isinstance(item, str):
+        return item in container
+    if isinstance(container, dict) and isinstance(item, str):
+        return item in container
+    raise Fault(f"can't test membership of {_show(item)} in {_show(container)}")
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _pick_text(value: Const, language: str, default: str) -> str:
+    if isinstance(value, str):
+        return value
+    assert isinstance(value, list)
+    texts = {p[0]: str(p[1]) for p in value if isinstance(p, list)}
+    for lang in (language, None, default):
+        if lang in texts:
+            return texts[lang]
+    return texts[sorted(k for k in texts if k is not None)[0]]
+
+
+def _ops(node: Node) -> Sequence[Any]:
+    return node.operands
+
+
+# ---------------------------------------------------------------------- opcode handlers
+
+
+async def _play(vm: Interpreter, node: Node) -> int | None:
+    key = await vm.play(node.operands[0])
+    vm._inputs = {"key": key}
+    if key is not None and node.exits[1] is not None:
+        return vm.take(node, 1)
+    return vm.take(node, 0)
+
+
+async def _menu(vm: Interpreter, node: Node) -> int | None:
+    prompt, timeout, interdigit, ni_max, nm_max, keys = _ops(node)
+    if not vm.typeahead:
+        await vm.play(prompt)
+    digits = ""
+    while True:
+        digit = await vm.read(interdigit if digits else timeout)
+        if digit is None:
+            if not digits:
+                vm._inputs = {"digits": ""}
+                return vm.retry(node, 0, ni_max, 2)
+            break
+        digits += digit
+        if digits in keys and not any(k != digits and k.startswith(digits) for k in keys):
+            break
+        if not any(k.startswith(digits) for k in keys):
+            break
+    vm._inputs = {"digits": digits}
+    if digits not in keys:
+        return vm.retry(node, 1, nm_max, 2)
+    vm.reset_counters(node)
+    vm.vars["menu"] = {"key": digits}
+    return vm.take(node, 3 + keys.index(digits))
+
+
+async def _collect(vm: Interpreter, node: Node) -> int | None:
+    var, prompt, lo, hi, terminator, timeout, interdigit, pattern, ni_max, nm_max = _ops(node)
+    if not vm.typeahead:
+        await vm.play(prompt)
+    digits = ""
+    terminated = False
+    while len(digits) < hi:
+        digit = await vm.read((interdigit or timeout) if digits else timeout)
+        if digit is None:
+            break
+        if digit == terminator:
+            terminated = True
+            break
+        digits += digit
+    vm._inputs = {"digits": digits, "terminated": terminated}
+    if not digits and not terminated:
+        return vm.retry(node, 0, ni_max, 3)
+    vm.assign(var, digits)
+    if not lo <= len(digits) <= hi or (
+            pattern is not None and vm.rt.pattern(pattern).fullmatch(digits) is None):
+        return vm.retry(node, 1, nm_max, 3)
+    vm.reset_counters(node)
+    return vm.take(node, 0)
+
+
+async def _survey(vm: Interpreter, node: Node) -> int | None:
+    prompt, lo, hi, var, timeout, ni_max, nm_max, thanks = _ops(node)
+    if not vm.typeahead:
+        await vm.play(prompt)
+    digit = await vm.read(timeout)
+    vm._inputs = {"key": digit}
+    if digit is None:
+        return vm.retry(node, 0, ni_max, 3)
+    if not (digit.isdigit() and lo <= int(digit) <= hi):
+        return vm.retry(node, 1, nm_max, 3)
+    vm.reset_counters(node)
+    vm.assign(var, int(digit))
+    vm.survey_score = int(digit)
+    if thanks is not None:
+        await vm.play(thanks)
+    return vm.take(node, 0)
+
+
+async def _hours(vm: Interpreter, node: Node) -> int | None:
+    status = vm.rt.bundle.schedules[str(node.operands[0])].status(vm.rt.clock.now())
+    vm._inputs = {"status": status.value}
+    if status is HoursStatus.HOLIDAY and node.exits[2] is None:
+        status = HoursStatus.CLOSED
+    return vm.take(node, {"open": 0, "closed": 1, "holiday": 2}[status.value])
+
+
+async def _blacklist(vm: Interpreter, node: Node) -> int | None:
+    subject = vm.eval(node.operands[1])
+    if not isinstance(subject, str):
+        subject = "" if subject is None else str(subject)
+    listed = vm.rt.listed(str(node.operands[0]), subject)
+    vm._inputs = {"subject": subject}
+    return vm.take(node, 0 if listed else 1)
+
+
+async def _set(vm: Interpreter, node: Node) -> int | None:
+    value = vm.eval(node.operands[1])
+    vm.assign(str(node.operands[0]), value)
+    vm._inputs = {"value": value}
+    return vm.take(node, 0)
+
+
+async def _branch(vm: Interpreter, node: Node) -> int | None:
+    value = vm.eval(node.operands[0])
+    vm._inputs = {"value": value}
+    return vm.take(node, 0 if _truthy(value) else 1)
+
+
+async def _call_function(vm: Interpreter, node: Node) -> int | None:
+    name, args_op, timeout, result_var = _ops(node)
+    args = {str(pair[0]): vm.eval(pair[1]) for pair in args_op}
+    vm._inputs = {"function": name, "args": args}
+    try:
+        reply = await vm.rt.functions.call(name, args, timeout)
+    except FunctionFailure as failure:
+        vm._inputs["error"] = str(failure)
+        return vm.take(node, 1)
+    vm.assign(result_var, reply)
+    return vm.take(node, 0)
+
+
+async def _staffing(vm: Interpreter, node: Node) -> int | None:
+    status = vm.rt.acd.staffing(str(node.operands[0]))
+    vm._inputs = {"staffing": status.value}
+    return vm.take(node, {Staffing.FREE: 0, Staffing.BUSY: 1, Staffing.NONE: 2}[status])
+
+
+async def _connect(vm: Interpreter, route: Route, timeout_ms: int) -> TransferStatus:
+    """Ring a routed agent (or their mobile) and settle the ACD afterwards."""
+    agent = route.agent
+    if route.to_mobile:
+        assert agent.mobile is not None
+        status = await vm.channel.transfer_number(agent.mobile, timeout_ms)
+    else:
+        status = await vm.channel.connect_agent(AgentLeg(agent.user, agent.address), timeout_ms)
+    answered = status is TransferStatus.ANSWERED
+    vm.rt.acd.finish(route, vm.caller, answered)
+    if answered:
+        vm.agent = agent.user
+    return status
+
+
+async def _queue(vm: Interpreter, node: Node) -> int | None:
+    group, prio_expr, timeout, routing, hold, announcements, offers, keys = _ops(node)
+    acd = vm.rt.acd
+    priority = vm.eval(prio_expr)
+    if priority is None:
+        priority = 0
+    if not isinstance(priority, int) or isinstance(priority, bool):
+        raise Fault(f"queue priority must be an integer, got {_show(priority)}")
+    vm.queue = group
+    vm._inputs = {"group": group, "priority": priority}
+    if acd.staffing(group) is Staffing.NONE:
+        mobile = acd.mobile_fallback(group)
+        if mobile is not None:
+            status = await _connect(vm, Route(mobile, to_mobile=True), AGENT_RING_MS)
+            vm._inputs["mobile"] = mobile.user
+            if status is TransferStatus.ANSWERED:
+                vm.end(Outcome("mobile", mobile.user))
+                return vm.take(node, 0)
+        target = vm.take(node, 2)
+        return target if target is not None else vm.take(node, 1)
+    entry = acd.enqueue(vm.call_id, group, vm.caller, priority)
+    start = vm.rt.clock.now()
+    next_announce = [int(a[1]) for a in announcements]
+    offered: list[bool] = [False] * len(offers)
+    hold_items = vm.utterances(hold) if hold is not None else []
+    while True:
+        route = acd.try_route(entry, familiar=routing == "familiar")
+        if route is not None:
+            vm.queue_wait_ms = _ms_since(vm, start)
+            vm._inputs["agent"] = route.agent.user
+            status = await _connect(vm, route, AGENT_RING_MS)
+            if status is TransferStatus.ANSWERED:
+                vm.end(Outcome("queue", group))
+                return vm.take(node, 0)
+            acd.requeue(entry)
+        elapsed = _ms_since(vm, start)
+        if elapsed >= timeout:
+            acd.leave(vm.call_id)
+            vm.queue_wait_ms = elapsed
+            return vm.take(node, 1)
+        if route is not None:  # the agent didn't answer: try the next one at once
+            continue
+        key: str | None = None
+        for i, (_, every, prompt) in enumerate(announcements):
+            if every and prompt is not None and elapsed >= next_announce[i] and key is None:
+                next_announce[i] += every
+                position = acd.position(vm.call_id, group)
+                vm.vars["queue"] = {"group": group, "position": position,
+                                    "wait_seconds": acd.expected_wait_s(group, position)}
+                key = await vm.play(prompt)
+        for j, (_, after, _, prompt) in enumerate(offers):
+            if not offered[j] and elapsed >= after and key is None:
+                offered[j] = True
+                if prompt is not None:
+                    key = await vm.play(prompt)
+        if key is None:
+            waits = [timeout - elapsed, QUEUE_TICK_MS]
+            waits += [t - elapsed for t, a in zip(next_announce, announcements, strict=True)
+                      if a[1] and a[2] is not None]
+            waits += [int(o[1]) - elapsed for o, done in zip(offers, offered, strict=True)
+                      if not done]
+            accepted = frozenset(keys) | {str(o[2]) for o, done in zip(offers, offered,
+                                                                      strict=True) if done}
+            key = await vm.channel.hold(hold_items, max(1, min(waits)), accepted)
+        vm.typeahead.clear()
+        if key is None:
+            continue
+        if key in keys:
+            acd.leave(vm.call_id)
+            vm.queue_wait_ms = _ms_since(vm, start)
+            vm._inputs["key"] = key
+            return vm.take(node, 5 + keys.index(key))
+        for j, (kind, _, offer_key, _) in enumerate(offers):
+            if offered[j] and key == offer_key:
+                acd.leave(vm.call_id)
+                vm.queue_wait_ms = _ms_since(vm, start)
+                vm._inputs["key"] = key
+                return await _take_offer(vm, node, str(kind), group)
+
+
+async def _take_offer(vm: Interpreter, node: Node, kind: str, group: str) -> int | None:
+    number = 3 if kind == "voicemail" else 4
+    target = vm.take(node, number)
+    if target is not None:
+        return target
+    if kind == "voicemail":
+        await vm.channel.record_voicemail(group, DEFAULT_VOICEMAIL_MS)
+        vm.end(Outcome("voicemail", group))
+    else:
+        vm.rt.acd.request_callback(vm.call_id, group, vm.caller)
+        vm.end(Outcome("callback", group))
+    return None
+
+
+def _ms_since(vm: Interpreter, start: datetime) -> int:
+    return int((vm.rt.clock.now() - start).total_seconds() * 1000)
+
+
+async def _transfer_agent(vm: Interpreter, node: Node) -> int | None:
+    user = vm.eval(node.operands[0])
+    if not isinstance(user, str):
+        raise Fault(f"transfer to agent needs a userName, got {_show(user)}")
+    vm._inputs = {"agent": user}
+    route = vm.rt.acd.route_to_agent(user)
+    status = TransferStatus.BUSY if route is None else await _connect(
+        vm, route, _ops(node)[1])
+    vm._inputs["status"] = status.value
+    number = {TransferStatus.ANSWERED: 0, TransferStatus.BUSY: 1,
+              TransferStatus.NO_ANSWER: 2}[status]
+    if status is TransferStatus.ANSWERED:
+        assert route is not None
+        vm.end(Outcome("mobile" if route.to_mobile else "agent", user))
+    target = vm.take(node, number)
+    if target is None and status is not TransferStatus.ANSWERED:
+        vm.end(Outcome("transfer-failed", f"agent {user} {status.value}"))
+    return target
+
+
+async def _transfer_number(vm: Interpreter, node: Node) -> int | None:
+    number = vm.eval(node.operands[0])
+    if not isinstance(number, str) or not _E164.fullmatch(number):
+        raise Fault(f"transfer needs an E.164 number like +8613800138000, got {_show(number)}")
+    status = await vm.channel.transfer_number(number, _ops(node)[1])
+    vm._inputs = {"number": number, "status": status.value}
+    exit_no = {TransferStatus.ANSWERED: 0, TransferStatus.BUSY: 1,
+               TransferStatus.NO_ANSWER: 2}[status]
+    if status is TransferStatus.ANSWERED:
+        vm.end(Outcome("number", number))
+    target = vm.take(node, exit_no)
+    if target is None and status is not TransferStatus.ANSWERED:
+        vm.end(Outcome("transfer-failed", f"{number} {status.value}"))
+    return target
+
+
+async def _voicemail(vm: Interpreter, node: Node) -> int | None:
+    box, prompt, max_ms = _ops(node)
+    if prompt is not None:
+        await vm.play(prompt)
+    vm.typeahead.clear()
+    length = await vm.channel.record_voicemail(box, max_ms)
+    vm._inputs = {"box": box, "length_ms": length}
+    vm.end(Outcome("voicemail", box))
+    return vm.take(node, 0)
+
+
+async def _set_language(vm: Interpreter, node: Node) -> int | None:
+    language = vm.eval(node.operands[0])
+    if language not in vm.rt.bundle.config.languages:
+        raise Fault(f"unknown language {_show(language)}; the bundle has "
+                    f"{', '.join(vm.rt.bundle.config.languages)}")
+    vm.vars["call"]["language"] = language
+    vm.rt.acd.history.remember_language(vm.caller, language)
+    vm._inputs = {"language": language}
+    return vm.take(node, 0)
+
+
+async def _call_flow(vm: Interpreter, node: Node) -> int | None:
+    if len(vm.stack) >= vm.rt.max_depth:
+        raise Fault(f"sub-flows nested deeper than {vm.rt.max_depth}")
+    vm.stack.append((vm.image, vm.take(node, 0)))
+    vm.image = vm.rt.bundle.flows[str(node.operands[0])]
+    vm._inputs = {"flow": vm.image.name}
+    return vm.image.entry
+
+
+async def _return(vm: Interpreter, node: Node) -> int | None:
+    if not vm.stack:
+        return None
+    vm.image, target = vm.stack.pop()
+    vm._exit_taken = f"return to {vm.image.name}"
+    return target
+
+
+async def _hangup(vm: Interpreter, node: Node) -> int | None:
+    return None
+
+
+HANDLERS: Mapping[Op, Handler] = {
+    Op.PLAY: _play, Op.MENU: _menu, Op.COLLECT: _collect, Op.HOURS: _hours,
+    Op.BLACKLIST: _blacklist, Op.SET: _set, Op.BRANCH: _branch,
+    Op.CALL_FUNCTION: _call_function, Op.STAFFING: _staffing, Op.QUEUE: _queue,
+    Op.TRANSFER_AGENT: _transfer_agent, Op.TRANSFER_NUMBER: _transfer_number,
+    Op.VOICEMAIL: _voicemail, Op.SURVEY: _survey, Op.SET_LANGUAGE: _set_language,
+    Op.CALL_FLOW: _call_flow, Op.RETURN: _return, Op.HANGUP: _hangup,
+}
