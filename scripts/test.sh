@@ -7,6 +7,6 @@ export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff"
 ruff check ccc_dsl runtime tests bench
 echo "== mypy --strict"
-mypy ccc_dsl runtime
+mypy -p ccc_dsl -p ccc_runtime
 echo "== pytest"
 pytest "$@"
