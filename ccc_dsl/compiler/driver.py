@@ -1,0 +1,191 @@
+"""Compile a config repo: resolve names, lower every flow to its graph IR, run the analyses,
+then (only when nothing is wrong) optimize and emit one .ccb image per flow plus the build
+manifest (`build.json`).
+
+`analyse` is what `ccc validate` runs (through pipeline.check_repo); `emit_all` is the back
+half that `ccc compile` adds; `compile_repo` does both for a repo folder.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ccc_runtime.bytecode import FORMAT_VERSION, image_hash
+
+from ccc_dsl import __version__
+from ccc_dsl.compiler.emit import emit
+from ccc_dsl.compiler.ir import FlowIR, lower_flow
+from ccc_dsl.compiler.passes import analyse as run_analyses
+from ccc_dsl.compiler.passes import optimize
+from ccc_dsl.compiler.program import Program
+from ccc_dsl.compiler.resolve import resolve_names
+from ccc_dsl.compiler.timing import Timing, flow_timing
+from ccc_dsl.diagnostics import Diagnostic, has_errors, sorted_diagnostics
+from ccc_dsl.grammar import ast
+from ccc_dsl.manifest.model import Model
+
+COMPILER_VERSION = __version__
+BUILD_FILE = "build.json"
+
+
+@dataclass
+class Analysis:
+    """The front half's result: every flow's IR (in `program`) and what the analyses found."""
+
+    program: Program
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+    """Flow name -> its source file, repo-relative (as written into the line table)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledFlow:
+    name: str
+    source: str
+    image: bytes
+    sha256: str
+    source_sha256: str
+    timing: Timing
+
+
+@dataclass
+class Build:
+    """Compiled flows by name (empty when there are errors) and every diagnostic."""
+
+    flows: dict[str, CompiledFlow]
+    diagnostics: list[Diagnostic]
+    analysis: Analysis | None = None
+
+    def manifest(self) -> dict[str, Any]:
+        """The build manifest: what was compiled from what, by which compiler."""
+        return {
+            "compiler": f"ccc {COMPILER_VERSION}",
+            "format_version": FORMAT_VERSION,
+            "flows": {name: {
+                "file": f"{name}.ccb",
+                "sha256": flow.sha256,
+                "source": flow.source,
+                "source_sha256": flow.source_sha256,
+                "time_to_agent": flow.timing.as_json(),
+            } for name, flow in sorted(self.flows.items())},
+        }
+
+
+def _relative(file: str, root: Path | None) -> str:
+    if root is None:
+        return Path(file).as_posix()
+    try:
+        return Path(os.path.relpath(file, root)).as_posix()
+    except ValueError:  # another drive (Windows)
+        return Path(file).as_posix()
+
+
+def _routing(model: Model | None) -> dict[str, str]:
+    if model is None:
+        return {}
+    return {name: "familiar" if group.routing == "familiar_agent" else "longest-idle"
+            for name, group in model.skill_groups.items()}
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector: compiling makes many small objects and no
+    cycles worth collecting, and each collection would rescan every AST in memory (lowering ran
+    three times slower with it on)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def analyse(modules: list[ast.Module], model: Model | None,
+            root: Path | None = None) -> Analysis:
+    """Resolve names and run every analysis on every flow of `modules`."""
+    with paused_gc():
+        return _analyse(modules, model, root)
+
+
+def _analyse(modules: list[ast.Module], model: Model | None, root: Path | None) -> Analysis:
+    routing = _routing(model)
+    flows: dict[str, FlowIR] = {}
+    sources: dict[str, str] = {}
+    for module in modules:
+        for flow in module.flows:
+            if flow.name not in flows:
+                flows[flow.name] = lower_flow(flow, module.file, routing)
+                sources[flow.name] = _relative(module.file, root)
+    program = Program(flows, model, root)
+    diagnostics = resolve_names(modules, model)
+    for name in flows:
+        diagnostics += run_analyses(flows[name], program)
+    return Analysis(program, diagnostics, sources)
+
+
+def emit_all(analysis: Analysis, texts: dict[str, bytes] | None = None) -> dict[str, CompiledFlow]:
+    """Optimize and emit every flow. `texts` maps source files to their bytes (read from disk
+    when missing); their sha256 is the image's source hash."""
+    with paused_gc():
+        return _emit_all(analysis, texts or {})
+
+
+def _emit_all(analysis: Analysis, texts: dict[str, bytes]) -> dict[str, CompiledFlow]:
+    program = analysis.program
+    out: dict[str, CompiledFlow] = {}
+    hashes: dict[str, str] = {}
+    for name in sorted(program.flows):
+        ir = program.flows[name]
+        source = analysis.sources[name]
+        if ir.file not in hashes:
+            data = texts.get(ir.file)
+            if data is None:
+                data = Path(ir.file).read_bytes()
+            hashes[ir.file] = hashlib.sha256(data).hexdigest()
+        image = emit(optimize(ir), hashes[ir.file], COMPILER_VERSION, source)
+        out[name] = CompiledFlow(name, source, image, image_hash(image), hashes[ir.file],
+                                 flow_timing(program, name))
+    return out
+
+
+def compile_repo(root: Path, env: str | None) -> Build:
+    """Load, parse, analyse and (when there are no errors) emit the config repo at `root`."""
+    from ccc_dsl.pipeline import check_repo
+
+    check = check_repo(root, env)
+    analysis = check.analysis
+    diagnostics = sorted_diagnostics(check.diagnostics)
+    if analysis is None or has_errors(diagnostics):
+        return Build({}, diagnostics, analysis)
+    return Build(emit_all(analysis), diagnostics, analysis)
+
+
+def write_build(build: Build, out_dir: Path) -> list[Path]:
+    """Write `<flow>.ccb` files and build.json into `out_dir`. Everything is written to a
+    staging folder first and then moved in by atomic renames, so a failure (disk full) never
+    leaves a half-written file; other files in `out_dir` are left alone."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".ccc-build.", dir=out_dir))
+    try:
+        names = [f"{name}.ccb" for name in sorted(build.flows)] + [BUILD_FILE]
+        for name, flow in sorted(build.flows.items()):
+            (staging / f"{name}.ccb").write_bytes(flow.image)
+        (staging / BUILD_FILE).write_text(
+            json.dumps(build.manifest(), indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+            encoding="utf-8")
+        for name in names:
+            os.replace(staging / name, out_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [out_dir / name for name in names]

@@ -1,0 +1,480 @@
+"""The graph IR: one networkx `MultiDiGraph` per flow, lowered from the AST.
+
+A node is one runtime step with opcode-level meaning (`op`, `operands` exactly as the bytecode
+builder takes them, `span`); an edge is one exit, keyed and labelled by its name (`ok`, `busy`,
+a key such as `"1"`). Labels and gotos disappear here: a `goto` is an edge. Exits the bytecode
+may leave unconnected (a menu's `noinput`, a transfer's `done`) have no edge and keep the
+runtime default; an exit whose path runs off the end of the flow is listed in the node's
+`falls_off`, so the dead-end analysis can point at it.
+
+Node attributes: `op`, `operands`, `span`, `step` (label of the step it was written in),
+`first` (the first statement of its step; then `step_span` is the step label's span),
+`what` (a word for messages, e.g. `menu`),
+`written` (exit names written in the source), `reads` (variables read, with spans: dotted
+paths from expressions, roots from `say` templates),
+`writes` (variable roots set on every exit), `tts` (inline speech texts, with spans),
+`prompts` (prompt resources played), `falls_off` ((exit, span) pairs).
+Edge attributes: `label`, `kind` (`choice` = the caller chose it, `counted` = a retry counter
+bounds it, `auto` = anything else), `writes` (roots set only on this exit), `span`.
+
+Lowering runs statements back to front: each statement is lowered with its continuation (what
+runs after it), so `If`, exits and fall-through between steps need no patching.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+import jinja2.meta
+import networkx as nx
+from ccc_runtime.bytecode import Const, Op
+
+from ccc_dsl.diagnostics import Diagnostic, Span, error
+from ccc_dsl.grammar import ast
+
+INPUT_OPS = frozenset({Op.MENU, Op.COLLECT, Op.SURVEY})
+"""Nodes that wait for the caller's keys."""
+WAIT_OPS = frozenset({Op.QUEUE, Op.TRANSFER_AGENT, Op.TRANSFER_NUMBER, Op.VOICEMAIL})
+"""Nodes that wait on the world (an agent, a number, a recording)."""
+PERSON_OPS = frozenset({Op.QUEUE, Op.TRANSFER_AGENT, Op.TRANSFER_NUMBER})
+"""Nodes where the caller reaches a person (time-to-agent ends here)."""
+CALL_DATA_ROOTS = frozenset({"caller", "called", "call", "time", "queue", "menu", "survey"})
+"""Variable roots the runtime provides (or sets itself); never "read before set"."""
+CALL_DATA = frozenset({
+    "caller.number", "caller.previous_agent", "caller.language", "called.number",
+    "call.language", "call.id",
+    "time.hour", "time.minute", "time.weekday", "time.date", "queue.position",
+    "queue.wait_seconds", "menu.key", "survey.score",
+})
+"""The call data fields the runtime sets (docs/bytecode.md, "Call data variables")."""
+SURVEY_VAR = "survey.score"
+
+
+@dataclass(frozen=True, slots=True)
+class FlowIR:
+    """One flow's graph and what the emitter and analyses need besides it."""
+
+    name: str
+    file: str
+    span: Span
+    name_span: Span
+    graph: Any  # nx.MultiDiGraph (networkx has no type hints)
+    entry: int | None
+    calls: tuple[tuple[str, Span], ...] = ()
+    """Sub-flows called (flow name, span of the name), in source order."""
+    lowering: tuple[Diagnostic, ...] = ()
+    """Problems found while lowering (goto cycles), reported by the driver."""
+
+    def nodes(self) -> list[int]:
+        """Node ids in creation order (deterministic)."""
+        return list(self.graph.nodes)
+
+    def out_edges(self, node: int) -> list[tuple[int, int, str, dict[str, Any]]]:
+        """(u, v, exit, attributes) of a node, in the order the exits were connected."""
+        return [(u, v, k, d) for u, v, k, d in self.graph.out_edges(node, keys=True, data=True)]
+
+    def successors(self) -> dict[int, list[tuple[int, str, dict[str, Any]]]]:
+        """Node -> its exits as (target, exit, edge attributes), in connection order. Computed
+        once per graph (IR graphs are not changed after lowering: optimizations copy them), as
+        the analyses walk edges far more often than networkx views are cheap for."""
+        cached: dict[int, list[tuple[int, str, dict[str, Any]]]] | None = \
+            self.graph.graph.get("successors")
+        if cached is None:
+            cached = {n: [] for n in self.graph.nodes}
+            for u, v, key, data in self.graph.edges(keys=True, data=True):
+                cached[u].append((v, key, data))
+            self.graph.graph["successors"] = cached
+        return cached
+
+    def reachable(self) -> frozenset[int]:
+        """Nodes a call can reach from the entry (computed once per graph)."""
+        cached: frozenset[int] | None = self.graph.graph.get("reachable")
+        if cached is None:
+            found: set[int] = set()
+            if self.entry is not None:
+                succ = self.successors()
+                todo = [self.entry]
+                found.add(self.entry)
+                while todo:
+                    for target, _, _ in succ[todo.pop()]:
+                        if target not in found:
+                            found.add(target)
+                            todo.append(target)
+            cached = self.graph.graph["reachable"] = frozenset(found)
+        return cached
+
+    def with_graph(self, graph: Any, entry: int | None) -> FlowIR:
+        """The same flow with another graph (optimizations return new IRs)."""
+        graph.graph.pop("reachable", None)
+        graph.graph.pop("successors", None)
+        return FlowIR(self.name, self.file, self.span, self.name_span, graph, entry,
+                      self.calls, self.lowering)
+
+
+# ------------------------------------------------------------------------- expressions
+
+
+def lower_expr(expr: ast.Expr) -> Const:
+    """An AST expression as a bytecode expression tree."""
+    if isinstance(expr, ast.Literal):
+        return ["const", expr.value]
+    if isinstance(expr, ast.Var):
+        return ["var", expr.dotted]
+    if isinstance(expr, ast.ListExpr):
+        return ["list", *(lower_expr(e) for e in expr.items)]
+    if isinstance(expr, ast.Unary):
+        return ["not" if expr.op is ast.UnaryOp.NOT else "neg", lower_expr(expr.operand)]
+    op = expr.op.value
+    if op in ("and", "or"):
+        operands: list[Const] = []
+        for side in (expr.left, expr.right):  # flatten a and b and c into one node
+            lowered = lower_expr(side)
+            if isinstance(side, ast.Binary) and side.op is expr.op and isinstance(lowered, list):
+                operands += lowered[1:]
+            else:
+                operands.append(lowered)
+        return [op, *operands]
+    return [op, lower_expr(expr.left), lower_expr(expr.right)]
+
+
+def expr_reads(expr: ast.Expr | None) -> Iterator[tuple[str, Span]]:
+    """Variables an expression reads, as dotted paths (`result.balance`)."""
+    if expr is None:
+        return
+    if isinstance(expr, ast.Var):
+        yield expr.dotted, expr.span
+    elif isinstance(expr, ast.ListExpr):
+        for item in expr.items:
+            yield from expr_reads(item)
+    elif isinstance(expr, ast.Unary):
+        yield from expr_reads(expr.operand)
+    elif isinstance(expr, ast.Binary):
+        yield from expr_reads(expr.left)
+        yield from expr_reads(expr.right)
+
+
+_JINJA = jinja2.Environment(autoescape=False)
+_PLACEHOLDER = re.compile(r"\{[{%]")
+
+
+@lru_cache(maxsize=4096)
+def template_roots(template: str) -> tuple[str, ...]:
+    """Variable roots a TTS template reads (`{{ result.balance }}` -> `result`)."""
+    if not _PLACEHOLDER.search(template):
+        return ()
+    try:
+        return tuple(sorted(jinja2.meta.find_undeclared_variables(_JINJA.parse(template))))
+    except jinja2.TemplateSyntaxError:  # the parser reports bad templates (P212)
+        return ()
+
+
+def lower_audio(audio: ast.Audio) -> Const:
+    """An `Audio` as a bytecode `prompt` operand: `[barge_in, item, ...]`."""
+    items: list[Const] = [audio.barge_in]
+    for item in audio.items:
+        if isinstance(item, ast.Ref):
+            items.append(["prompt", item.name])
+        elif len(item.texts) == 1 and item.texts[0].language is None:
+            items.append(["tts", item.texts[0].template])
+        else:
+            items.append(["tts", [[t.language, t.template] for t in item.texts]])
+    return items
+
+
+def _opt_audio(audio: ast.Audio | None) -> Const:
+    return None if audio is None else lower_audio(audio)
+
+
+# ------------------------------------------------------------------------- lowering
+
+
+@dataclass(frozen=True, slots=True)
+class _Label:
+    """A continuation not known yet: the entry of a step."""
+
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class _End:
+    """The continuation after the last step: the end of the flow."""
+
+
+_END = _End()
+Target = int | _Label | _End
+
+
+@dataclass(slots=True)
+class _Lowering:
+    flow: ast.Flow
+    model_routing: dict[str, str]
+    graph: Any = field(default_factory=nx.MultiDiGraph)
+    pending: list[tuple[int, str, Target, str, tuple[str, ...], Span]] = field(
+        default_factory=list)
+    calls: list[tuple[str, Span]] = field(default_factory=list)
+    step: str = ""
+    first: bool = False
+
+    def node(self, op: Op, operands: list[Const], stmt: Any, what: str, *,
+             reads: Iterator[tuple[str, Span]] | None = None, writes: tuple[str, ...] = (),
+             audios: tuple[ast.Audio | None, ...] = (), written: tuple[str, ...] = ()) -> int:
+        node_id = len(self.graph)
+        tts: list[tuple[str, Span]] = []
+        prompts: list[tuple[str, Span]] = []
+        read_list = list(reads or ())
+        for audio in audios:
+            for item in audio.items if audio is not None else ():
+                if isinstance(item, ast.Ref):
+                    prompts.append((item.name, item.span))
+                else:
+                    for text in item.texts:
+                        tts.append((text.template, text.span))
+                        read_list += [(root, text.span) for root in template_roots(text.template)]
+        self.graph.add_node(node_id, op=op, operands=operands, span=stmt.span, step=self.step,
+                            first=False, what=what, written=frozenset(written),
+                            reads=tuple(read_list), writes=writes, tts=tuple(tts),
+                            prompts=tuple(prompts), falls_off=())
+        return node_id
+
+    def connect(self, node: int, exit_name: str, target: Target, kind: str = "auto",
+                writes: tuple[str, ...] = (), span: Span | None = None) -> None:
+        self.pending.append((node, exit_name, target, kind,
+                             writes, span or self.graph.nodes[node]["span"]))
+
+    def block(self, stmts: ast.Block, cont: Target, reprompt: int | None) -> Target:
+        for stmt in reversed(stmts):
+            cont = self.stmt(stmt, cont, reprompt)
+        return cont
+
+    def exits(self, node: int, stmt: Any, cont: Target, reprompt: int | None,
+              defaults: dict[str, bool], choice: frozenset[str] = frozenset(),
+              counted: frozenset[str] = frozenset(),
+              edge_writes: dict[str, tuple[str, ...]] | None = None) -> None:
+        """Connect written exits to their bodies. An unwritten exit in `defaults` continues
+        with `cont` when its value is True (the language's rule), or stays unconnected when
+        False: the runtime default, which for a transfer's `done` ends the call and for
+        `noinput`/`nomatch` asks again."""
+        written = {ex.name for ex in stmt.exits}
+        for ex in stmt.exits:
+            target = self.block(ex.body, cont, reprompt)
+            kind = ("choice" if ex.is_key or ex.name in choice
+                    else "counted" if ex.name in counted else "auto")
+            self.connect(node, ex.name, target, kind, (edge_writes or {}).get(ex.name, ()),
+                         ex.span)
+        for name, continues in defaults.items():
+            if name not in written and continues:
+                kind = "choice" if name in choice else "auto"
+                self.connect(node, name, cont, kind, (edge_writes or {}).get(name, ()))
+
+    def stmt(self, stmt: ast.Stmt, cont: Target, reprompt: int | None) -> Target:
+        written = tuple(ex.name for ex in getattr(stmt, "exits", ()))
+        if isinstance(stmt, ast.Goto):
+            return _Label(stmt.target.name, stmt.target.span)
+        if isinstance(stmt, ast.Reprompt):
+            return reprompt if reprompt is not None else cont
+        if isinstance(stmt, ast.Hangup):
+            return self.node(Op.HANGUP, [], stmt, "hangup")
+        if isinstance(stmt, ast.Return):
+            return self.node(Op.RETURN, [], stmt, "return")
+        if isinstance(stmt, ast.Play):
+            n = self.node(Op.PLAY, [lower_audio(stmt.audio)], stmt, "play",
+                          audios=(stmt.audio,))
+            self.connect(n, "next", cont)
+            return n
+        if isinstance(stmt, ast.Set):
+            n = self.node(Op.SET, [stmt.target.dotted, lower_expr(stmt.value)], stmt, "set",
+                          reads=expr_reads(stmt.value), writes=(stmt.target.path[0],))
+            self.connect(n, "next", cont)
+            return n
+        if isinstance(stmt, ast.Language):
+            n = self.node(Op.SET_LANGUAGE, [lower_expr(stmt.value)], stmt, "language",
+                          reads=expr_reads(stmt.value))
+            self.connect(n, "next", cont)
+            return n
+        if isinstance(stmt, ast.If):
+            n = self.node(Op.BRANCH, [lower_expr(stmt.condition)], stmt, "if",
+                          reads=expr_reads(stmt.condition))
+            self.connect(n, "true", self.block(stmt.then, cont, reprompt), span=stmt.span)
+            otherwise = cont if stmt.otherwise is None else self.block(stmt.otherwise, cont,
+                                                                       reprompt)
+            self.connect(n, "false", otherwise)
+            return n
+        if isinstance(stmt, ast.CallFlow):
+            n = self.node(Op.CALL_FLOW, [stmt.flow.name], stmt, "call flow")
+            self.calls.append((stmt.flow.name, stmt.flow.span))
+            self.connect(n, "next", cont)
+            return n
+        if isinstance(stmt, ast.Menu):
+            keys: list[Const] = [ex.name for ex in stmt.exits if ex.is_key]
+            n = self.node(Op.MENU, [lower_audio(stmt.prompt), stmt.timeout_ms,
+                                    stmt.interdigit_ms or 0, stmt.noinput_retries,
+                                    stmt.nomatch_retries, keys], stmt, "menu",
+                          audios=(stmt.prompt,), written=written)
+            self.exits(n, stmt, cont, n, {"exhausted": True},
+                       counted=frozenset({"noinput", "nomatch"}))
+            return n
+        if isinstance(stmt, ast.Collect):
+            n = self.node(Op.COLLECT, [stmt.var, lower_audio(stmt.prompt), stmt.min_digits,
+                                       stmt.max_digits, stmt.terminator, stmt.timeout_ms,
+                                       stmt.interdigit_ms or 0, stmt.pattern,
+                                       stmt.noinput_retries, stmt.nomatch_retries],
+                          stmt, "collect", audios=(stmt.prompt,), written=written)
+            root = (stmt.var.split(".")[0],)
+            self.exits(n, stmt, cont, n, {"ok": True, "exhausted": True},
+                       choice=frozenset({"ok"}), counted=frozenset({"noinput", "nomatch"}),
+                       edge_writes={"ok": root, "nomatch": root})
+            return n
+        if isinstance(stmt, ast.Survey):
+            n = self.node(Op.SURVEY, [lower_audio(stmt.prompt), stmt.min_score, stmt.max_score,
+                                      SURVEY_VAR, stmt.timeout_ms, stmt.noinput_retries,
+                                      stmt.nomatch_retries, _opt_audio(stmt.thanks)],
+                          stmt, "survey", audios=(stmt.prompt, stmt.thanks), written=written)
+            self.exits(n, stmt, cont, n, {"ok": True, "exhausted": True},
+                       choice=frozenset({"ok"}), counted=frozenset({"noinput", "nomatch"}))
+            return n
+        if isinstance(stmt, ast.Hours):
+            n = self.node(Op.HOURS, [stmt.schedule.name], stmt, "hours", written=written)
+            self.exits(n, stmt, cont, reprompt, {"open": True, "closed": True, "holiday": True})
+            return n
+        if isinstance(stmt, ast.Blacklist):
+            subject = stmt.number or ast.Var(("caller", "number"), stmt.span)
+            n = self.node(Op.BLACKLIST, [stmt.blacklist.name, lower_expr(subject)], stmt,
+                          "blacklist", reads=expr_reads(stmt.number), written=written)
+            self.exits(n, stmt, cont, reprompt, {"listed": True, "clear": True})
+            return n
+        if isinstance(stmt, ast.CallFunction):
+            args: list[Const] = [[a.name, lower_expr(a.value)] for a in stmt.args]
+            n = self.node(Op.CALL_FUNCTION, [stmt.function.name, args, stmt.timeout_ms,
+                                             stmt.result_var], stmt, "call function",
+                          reads=(r for a in stmt.args for r in expr_reads(a.value)),
+                          written=written)
+            self.exits(n, stmt, cont, reprompt, {"ok": True, "error": True},
+                       edge_writes={"ok": (stmt.result_var.split(".")[0],)})
+            return n
+        if isinstance(stmt, ast.Staffing):
+            n = self.node(Op.STAFFING, [stmt.group.name], stmt, "staffing", written=written)
+            self.exits(n, stmt, cont, reprompt, {"free": True, "busy": True, "none": True})
+            return n
+        if isinstance(stmt, ast.TransferQueue):
+            return self.queue(stmt, cont, reprompt, written)
+        if isinstance(stmt, ast.TransferAgent | ast.TransferNumber):
+            if isinstance(stmt, ast.TransferAgent):
+                agent = stmt.agent
+                value: Const = (["const", agent.name] if isinstance(agent, ast.Ref)
+                                else lower_expr(agent))
+                reads = None if isinstance(agent, ast.Ref) else expr_reads(agent)
+                op, what = Op.TRANSFER_AGENT, "transfer agent"
+            else:
+                value, reads = lower_expr(stmt.number), expr_reads(stmt.number)
+                op, what = Op.TRANSFER_NUMBER, "transfer number"
+            n = self.node(op, [value, stmt.timeout_ms], stmt, what, reads=reads,
+                          written=written)
+            self.exits(n, stmt, cont, reprompt, {"done": False, "busy": True, "timeout": True})
+            return n
+        assert isinstance(stmt, ast.Voicemail)
+        return self.node(Op.VOICEMAIL, [stmt.box.name, _opt_audio(stmt.prompt),
+                                        stmt.max_length_ms], stmt, "voicemail",
+                         audios=(stmt.prompt,))
+
+    def queue(self, stmt: ast.TransferQueue, cont: Target, reprompt: int | None,
+              written: tuple[str, ...]) -> int:
+        routing = "familiar" if stmt.familiar else self.model_routing.get(stmt.group.name,
+                                                                          "longest-idle")
+        announces: list[Const] = [[a.kind.value, a.every_ms, _opt_audio(a.prompt)]
+                                  for a in stmt.announcements]
+        offers: list[Const] = [[o.kind.value, o.after_ms, o.key, _opt_audio(o.prompt)]
+                               for o in stmt.offers]
+        keys: list[Const] = [ex.name for ex in stmt.exits if ex.is_key]
+        priority: Const = (["const", 0] if stmt.priority is None
+                           else lower_expr(stmt.priority))
+        audios = (stmt.hold, *(a.prompt for a in stmt.announcements),
+                  *(o.prompt for o in stmt.offers))
+        n = self.node(Op.QUEUE, [stmt.group.name, priority, stmt.timeout_ms, routing,
+                                 _opt_audio(stmt.hold), announces, offers, keys],
+                      stmt, "transfer queue", reads=expr_reads(stmt.priority), audios=audios,
+                      written=written)
+        offered = {o.kind.value for o in stmt.offers}
+        self.exits(n, stmt, cont, reprompt,
+                   {"done": False, "timeout": True, "busy": True,
+                    "voicemail": "voicemail" in offered, "callback": "callback" in offered},
+                   choice=frozenset({"voicemail", "callback"}))
+        return n
+
+
+def lower_flow(flow: ast.Flow, file: str, routing: dict[str, str] | None = None) -> FlowIR:
+    """Lower one flow to its graph. `routing` maps skill groups to their manifest routing mode
+    (`familiar` or `longest-idle`), used when a queue doesn't say `familiar`."""
+    low = _Lowering(flow, routing or {})
+    entries: dict[str, Target] = {}
+    first_nodes: list[tuple[int, Span]] = []
+    for i, step in enumerate(flow.steps):
+        low.step = step.label
+        cont: Target = (_Label(flow.steps[i + 1].label, flow.steps[i + 1].label_span)
+                        if i + 1 < len(flow.steps) else _END)
+        before = len(low.graph)
+        entries[step.label] = low.block(step.body, cont, None)
+        if len(low.graph) > before:
+            first_nodes.append((_first_node(low.graph, before), step.label_span))
+    for node, label_span in first_nodes:
+        low.graph.nodes[node]["first"] = True
+        low.graph.nodes[node]["step_span"] = label_span
+    diagnostics: list[Diagnostic] = []
+    memo: dict[str, int | _End | None] = {}
+
+    def resolve(target: Target) -> int | _End | None:
+        if not isinstance(target, _Label):
+            return target
+        if target.name in memo:
+            return memo[target.name]
+        chain: list[_Label] = []
+        found: int | _End | None = None
+        while isinstance(target, _Label):
+            if target.name in memo:
+                found = memo[target.name]
+                break
+            if any(s.name == target.name for s in chain):
+                loop = chain[[s.name for s in chain].index(target.name):]
+                diagnostics.append(error(
+                    "A603", f"`{target.name}` loops through gotos alone, without caller input",
+                    min(s.span for s in loop), "end the loop with a menu or a hang-up"))
+                found = None
+                break
+            chain.append(target)
+            if target.name not in entries:
+                found = None  # an unknown label: reported by name resolution (R513)
+                break
+            nxt = entries[target.name]
+            if not isinstance(nxt, _Label):
+                found = nxt
+                break
+            target = nxt
+        for label in chain:
+            memo[label.name] = found
+        return found
+
+    entry: int | None = None
+    if flow.steps:
+        first = resolve(entries[flow.steps[0].label])
+        entry = first if isinstance(first, int) else None
+    for node, exit_name, target, kind, writes, span in low.pending:
+        resolved = resolve(target)
+        if isinstance(resolved, int):
+            low.graph.add_edge(node, resolved, key=exit_name, label=exit_name, kind=kind,
+                               writes=writes, span=span)
+        elif isinstance(resolved, _End):
+            attrs = low.graph.nodes[node]
+            attrs["falls_off"] = (*attrs["falls_off"], (exit_name, span))
+    return FlowIR(flow.name, file, flow.span, flow.name_span, low.graph, entry,
+                  tuple(low.calls), tuple(diagnostics))
+
+
+def _first_node(graph: Any, since: int) -> int:
+    """The node of the step's first statement: the earliest in source among the new nodes."""
+    return min(range(since, len(graph)),
+               key=lambda n: (graph.nodes[n]["span"].line, graph.nodes[n]["span"].column, n))

@@ -1,0 +1,26 @@
+"""A614: a call data field the runtime doesn't provide (`caller.language`): always null.
+
+The roots `caller`, `called`, `call`, `time`, `queue`, `menu` and `survey` are the runtime's;
+only the fields it sets exist (a flow can't set them either: they are read-only). Checked on
+expressions; `say` templates are checked by root only."""
+
+from __future__ import annotations
+
+from ccc_dsl.compiler.ir import CALL_DATA, CALL_DATA_ROOTS, FlowIR
+from ccc_dsl.compiler.program import Program
+from ccc_dsl.diagnostics import Diagnostic, warning
+from ccc_dsl.manifest.environments import did_you_mean
+
+
+def unknown_call_data(ir: FlowIR, program: Program) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for _, attrs in ir.graph.nodes(data=True):
+        for path, span in attrs["reads"]:
+            root, dot, _ = path.partition(".")
+            if dot and root in CALL_DATA_ROOTS and path not in CALL_DATA:
+                fields = {f for f in CALL_DATA if f.startswith(root + ".")}
+                out.append(warning(
+                    "A614", f"`{path}` is not call data the runtime provides: it is always null",
+                    span,
+                    did_you_mean(path, set(CALL_DATA)) or "known: " + ", ".join(sorted(fields))))
+    return out

@@ -1,0 +1,30 @@
+"""A606: keys that shadow each other, so one of them can never be taken.
+
+In a queue, an offer's key (`offer callback ... key 1`) and the queue's own key exits
+(`1 -> ...`) share the keypad: the same key can't mean both, and two offers can't share one."""
+
+from __future__ import annotations
+
+from ccc_runtime.bytecode import Op
+
+from ccc_dsl.compiler.ir import FlowIR
+from ccc_dsl.compiler.program import Program
+from ccc_dsl.diagnostics import Diagnostic, error
+
+
+def shadowed_keys(ir: FlowIR, program: Program) -> list[Diagnostic]:
+    g = ir.graph
+    out: list[Diagnostic] = []
+    for _, attrs in g.nodes(data=True):
+        if attrs["op"] is not Op.QUEUE:
+            continue
+        offers, keys = attrs["operands"][6], attrs["operands"][7]
+        seen: dict[str, str] = {str(k): f"the exit `{k}`" for k in keys}
+        for kind, _, key, _ in offers:
+            owner = seen.get(key)
+            if owner is not None:
+                out.append(error("A606", f"key `{key}` of the {kind} offer is also {owner} "
+                                 "of this queue: one shadows the other", attrs["span"],
+                                 "give the offer a key of its own"))
+            seen.setdefault(key, f"the key of the {kind} offer")
+    return out

@@ -1,0 +1,28 @@
+"""A608: a queue without a `busy` or `timeout` exit.
+
+An unwritten exit continues with the next statement, so a caller who finds nobody logged in, or
+whose wait times out, silently goes on to whatever comes next: rarely what the author meant."""
+
+from __future__ import annotations
+
+from ccc_runtime.bytecode import Op
+
+from ccc_dsl.compiler.ir import FlowIR
+from ccc_dsl.compiler.program import Program
+from ccc_dsl.diagnostics import Diagnostic, error
+
+
+def queue_exits(ir: FlowIR, program: Program) -> list[Diagnostic]:
+    g = ir.graph
+    out: list[Diagnostic] = []
+    for node in sorted(ir.reachable()):
+        attrs = g.nodes[node]
+        missing = [e for e in ("busy", "timeout") if e not in attrs["written"]]
+        if attrs["op"] is Op.QUEUE and missing:
+            group = attrs["operands"][0]
+            out.append(error(
+                "A608", f"queue `{group}` has no {' or '.join(f'`{e}`' for e in missing)} "
+                "exit: a caller who finds nobody logged in or waits too long falls through to "
+                "the next statement", attrs["span"],
+                f"add e.g. `{missing[-1]} -> voicemail \"{group}\"`"))
+    return out

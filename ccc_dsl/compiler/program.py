@@ -1,0 +1,122 @@
+"""The whole program the passes see: every flow's IR plus the manifest model.
+
+Some analyses need facts about other flows (what a sub-flow may set, how long it talks before
+returning); `Program` computes them once, on first use, so each pass stays a small function of
+(flow, program).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+from ccc_runtime.bytecode import Op
+
+from ccc_dsl.compiler.ir import INPUT_OPS, FlowIR
+from ccc_dsl.manifest.model import Model
+
+
+@dataclass
+class Program:
+    flows: dict[str, FlowIR]
+    model: Model | None = None
+    root: Path | None = None
+    """The config repo folder (prompt files are read relative to it for their length)."""
+    memo: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    """Results of analyses that other flows reuse (time to agent, prompt lengths), by
+    (what, name)."""
+    _written: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
+    _asks: dict[str, bool] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def callers(self) -> dict[str, set[str]]:
+        """Flow name -> the flows that call it as a sub-flow."""
+        out: dict[str, set[str]] = {name: set() for name in self.flows}
+        for ir in self.flows.values():
+            for callee, _ in ir.calls:
+                out.setdefault(callee, set()).add(ir.name)
+        return out
+
+    @cached_property
+    def call_graph(self) -> Any:
+        """nx.DiGraph of flow -> sub-flow calls."""
+        graph = nx.DiGraph()
+        for ir in self.flows.values():
+            graph.add_node(ir.name)
+            graph.add_edges_from((ir.name, callee) for callee, _ in ir.calls)
+        return graph
+
+    def own_writes(self, name: str) -> frozenset[str]:
+        """Variable roots a flow sets anywhere in its own graph."""
+        ir = self.flows.get(name)
+        if ir is None:
+            return frozenset()
+        g = ir.graph
+        roots = {w for _, attrs in g.nodes(data=True) for w in attrs["writes"]}
+        roots.update(w for _, _, attrs in g.edges(data=True) for w in attrs["writes"])
+        return frozenset(roots)
+
+    def writes(self, name: str) -> frozenset[str]:
+        """Variable roots a flow may set, its sub-flows (transitively) included."""
+        if name in self._written:
+            return self._written[name]
+        seen: set[str] = set()
+        todo = [name]
+        roots: set[str] = set()
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            roots |= self.own_writes(current)
+            ir = self.flows.get(current)
+            todo += [callee for callee, _ in ir.calls] if ir is not None else []
+        self._written[name] = frozenset(roots)
+        return self._written[name]
+
+    def asks_caller(self, name: str) -> bool:
+        """Whether a flow or one of its sub-flows waits for the caller's keys."""
+        if name not in self._asks:
+            self._asks[name] = False  # a recursive call adds nothing (and is A609)
+            ir = self.flows.get(name)
+            self._asks[name] = ir is not None and (
+                any(attrs["op"] in INPUT_OPS for _, attrs in ir.graph.nodes(data=True))
+                or any(self.asks_caller(callee) for callee, _ in ir.calls))
+        return self._asks[name]
+
+    def returns(self, name: str) -> bool:
+        """Whether a sub-flow can come back (a `return` is reachable); calling one that can't
+        (it always hangs up or transfers) never continues after the `call flow`. An unknown
+        flow counts as returning, so its callers are still checked."""
+        ir = self.flows.get(name)
+        if ir is None:
+            return True
+        key = ("returns", name)
+        if key not in self.memo:
+            g = ir.graph
+            self.memo[key] = any(g.nodes[n]["op"] is Op.RETURN for n in ir.reachable())
+        found: bool = self.memo[key]
+        return found
+
+    @cached_property
+    def inherited(self) -> dict[str, frozenset[str]]:
+        """Variable roots that may already be set when a flow starts: for a sub-flow, anything
+        its callers (transitively) may set before calling it. An over-approximation on
+        purpose: "read before set" must never fire on a variable a caller provides."""
+        out: dict[str, frozenset[str]] = {}
+        for name in self.flows:
+            seen: set[str] = set()
+            todo = list(self.callers.get(name, ()))
+            roots: set[str] = set()
+            while todo:
+                caller = todo.pop()
+                if caller in seen:
+                    continue
+                seen.add(caller)
+                roots |= self.writes(caller)
+                todo += self.callers.get(caller, ())
+            out[name] = frozenset(roots)
+        return out

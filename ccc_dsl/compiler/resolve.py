@@ -1,0 +1,162 @@
+"""Name resolution: every name a flow uses must exist in the manifests (or among the flows).
+
+Each `ast.Ref` is looked up in its kind's namespace; a miss is an R5xx error at the name, with a
+did-you-mean hint. Also checked here: flow names unique across files (R512), flow bindings that
+name a flow no `.ivr` file defines (R509, at the binding in the manifest), and outside numbers
+of `transfer number` (valid E.164, R510; allowed by the instance's outbound policy, R511).
+Names are checked against `Model.declared`, so a resource that failed validation isn't also
+reported as missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import fields, is_dataclass
+from functools import cache
+
+from ccc_dsl.diagnostics import Diagnostic, error
+from ccc_dsl.grammar import ast
+from ccc_dsl.manifest.environments import did_you_mean
+from ccc_dsl.manifest.model import Model
+from ccc_dsl.manifest.phones import PhoneInfo, parse_phone, region_of
+
+_KINDS: dict[ast.RefKind, tuple[str, str, str]] = {
+    # ref kind: (code, word for messages, manifest kind holding the names)
+    ast.RefKind.PROMPT: ("R501", "prompt", "prompts"),
+    ast.RefKind.GROUP: ("R502", "skill group", "skill_groups"),
+    ast.RefKind.AGENT: ("R503", "agent", "agents"),
+    ast.RefKind.SCHEDULE: ("R504", "schedule", "schedules"),
+    ast.RefKind.FUNCTION: ("R505", "function", "functions"),
+    ast.RefKind.BLACKLIST: ("R506", "blacklist", "blacklists"),
+    ast.RefKind.VOICEMAIL: ("R507", "voicemail box (a skill group)", "skill_groups"),
+    ast.RefKind.FLOW: ("R508", "flow", ""),
+    ast.RefKind.LABEL: ("R513", "label", ""),
+}
+
+
+@cache
+def _child_fields(cls: type) -> tuple[str, ...]:
+    """The fields of an AST class that can hold nodes (spans and plain values excluded)."""
+    return tuple(f.name for f in fields(cls)
+                 if f.name != "span" and not f.name.endswith("_span")
+                 and f.type not in ("str", "int", "bool", "int | None", "str | None"))
+
+
+def walk(node: object) -> Iterator[object]:
+    """Every AST node under `node` (itself included), depth first in source order."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, tuple):
+            stack.extend(reversed(item))
+            continue
+        if not is_dataclass(item):
+            continue
+        yield item
+        if isinstance(item, ast.Ref | ast.Literal | ast.Var | ast.TtsText):
+            continue
+        cls: type = type(item)
+        stack.extend(reversed([getattr(item, name) for name in _child_fields(cls)]))
+
+
+def _declared(model: Model | None, kind: str) -> set[str]:
+    if model is None:
+        return set()
+    names = model.declared.get(kind)
+    return set(names) if names is not None else set(model.resources(kind))
+
+
+def resolve_names(modules: list[ast.Module], model: Model | None) -> list[Diagnostic]:
+    """R5xx diagnostics for every name of `modules` that doesn't resolve against `model` (with
+    no model, only flow names and labels are checked: the manifests already failed)."""
+    out: list[Diagnostic] = []
+    flows: dict[str, ast.Flow] = {}
+    for module in modules:
+        for flow in module.flows:
+            first = flows.get(flow.name)
+            if first is not None and first.span.file != flow.span.file:
+                out.append(error("R512", f"flow `{flow.name}` is also defined in "
+                                 f"{first.span.file}:{first.name_span.line}", flow.name_span,
+                                 "flow names are global across all .ivr files: rename one"))
+            flows.setdefault(flow.name, flow)
+    names = {kind: _declared(model, manifest_kind)
+             for kind, (_, _, manifest_kind) in _KINDS.items() if manifest_kind}
+    names[ast.RefKind.FLOW] = set(flows)
+    for module in modules:
+        for flow in module.flows:
+            names[ast.RefKind.LABEL] = {s.label for s in flow.steps}
+            for node in walk(flow):
+                if isinstance(node, ast.Ref):
+                    if model is None and node.kind not in (ast.RefKind.FLOW, ast.RefKind.LABEL):
+                        continue
+                    if node.name not in names[node.kind]:
+                        out.append(_unknown(node, names[node.kind]))
+                elif isinstance(node, ast.TransferNumber) and model is not None:
+                    out += check_outside_number(node.number, model)
+    if model is not None:
+        out += _bindings(model, set(flows))
+    return out
+
+
+def _unknown(ref: ast.Ref, known: set[str]) -> Diagnostic:
+    code, word, manifest_kind = _KINDS[ref.kind]
+    hint = did_you_mean(ref.name, known)
+    if hint is None:
+        hint = (f"declare it under `{manifest_kind}:` in a manifest" if manifest_kind
+                else "define it in a .ivr file" if ref.kind is ast.RefKind.FLOW
+                else "define a step with this label")
+    return error(code, f"unknown {word} `{ref.name}`", ref.span, hint)
+
+
+def _bindings(model: Model, flows: set[str]) -> Iterator[Diagnostic]:
+    for binding in model.flow_bindings.values():
+        if binding.flow not in flows:
+            yield error("R509", f"flow binding `{binding.name}` names flow `{binding.flow}`, "
+                        "which no .ivr file defines",
+                        model.span_of("flow_bindings", binding.name, "flow"),
+                        did_you_mean(binding.flow, flows) or "define the flow or fix the name")
+
+
+def check_outside_number(expr: ast.Expr, model: Model) -> list[Diagnostic]:
+    """A literal outside number must be E.164 and allowed by the instance's outbound policy
+    (its blacklist and blocked regions). Numbers from call data are checked at call time."""
+    if not isinstance(expr, ast.Literal) or not isinstance(expr.value, str):
+        return []
+    text = expr.value
+    info = parse_phone(text)
+    if not isinstance(info, PhoneInfo) or not info.valid:
+        why = info if isinstance(info, str) else "not a valid number"
+        return [error("R510", f"`{text}` is not a phone number the runtime can call: {why}",
+                      expr.span, "write it in E.164 form, e.g. \"+8613800138000\"")]
+    if info.e164 != text:
+        return [error("R510", f"outside number `{text}` is not in E.164 form", expr.span,
+                      f"write \"{info.e164}\"")]
+    name = model.instance.outbound_policy if model.instance else None
+    policy = model.outbound_policies.get(name) if name else None
+    if policy is None:
+        return []
+    bl = model.blacklists.get(policy.blacklist) if policy.blacklist is not None else None
+    if bl is not None and (text in bl.numbers or any(
+            text.startswith(p if p.startswith("+") else "+" + p) for p in bl.prefixes)):
+        return [error("R511", f"outside number `{text}` is on outbound blacklist "
+                      f"`{bl.name}` (policy `{policy.name}`)", expr.span,
+                      "the runtime will refuse the call: use another number")]
+    if policy.blocked_regions:
+        city, province = region_of(text)
+        blocked = {r.lower() for r in policy.blocked_regions}
+        hit = next((r for r in (province, city) if r and r.lower() in blocked), None)
+        if hit is not None:
+            return [error("R511", f"outside number `{text}` is in {hit}, a region outbound "
+                          f"policy `{policy.name}` blocks", expr.span,
+                          "the supplier refuses calls there: use another number")]
+    return []
+
+
+def flow_table(modules: list[ast.Module]) -> dict[str, ast.Flow]:
+    """Flows by name; the first definition wins (duplicates are R512)."""
+    table: dict[str, ast.Flow] = {}
+    for module in modules:
+        for flow in module.flows:
+            table.setdefault(flow.name, flow)
+    return table
+

@@ -1,0 +1,221 @@
+"""Time to agent: the worst-case seconds of prompts and key presses before a caller reaches a
+person (a queue, an agent or an outside number).
+
+The caller is assumed to answer every prompt at once and correctly (no-input, wrong-key and
+`exhausted` exits are mistakes, not routes), and never to go back: the paths are those of the
+flow's graph with the back edges of a depth-first search from the entry removed, which is a DAG,
+so the worst case is a longest path, found in linear time. A sub-flow call costs what the
+sub-flow costs up to its `return` (or up to a person, if it reaches one itself).
+
+Prompt lengths: a WAV prompt's real length (read from the file); text-to-speech estimated at
+0.25 s per CJK character and 0.065 s per other character (about 160 words a minute), one second
+per `{{ placeholder }}`; the longest language variant counts. Key presses: the digits of each
+menu key on the path (digits typed into `collect` are data, not navigation, and don't count).
+"""
+
+from __future__ import annotations
+
+import re
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ccc_runtime.bytecode import Const, Op
+
+from ccc_dsl.compiler.ir import PERSON_OPS, FlowIR
+from ccc_dsl.compiler.program import Program
+from ccc_dsl.diagnostics import Span
+
+CJK_SECONDS = 0.25
+OTHER_SECONDS = 0.065
+PLACEHOLDER_SECONDS = 1.0
+_PLACEHOLDER = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+_MISTAKES = frozenset({"noinput", "nomatch", "exhausted"})
+_KEYS = frozenset("0123456789*#")
+_Best = tuple[float | None, "Span | None", int | None, float | None, int | None]
+"""Worst case from a node: seconds, span and keys to a person; seconds and keys to `return`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """A flow's worst case to a person (None: no path reaches one) and to its `return`."""
+
+    seconds: float | None
+    key_presses: int | None
+    person: Span | None
+    """Where the worst-case (in seconds) path reaches a person."""
+    return_seconds: float | None = None
+    return_keys: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"seconds": None if self.seconds is None else round(self.seconds, 1),
+                "key_presses": self.key_presses}
+
+
+def tts_seconds(text: str) -> float:
+    """Estimated speaking time of a TTS template."""
+    placeholders = len(_PLACEHOLDER.findall(text))
+    plain = _PLACEHOLDER.sub("", text)
+    cjk = len(_CJK.findall(plain))
+    return cjk * CJK_SECONDS + (len(plain.strip()) - cjk) * OTHER_SECONDS \
+        + placeholders * PLACEHOLDER_SECONDS
+
+
+def _wav_seconds(path: Path) -> float:
+    try:
+        with wave.open(str(path), "rb") as audio:
+            rate = audio.getframerate()
+            return audio.getnframes() / rate if rate else 0.0
+    except (OSError, EOFError, wave.Error):
+        return 0.0  # a missing or bad file is the manifest checks' business
+
+
+def prompt_seconds(program: Program, name: str) -> float:
+    """The longest language variant of a prompt resource (0 when unknown)."""
+    key = ("prompt-seconds", name)
+    if key not in program.memo:
+        prompt = program.model.prompts.get(name) if program.model is not None else None
+        lengths = [0.0]
+        for variant in prompt.languages.values() if prompt is not None else ():
+            if variant.tts is not None:
+                lengths.append(tts_seconds(variant.tts))
+            elif variant.file is not None and program.root is not None:
+                lengths.append(_wav_seconds(program.root / variant.file))
+        program.memo[key] = max(lengths)
+    seconds: float = program.memo[key]
+    return seconds
+
+
+def audio_seconds(program: Program, prompt: Const) -> float:
+    """Length of a bytecode `prompt` operand: `[barge_in, item, ...]`."""
+    total = 0.0
+    if not isinstance(prompt, list):
+        return total
+    for item in prompt[1:]:
+        if not isinstance(item, list) or len(item) != 2:
+            continue
+        kind, value = item
+        if kind == "prompt":
+            total += prompt_seconds(program, str(value))
+        elif isinstance(value, str):
+            total += tts_seconds(value)
+        elif isinstance(value, list):
+            total += max((tts_seconds(str(p[1])) for p in value if isinstance(p, list)),
+                         default=0.0)
+    return total
+
+
+_PROMPT_OPERANDS = {Op.PLAY: (0,), Op.MENU: (0,), Op.COLLECT: (1,), Op.SURVEY: (0, 7)}
+
+
+def node_seconds(program: Program, attrs: dict[str, Any]) -> float:
+    """Seconds of prompts a node plays before it moves on."""
+    return sum(audio_seconds(program, attrs["operands"][i])
+               for i in _PROMPT_OPERANDS.get(attrs["op"], ()))
+
+
+def _forward_edges(ir: FlowIR) -> dict[int, list[tuple[int, str]]]:
+    """Edges of the DFS tree, forward and cross edges (back edges and mistakes dropped)."""
+    g = ir.graph
+    forward: dict[int, list[tuple[int, str]]] = {n: [] for n in g.nodes}
+    if ir.entry is None:
+        return forward
+    succ = ir.successors()
+    state: dict[int, int] = {ir.entry: 1}  # 1 on the stack, 2 done
+    stack: list[tuple[int, Any]] = [(ir.entry, iter(succ[ir.entry]))]
+    while stack:
+        node, edges = stack[-1]
+        for target, key, _ in edges:
+            if key in _MISTAKES and g.nodes[node]["op"] in (Op.MENU, Op.COLLECT, Op.SURVEY):
+                continue
+            if state.get(target) == 1:
+                continue  # a back edge: going round again is not progress
+            forward[node].append((target, key))
+            if target not in state:
+                state[target] = 1
+                stack.append((target, iter(succ[target])))
+                break
+        else:
+            state[node] = 2
+            stack.pop()
+    return forward
+
+
+def flow_timing(program: Program, name: str) -> Timing:
+    """The time-to-agent figures of a flow (memoized in the program)."""
+    key = ("timing", name)
+    if key in program.memo:
+        cached: Timing = program.memo[key]
+        return cached
+    program.memo[key] = Timing(None, None, None)  # recursion (A609) reaches nobody
+    ir = program.flows.get(name)
+    if ir is None or ir.entry is None:
+        return Timing(None, None, None)
+    g = ir.graph
+    forward = _forward_edges(ir)
+    # best[node] = (person seconds, person span, person keys, return seconds, return keys)
+    best: dict[int, _Best] = {}
+
+    def visit(node: int) -> None:
+        attrs = g.nodes[node]
+        op = attrs["op"]
+        if op in PERSON_OPS:
+            best[node] = (0.0, attrs["span"], 0, None, None)
+            return
+        if op is Op.RETURN:
+            best[node] = (None, None, None, 0.0, 0)
+            return
+        cost = node_seconds(program, attrs)
+        secs: float | None = None
+        span: Span | None = None
+        keys: int | None = None
+        ret_s: float | None = None
+        ret_k: int | None = None
+        options: list[tuple[float, int, _Best]] = []
+        if op is Op.CALL_FLOW:
+            sub = flow_timing(program, str(attrs["operands"][0]))
+            if sub.seconds is not None:
+                options.append((0.0, 0, (sub.seconds, sub.person, sub.key_presses, None, None)))
+            if sub.return_seconds is not None:
+                options += [(sub.return_seconds, sub.return_keys or 0, best[target])
+                            for target, _ in forward[node]]
+        else:
+            for target, exit_name in forward[node]:
+                presses = len(exit_name) if op is Op.MENU and exit_name[0] in _KEYS else 0
+                options.append((cost, presses, best[target]))
+        for add_s, add_k, (p_s, p_span, p_k, r_s, r_k) in options:
+            if p_s is not None and p_k is not None:
+                if secs is None or add_s + p_s > secs:
+                    secs, span = add_s + p_s, p_span
+                keys = max(keys if keys is not None else 0, add_k + p_k)
+            if r_s is not None and r_k is not None:
+                ret_s = max(ret_s if ret_s is not None else 0.0, add_s + r_s)
+                ret_k = max(ret_k if ret_k is not None else 0, add_k + r_k)
+        best[node] = (secs, span, keys, ret_s, ret_k)
+
+    for node in _postorder(ir.entry, forward):
+        visit(node)
+    s, span, k, r_s, r_k = best[ir.entry]
+    result = Timing(s, k, span, r_s, r_k)
+    program.memo[key] = result
+    return result
+
+
+def _postorder(entry: int, forward: dict[int, list[tuple[int, str]]]) -> list[int]:
+    """Nodes of the forward DAG, each after everything it leads to."""
+    order: list[int] = []
+    seen = {entry}
+    stack: list[tuple[int, int]] = [(entry, 0)]
+    while stack:
+        node, i = stack.pop()
+        if i < len(forward[node]):
+            stack.append((node, i + 1))
+            target = forward[node][i][0]
+            if target not in seen:
+                seen.add(target)
+                stack.append((target, 0))
+        else:
+            order.append(node)
+    return order
