@@ -1,0 +1,544 @@
+"""The typed AST of the IVR language: what the parser produces and the compiler consumes.
+
+Every node is a frozen, slotted dataclass whose last positional field is `span`, the node's source
+range. Spans are excluded from equality and hashing (`compare=False`), so two ASTs of the same
+flow written with different layouts compare equal; this is what `parse(format(x)) == x` means.
+
+The shape is built for a compiler:
+- A `Flow` is a list of labelled `Step`s; the first step is the entry point. Labels are unique in a
+  flow (P201) and flow names are global across every `.ivr` file of a repo.
+- A step's body is a `Block`: statements run in order. A statement that has no exit taken (or an
+  `If` without `else` whose condition is false) continues with the next statement; after the last
+  statement of a step, control continues with the next step in source order. Falling off the end
+  of the last step is a compiler error ("every path ends").
+- Statements that branch carry `exits`: each `Exit` names a fixed exit (`ok`, `error`, `open`,
+  `noinput`, ...) or a key (`"1"`, `"*"`, `"123"`), and its target is a `Block`, so `-> sales` is
+  `(Goto(Ref(LABEL, "sales")),)` and `-> play "x" then hangup` is `(Play(...), Hangup())`. An exit
+  that is not written continues with the next statement, except that a `Menu`, `Collect` or
+  `Survey` without a `noinput` or `nomatch` exit re-prompts (counting a retry).
+- Durations are integer milliseconds. Every name the compiler must resolve (a prompt, group,
+  agent, schedule, function, list, voicemail box, flow or label) is a `Ref` with its own span.
+- `EXIT_NAMES` lists the fixed exit names each statement accepts; `KEYED` the statements whose
+  exits may also be keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, is_dataclass
+from enum import StrEnum
+from typing import Final
+
+from ccc_dsl.diagnostics import Span
+
+
+class RefKind(StrEnum):
+    """What a name refers to; the compiler resolves each kind against its own namespace."""
+
+    PROMPT = "prompt"
+    GROUP = "group"
+    AGENT = "agent"
+    SCHEDULE = "schedule"
+    FUNCTION = "function"
+    BLACKLIST = "blacklist"
+    VOICEMAIL = "voicemail"
+    FLOW = "flow"
+    LABEL = "label"
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A use of a name, e.g. `prompt "bye"`, `transfer queue "sales"` or the label in `-> menu`."""
+
+    kind: RefKind
+    name: str
+    span: Span = field(compare=False)
+
+
+# ---------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    """A string, integer, decimal, boolean (`true`/`false`) or `null` literal."""
+
+    value: str | int | float | bool | None
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Var:
+    """A variable or call-data path: `account`, `caller.number`, `result.balance`, `time.hour`."""
+
+    path: tuple[str, ...]
+    span: Span = field(compare=False)
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class ListExpr:
+    """A list literal, the right side of `in`: `caller.number in ["+861", "+862"]`."""
+
+    items: tuple[Expr, ...]
+    span: Span = field(compare=False)
+
+
+class UnaryOp(StrEnum):
+    NOT = "not"
+    NEG = "-"
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    op: UnaryOp
+    operand: Expr
+    span: Span = field(compare=False)
+
+
+class BinaryOp(StrEnum):
+    OR = "or"
+    AND = "and"
+    EQ = "=="
+    NE = "!="
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+    IN = "in"
+    NOT_IN = "not in"
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    op: BinaryOp
+    left: Expr
+    right: Expr
+    span: Span = field(compare=False)
+
+
+Expr = Literal | Var | ListExpr | Unary | Binary
+
+# ---------------------------------------------------------------- prompts
+
+
+@dataclass(frozen=True, slots=True)
+class TtsText:
+    """One text for text-to-speech; `language` is None for "any language". The template (with
+    `{{ variable }}` placeholders) is kept verbatim; the runtime renders it in a jinja2 sandbox."""
+
+    language: str | None
+    template: str
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Tts:
+    """Spoken text: `say "Hi {{ result.name }}"`, or per language `say { zh: "..." en: "..." }`."""
+
+    texts: tuple[TtsText, ...]
+    span: Span = field(compare=False)
+
+
+PromptItem = Ref | Tts
+"""A prompt by name (`Ref` of kind PROMPT, resolved per call language) or inline speech."""
+
+
+@dataclass(frozen=True, slots=True)
+class Audio:
+    """What a caller hears, in order: `"main-greeting", say "..."`; `barge_in` says whether a key
+    press interrupts it (default: off for `play`, on for the prompts of menu/collect/survey)."""
+
+    items: tuple[PromptItem, ...]
+    barge_in: bool
+    span: Span = field(compare=False)
+
+
+# ---------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """One exit of a branching statement: a fixed name (`ok`, `busy`...) or a key (`1`, `#`)."""
+
+    name: str
+    body: Block
+    span: Span = field(compare=False)
+
+    @property
+    def is_key(self) -> bool:
+        return self.name[0] in "0123456789*#"
+
+
+@dataclass(frozen=True, slots=True)
+class Play:
+    """`play "bye"`, `play "a", say "b" bargein`, or `say "..."`."""
+
+    audio: Audio
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Set:
+    """`set account = "x"`; the target may be a dotted path into call data."""
+
+    target: Var
+    value: Expr
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class If:
+    """`if expr -> a else -> b`; without `else`, a false condition continues with the next
+    statement."""
+
+    condition: Expr
+    then: Block
+    otherwise: Block | None
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Goto:
+    """`goto label`, or a bare label as the target of an exit or the end of a `then` chain."""
+
+    target: Ref
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Return:
+    """End a sub-flow and continue in the calling flow after its `call flow`."""
+
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Reprompt:
+    """Inside an exit of a menu, collect or survey: ask again (counting a retry)."""
+
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Language:
+    """`language "en"` or `language result.language`: the call language, which selects the
+    per-language version of every prompt played afterwards."""
+
+    value: Expr
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Menu:
+    """Play a prompt and branch on a key (or a multi-digit key when `interdigit_ms` is set).
+
+    Exits: keys, `noinput`, `nomatch`, `exhausted` (either counter ran out)."""
+
+    prompt: Audio
+    timeout_ms: int
+    interdigit_ms: int | None
+    noinput_retries: int
+    nomatch_retries: int
+    exits: tuple[Exit, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Collect:
+    """Collect `min_digits`..`max_digits` digits into variable `var`.
+
+    Exits: `ok`, `noinput`, `nomatch` (too short or pattern mismatch), `exhausted`."""
+
+    var: str
+    prompt: Audio
+    min_digits: int
+    max_digits: int
+    terminator: str | None
+    timeout_ms: int
+    interdigit_ms: int | None
+    pattern: str | None
+    noinput_retries: int
+    nomatch_retries: int
+    exits: tuple[Exit, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Hours:
+    """Branch on a work-hours schedule. Exits: `open`, `closed`, `holiday`."""
+
+    schedule: Ref
+    exits: tuple[Exit, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Blacklist:
+    """Check a number (default: the caller's) against a list. Exits: `listed`, `clear`."""
+
+    blacklist: Ref
+    number: Expr | None
+    exits: tuple[Exit, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Arg:
+    """One named argument of a function call: `account: account`."""
+
+    name: str
+    value: Expr
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CallFunction:
+    """Call the customer's function; its result is bound to `result_var` (default `result`) for
+    later statements, e.g. `result.balance`. Exits: `ok`, `error` (failure or timeout)."""
+
+    function: Ref
+    args: tuple[Arg, ...]
+    timeout_ms: int
+    result_var: str
+    exits: tuple[Exit, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CallFlow:
+    """Run another flow (possibly from another file) as a sub-flow; continue here on `return`."""
+
+    flow: Ref
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Staffing:
+    """Check a skill group's agents. Exits: `free` (someone idle), `busy` (logged in, all busy),
+    `none` (nobody logged in)."""
+
+    group: Ref
+    exits: tuple[Exit, ...]
+    span: Span = field(compare=False)
+
+
+class AnnounceKind(StrEnum):
+    POSITION = "position"
+    WAIT = "wait"
+
+
+@dataclass(frozen=True, slots=True)
+class Announce:
+    """In-queue announcement every `every_ms`: the caller's position or the expected wait; the
+    runtime sets `queue.position` and `queue.wait_seconds` for the prompt's templates."""
+
+    kind: AnnounceKind
+    every_ms: int
+    prompt: Audio | None
+    span: Span = field(compare=False)
+
+
+class OfferKind(StrEnum):
+    VOICEMAIL = "voicemail"
+    CALLBACK = "callback"
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """After `after_ms` in the queue, offer voicemail or a callback: pressing `key` takes the
+    queue's exit of the same name (`voicemail` or `callback`)."""
+
+    kind: OfferKind
+    after_ms: int
+    key: str
+    prompt: Audio | None
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TransferQueue:
+    """Queue for a skill group, with the in-queue experience.
+
+    Exits: `busy` (nobody logged in or queue full), `timeout` (queue timeout), `voicemail` and
+    `callback` (an offer taken), `done` (the agent call ended), and keys pressed while waiting."""
+
+    group: Ref
+    priority: Expr | None
+    timeout_ms: int
+    familiar: bool
+    hold: Audio | None
+    announcements: tuple[Announce, ...]
+    offers: tuple[Offer, ...]
+    exits: tuple[Exit, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TransferAgent:
+    """Ring one agent, named (`Ref` of kind AGENT) or from data (`result.agent`).
+
+    Exits: `busy` (offline or busy), `timeout` (no answer), `done` (the call ended)."""
+
+    agent: Ref | Expr
+    timeout_ms: int
+    exits: tuple[Exit, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TransferNumber:
+    """Call an outside number (a literal or data). Exits: `busy`, `timeout`, `done`."""
+
+    number: Expr
+    timeout_ms: int
+    exits: tuple[Exit, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Voicemail:
+    """Record a message into a box (named after a skill group), then hang up."""
+
+    box: Ref
+    prompt: Audio | None
+    max_length_ms: int
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    """Ask for a satisfaction score `min_score`..`max_score` (one key), record it in the call
+    record and as `survey.score`, optionally thank the caller. Exits: `ok`, `noinput`, `nomatch`,
+    `exhausted`."""
+
+    prompt: Audio
+    min_score: int
+    max_score: int
+    timeout_ms: int
+    noinput_retries: int
+    nomatch_retries: int
+    thanks: Audio | None
+    exits: tuple[Exit, ...]
+    span: Span = field(compare=False)
+
+
+Stmt = (
+    Play | Set | If | Goto | Hangup | Return | Reprompt | Language | Menu | Collect | Hours
+    | Blacklist | CallFunction | CallFlow | Staffing | TransferQueue | TransferAgent
+    | TransferNumber | Voicemail | Survey
+)
+
+Block = tuple[Stmt, ...]
+"""Statements run in order; the target of an exit, the body of a step."""
+
+BranchStmt = (
+    Menu | Collect | Hours | Blacklist | CallFunction | Staffing | TransferQueue | TransferAgent
+    | TransferNumber | Survey
+)
+"""Statements with an `exits` field."""
+
+# ---------------------------------------------------------------- structure
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """`label: statements`; the unit a goto or an exit targets."""
+
+    label: str
+    label_span: Span = field(compare=False)
+    body: Block
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """`flow name "Title" { steps }`; the first step is the entry point."""
+
+    name: str
+    name_span: Span = field(compare=False)
+    title: str | None
+    steps: tuple[Step, ...]
+    span: Span = field(compare=False)
+
+    def step(self, label: str) -> Step | None:
+        """The step with this label, if any."""
+        for s in self.steps:
+            if s.label == label:
+                return s
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    """One `.ivr` file: any number of flows."""
+
+    file: str
+    flows: tuple[Flow, ...]
+    span: Span = field(compare=False)
+
+
+Node = (
+    Ref | Expr | TtsText | Tts | Audio | Exit | Stmt | Arg | Announce | Offer | Step | Flow | Module
+)
+
+# Exit names each branching statement accepts (besides keys, for those in KEYED).
+EXIT_NAMES: Final[dict[type, frozenset[str]]] = {
+    Menu: frozenset({"noinput", "nomatch", "exhausted"}),
+    Collect: frozenset({"ok", "noinput", "nomatch", "exhausted"}),
+    Survey: frozenset({"ok", "noinput", "nomatch", "exhausted"}),
+    Hours: frozenset({"open", "closed", "holiday"}),
+    Blacklist: frozenset({"listed", "clear"}),
+    CallFunction: frozenset({"ok", "error"}),
+    Staffing: frozenset({"free", "busy", "none"}),
+    TransferQueue: frozenset({"busy", "timeout", "voicemail", "callback", "done"}),
+    TransferAgent: frozenset({"busy", "timeout", "done"}),
+    TransferNumber: frozenset({"busy", "timeout", "done"}),
+}
+KEYED: Final[frozenset[type]] = frozenset({Menu, TransferQueue})
+
+# Defaults the parser fills in when an option is not written.
+DEFAULT_TIMEOUT_MS: Final = 5_000
+DEFAULT_RETRIES: Final = 3
+DEFAULT_FUNCTION_TIMEOUT_MS: Final = 3_000
+DEFAULT_QUEUE_TIMEOUT_MS: Final = 120_000
+DEFAULT_RING_TIMEOUT_MS: Final = 30_000
+DEFAULT_VOICEMAIL_MS: Final = 120_000
+DEFAULT_RESULT_VAR: Final = "result"
+
+
+def dump(node: object, indent: str = "") -> str:
+    """A readable, span-free rendering of a node (or tuple of nodes) for snapshots and debugging;
+    a node that fits in 90 columns is written on one line, `Ref(kind='prompt', name='bye')`."""
+    flat = _dump_flat(node)
+    if len(indent) + len(flat) <= 90:
+        return flat
+    inner = indent + "  "
+    if isinstance(node, tuple):
+        return "(\n" + "".join(f"{inner}{dump(n, inner)},\n" for n in node) + indent + ")"
+    if is_dataclass(node) and not isinstance(node, type):
+        parts = [f"{inner}{name}={dump(value, inner)},\n" for name, value in _dump_fields(node)]
+        return f"{type(node).__name__}(\n" + "".join(parts) + indent + ")"
+    return flat
+
+
+def _dump_fields(node: object) -> list[tuple[str, object]]:
+    return [(f.name, getattr(node, f.name)) for f in fields(node)  # type: ignore[arg-type]
+            if f.name != "span" and not f.name.endswith("_span")]
+
+
+def _dump_flat(node: object) -> str:
+    if isinstance(node, tuple):
+        return "(" + ", ".join(_dump_flat(n) for n in node) + ("," if len(node) == 1 else "") + ")"
+    if is_dataclass(node) and not isinstance(node, type):
+        inner = ", ".join(f"{name}={_dump_flat(value)}" for name, value in _dump_fields(node))
+        return f"{type(node).__name__}({inner})"
+    if isinstance(node, StrEnum):
+        return repr(node.value)
+    return repr(node)

@@ -1,0 +1,133 @@
+"""Parse `.ivr` text into an `ast.Module` plus diagnostics; never raises on bad input.
+
+One LALR parser (contextual lexer, grammar analysis cached on disk) runs the `AstBuilder`
+transformer inline, so no parse tree is built. Syntax errors go through `errors.SyntaxErrors`,
+which words them and repairs or skips tokens so several errors are reported per file. When a file
+has a syntax error the module is None: a half-parsed flow would only mislead the compiler.
+After an error that can't be repaired in place, the step around it is blanked out and the text
+parsed again (at most MAX_ROUNDS times), so one run reports the errors of several steps.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from lark import Lark
+from lark.exceptions import UnexpectedInput
+
+from ccc_dsl.diagnostics import Diagnostic, Span, error, sorted_diagnostics
+from ccc_dsl.grammar import ast
+from ccc_dsl.grammar.errors import MAX_ERRORS, SyntaxErrors, skip_region, too_deep
+from ccc_dsl.grammar.transformer import AstBuilder
+
+GRAMMAR_PATH = Path(__file__).with_name("ivr.lark")
+_LOCK = threading.Lock()
+MAX_ROUNDS = 12  # parses per file when skipping past errors
+
+
+@dataclass
+class ParseResult:
+    """The module (None when the file has syntax errors or can't be read) and every diagnostic."""
+
+    module: ast.Module | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def lark_options() -> dict[str, Any]:
+    """The options every parser of the language shares (the benchmark builds a bare twin)."""
+    return {
+        "parser": "lalr",
+        "lexer": "contextual",
+        "strict": True,
+        "propagate_positions": False,  # spans come from tokens: inline actions get no meta
+        "maybe_placeholders": True,
+        "cache": True,
+    }
+
+
+@cache
+def _parser() -> tuple[Lark, AstBuilder]:
+    builder = AstBuilder()
+    lark = Lark(GRAMMAR_PATH.read_text(encoding="utf-8"), transformer=builder, **lark_options())
+    return lark, builder
+
+
+def parse_text(text: str, file: str) -> ParseResult:
+    """Parse the text of one `.ivr` file; `file` is the name used in spans."""
+    lark, builder = _parser()
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    deep = too_deep(text, file)
+    if deep is not None:
+        return ParseResult(None, [deep])
+    syntax: list[Diagnostic] = []
+    checks: list[Diagnostic] = []
+    module: Any = None
+    gave_up = False  # too many errors, or too many rounds of skipping
+    with _LOCK:
+        for _ in range(MAX_ROUNDS):
+            builder.reset(file)
+            errors = SyntaxErrors(lark, text, file)
+            module = None
+            try:
+                module = lark.parse(text, on_error=errors.on_error)
+            except UnexpectedInput as exc:
+                errors.final(exc)
+            # Each round parses from the top again, so it repeats the repaired errors before the
+            # skipped step; keep one of each.
+            syntax.extend(d for d in errors.diagnostics if d not in syntax)
+            checks = builder.diagnostics
+            if not errors.stopped or errors.stop_line is None:
+                break
+            skipped = skip_region(text, errors.stop_line)
+            if skipped == text:
+                break
+            if len(syntax) >= MAX_ERRORS:
+                gave_up = True
+                break
+            text = skipped
+        else:
+            gave_up = True
+    if gave_up:
+        syntax = syntax[:MAX_ERRORS]
+        syntax.append(error("P108", f"too many syntax errors; stopped after {len(syntax)}",
+                            syntax[-1].span, "fix these and run again"))
+    if syntax:
+        # Checks of a repaired or partly skipped text only count before the first syntax error.
+        first = min(d.sort_key() for d in syntax)
+        kept = [d for d in checks if d.sort_key() < first] if module is not None else []
+        return ParseResult(None, sorted_diagnostics(syntax + kept))
+    if not isinstance(module, ast.Module):
+        return ParseResult(None, sorted_diagnostics(checks))
+    return ParseResult(module, sorted_diagnostics(checks))
+
+
+def decode(data: bytes, file: str) -> tuple[str | None, list[Diagnostic]]:
+    """UTF-8 text of a file, or a located P100 diagnostic for bytes that are not UTF-8."""
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        return None, [error(
+            "P100", f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
+            Span.point(file, line, column), "save the file as UTF-8",
+        )]
+
+
+def parse_file(path: Path) -> ParseResult:
+    """Read and parse one `.ivr` file; unreadable files give a P100 diagnostic."""
+    file = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return ParseResult(None, [error("P100", f"cannot read the file: {exc.strerror}",
+                                        Span.point(file, 1, 1))])
+    text, diagnostics = decode(data, file)
+    if text is None:
+        return ParseResult(None, diagnostics)
+    return parse_text(text, file)

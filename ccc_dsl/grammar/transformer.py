@@ -1,0 +1,791 @@
+"""The Lark Transformer that turns IVR parse events into typed AST nodes (ccc_dsl.grammar.ast).
+
+It runs inline in the LALR parser (no parse tree is built), so every callback gets its children
+(tokens and already-built nodes) and computes the node's span from the first and last of them.
+It also makes the checks that need no manifests (P2xx): repeated labels, exits, options and flow
+names; out-of-range durations, counts and digit lengths; bad patterns and templates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, fields
+from functools import lru_cache
+from typing import Any, Final, TypeVar
+
+import jinja2
+import jinja2.sandbox
+from lark import Token, Transformer
+
+from ccc_dsl.diagnostics import Diagnostic, Span, error
+from ccc_dsl.grammar import ast
+from ccc_dsl.grammar.errors import STATEMENT_KEYWORDS
+
+_DURATION_UNITS: Final = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
+_DURATION_RE: Final = re.compile(r"([0-9]+)(ms|s|m|h)")
+_ESCAPE_RE: Final = re.compile(r"\\(.)")
+_ESCAPES: Final = {"n": "\n", "t": "\t"}
+
+# Sensible bounds for each kind of duration (milliseconds), checked as P204.
+DURATION_LIMITS: Final[dict[str, tuple[int, int]]] = {
+    "timeout": (500, 3_600_000),
+    "interdigit": (200, 30_000),
+    "every": (5_000, 3_600_000),
+    "after": (1_000, 3_600_000),
+    "maxlength": (1_000, 600_000),
+}
+MAX_RETRIES: Final = 10
+
+_TEMPLATES: Final = jinja2.sandbox.SandboxedEnvironment(autoescape=False)
+T = TypeVar("T")
+_RESERVED_LABELS: Final = frozenset(STATEMENT_KEYWORDS)
+
+
+def unquote(token: str) -> str:
+    """The value of a STRING token: quotes removed, `\\"`, `\\\\`, `\\n`, `\\t` unescaped."""
+    body = token[1:-1]
+    if "\\" not in body:
+        return body
+    return _ESCAPE_RE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
+
+
+def fast_constructor(cls: type[T]) -> Callable[..., T]:
+    """A positional constructor for a frozen, slotted dataclass that fills the slots directly.
+
+    The generated `__init__` of a frozen dataclass sets each field through `object.__setattr__`,
+    which makes it about twice as slow; the parser builds some 150 spans and nodes per flow, so
+    this is a good part of its cost. The objects are the same: every field set, still frozen.
+    """
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    params = [n if f.default is MISSING else f"{n}=_default_{n}"
+              for n, f in zip(names, fields(cls), strict=True)]  # type: ignore[arg-type]
+    defaults = {f"_default_{f.name}": f.default for f in fields(cls)  # type: ignore[arg-type]
+                if f.default is not MISSING}
+    setters = {f"_set_{n}": getattr(cls, n).__set__ for n in names}
+    body = "".join(f"    _set_{n}(obj, {n})\n" for n in names)
+    source = f"def new({', '.join(params)}):\n    obj = _alloc(_cls)\n{body}    return obj\n"
+    namespace: dict[str, Any] = {"_alloc": object.__new__, "_cls": cls, **setters, **defaults}
+    exec(source, namespace)  # the same technique dataclasses itself uses to build __init__
+    new: Callable[..., T] = namespace["new"]
+    return new
+
+
+new_span = fast_constructor(Span)
+
+
+class new:
+    """Fast constructors of the AST nodes the parser builds (see fast_constructor)."""
+
+    Announce = staticmethod(fast_constructor(ast.Announce))
+    Arg = staticmethod(fast_constructor(ast.Arg))
+    Audio = staticmethod(fast_constructor(ast.Audio))
+    Binary = staticmethod(fast_constructor(ast.Binary))
+    Blacklist = staticmethod(fast_constructor(ast.Blacklist))
+    CallFlow = staticmethod(fast_constructor(ast.CallFlow))
+    CallFunction = staticmethod(fast_constructor(ast.CallFunction))
+    Collect = staticmethod(fast_constructor(ast.Collect))
+    Exit = staticmethod(fast_constructor(ast.Exit))
+    Flow = staticmethod(fast_constructor(ast.Flow))
+    Goto = staticmethod(fast_constructor(ast.Goto))
+    Hangup = staticmethod(fast_constructor(ast.Hangup))
+    Hours = staticmethod(fast_constructor(ast.Hours))
+    If = staticmethod(fast_constructor(ast.If))
+    Language = staticmethod(fast_constructor(ast.Language))
+    ListExpr = staticmethod(fast_constructor(ast.ListExpr))
+    Literal = staticmethod(fast_constructor(ast.Literal))
+    Menu = staticmethod(fast_constructor(ast.Menu))
+    Module = staticmethod(fast_constructor(ast.Module))
+    Offer = staticmethod(fast_constructor(ast.Offer))
+    Play = staticmethod(fast_constructor(ast.Play))
+    Ref = staticmethod(fast_constructor(ast.Ref))
+    Reprompt = staticmethod(fast_constructor(ast.Reprompt))
+    Return = staticmethod(fast_constructor(ast.Return))
+    Set = staticmethod(fast_constructor(ast.Set))
+    Staffing = staticmethod(fast_constructor(ast.Staffing))
+    Step = staticmethod(fast_constructor(ast.Step))
+    Survey = staticmethod(fast_constructor(ast.Survey))
+    TransferAgent = staticmethod(fast_constructor(ast.TransferAgent))
+    TransferNumber = staticmethod(fast_constructor(ast.TransferNumber))
+    TransferQueue = staticmethod(fast_constructor(ast.TransferQueue))
+    Tts = staticmethod(fast_constructor(ast.Tts))
+    TtsText = staticmethod(fast_constructor(ast.TtsText))
+    Unary = staticmethod(fast_constructor(ast.Unary))
+    Var = staticmethod(fast_constructor(ast.Var))
+    Voicemail = staticmethod(fast_constructor(ast.Voicemail))
+
+
+def _tok_span(file: str, tok: Token) -> Span:
+    return new_span(file, tok.line or 0, tok.column or 0, tok.end_line or 0, tok.end_column or 0)
+
+
+# The helper records below live only during a parse; plain (not frozen) slotted dataclasses are
+# cheaper to build, and the parse is hot.
+
+
+@dataclass(slots=True)
+class _Opt:
+    """An option before its statement collects it: `timeout 5s` -> ("timeout", 5000). Its source
+    range is kept as its first and last token or node; a span is built only for a diagnostic."""
+
+    name: str
+    value: Any
+    first: Any
+    last: Any
+
+
+@dataclass(slots=True)
+class _Exits:
+    exits: tuple[ast.Exit, ...]
+    span: Span
+
+
+@dataclass(slots=True)
+class _Args:
+    args: tuple[ast.Arg, ...]
+    span: Span
+
+
+class AstBuilder(Transformer[Token, Any]):
+    """Builds the AST for one file at a time: set `file` and clear `diagnostics` before a parse."""
+
+    # Rules without a method (Lark's helper rules for `*` and inlined `_rules`) become plain
+    # trees for Lark to splice; without a `__default__` Lark builds them directly, which is faster.
+    __default__ = None  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__(visit_tokens=False)
+        self.file = "<input>"
+        self.diagnostics: list[Diagnostic] = []
+        self._reprompts = 0  # reprompts built since the last step: only then is a check needed
+
+    def reset(self, file: str) -> None:
+        self.file = file
+        self.diagnostics = []
+        self._reprompts = 0
+
+    # ------------------------------------------------------------ helpers
+
+    def _span(self, first: Any, last: Any) -> Span:
+        """From the start of `first` to the end of `last` (tokens or nodes); hot, so no
+        intermediate spans are built for tokens."""
+        if isinstance(first, Token):
+            line, column = first.line, first.column
+        else:
+            line, column = first.span.line, first.span.column
+        if isinstance(last, _Opt):  # a statement or option ending in an option
+            last = last.last
+        if isinstance(last, Token):
+            end_line, end_column = last.end_line, last.end_column
+        else:
+            end_line, end_column = last.span.end_line, last.span.end_column
+        return new_span(self.file, line or 0, column or 0, end_line or 0, end_column or 0)
+
+    def _error(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
+        self.diagnostics.append(error(code, message, span, hint))
+
+    def _duration(self, tok: Token, kind: str) -> int:
+        ms, in_range = _duration_ms(str(tok), kind)
+        if not in_range:
+            low, high = DURATION_LIMITS[kind]
+            self._error(
+                "P204", f"`{kind}` of {tok} is out of range",
+                _tok_span(self.file, tok),
+                f"use a value from {_fmt_ms(low)} to {_fmt_ms(high)}",
+            )
+        return ms
+
+    def _count(self, tok: Token, what: str, low: int, high: int) -> int:
+        value = int(tok)
+        if not low <= value <= high:
+            self._error("P206", f"{what} {value} is out of range", _tok_span(self.file, tok),
+                        f"use a number from {low} to {high}")
+        return value
+
+    def _options(self, stmt: str, children: list[Any]) -> dict[str, _Opt]:
+        options: dict[str, _Opt] = {}
+        for child in children:
+            if not isinstance(child, _Opt) or child.name in ("announce", "offer"):
+                continue  # these two may repeat, once per kind (see _check_repeats)
+            if child.name in options:
+                self._error("P205", f"`{child.name}` is given twice in this `{stmt}`",
+                            self._span(child.first, child.last), "keep one")
+                continue
+            options[child.name] = child
+        return options
+
+    def _require(self, stmt: str, options: dict[str, _Opt], name: str, span: Span) -> None:
+        if name not in options:
+            self._error("P207", f"`{stmt}` needs a `{name}`", span,
+                        f"add `{name} ...` before the `{{`")
+
+    def _prompt(self, options: dict[str, _Opt], name: str) -> ast.Audio | None:
+        opt = options.get(name)
+        if opt is None:
+            return None
+        value: ast.Audio = opt.value
+        return value
+
+    def _retries(self, options: dict[str, _Opt]) -> tuple[int, int]:
+        base = options["retries"].value if "retries" in options else ast.DEFAULT_RETRIES
+        noinput = options["noinput"].value if "noinput" in options else base
+        nomatch = options["nomatch"].value if "nomatch" in options else base
+        return noinput, nomatch
+
+    def _exits(self, children: list[Any]) -> tuple[ast.Exit, ...]:
+        found = [c for c in children if isinstance(c, _Exits)]
+        return found[0].exits if found else ()
+
+    def _end(self, children: list[Any]) -> Any:
+        for child in reversed(children):
+            if child is not None:
+                return child
+        return children[0]
+
+    # ------------------------------------------------------------ structure
+
+    def start(self, children: list[ast.Flow]) -> ast.Module:
+        seen: dict[str, ast.Flow] = {}
+        for flow in children:
+            if flow.name in seen:
+                first = seen[flow.name].name_span
+                self._error("P203", f"flow `{flow.name}` is defined twice in this file",
+                            flow.name_span, f"the first definition is at line {first.line}")
+            else:
+                seen[flow.name] = flow
+        if children:
+            span = Span(self.file, children[0].span.line, children[0].span.column,
+                        children[-1].span.end_line, children[-1].span.end_column)
+        else:
+            span = Span(self.file, 1, 1, 1, 1)
+        return new.Module(self.file, tuple(children), span)
+
+    def flow(self, children: list[Any]) -> ast.Flow:
+        kw, name, title = children[0], children[1], children[2]
+        steps: list[ast.Step] = [c for c in children[3:-1] if isinstance(c, ast.Step)]
+        seen: dict[str, ast.Step] = {}
+        for step in steps:
+            if step.label in seen:
+                first = seen[step.label].label_span
+                self._error("P201", f"label `{step.label}` is used twice in flow `{name}`",
+                            step.label_span, f"the first `{step.label}:` is at line {first.line}")
+            else:
+                seen[step.label] = step
+        return new.Flow(
+            str(name), _tok_span(self.file, name), unquote(title) if title is not None else None,
+            tuple(steps), self._span(kw, children[-1]),
+        )
+
+    def step(self, children: list[Any]) -> ast.Step:
+        label: Token = children[0]
+        if label in _RESERVED_LABELS:
+            self._error("P105", f"`{label}` is a reserved word and can't be used as a label",
+                        _tok_span(self.file, label), f"choose another label, e.g. `{label}_step`")
+        body: list[ast.Stmt] = []
+        for line in children[1:]:
+            if isinstance(line, tuple):
+                body.extend(line)
+            else:
+                body.append(line)
+        block = tuple(body)
+        if self._reprompts:
+            self._reprompts = 0
+            self._check_reprompt(block, allowed=False)
+        return new.Step(str(label), _tok_span(self.file, label), block,
+                        self._span(label, block[-1]))
+
+    def _check_reprompt(self, block: ast.Block, allowed: bool) -> None:
+        """`reprompt` is only meaningful directly in an exit of a menu, collect or survey."""
+        for stmt in block:
+            if isinstance(stmt, ast.Reprompt) and not allowed:
+                self._error("P208", "`reprompt` is only allowed in an exit of a menu, collect or "
+                            "survey", stmt.span, "use a label to go back to an earlier step")
+            elif isinstance(stmt, ast.If):
+                self._check_reprompt(stmt.then, allowed=False)
+                if stmt.otherwise is not None:
+                    self._check_reprompt(stmt.otherwise, allowed=False)
+            elif isinstance(stmt, ast.Menu | ast.Collect | ast.Survey):
+                for ex in stmt.exits:
+                    self._check_reprompt(ex.body, allowed=True)
+            elif hasattr(stmt, "exits"):
+                for ex in stmt.exits:
+                    self._check_reprompt(ex.body, allowed=False)
+
+    def chain(self, children: list[Any]) -> ast.Block:
+        stmts: list[ast.Stmt] = []
+        for child in children:
+            if child is None:
+                continue
+            if isinstance(child, Token):
+                if child.type == "NAME":
+                    stmts.append(self._goto(child))
+                continue
+            stmts.append(child)
+        return tuple(stmts)
+
+    def _goto(self, name: Token) -> ast.Goto:
+        span = _tok_span(self.file, name)
+        return new.Goto(new.Ref(ast.RefKind.LABEL, str(name), span), span)
+
+    def _block(self, target: ast.Block | Token) -> ast.Block:
+        """The target of an exit or an if: a chain, or a bare label (a goto)."""
+        if isinstance(target, Token):
+            return (self._goto(target),)
+        return target
+
+    def exits(self, children: list[Any]) -> _Exits:
+        rbrace: Token = children[-1]
+        exits: list[ast.Exit] = []
+        seen: dict[str, ast.Exit] = {}
+        for i in range(0, len(children) - 1, 2):
+            name_tok: Token = children[i]
+            body = self._block(children[i + 1])
+            ex = new.Exit(name_tok[:-2].rstrip(), body, self._span(name_tok, body[-1]))
+            exits.append(ex)
+            if ex.name in seen:
+                what = f"key `{ex.name}`" if ex.is_key else f"exit `{ex.name}`"
+                self._error("P202", f"{what} is handled twice", ex.span,
+                            f"the first is at line {seen[ex.name].span.line}")
+            else:
+                seen[ex.name] = ex
+        start = exits[0].span if exits else _tok_span(self.file, rbrace)
+        return _Exits(tuple(exits), Span(self.file, start.line, start.column, rbrace.end_line or 0,
+                                         rbrace.end_column or 0))
+
+    # ------------------------------------------------------------ simple statements
+
+    def if_stmt(self, children: list[Any]) -> ast.If:
+        kw, cond, _arrow, then, _else, _arrow2, otherwise = children
+        then_b = self._block(then)
+        other_b = self._block(otherwise) if otherwise is not None else None
+        end = (other_b or then_b)[-1]
+        return new.If(cond, then_b, other_b, self._span(kw, end))
+
+    def play(self, children: list[Any]) -> ast.Play:
+        kw, audio = children
+        return new.Play(audio, self._span(kw, audio))
+
+    def say(self, children: list[Any]) -> ast.Play:
+        kw, tts, barge = children
+        end = barge if barge is not None else tts
+        span = self._span(tts, end)
+        audio = new.Audio((tts,), bool(barge is not None and barge.type == "BARGEIN"), span)
+        return new.Play(audio, self._span(kw, end))
+
+    def set_stmt(self, children: list[Any]) -> ast.Set:
+        kw, var, value = children
+        return new.Set(var, value, self._span(kw, value))
+
+    def goto(self, children: list[Any]) -> ast.Goto:
+        kw, name = children
+        return new.Goto(new.Ref(ast.RefKind.LABEL, str(name), _tok_span(self.file, name)),
+                        self._span(kw, name))
+
+    def hangup(self, children: list[Any]) -> ast.Hangup:
+        return new.Hangup(_tok_span(self.file, children[0]))
+
+    def return_stmt(self, children: list[Any]) -> ast.Return:
+        return new.Return(_tok_span(self.file, children[0]))
+
+    def reprompt(self, children: list[Any]) -> ast.Reprompt:
+        self._reprompts += 1
+        return new.Reprompt(_tok_span(self.file, children[0]))
+
+    def language(self, children: list[Any]) -> ast.Language:
+        kw, value = children
+        return new.Language(value, self._span(kw, value))
+
+    def call_flow(self, children: list[Any]) -> ast.CallFlow:
+        kw, _flow, name = children
+        return new.CallFlow(new.Ref(ast.RefKind.FLOW, str(name), _tok_span(self.file, name)),
+                            self._span(kw, name))
+
+    # ------------------------------------------------------------ branching statements
+
+    def menu(self, children: list[Any]) -> ast.Menu:
+        kw = children[0]
+        span = self._span(kw, children[-1])
+        opts = self._options("menu", children)
+        self._require("menu", opts, "prompt", _tok_span(self.file, kw))
+        prompt = self._prompt(opts, "prompt") or new.Audio((), True, span)
+        noinput, nomatch = self._retries(opts)
+        exits = self._exits(children)
+        interdigit = opts["interdigit"].value if "interdigit" in opts else None
+        if interdigit is None:
+            for ex in exits:
+                if ex.is_key and len(ex.name) > 1:
+                    self._error("P209", f"key `{ex.name}` has several digits but the menu has no "
+                                "`interdigit` timeout", ex.span,
+                                "add `interdigit 2s` so the caller can enter several digits")
+        return new.Menu(
+            prompt, opts["timeout"].value if "timeout" in opts else ast.DEFAULT_TIMEOUT_MS,
+            interdigit, noinput, nomatch, exits, span,
+        )
+
+    def collect(self, children: list[Any]) -> ast.Collect:
+        kw, var = children[0], children[1]
+        span = self._span(kw, children[-1])
+        opts = self._options("collect", children)
+        kw_span = _tok_span(self.file, kw)
+        self._require("collect", opts, "prompt", kw_span)
+        self._require("collect", opts, "digits", kw_span)
+        prompt = self._prompt(opts, "prompt") or new.Audio((), True, span)
+        low, high = opts["digits"].value if "digits" in opts else (1, 1)
+        noinput, nomatch = self._retries(opts)
+        terminator = opts["terminator"].value if "terminator" in opts else None
+        pattern = opts["pattern"].value if "pattern" in opts else None
+        return new.Collect(
+            str(var), prompt, low, high, terminator,
+            opts["timeout"].value if "timeout" in opts else ast.DEFAULT_TIMEOUT_MS,
+            opts["interdigit"].value if "interdigit" in opts else None,
+            pattern, noinput, nomatch, self._exits(children), span,
+        )
+
+    def survey(self, children: list[Any]) -> ast.Survey:
+        kw = children[0]
+        span = self._span(kw, self._end(children))
+        opts = self._options("survey", children)
+        self._require("survey", opts, "prompt", _tok_span(self.file, kw))
+        prompt = self._prompt(opts, "prompt") or new.Audio((), True, span)
+        low, high = opts["scale"].value if "scale" in opts else (1, 5)
+        noinput, nomatch = self._retries(opts)
+        return new.Survey(
+            prompt, low, high,
+            opts["timeout"].value if "timeout" in opts else ast.DEFAULT_TIMEOUT_MS,
+            noinput, nomatch, self._prompt(opts, "thanks"),
+            self._exits(children), span,
+        )
+
+    def hours(self, children: list[Any]) -> ast.Hours:
+        kw, name, exits = children
+        return new.Hours(self._ref(ast.RefKind.SCHEDULE, name), exits.exits,
+                         self._span(kw, exits))
+
+    def blacklist(self, children: list[Any]) -> ast.Blacklist:
+        kw, name, number, exits = children
+        value: ast.Expr | None = number.value if number is not None else None
+        return new.Blacklist(self._ref(ast.RefKind.BLACKLIST, name), value, exits.exits,
+                             self._span(kw, exits))
+
+    def call_function(self, children: list[Any]) -> ast.CallFunction:
+        kw, name, args = children[0], children[2], children[3]
+        opts = self._options("call function", children)
+        call_args: _Args | None = args
+        return new.CallFunction(
+            self._ref(ast.RefKind.FUNCTION, name),
+            call_args.args if call_args is not None else (),
+            opts["timeout"].value if "timeout" in opts else ast.DEFAULT_FUNCTION_TIMEOUT_MS,
+            opts["as"].value if "as" in opts else ast.DEFAULT_RESULT_VAR,
+            self._exits(children), self._span(kw, self._end(children)),
+        )
+
+    def args(self, children: list[Any]) -> _Args:
+        items = tuple(c for c in children if isinstance(c, ast.Arg))
+        seen: set[str] = set()
+        for arg in items:
+            if arg.name in seen:
+                self._error("P205", f"argument `{arg.name}` is given twice", arg.span)
+            seen.add(arg.name)
+        return _Args(items, self._span(children[0], children[-1]))
+
+    def arg(self, children: list[Any]) -> ast.Arg:
+        name, value = children
+        return new.Arg(str(name), value, self._span(name, value))
+
+    def staffing(self, children: list[Any]) -> ast.Staffing:
+        kw, name, exits = children
+        return new.Staffing(self._ref(ast.RefKind.GROUP, name), exits.exits, self._span(kw, exits))
+
+    def transfer_queue(self, children: list[Any]) -> ast.TransferQueue:
+        kw, name = children[0], children[2]
+        opts = self._options("transfer queue", children)
+        announcements = tuple(c.value for c in children
+                              if isinstance(c, _Opt) and c.name == "announce")
+        offers = tuple(c.value for c in children if isinstance(c, _Opt) and c.name == "offer")
+        self._check_repeats("announce", [(a.kind, a.span) for a in announcements])
+        self._check_repeats("offer", [(o.kind, o.span) for o in offers])
+        return new.TransferQueue(
+            self._ref(ast.RefKind.GROUP, name),
+            opts["priority"].value if "priority" in opts else None,
+            opts["timeout"].value if "timeout" in opts else ast.DEFAULT_QUEUE_TIMEOUT_MS,
+            "familiar" in opts, self._prompt(opts, "music"), announcements, offers,
+            self._exits(children), self._span(kw, self._end(children)),
+        )
+
+    def _check_repeats(self, what: str, items: list[tuple[str, Span]]) -> None:
+        seen: set[str] = set()
+        for kind, span in items:
+            if kind in seen:
+                self._error("P205", f"`{what} {kind}` is given twice", span, "keep one")
+            seen.add(kind)
+
+    def transfer_agent(self, children: list[Any]) -> ast.TransferAgent:
+        kw, who = children[0], children[2]
+        opts = self._options("transfer agent", children)
+        agent: ast.Ref | ast.Expr = (
+            self._ref(ast.RefKind.AGENT, who) if isinstance(who, Token) else who
+        )
+        return new.TransferAgent(
+            agent, opts["timeout"].value if "timeout" in opts else ast.DEFAULT_RING_TIMEOUT_MS,
+            self._exits(children), self._span(kw, self._end(children)),
+        )
+
+    def transfer_number(self, children: list[Any]) -> ast.TransferNumber:
+        kw, number = children[0], children[2]
+        opts = self._options("transfer number", children)
+        return new.TransferNumber(
+            number, opts["timeout"].value if "timeout" in opts else ast.DEFAULT_RING_TIMEOUT_MS,
+            self._exits(children), self._span(kw, self._end(children)),
+        )
+
+    def voicemail(self, children: list[Any]) -> ast.Voicemail:
+        kw, name = children[0], children[1]
+        opts = self._options("voicemail", children)
+        return new.Voicemail(
+            self._ref(ast.RefKind.VOICEMAIL, name), self._prompt(opts, "prompt"),
+            opts["maxlength"].value if "maxlength" in opts else ast.DEFAULT_VOICEMAIL_MS,
+            self._span(kw, self._end(children)),
+        )
+
+    def _ref(self, kind: ast.RefKind, tok: Token) -> ast.Ref:
+        span = _tok_span(self.file, tok)
+        name = unquote(tok)
+        if not name.strip():
+            self._error("P210", f"empty {kind} name", span)
+        return new.Ref(kind, name, span)
+
+    # ------------------------------------------------------------ options
+
+    def _opt(self, name: str, value: Any, children: list[Any]) -> _Opt:
+        return _Opt(name, value, children[0], self._end(children))
+
+    def opt_prompt(self, c: list[Any]) -> _Opt:
+        return self._opt("prompt", c[1], c)
+
+    def opt_plain_prompt(self, c: list[Any]) -> _Opt:
+        return self._opt("prompt", c[1], c)
+
+    def opt_thanks(self, c: list[Any]) -> _Opt:
+        return self._opt("thanks", c[1], c)
+
+    def opt_music(self, c: list[Any]) -> _Opt:
+        return self._opt("music", c[1], c)
+
+    def opt_timeout(self, c: list[Any]) -> _Opt:
+        return self._opt("timeout", self._duration(c[1], "timeout"), c)
+
+    def opt_interdigit(self, c: list[Any]) -> _Opt:
+        return self._opt("interdigit", self._duration(c[1], "interdigit"), c)
+
+    def opt_maxlength(self, c: list[Any]) -> _Opt:
+        return self._opt("maxlength", self._duration(c[1], "maxlength"), c)
+
+    def opt_retries(self, c: list[Any]) -> _Opt:
+        return self._opt("retries", self._count(c[1], "retries", 0, MAX_RETRIES), c)
+
+    def opt_noinput(self, c: list[Any]) -> _Opt:
+        return self._opt("noinput", self._count(c[1], "noinput retries", 0, MAX_RETRIES), c)
+
+    def opt_nomatch(self, c: list[Any]) -> _Opt:
+        return self._opt("nomatch", self._count(c[1], "nomatch retries", 0, MAX_RETRIES), c)
+
+    def opt_digits(self, c: list[Any]) -> _Opt:
+        low = self._count(c[1], "digits", 1, 64)
+        high = self._count(c[2], "digits", 1, 64) if c[2] is not None else low
+        if high < low:
+            self._error("P206", f"digits {low}..{high}: the maximum is below the minimum",
+                        self._span(c[1], c[2]), f"write `digits {high}..{low}`")
+        return self._opt("digits", (low, high), c)
+
+    def opt_scale(self, c: list[Any]) -> _Opt:
+        low = self._count(c[1], "scale", 0, 9)
+        high = self._count(c[2], "scale", 0, 9)
+        if high <= low:
+            self._error("P206", f"scale {low}..{high}: the maximum must be above the minimum",
+                        self._span(c[1], c[2]))
+        return self._opt("scale", (low, high), c)
+
+    def opt_terminator(self, c: list[Any]) -> _Opt:
+        key: Token = c[1]
+        if len(key) != 1:
+            self._error("P206", f"the terminator must be one key, not `{key}`",
+                        _tok_span(self.file, key), "use `#` or `*`")
+        return self._opt("terminator", str(key), c)
+
+    def opt_pattern(self, c: list[Any]) -> _Opt:
+        text = unquote(c[1])
+        problem = _pattern_error(text)
+        if problem is not None:
+            self._error("P211", f"invalid pattern: {problem}", _tok_span(self.file, c[1]),
+                        "write a Python regular expression over the digits, e.g. \"[0-9]{6,12}\"")
+        return self._opt("pattern", text, c)
+
+    def opt_number(self, c: list[Any]) -> _Opt:
+        return self._opt("number", c[1], c)
+
+    def opt_as(self, c: list[Any]) -> _Opt:
+        return self._opt("as", str(c[1]), c)
+
+    def opt_priority(self, c: list[Any]) -> _Opt:
+        return self._opt("priority", c[1], c)
+
+    def opt_familiar(self, c: list[Any]) -> _Opt:
+        return self._opt("familiar", True, c)
+
+    def opt_announce(self, c: list[Any]) -> _Opt:
+        kw, kind, _every, every, prompt = c
+        pending: _Opt | None = prompt
+        announce = new.Announce(
+            ast.AnnounceKind(str(kind)), self._duration(every, "every"),
+            pending.value if pending is not None else None,
+            self._span(kw, self._end(c)),
+        )
+        return _Opt("announce", announce, announce, announce)
+
+    def opt_offer(self, c: list[Any]) -> _Opt:
+        kw, kind, _after, after, _key_kw, key, prompt = c
+        pending: _Opt | None = prompt
+        offer = new.Offer(
+            ast.OfferKind(str(kind)), self._duration(after, "after"), str(key),
+            pending.value if pending is not None else None,
+            self._span(kw, self._end(c)),
+        )
+        return _Opt("offer", offer, offer, offer)
+
+    # ------------------------------------------------------------ prompts
+
+    def _audio(self, children: list[Any], default_barge: bool) -> ast.Audio:
+        barge: Token | None = children[-1]
+        items = tuple([
+            self._ref(ast.RefKind.PROMPT, c) if isinstance(c, Token) else c for c in children[:-1]
+        ])
+        end = barge if barge is not None else items[-1]
+        return new.Audio(items, default_barge if barge is None else barge.type == "BARGEIN",
+                         self._span(items[0], end))
+
+    def audio(self, children: list[Any]) -> ast.Audio:
+        return self._audio(children, False)
+
+    def keyed_audio(self, children: list[Any]) -> ast.Audio:
+        return self._audio(children, True)
+
+    def tts_item(self, children: list[Any]) -> ast.Tts:
+        kw, tts = children
+        return new.Tts(tts.texts, self._span(kw, tts))
+
+    def tts(self, children: list[Any]) -> ast.Tts:
+        if len(children) == 1:
+            tok: Token = children[0]
+            span = _tok_span(self.file, tok)
+            return new.Tts((self._template(None, tok, span),), span)
+        texts = tuple(c for c in children if isinstance(c, ast.TtsText))
+        seen: set[str | None] = set()
+        for text in texts:
+            if text.language in seen:
+                self._error("P205", f"language `{text.language}` is given twice", text.span)
+            seen.add(text.language)
+        return new.Tts(texts, self._span(children[0], children[-1]))
+
+    def lang_text(self, children: list[Any]) -> ast.TtsText:
+        lang, text = children
+        return self._template(str(lang), text, self._span(lang, text))
+
+    def _template(self, lang: str | None, tok: Token, span: Span) -> ast.TtsText:
+        template = unquote(tok)
+        if "{" in template:
+            problem = _template_error(template)
+            if problem is not None:
+                self._error("P212", f"invalid template: {problem}", _tok_span(self.file, tok),
+                            "placeholders look like {{ result.balance }}")
+        return new.TtsText(lang, template, span)
+
+    # ------------------------------------------------------------ expressions
+
+    def var(self, children: list[Token]) -> ast.Var:
+        return new.Var(tuple(str(t) for t in children), self._span(children[0], children[-1]))
+
+    def string(self, children: list[Token]) -> ast.Literal:
+        return new.Literal(unquote(children[0]), _tok_span(self.file, children[0]))
+
+    def integer(self, children: list[Token]) -> ast.Literal:
+        return new.Literal(int(children[0]), _tok_span(self.file, children[0]))
+
+    def decimal(self, children: list[Token]) -> ast.Literal:
+        return new.Literal(float(children[0]), _tok_span(self.file, children[0]))
+
+    def true(self, children: list[Token]) -> ast.Literal:
+        return new.Literal(True, _tok_span(self.file, children[0]))
+
+    def false(self, children: list[Token]) -> ast.Literal:
+        return new.Literal(False, _tok_span(self.file, children[0]))
+
+    def null(self, children: list[Token]) -> ast.Literal:
+        return new.Literal(None, _tok_span(self.file, children[0]))
+
+    def list_expr(self, children: list[Any]) -> ast.ListExpr:
+        items = tuple(c for c in children[1:-1] if c is not None)
+        return new.ListExpr(items, self._span(children[0], children[-1]))
+
+    def neg(self, children: list[Any]) -> ast.Unary:
+        return new.Unary(ast.UnaryOp.NEG, children[1], self._span(children[0], children[1]))
+
+    def not_expr(self, children: list[Any]) -> ast.Unary:
+        return new.Unary(ast.UnaryOp.NOT, children[1], self._span(children[0], children[1]))
+
+    def or_expr(self, children: list[Any]) -> ast.Binary:
+        left, _op, right = children
+        return new.Binary(ast.BinaryOp.OR, left, right, self._span(left, right))
+
+    def and_expr(self, children: list[Any]) -> ast.Binary:
+        left, _op, right = children
+        return new.Binary(ast.BinaryOp.AND, left, right, self._span(left, right))
+
+    def compare(self, children: list[Any]) -> ast.Binary:
+        left, op, right = children
+        return new.Binary(ast.BinaryOp(str(op)), left, right, self._span(left, right))
+
+    def compare_not_in(self, children: list[Any]) -> ast.Binary:
+        left, _not, _in, right = children
+        return new.Binary(ast.BinaryOp.NOT_IN, left, right, self._span(left, right))
+
+
+@lru_cache(maxsize=1024)
+def _duration_ms(text: str, kind: str) -> tuple[int, bool]:
+    """Milliseconds of a DURATION token, and whether they are in range for `kind` (cached:
+    flows repeat the same few durations)."""
+    match = _DURATION_RE.fullmatch(text)
+    assert match is not None  # the DURATION terminal guarantees the shape
+    ms = int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    low, high = DURATION_LIMITS[kind]
+    return ms, low <= ms <= high
+
+
+@lru_cache(maxsize=4096)
+def _template_error(template: str) -> str | None:
+    """Why a TTS template doesn't compile in the jinja2 sandbox, or None (cached: flows repeat
+    their templates)."""
+    try:
+        _TEMPLATES.parse(template)
+    except jinja2.TemplateSyntaxError as exc:
+        return exc.message or "syntax error"
+    return None
+
+
+@lru_cache(maxsize=1024)
+def _pattern_error(pattern: str) -> str | None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return str(exc)
+    return None
+
+
+def _fmt_ms(ms: int) -> str:
+    """A duration in the language's own notation, largest exact unit first."""
+    for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
+
+
+format_duration = _fmt_ms
