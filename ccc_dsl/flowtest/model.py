@@ -1,0 +1,326 @@
+"""The flow-test file format: YAML read with positions (the manifests' safe reader), validated
+by pydantic, every problem a located `Diagnostic` (codes T70x here, T71x in the runner).
+
+A file holds `defaults` (call setup shared by its tests) and `tests`, each a call setup plus
+`expect`. Format and examples: docs/testing.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from ccc_runtime.simchannel import Press
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from ccc_dsl.diagnostics import Diagnostic, Span, error
+from ccc_dsl.manifest.environments import did_you_mean
+from ccc_dsl.manifest.yamlsafe import MAX_FILE_BYTES, ParsedFile, PathKey, parse_yaml
+
+_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)?$")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
+KEYS = "0123456789*#"
+
+
+def parse_duration_ms(value: object) -> int:
+    """`30s`, `2m`, `1500ms`, `1.5s` or a plain number of milliseconds -> milliseconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 2m or 1500ms")
+    if isinstance(value, int | float) and value >= 0:
+        return round(value)
+    match = _DURATION.match(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"expected a duration such as 30s, 2m or 1500ms, got {value!r}")
+    return round(float(match[1]) * _UNIT_MS[match[2] or "ms"])
+
+
+def parse_press(item: str) -> Press:
+    """One key-script item: `1`, `#`, `-` (silence), or `K@WHEN` (`2@12s`, `2@12000`)."""
+    key, sep, when = item.strip().partition("@")
+    key = key.strip()
+    if key == "-" and not sep:
+        return Press(None)
+    if len(key) != 1 or key not in KEYS:
+        raise ValueError(f"bad key {item.strip()!r}: expected one of 0-9 * # or - (silence)")
+    return Press(key, parse_duration_ms(when) if sep else None)
+
+
+def parse_key_script(text: str) -> list[Press]:
+    """`1,#,-,2@12s` -> presses (also what `ccc simulate --keys` takes)."""
+    return [parse_press(item) for item in text.split(",") if item.strip()]
+
+
+def _instant(value: object) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"expected a date and time like 2026-12-25T10:00+08:00, "
+                             f"got {value!r}") from None
+    else:
+        raise ValueError("expected a date and time like 2026-12-25T10:00+08:00")
+    if moment.tzinfo is None:
+        raise ValueError("the time needs a UTC offset, e.g. 2026-12-25T10:00+08:00")
+    return moment
+
+
+def _keys(value: object) -> list[Press]:
+    if isinstance(value, str):
+        return parse_key_script(value)
+    if not isinstance(value, list):
+        raise ValueError("expected key presses: \"1,#,2@12s\" or a list of them")
+    presses = []
+    for item in value:
+        if isinstance(item, bool):
+            raise ValueError(f"bad key {item!r}")
+        if isinstance(item, int) and 0 <= item <= 9:
+            presses.append(Press(str(item)))
+        elif isinstance(item, str):
+            presses.append(parse_press(item))
+        elif isinstance(item, dict) and set(item) <= {"key", "at"} and "key" in item:
+            press = parse_press(str(item["key"]))
+            at = item.get("at")
+            presses.append(Press(press.key, None if at is None else parse_duration_ms(at)))
+        else:
+            raise ValueError(f"bad key {item!r}: write `1`, `\"#\"`, `\"-\"`, `\"2@12s\"` "
+                             "or {key: 2, at: 12s}")
+    return presses
+
+
+Duration = Annotated[int, BeforeValidator(parse_duration_ms)]
+Instant = Annotated[datetime, BeforeValidator(_instant)]
+KeyScript = Annotated[list[Press], BeforeValidator(_keys)]
+AgentStateName = Literal["available", "busy", "after-call-work", "offline"]
+FailureKind = Literal["timeout", "http-status", "refused", "network", "bad-json"]
+TransferName = Literal["answered", "busy", "no-answer"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+
+class FunctionStub(_Strict):
+    """A canned function reply: `reply` (JSON), `file` (a JSON file next to the test file) or
+    `error` (the failure kind, so the flow takes the function's error exit)."""
+
+    reply: Any = None
+    file: str | None = None
+    error: FailureKind | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> FunctionStub:
+        given = [k for k in ("reply", "file", "error") if k in self.model_fields_set]
+        if len(given) != 1:
+            raise ValueError("give exactly one of `reply`, `file` or `error`")
+        return self
+
+
+class AgentEvent(_Strict):
+    """An agent changes state during the call, e.g. becomes free 30 s into the queue."""
+
+    at: Duration
+    agent: str
+    state: AgentStateName
+
+
+class History(_Strict):
+    """What the call history knows about the caller before this call."""
+
+    agent: str | None = None
+    language: str | None = None
+
+
+class Expect(_Strict):
+    """Expected results; only the keys given are checked."""
+
+    outcome: str | None = None
+    prompts: list[str] | None = None
+    prompts_include: list[str] | None = None
+    variables: dict[str, Any] | None = None
+    agent: str | None = None
+    queue: str | None = None
+    faults: int | None = Field(default=None, ge=0)
+    survey_score: int | None = None
+
+
+class CallSetup(_Strict):
+    """Everything about one simulated call except what is expected of it."""
+
+    flow: str | None = None
+    called: str | None = None
+    caller: str | None = None
+    at: Instant | None = None
+    language: str | None = None
+    keys: KeyScript | None = None
+    agents: dict[str, AgentStateName] | None = None
+    functions: dict[str, FunctionStub] | None = None
+    history: History | None = None
+    agent_answers: dict[str, bool] | None = None
+    numbers: dict[str, TransferName] | None = None
+    events: list[AgentEvent] | None = None
+    hangup_at: Duration | None = None
+
+
+class CaseSpec(CallSetup):
+    name: str = Field(min_length=1)
+    expect: Expect
+
+
+class SuiteModel(_Strict):
+    defaults: CallSetup | None = None
+    tests: list[CaseSpec] = Field(min_length=1)
+
+
+MERGED_MAPPINGS = ("agents", "functions", "agent_answers", "numbers")
+"""Defaults and test mappings merge key by key (the test wins); other fields are replaced."""
+
+
+def merged(defaults: CallSetup | None, test: CaseSpec) -> CallSetup:
+    """The test's call setup with the file's defaults filled in."""
+    values: dict[str, Any] = {}
+    for name in CallSetup.model_fields:
+        base = getattr(defaults, name) if defaults is not None else None
+        own = getattr(test, name)
+        if name in MERGED_MAPPINGS and base is not None and own is not None:
+            values[name] = {**base, **own}
+        else:
+            values[name] = own if name in test.model_fields_set else base
+    return CallSetup.model_construct(**values)
+
+
+class SuiteFile:
+    """One parsed test file: the validated model (None if it has errors) and the positions,
+    so later checks (unknown flow or agent) can point at the right line."""
+
+    def __init__(self, path: Path, display: str, parsed: ParsedFile,
+                 model: SuiteModel | None, diagnostics: list[Diagnostic]) -> None:
+        self.path = path
+        self.display = display
+        self.parsed = parsed
+        self.model = model
+        self.diagnostics = diagnostics
+
+    def span(self, path: PathKey, key: bool = False) -> Span:
+        return self.parsed.span(path, key)
+
+    def stub_value(self, stub: FunctionStub, where: PathKey) -> tuple[Any, Diagnostic | None]:
+        """A stub's reply; a `file` is read relative to the test file (T706 if it can't be)."""
+        if stub.file is None:
+            return stub.reply, None
+        target = self.path.parent / stub.file
+        try:
+            return json.loads(target.read_text(encoding="utf-8")), None
+        except OSError as exc:
+            problem = f"can't read {stub.file}: {exc.strerror or exc}"
+        except (ValueError, UnicodeDecodeError) as exc:
+            problem = f"{stub.file} is not JSON: {exc}"
+        return None, error("T706", problem, self.span((*where, "file")),
+                           "the path is relative to the test file")
+
+
+def load_test_file(path: Path, display: str | None = None) -> SuiteFile:
+    """Read and validate one test file; never raises for bad input."""
+    shown = display or str(path)
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        parsed = ParsedFile(shown)
+        problem = error("T700", f"can't read the test file: {exc.strerror or exc}",
+                        Span.point(shown, 1, 1))
+        return SuiteFile(path, shown, parsed, None, [problem])
+    parsed = parse_yaml(shown, raw)
+    if parsed.diagnostics:
+        return SuiteFile(path, shown, parsed, None, list(parsed.diagnostics))
+    try:
+        model = SuiteModel.model_validate(parsed.data)
+    except ValidationError as exc:
+        return SuiteFile(path, shown, parsed, None, _located(exc, parsed))
+    return SuiteFile(path, shown, parsed, model, [])
+
+
+def _located(exc: ValidationError, parsed: ParsedFile) -> list[Diagnostic]:
+    out = []
+    for err in exc.errors(include_url=False):
+        where = _data_path(err["loc"], parsed.data)
+        dotted = ".".join(str(p) for p in where) or "the file"
+        last = err["loc"][-1] if err["loc"] else ""
+        if err["type"] == "missing":
+            out.append(error("T702", f"{_owner(where[:-1])}: missing required key `{last}`",
+                             parsed.span(where[:-1], key=True), f"add `{last}:`"))
+        elif err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(where[:-1])
+            hint = did_you_mean(str(last), allowed) if allowed else None
+            if hint is None and allowed:
+                hint = "allowed keys: " + ", ".join(sorted(allowed))
+            out.append(error("T701", f"{_owner(where[:-1])}: unknown key `{last}`",
+                             parsed.span(where, key=True), hint))
+        else:
+            out.append(error("T703", f"`{dotted}`: {_message(err)}", parsed.span(where)))
+    return out
+
+
+def _owner(path: PathKey) -> str:
+    if len(path) >= 2 and path[0] == "tests" and isinstance(path[1], int):
+        rest = ".".join(str(p) for p in path[2:])
+        return f"test #{path[1] + 1}" + (f" `{rest}`" if rest else "")
+    return ".".join(str(p) for p in path) or "test file"
+
+
+_MODELS: dict[str, type[BaseModel]] = {
+    "defaults": CallSetup, "functions": FunctionStub, "history": History, "expect": Expect,
+    "events": AgentEvent,
+}
+
+
+def _allowed_keys(path: PathKey) -> set[str]:
+    """The keys allowed in the mapping at `path` (for did-you-mean on an unknown key)."""
+    names = [p for p in path if isinstance(p, str)]
+    if not path:
+        return set(SuiteModel.model_fields)
+    if names == ["tests"]:
+        return set(CaseSpec.model_fields)
+    # the mapping's own model is named by the nearest field name that has one
+    for name in reversed(names):
+        if name in _MODELS:
+            # `functions.NAME` holds a stub; `functions` itself maps names
+            if name == "functions" and path[-1] == "functions":
+                return set()
+            return set(_MODELS[name].model_fields)
+    return set()
+
+
+def _data_path(loc: tuple[int | str, ...], data: Any) -> PathKey:
+    """A pydantic `loc` as a path into the YAML data (drops union and validator markers)."""
+    out: list[str | int] = []
+    node = data
+    for i, part in enumerate(loc):
+        in_map = isinstance(node, dict) and isinstance(part, str) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_map or in_list:
+            out.append(part)
+            node = node[part]
+        elif i == len(loc) - 1 and isinstance(node, dict) and isinstance(part, str):
+            out.append(part)  # a missing or unknown key, located at or under its parent
+    return tuple(out)
+
+
+_TYPES = {str: "text", int: "a number", float: "a number", bool: "a boolean", list: "a list",
+          dict: "a mapping", type(None): "nothing"}
+
+
+def _message(err: Any) -> str:
+    got = _TYPES.get(type(err.get("input")), "something else")
+    kind = err["type"]
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"expected a mapping (key: value), got {got}"
+    if kind == "list_type":
+        return f"expected a list, got {got}"
+    if kind == "string_type":
+        return f"expected text, got {got}"
+    return str(err["msg"]).removeprefix("Value error, ")

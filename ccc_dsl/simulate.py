@@ -1,0 +1,149 @@
+"""`ccc simulate`: place one call through a flow on the simulated channel and show its trace,
+each step with its DSL location, plus what the caller heard and how the call ended.
+
+The call runs exactly as in a flow test (same compiler, bundle, interpreter and fake clock);
+with `ask`, a person at the keyboard answers the input waits the key script leaves open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ccc_runtime.acd import AgentState
+from ccc_runtime.clock import FakeClock
+from ccc_runtime.functions import StubFunctions
+from ccc_runtime.records import MemorySink, TraceEvent
+from ccc_runtime.simchannel import Press, SimChannel
+from ccc_runtime.vm import CallResult, Runtime
+
+from ccc_dsl.diagnostics import Diagnostic, Span, error
+from ccc_dsl.flowtest.runner import build_bundle, find_repo_root
+from ccc_dsl.manifest.environments import did_you_mean
+from ccc_dsl.manifest.loader import ROOT_FILE
+
+
+@dataclass
+class Simulation:
+    """One simulated call; `result` is None when it could not be placed (see diagnostics)."""
+
+    result: CallResult | None = None
+    events: list[TraceEvent] = field(default_factory=list)
+    timeline: list[str] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def load_stub(spec: str) -> tuple[str, Any] | Diagnostic:
+    """`function=file.json` -> (function, reply); a bad file is a located T706 diagnostic."""
+    name, sep, file = spec.partition("=")
+    if not sep or not name or not file:
+        return error("T706", f"bad --stub {spec!r}", None, "write --stub FUNCTION=FILE.json")
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except OSError as exc:
+        return error("T706", f"can't read the stub file: {exc.strerror or exc}",
+                     Span.point(file, 1, 1))
+    except UnicodeDecodeError:
+        return error("T706", "the stub file is not UTF-8 text", Span.point(file, 1, 1))
+    try:
+        return name, json.loads(text)
+    except json.JSONDecodeError as exc:
+        return error("T706", f"the stub file is not JSON: {exc.msg}",
+                     Span.point(file, exc.lineno, exc.colno))
+
+
+def simulate(path: Path, flow: str, *, caller: str, called: str | None, at: datetime,
+             presses: list[Press], stubs: Mapping[str, Any] | None = None,
+             agents: Mapping[str, AgentState] | None = None, env: str | None = None,
+             ask: Callable[[str], str | None] | None = None) -> Simulation:
+    """Compile the repo at `path` and run one call into `flow`."""
+    sim = Simulation()
+    root = find_repo_root(path)
+    if root is None:
+        sim.diagnostics.append(error("T710", f"no {ROOT_FILE} in {path} or any folder above it",
+                                     Span.point(str(path), 1, 1)))
+        return sim
+    bundle, problems = build_bundle(root, env)
+    sim.diagnostics += problems
+    if bundle is None:
+        return sim
+    if flow not in bundle.flows:
+        sim.diagnostics.append(error("T713", f"no flow `{flow}` in {path}", None,
+                                     did_you_mean(flow, set(bundle.flows))))
+        return sim
+    known = {a.user for a in bundle.agents}
+    for user in agents or {}:
+        if user not in known:
+            sim.diagnostics.append(error("T716", f"no agent `{user}` in {path}", None,
+                                         did_you_mean(user, known)))
+    for name in stubs or {}:
+        if name not in bundle.functions:
+            sim.diagnostics.append(error("T717", f"no function `{name}` in {path}", None,
+                                         did_you_mean(name, set(bundle.functions))))
+    if sim.diagnostics:
+        return sim
+    if called is None:
+        bound = sorted(n for n, f in bundle.config.numbers.items() if f == flow)
+        called = bound[0] if bound else ""
+    clock = FakeClock(at)
+    sink = MemorySink()
+    runtime = Runtime(bundle, clock=clock, functions=StubFunctions(stubs or {}), sink=sink)
+    for user, state in (agents or {}).items():
+        runtime.acd.set_state(user, state)
+    channel = SimChannel(clock, presses, ask=ask)
+    sim.result = asyncio.run(runtime.run_call(channel, caller, called, flow=flow))
+    sim.events = sink.events
+    sim.timeline = channel.log
+    return sim
+
+
+def render_text(sim: Simulation) -> str:
+    """The trace (time, DSL location, flow@node, opcode, exit, inputs), the caller's side of
+    the call, and a summary."""
+    assert sim.result is not None
+    loc_width = max((len(e.loc) for e in sim.events), default=10)
+    node_width = max((len(f"{e.flow}@{e.node}") for e in sim.events), default=6)
+    lines = ["trace:"]
+    for e in sim.events:
+        inputs = " ".join(f"{k}={_short(v)}" for k, v in e.inputs.items())
+        where = f"{e.flow}@{e.node}"
+        lines.append(f"  {e.t_ms / 1000:8.1f}s  {e.loc:<{loc_width}}  {where:<{node_width}}  "
+                     f"{e.op:<15} -> {e.outcome}" + (f"  [{inputs}]" if inputs else ""))
+    lines.append("caller's side:")
+    lines += [f"  {line}" for line in sim.timeline]
+    r = sim.result
+    lines.append(f"outcome: {r.outcome.describe()}")
+    if r.agent or r.queue:
+        lines.append(f"agent: {r.agent or '-'}  queue: {r.queue or '-'}  "
+                     f"queue wait: {r.queue_wait_ms / 1000:g}s")
+    lines.append("prompts: " + (", ".join(u.describe() for u in r.prompts) or "-"))
+    if r.variables:
+        lines.append("variables: " + json.dumps(r.variables, ensure_ascii=False, default=str,
+                                                sort_keys=True))
+    lines += [f"fault: {f}" for f in r.faults]
+    lines.append(f"{r.steps} steps, {r.record.duration_ms / 1000:g}s of call time")
+    return "\n".join(lines)
+
+
+def render_json(sim: Simulation) -> str:
+    assert sim.result is not None
+    r = sim.result
+    return json.dumps({
+        "outcome": r.outcome.describe(),
+        "trace": [asdict(e) for e in sim.events],
+        "timeline": sim.timeline,
+        "prompts": [u.describe() for u in r.prompts],
+        "variables": r.variables,
+        "faults": [str(f) for f in r.faults],
+        "record": asdict(r.record),
+    }, ensure_ascii=False, indent=2, default=str)
+
+
+def _short(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
