@@ -28,7 +28,7 @@ format_option = click.option(
 
 
 def emit_diagnostics(diagnostics: list[Diagnostic], fmt: str) -> None:
-    """Print diagnostics (sorted) to stdout in the chosen format; text goes to stderr-less stdout."""
+    """Print diagnostics, sorted by place, to stdout in the chosen format (like ruff and mypy)."""
     ordered = sorted_diagnostics(diagnostics)
     if not ordered and fmt == "text":
         return
@@ -57,6 +57,249 @@ def validate(path: Path, env: str | None, fmt: str) -> None:
         raise SystemExit(EXIT_INVALID)
     if fmt == "text":
         click.echo(f"{path}: valid" + (f" (env {env})" if env else ""))
+
+
+@cli.command("fmt")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
+@click.option("--diff", "show_diff", is_flag=True, help="Write nothing; print a diff of changes.")
+def fmt_command(paths: tuple[Path, ...], check: bool, show_diff: bool) -> None:
+    """Format the .ivr files in PATHS (default: the current folder) in the one canonical layout."""
+    from ccc_dsl.grammar.formatter import format_file, ivr_files
+
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise click.UsageError(f"no such file or folder: {missing[0]}")
+    changed, failed, files = 0, 0, ivr_files(list(paths) or [Path(".")])
+    for path in files:
+        result = format_file(path)
+        if result.formatted is None:
+            failed += 1
+            emit_diagnostics(result.diagnostics, "text")
+            continue
+        if not result.changed:
+            continue
+        changed += 1
+        if show_diff:
+            click.echo(result.diff(), nl=False)
+        if check:
+            click.echo(f"would reformat {path}")
+        elif not show_diff:
+            path.write_text(result.formatted, encoding="utf-8")
+            click.echo(f"reformatted {path}")
+    verb = "would be reformatted" if check or show_diff else "reformatted"
+    click.echo(f"{changed} file(s) {verb}, {len(files) - changed - failed} unchanged"
+               + (f", {failed} with syntax errors" if failed else ""), err=True)
+    if failed or (check and changed):
+        raise SystemExit(EXIT_INVALID)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="text for people; json for machines.")
+def disasm(file: Path, fmt: str) -> None:
+    """Print a compiled flow (.ccb) readably: header, constants, nodes, exits, DSL lines."""
+    import json
+
+    from ccc_runtime.bytecode import BytecodeError, decode, disassemble, image_to_json
+
+    try:
+        image = decode(file.read_bytes())
+    except OSError as exc:
+        click.echo(f"ccc: {file}: can't read: {exc.strerror}", err=True)
+        raise SystemExit(EXIT_INVALID) from None
+    except BytecodeError as exc:
+        click.echo(f"ccc: {file}: {exc}", err=True)
+        raise SystemExit(EXIT_INVALID) from None
+    if fmt == "json":
+        click.echo(json.dumps(image_to_json(image), ensure_ascii=False, indent=2))
+    else:
+        click.echo(disassemble(image), nl=False)
+
+
+@cli.command("compile")
+@click.argument("path", type=click.Path(path_type=Path), default=Path("."))
+@click.option("--env", "env", metavar="NAME", help="Environment whose values to select.")
+@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the .ccb files and build.json (default: PATH/build).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="text for people; json for machines.")
+def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str) -> None:
+    """Compile every flow of the config repo at PATH to bytecode: one FLOW.ccb per flow plus
+    build.json (hashes, sources, time to agent). Writes nothing when there are errors."""
+    import json
+
+    from ccc_dsl.compiler.driver import compile_repo, write_build
+    from ccc_dsl.reporting import diagnostic_to_dict
+
+    if not path.exists():
+        raise click.UsageError(f"no such file or folder: {path}")
+    build = compile_repo(path, env)
+    failed = has_errors(build.diagnostics) or build.analysis is None
+    target = out_dir if out_dir is not None else (path if path.is_dir() else path.parent) / "build"
+    written = [] if failed else write_build(build, target)
+    if fmt == "json":
+        click.echo(json.dumps({
+            "ok": not failed,
+            "output": None if failed else str(target),
+            "diagnostics": [diagnostic_to_dict(d) for d in sorted_diagnostics(build.diagnostics)],
+            "build": None if failed else build.manifest(),
+        }, indent=2, ensure_ascii=False))
+    else:
+        emit_diagnostics(build.diagnostics, "text")
+        if not failed:
+            for name, flow in sorted(build.flows.items()):
+                t = flow.timing
+                agent = ("no person" if t.seconds is None
+                         else f"{t.seconds:.0f} s, {t.key_presses} key(s) to a person")
+                click.echo(f"{name:<24} {flow.sha256[:12]}  {agent}")
+            click.echo(f"compiled {len(build.flows)} flow(s) into {target} "
+                       f"({len(written)} files)")
+    if failed:
+        raise SystemExit(EXIT_INVALID)
+
+
+@cli.command()
+@click.argument("flow")
+@click.argument("path", type=click.Path(path_type=Path), default=Path("."))
+@click.option("--env", "env", metavar="NAME", help="Environment whose values to select.")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg"]),
+              default="mermaid", show_default=True,
+              help="mermaid renders in pull requests; svg needs Graphviz `dot`.")
+def graph(flow: str, path: Path, env: str | None, fmt: str) -> None:
+    """Draw FLOW of the config repo at PATH: nodes say what they do, edges the key or exit."""
+    from ccc_dsl.compiler.render import RenderError, render
+    from ccc_dsl.manifest.environments import did_you_mean
+    from ccc_dsl.pipeline import check_repo
+
+    if not path.exists():
+        raise click.UsageError(f"no such file or folder: {path}")
+    check = check_repo(path, env)
+    flows = check.analysis.program.flows if check.analysis is not None else {}
+    if flow not in flows:
+        errors = [d for d in check.diagnostics if d.is_error and d.code.startswith(("P", "Y"))]
+        if errors:
+            emit_diagnostics(errors, "text")
+        hint = did_you_mean(flow, set(flows))
+        click.echo(f"ccc: no flow `{flow}` in {path}" + (f"; {hint}" if hint else ""), err=True)
+        raise SystemExit(EXIT_INVALID)
+    try:
+        click.echo(render(flows[flow], fmt), nl=False)
+    except RenderError as exc:
+        click.echo(f"ccc: {exc}", err=True)
+        raise SystemExit(EXIT_INVALID) from None
+
+
+@cli.command("test")
+@click.argument("path", type=click.Path(path_type=Path), default=Path("."))
+@click.option("--env", "env", metavar="NAME", help="Environment whose values to select.")
+@click.option("-k", "pattern", metavar="PATTERN",
+              help="Run only tests whose file::name contains PATTERN (or matches it as a glob).")
+@click.option("--junit-xml", "junit", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the results as JUnit XML to FILE (for CI test reports).")
+@click.option("--min-coverage", type=click.FloatRange(0, 100), metavar="N",
+              help="Fail when any flow's edge coverage is below N percent.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="text for people; json for machines.")
+def test_command(path: Path, env: str | None, pattern: str | None, junit: Path | None,
+                 min_coverage: float | None, fmt: str) -> None:
+    """Run the flow tests of the config repo at PATH (its tests/*.yaml), or the test files at
+    PATH, in the simulator; report failures and the coverage of every flow."""
+    from ccc_dsl.flowtest.junit import write_junit
+    from ccc_dsl.flowtest.report import render_text_report, report_json
+    from ccc_dsl.flowtest.runner import run_tests
+
+    if not path.exists():
+        raise click.UsageError(f"no such file or folder: {path}")
+    report = run_tests(path, env, pattern)
+    if junit is not None:
+        write_junit(report, junit)
+    if fmt == "json":
+        click.echo(report_json(report, min_coverage))
+    else:
+        click.echo(render_text_report(report, min_coverage, color=use_color(sys.stdout)))
+    if not report.ok(min_coverage):
+        raise SystemExit(EXIT_INVALID)
+
+
+@cli.command()
+@click.argument("flow")
+@click.argument("path", type=click.Path(path_type=Path), default=Path("."))
+@click.option("--caller", required=True, metavar="NUMBER", help="The calling number.")
+@click.option("--called", metavar="NUMBER",
+              help="The number dialled (default: a number bound to FLOW).")
+@click.option("--at", "at", metavar="ISO",
+              help="When the call happens, e.g. 2026-12-25T10:00+08:00 (default: now).")
+@click.option("--keys", default="", metavar="SCRIPT",
+              help='Key presses: "1,#,-,2@12s" (- is silence, @ a time after the call began).')
+@click.option("--stub", "stubs", multiple=True, metavar="FUNCTION=FILE.json",
+              help="Reply to a function with the JSON in FILE (repeatable).")
+@click.option("--agent", "agent_states", multiple=True, metavar="NAME=STATE",
+              help="Set an agent's state: available, busy, after-call-work, offline "
+                   "(repeatable; agents start offline).")
+@click.option("--env", "env", metavar="NAME", help="Environment whose values to select.")
+@click.option("--interactive", is_flag=True,
+              help="When the key script runs out, ask at the keyboard for each key.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="text for people; json for machines.")
+def simulate(flow: str, path: Path, caller: str, called: str | None, at: str | None, keys: str,
+             stubs: tuple[str, ...], agent_states: tuple[str, ...], env: str | None,
+             interactive: bool, fmt: str) -> None:
+    """Place one simulated call into FLOW of the config repo at PATH and print its trace,
+    every step with its DSL location."""
+    from datetime import UTC, datetime
+
+    from ccc_runtime.acd import AgentState
+
+    from ccc_dsl.flowtest.model import parse_key_script
+    from ccc_dsl.simulate import load_stub, render_json, render_text
+    from ccc_dsl.simulate import simulate as run_simulation
+
+    if not path.exists():
+        raise click.UsageError(f"no such file or folder: {path}")
+    try:
+        presses = parse_key_script(keys)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--keys") from None
+    try:
+        moment = datetime.fromisoformat(at) if at else datetime.now(UTC)
+    except ValueError:
+        raise click.BadParameter(f"{at!r} is not a date and time like 2026-12-25T10:00+08:00",
+                                 param_hint="--at") from None
+    if moment.tzinfo is None:
+        raise click.BadParameter("give a UTC offset, e.g. 2026-12-25T10:00+08:00",
+                                 param_hint="--at")
+    agents: dict[str, AgentState] = {}
+    for item in agent_states:
+        user, _, state = item.partition("=")
+        if state not in {s.value for s in AgentState}:
+            raise click.BadParameter(f"{item!r}: expected NAME=available|busy|after-call-work"
+                                     "|offline", param_hint="--agent")
+        agents[user] = AgentState(state)
+    replies: dict[str, object] = {}
+    problems: list[Diagnostic] = []
+    for spec in stubs:
+        loaded = load_stub(spec)
+        if isinstance(loaded, Diagnostic):
+            problems.append(loaded)
+        else:
+            replies[loaded[0]] = loaded[1]
+    if problems:
+        emit_diagnostics(problems, "text")
+        raise SystemExit(EXIT_INVALID)
+
+    def ask(question: str) -> str | None:
+        answer: str = click.prompt(question, default="", show_default=False, err=True)
+        return answer.strip() or None
+
+    sim = run_simulation(path, flow, caller=caller, called=called, at=moment,
+                         presses=presses, stubs=replies, agents=agents, env=env,
+                         ask=ask if interactive else None)
+    if sim.result is None:
+        emit_diagnostics(sim.diagnostics, "text")
+        raise SystemExit(EXIT_INVALID)
+    click.echo(render_json(sim) if fmt == "json" else render_text(sim))
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ccc_dsl.compiler.driver import Analysis, analyse, paused_gc
 from ccc_dsl.diagnostics import Diagnostic
 from ccc_dsl.grammar import ast
 from ccc_dsl.grammar.parser import parse_file
@@ -21,14 +22,20 @@ class RepoCheck:
     model: Model | None
     modules: list[ast.Module] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    analysis: Analysis | None = None
+    """Name resolution and flow analyses (the compiler's front half); its IRs feed emission."""
 
 
 def check_repo(root: Path, env: str | None) -> RepoCheck:
     loaded = load_repo(root, env)
     check = RepoCheck(model=loaded.model, diagnostics=list(loaded.diagnostics))
-    for flow_file in loaded.flow_files:
-        parsed = parse_file(flow_file)
-        check.diagnostics.extend(parsed.diagnostics)
-        if parsed.module is not None:
-            check.modules.append(parsed.module)
+    with paused_gc():  # ASTs are many small objects without cycles: don't rescan them
+        for flow_file in loaded.flow_files:
+            parsed = parse_file(flow_file)
+            check.diagnostics.extend(parsed.diagnostics)
+            if parsed.module is not None:
+                check.modules.append(parsed.module)
+    root_dir = Path(loaded.model.root) if loaded.model is not None else None
+    check.analysis = analyse(check.modules, check.model, root_dir)
+    check.diagnostics.extend(check.analysis.diagnostics)
     return check
