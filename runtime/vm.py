@@ -182,6 +182,8 @@ class Interpreter:
         self.queue: str | None = None
         self.queue_wait_ms = 0
         self.survey_score: int | None = None
+        self.callback_group: str | None = None
+        """Set when the caller took a callback offer: the call then ends as a callback."""
         self.image: FlowImage
         self.stack: list[tuple[FlowImage, int | None]] = []
         self._inputs: dict[str, Any] = {}
@@ -220,7 +222,8 @@ class Interpreter:
         finally:
             self.rt.acd.leave(self.call_id)
         if self.outcome is None:
-            self.outcome = Outcome("hangup")
+            self.outcome = (Outcome("callback", self.callback_group)
+                            if self.callback_group is not None else Outcome("hangup"))
         if self.outcome.kind != "caller-hangup":
             with contextlib.suppress(CallerHangup):
                 await self.channel.hangup()
@@ -680,15 +683,19 @@ async def _queue(vm: Interpreter, node: Node) -> int | None:
 
 
 async def _take_offer(vm: Interpreter, node: Node, kind: str, group: str) -> int | None:
-    number = 3 if kind == "voicemail" else 4
-    target = vm.take(node, number)
+    """A callback is requested as soon as the caller takes the offer, whether or not the flow
+    goes on (to say goodbye, say); a voicemail offer with a connected exit leaves the recording
+    to the flow."""
+    if kind == "callback":
+        vm.rt.acd.request_callback(vm.call_id, group, vm.caller)
+        vm.callback_group = group
+    target = vm.take(node, 3 if kind == "voicemail" else 4)
     if target is not None:
         return target
     if kind == "voicemail":
         await vm.channel.record_voicemail(group, DEFAULT_VOICEMAIL_MS)
         vm.end(Outcome("voicemail", group))
     else:
-        vm.rt.acd.request_callback(vm.call_id, group, vm.caller)
         vm.end(Outcome("callback", group))
     return None
 

@@ -487,6 +487,12 @@ def test_queue_offers() -> None:
     result, _, _, runtime = run_call(bundle, "2", agents=busy)
     assert result.outcome.describe() == "callback sales"
     assert [c.number for c in runtime.acd.store.callbacks()] == [CALLER]
+    # With the callback exit connected the flow goes on, and the callback is still requested.
+    bundle = make_bundle({"main": queue_flow(offers=offers, connect=["callback"])})
+    result, _, _, runtime = run_call(bundle, "2", agents=busy)
+    assert result.variables["q"] == "callback"
+    assert result.outcome.describe() == "callback sales"
+    assert [c.number for c in runtime.acd.store.callbacks()] == [CALLER]
     # A key pressed before the offer is made means nothing.
     result, *_ = run_call(bundle, [Press("1", 5_000)], agents=busy)
     assert result.variables["q"] == "timeout"
