@@ -49,11 +49,16 @@ def cli() -> None:
 @format_option
 def validate(path: Path, env: str | None, fmt: str) -> None:
     """Validate the manifests and flows of the config repo at PATH; report every problem."""
-    from ccc_dsl.pipeline import check_repo
+    from ccc_dsl.cache import cached_diagnostics
 
-    result = check_repo(path, env)
-    emit_diagnostics(result.diagnostics, fmt)
-    if has_errors(result.diagnostics):
+    def run_pipeline() -> list[Diagnostic]:
+        from ccc_dsl.pipeline import check_repo  # heavy: only imported on a cache miss
+
+        return check_repo(path, env).diagnostics
+
+    diagnostics = cached_diagnostics(path, env, run_pipeline)
+    emit_diagnostics(diagnostics, fmt)
+    if has_errors(diagnostics):
         raise SystemExit(EXIT_INVALID)
     if fmt == "text":
         click.echo(f"{path}: valid" + (f" (env {env})" if env else ""))

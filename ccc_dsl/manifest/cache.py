@@ -1,35 +1,22 @@
 """A cache of parsed YAML files, keyed by a hash of the file's name and bytes.
 
 Composing YAML is the slow part of `ccc validate` on a large repo; the parsed form (plain data,
-position maps, diagnostics) is plain Python and marshals quickly. The cache lives outside the
-config repo (`$CCC_CACHE_DIR`, else `$XDG_CACHE_HOME/ccc-dsl`, else `~/.cache/ccc-dsl`) so it
-never shows up in `git status`; `CCC_NO_CACHE=1` turns it off. A damaged entry is ignored.
+position maps, diagnostics) is plain Python and marshals quickly. It lives in ccc's cache folder
+(ccc_dsl/cache.py), outside the config repo; a damaged entry is ignored.
 """
 
 from __future__ import annotations
 
 import hashlib
 import marshal
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from ccc_dsl.diagnostics import Diagnostic, Severity, Span
+from ccc_dsl.cache import cache_dir, diagnostics_from_data, diagnostics_to_data, write_atomic
 from ccc_dsl.manifest.yamlsafe import ParsedFile
 
 FORMAT = 3
 """Bump when the parsed form or the YAML rules change, so old entries are not reused."""
-
-
-def cache_dir() -> Path | None:
-    if os.environ.get("CCC_NO_CACHE"):
-        return None
-    explicit = os.environ.get("CCC_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "ccc-dsl"
 
 
 def entry_key(file: str, raw: bytes) -> str:
@@ -54,34 +41,20 @@ def load(file: str, raw: bytes) -> ParsedFile | None:
     if fmt != FORMAT:
         return None
     parsed = ParsedFile(file, data, positions=positions, var_paths=var_paths)
-    for severity, code, message, span, hint in diags:
-        parsed.diagnostics.append(Diagnostic(Severity(severity), code, message,
-                                             Span(*span) if span else None, hint))
+    parsed.diagnostics.extend(diagnostics_from_data(diags))
     return parsed
 
 
 def store(raw: bytes, parsed: ParsedFile) -> None:
-    """Write an entry atomically (temp file + rename); a read-only cache is not an error."""
     base = cache_dir()
     if base is None:
         return
-    diags: list[tuple[Any, ...]] = [
-        (str(d.severity), d.code, d.message,
-         (d.span.file, d.span.line, d.span.column, d.span.end_line, d.span.end_column)
-         if d.span else None, d.hint)
-        for d in parsed.diagnostics
-    ]
-    target = _entry_path(base, entry_key(parsed.file, raw))
     try:
-        blob = marshal.dumps((FORMAT, parsed.data, parsed.positions_blob(), diags,
-                              parsed.var_paths))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as out:
-            out.write(blob)
-        os.replace(tmp, target)
-    except (OSError, ValueError):
+        blob = marshal.dumps((FORMAT, parsed.data, parsed.positions_blob(),
+                              diagnostics_to_data(parsed.diagnostics), parsed.var_paths))
+    except ValueError:  # something marshal can't hold: don't cache it
         return
+    write_atomic(_entry_path(base, entry_key(parsed.file, raw)), blob)
 
 
 def _phones_path(base: Path) -> Path:
@@ -110,13 +83,8 @@ def store_phones(memo: dict[str, Any]) -> None:
     stored = load_phones()
     if memo.keys() <= stored.keys():
         return
-    memo = {**stored, **memo}
-    target = _phones_path(base)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as out:
-            out.write(marshal.dumps(memo))
-        os.replace(tmp, target)
-    except (OSError, ValueError):
+        blob = marshal.dumps({**stored, **memo})
+    except ValueError:
         return
+    write_atomic(_phones_path(base), blob)

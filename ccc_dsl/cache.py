@@ -1,0 +1,160 @@
+"""The on-disk cache: where it lives, atomic writes, diagnostics as plain data, and the
+whole-result cache of `ccc validate`.
+
+The cache lives outside the config repo (`$CCC_CACHE_DIR`, else `$XDG_CACHE_HOME/ccc-dsl`, else
+`~/.cache/ccc-dsl`) so it never shows up in `git status`; `CCC_NO_CACHE=1` turns it off. A damaged
+or unwritable cache is never an error: the work is simply done again.
+
+`ccc validate` on an unchanged repo is run many times a day (editor saves, pre-commit hooks, CI
+re-runs), so its diagnostics are kept per repo fingerprint: every file under the root (path and
+content), the environment, and ccc's own code. A hit skips loading the manifests, the
+parser and the compiler altogether, which is what makes a warm run fast. This module is imported
+on that path, so it imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import marshal
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ccc_dsl import __version__
+from ccc_dsl.diagnostics import Diagnostic, Severity, Span
+
+RESULT_FORMAT = 1
+"""Bump when what a validate result holds changes."""
+
+CONTENT_HASH_LIMIT = 1 << 20
+"""Files up to this size are fingerprinted by content (an edit within the file system's clock
+tick still counts); larger ones (prompt audio) by size and modification time."""
+
+
+def cache_dir() -> Path | None:
+    if os.environ.get("CCC_NO_CACHE"):
+        return None
+    explicit = os.environ.get("CCC_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ccc-dsl"
+
+
+def write_atomic(target: Path, blob: bytes) -> None:
+    """Write through a temp file and a rename, so a reader never sees half an entry; a
+    read-only or full cache is silently skipped."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as out:
+            out.write(blob)
+        os.replace(tmp, target)
+    except OSError:
+        return
+
+
+def diagnostics_to_data(diagnostics: Iterable[Diagnostic]) -> list[tuple[Any, ...]]:
+    """Diagnostics as tuples of plain values (for marshal)."""
+    return [
+        (str(d.severity), d.code, d.message,
+         (d.span.file, d.span.line, d.span.column, d.span.end_line, d.span.end_column)
+         if d.span else None, d.hint)
+        for d in diagnostics
+    ]
+
+
+def diagnostics_from_data(data: Iterable[tuple[Any, ...]]) -> list[Diagnostic]:
+    return [Diagnostic(Severity(severity), code, message, Span(*span) if span else None, hint)
+            for severity, code, message, span, hint in data]
+
+
+def _files(folder: Path) -> Iterator[os.DirEntry[str]]:
+    """Every regular file below `folder`, hidden folders (.git, .venv) left out, sorted."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            if not entry.name.startswith("."):
+                yield from _files(Path(entry.path))
+        elif entry.is_file():
+            yield entry
+
+
+def _tool_fingerprint() -> bytes:
+    """ccc's own code and the phone-number metadata decide results too: a changed checkout or
+    upgrade must not reuse old answers."""
+    digest = hashlib.blake2b(f"{__version__}\0{RESULT_FORMAT}".encode(), digest_size=16)
+    roots = [Path(__file__).parent]
+    for name in ("ccc_runtime", "phonenumbers"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin is not None:
+            roots.append(Path(spec.origin).parent)
+    for root in roots:
+        for entry in _files(root):
+            if entry.name.endswith((".py", ".lark", ".yaml")):
+                stat = entry.stat()
+                digest.update(f"{entry.path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    return digest.digest()
+
+
+def result_key(root: Path, env: str | None) -> str:
+    """The fingerprint of a validate run: the repo's files as they are now, env, and ccc."""
+    digest = hashlib.blake2b(_tool_fingerprint(), digest_size=20)
+    digest.update(f"\0{root.resolve()}\0{env}\0".encode("utf-8", "surrogateescape"))
+    for entry in _files(root):
+        stat = entry.stat()
+        digest.update(f"{entry.path}\0{stat.st_size}\0".encode("utf-8", "surrogateescape"))
+        if stat.st_size <= CONTENT_HASH_LIMIT:
+            try:
+                digest.update(Path(entry.path).read_bytes())
+            except OSError:
+                digest.update(b"\0unreadable")
+        else:
+            digest.update(f"{stat.st_mtime_ns}".encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _result_path(base: Path, key: str) -> Path:
+    return base / "validate" / f"{key}.marshal"
+
+
+def load_result(key: str) -> list[Diagnostic] | None:
+    base = cache_dir()
+    if base is None:
+        return None
+    try:
+        fmt, data = marshal.loads(_result_path(base, key).read_bytes())
+        if fmt != RESULT_FORMAT:
+            return None
+        return diagnostics_from_data(data)
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+
+
+def store_result(key: str, diagnostics: Iterable[Diagnostic]) -> None:
+    base = cache_dir()
+    if base is not None:
+        write_atomic(_result_path(base, key),
+                     marshal.dumps((RESULT_FORMAT, diagnostics_to_data(diagnostics))))
+
+
+def cached_diagnostics(root: Path, env: str | None,
+                       compute: Callable[[], list[Diagnostic]]) -> list[Diagnostic]:
+    """The diagnostics of validating `root` for `env`: from the cache when nothing changed,
+    else computed and stored."""
+    if cache_dir() is None:
+        return compute()
+    key = result_key(root, env)
+    cached = load_result(key)
+    if cached is not None:
+        return cached
+    diagnostics = compute()
+    store_result(key, diagnostics)
+    return diagnostics
