@@ -21,6 +21,9 @@ EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
+EXISTING = click.Path(exists=True, path_type=Path)
+"""A file or folder argument that must exist: a missing one is a usage error (exit 2)."""
+
 format_option = click.option(
     "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
     help="Output format: text for people; json, github annotations or SARIF for machines.",
@@ -44,7 +47,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(path_type=Path), default=Path("."))
+@click.argument("path", type=EXISTING, default=Path("."))
 @click.option("--env", "env", metavar="NAME", help="Environment whose values to select.")
 @format_option
 def validate(path: Path, env: str | None, fmt: str) -> None:
@@ -65,16 +68,13 @@ def validate(path: Path, env: str | None, fmt: str) -> None:
 
 
 @cli.command("fmt")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=EXISTING)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
 @click.option("--diff", "show_diff", is_flag=True, help="Write nothing; print a diff of changes.")
 def fmt_command(paths: tuple[Path, ...], check: bool, show_diff: bool) -> None:
     """Format the .ivr files in PATHS (default: the current folder) in the one canonical layout."""
     from ccc_dsl.grammar.formatter import format_file, ivr_files
 
-    missing = [p for p in paths if not p.exists()]
-    if missing:
-        raise click.UsageError(f"no such file or folder: {missing[0]}")
     changed, failed, files = 0, 0, ivr_files(list(paths) or [Path(".")])
     for path in files:
         result = format_file(path)
@@ -124,7 +124,7 @@ def disasm(file: Path, fmt: str) -> None:
 
 
 @cli.command("compile")
-@click.argument("path", type=click.Path(path_type=Path), default=Path("."))
+@click.argument("path", type=EXISTING, default=Path("."))
 @click.option("--env", "env", metavar="NAME", help="Environment whose values to select.")
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Folder for the .ccb files and build.json (default: PATH/build).")
@@ -138,8 +138,6 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
     from ccc_dsl.compiler.driver import compile_repo, write_build
     from ccc_dsl.reporting import diagnostic_to_dict
 
-    if not path.exists():
-        raise click.UsageError(f"no such file or folder: {path}")
     build = compile_repo(path, env)
     failed = has_errors(build.diagnostics) or build.analysis is None
     target = out_dir if out_dir is not None else (path if path.is_dir() else path.parent) / "build"
@@ -167,7 +165,7 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
 
 @cli.command()
 @click.argument("flow")
-@click.argument("path", type=click.Path(path_type=Path), default=Path("."))
+@click.argument("path", type=EXISTING, default=Path("."))
 @click.option("--env", "env", metavar="NAME", help="Environment whose values to select.")
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg"]),
               default="mermaid", show_default=True,
@@ -178,8 +176,6 @@ def graph(flow: str, path: Path, env: str | None, fmt: str) -> None:
     from ccc_dsl.manifest.environments import did_you_mean
     from ccc_dsl.pipeline import check_repo
 
-    if not path.exists():
-        raise click.UsageError(f"no such file or folder: {path}")
     check = check_repo(path, env)
     flows = check.analysis.program.flows if check.analysis is not None else {}
     if flow not in flows:
@@ -197,7 +193,7 @@ def graph(flow: str, path: Path, env: str | None, fmt: str) -> None:
 
 
 @cli.command("test")
-@click.argument("path", type=click.Path(path_type=Path), default=Path("."))
+@click.argument("path", type=EXISTING, default=Path("."))
 @click.option("--env", "env", metavar="NAME", help="Environment whose values to select.")
 @click.option("-k", "pattern", metavar="PATTERN",
               help="Run only tests whose file::name contains PATTERN (or matches it as a glob).")
@@ -215,8 +211,6 @@ def test_command(path: Path, env: str | None, pattern: str | None, junit: Path |
     from ccc_dsl.flowtest.report import render_text_report, report_json
     from ccc_dsl.flowtest.runner import run_tests
 
-    if not path.exists():
-        raise click.UsageError(f"no such file or folder: {path}")
     report = run_tests(path, env, pattern)
     if junit is not None:
         write_junit(report, junit)
@@ -230,7 +224,7 @@ def test_command(path: Path, env: str | None, pattern: str | None, junit: Path |
 
 @cli.command()
 @click.argument("flow")
-@click.argument("path", type=click.Path(path_type=Path), default=Path("."))
+@click.argument("path", type=EXISTING, default=Path("."))
 @click.option("--caller", required=True, metavar="NUMBER", help="The calling number.")
 @click.option("--called", metavar="NUMBER",
               help="The number dialled (default: a number bound to FLOW).")
@@ -261,8 +255,6 @@ def simulate(flow: str, path: Path, caller: str, called: str | None, at: str | N
     from ccc_dsl.simulate import load_stub, render_json, render_text
     from ccc_dsl.simulate import simulate as run_simulation
 
-    if not path.exists():
-        raise click.UsageError(f"no such file or folder: {path}")
     try:
         presses = parse_key_script(keys)
     except ValueError as exc:
