@@ -29,12 +29,19 @@ class RepoCheck:
 def check_repo(root: Path, env: str | None) -> RepoCheck:
     loaded = load_repo(root, env)
     check = RepoCheck(model=loaded.model, diagnostics=list(loaded.diagnostics))
+    unparsed = 0
     with paused_gc():  # ASTs are many small objects without cycles: don't rescan them
         for flow_file in loaded.flow_files:
             parsed = parse_file(flow_file)
             check.diagnostics.extend(parsed.diagnostics)
             if parsed.module is not None:
                 check.modules.append(parsed.module)
+            else:
+                unparsed += 1
+    if unparsed:
+        # The flows of a file with syntax errors are unknown: analysing the rest would report
+        # every call to them as a call to a missing flow. Syntax first, as compilers do.
+        return check
     root_dir = Path(loaded.model.root) if loaded.model is not None else None
     check.analysis = analyse(check.modules, check.model, root_dir)
     check.diagnostics.extend(check.analysis.diagnostics)

@@ -1,0 +1,32 @@
+"""The front half of the pipeline as `ccc validate` runs it on a whole repo."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from ccc_dsl.pipeline import check_repo
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_examples_are_clean_in_every_environment() -> None:
+    for env in (None, "staging", "production"):
+        check = check_repo(EXAMPLES, env)
+        assert check.diagnostics == []
+        assert check.analysis is not None
+        assert sorted(check.analysis.program.flows) == [
+            "account_lookup", "after_hours", "main", "screening", "survey", "vip_routing"]
+
+
+def test_a_syntax_error_is_reported_without_cascading_into_other_files(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(EXAMPLES, repo)
+    survey = repo / "flows" / "survey.ivr"
+    survey.write_text(survey.read_text(encoding="utf-8") + "\nflow broken {\n  start:\n"
+                      "    menu prompt \"bye\" timeout 5 { 1 -> start }\n}\n", encoding="utf-8")
+    check = check_repo(repo, None)
+    # main.ivr and vip_routing.ivr call `survey`, whose file no longer parses: no R508 for them.
+    assert [(Path(d.span.file).name, d.code) for d in check.diagnostics if d.span] == [
+        ("survey.ivr", "P103")]
+    assert check.analysis is None
