@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
+import pytest
+
 from ccc_dsl.diagnostics import Span, error, sorted_diagnostics, warning
-from ccc_dsl.reporting import render_github, render_json, render_sarif, render_text
+from ccc_dsl.reporting import render_github, render_json, render_sarif, render_text, use_color
 
 
 def test_sorted_by_file_line_column_and_deduplicated() -> None:
@@ -51,3 +54,23 @@ def test_json_and_sarif_carry_locations() -> None:
     assert result["level"] == "warning"
     region = result["locations"][0]["physicalLocation"]["region"]
     assert (region["startLine"], region["startColumn"]) == (2, 3)
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_colour_follows_the_terminal_and_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    assert use_color(_Tty()) is True
+    assert use_color(io.StringIO()) is False
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert use_color(_Tty()) is False
+    d = error("P102", "missing `->`")
+    assert "\x1b[" not in render_text([d], color=use_color(_Tty()))
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert use_color(io.StringIO()) is True
+    assert "\x1b[31merror[P102]\x1b[0m" in render_text([d], color=True)
