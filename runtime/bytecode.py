@@ -18,7 +18,7 @@ import json
 import re
 import struct
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Protocol, TypeAlias
@@ -228,18 +228,6 @@ class FlowImage:
 # Validation of values (shared by the builder and the decoder)
 
 
-def _is_const(value: object, depth: int = 0) -> bool:
-    if depth > MAX_CONST_DEPTH:
-        return False
-    if value is None or isinstance(value, bool | str | float):
-        return True
-    if isinstance(value, int):
-        return MIN_INT <= value <= MAX_INT
-    if isinstance(value, list):
-        return all(_is_const(v, depth + 1) for v in value)
-    return False
-
-
 _ARITY: dict[str, tuple[int, int | None]] = {
     "const": (1, 1), "var": (1, 1), "not": (1, 1), "neg": (1, 1), "and": (2, None),
     "or": (2, None), "?": (3, 3), "list": (0, None),
@@ -268,6 +256,25 @@ def check_expr(expr: Const, where: str) -> None:
         check_expr(arg, where)
 
 
+def _is_expr(expr: Const) -> bool:
+    """Whether `check_expr` would accept `expr` (without building any message)."""
+    if not isinstance(expr, list) or not expr:
+        return False
+    op = expr[0]
+    if not isinstance(op, str) or op not in EXPR_OPS:
+        return False
+    low, high = _ARITY.get(op, (2, 2))
+    n_args = len(expr) - 1
+    if n_args < low or (high is not None and n_args > high):
+        return False
+    if op == "const":
+        return True
+    if op == "var":
+        path = expr[1]
+        return isinstance(path, str) and _VAR_RE.fullmatch(path) is not None
+    return all(_is_expr(arg) for arg in expr[1:])
+
+
 def _is_tts_text(value: Const) -> bool:
     if isinstance(value, str):
         return True
@@ -276,16 +283,19 @@ def _is_tts_text(value: Const) -> bool:
         and isinstance(p[1], str) for p in value)
 
 
+def _is_prompt(value: Const) -> bool:
+    if not (isinstance(value, list) and len(value) >= 2 and isinstance(value[0], bool)):
+        return False
+    for item in value[1:]:
+        if not (isinstance(item, list) and len(item) == 2 and (
+                (item[0] == "prompt" and isinstance(item[1], str) and item[1])
+                or (item[0] == "tts" and _is_tts_text(item[1])))):
+            return False
+    return True
+
+
 def _check_prompt(value: Const, where: str) -> None:
-    ok = isinstance(value, list) and len(value) >= 2 and isinstance(value[0], bool)
-    if ok:
-        assert isinstance(value, list)
-        for item in value[1:]:
-            if not (isinstance(item, list) and len(item) == 2 and (
-                    (item[0] == "prompt" and isinstance(item[1], str) and item[1])
-                    or (item[0] == "tts" and _is_tts_text(item[1])))):
-                ok = False
-    if not ok:
+    if not _is_prompt(value):
         raise BytecodeError(f"{where}: a prompt must be [barge_in, item, ...] with items "
                             f"[\"prompt\", name] or [\"tts\", text], got {value!r}")
 
@@ -432,41 +442,146 @@ def _verify_node(op: Op, operands: Sequence[Const], exits: Sequence[int | None],
 # --------------------------------------------------------------------------------------------
 # Encoding
 
+_U32 = struct.Struct("<I").pack
+_I64 = struct.Struct("<q").pack
+_F64 = struct.Struct("<d").pack
+_LOC = struct.Struct("<5I")
+
 
 def _enc_str(out: bytearray, text: str) -> None:
     data = text.encode("utf-8")
-    out += struct.pack("<I", len(data))
+    out += _U32(len(data))
     out += data
 
 
-def _enc_const(out: bytearray, value: Const) -> None:
-    if value is None:
+class _NotConst(Exception):
+    """Raised inside the encoder for a value the pool can't hold (reported by `_const_key`)."""
+
+
+def _enc_const(out: bytearray, value: Const, depth: int = 0) -> None:
+    """Append the encoding of `value`; _NotConst if it isn't a constant (another type, an
+    integer outside 64 bits, nested deeper than MAX_CONST_DEPTH). The commonest types first."""
+    if isinstance(value, str):
+        data = value.encode("utf-8")
+        out.append(4)
+        out += _U32(len(data))
+        out += data
+    elif isinstance(value, list):
+        if value and depth >= MAX_CONST_DEPTH:
+            raise _NotConst
+        out.append(5)
+        out += _U32(len(value))
+        for item in value:  # strings, booleans, null and lists of strings inline: most are
+            if isinstance(item, str):
+                data = item.encode("utf-8")
+                out.append(4)
+                out += _U32(len(data))
+                out += data
+            elif item is False:
+                out.append(1)
+            elif item is True:
+                out.append(2)
+            elif item is None:
+                out.append(0)
+            elif isinstance(item, list) and depth + 1 < MAX_CONST_DEPTH:
+                out.append(5)
+                out += _U32(len(item))
+                for sub in item:
+                    if isinstance(sub, str):
+                        data = sub.encode("utf-8")
+                        out.append(4)
+                        out += _U32(len(data))
+                        out += data
+                    else:
+                        _enc_const(out, sub, depth + 2)
+            else:
+                _enc_const(out, item, depth + 1)
+    elif value is None:
         out.append(0)
     elif value is False:
         out.append(1)
     elif value is True:
         out.append(2)
     elif isinstance(value, int):
+        if not MIN_INT <= value <= MAX_INT:
+            raise _NotConst
         out.append(3)
-        out += struct.pack("<q", value)
+        out += _I64(value)
     elif isinstance(value, float):
         out.append(6)
-        out += struct.pack("<d", value)
-    elif isinstance(value, str):
-        out.append(4)
-        _enc_str(out, value)
+        out += _F64(value)
     else:
-        out.append(5)
-        out += struct.pack("<I", len(value))
-        for item in value:
-            _enc_const(out, item)
+        raise _NotConst
 
 
 def _const_key(value: Const) -> bytes:
-    """Type-exact identity of a constant (so True and 1, or 1 and "1", stay distinct)."""
+    """The encoding of a constant, which is also its type-exact identity in the pool (so True
+    and 1, or 1 and "1", stay distinct). BytecodeError if `value` is not a constant."""
     out = bytearray()
-    _enc_const(out, value)
+    try:
+        _enc_const(out, value)
+    except _NotConst:
+        raise BytecodeError(f"not a constant (null, bool, 64-bit int, float, str or list): "
+                            f"{value!r}") from None
     return bytes(out)
+
+
+@dataclass(frozen=True, slots=True)
+class _BuildSpec:
+    """An opcode's spec in the shape the builder looks things up in (computed once)."""
+
+    kinds: tuple[Kind, ...]
+    names: tuple[str, ...]
+    exit_numbers: dict[str, int]
+    keyed_at: int | None
+    """Position of the KEYS operand whose entries add exits, if any."""
+    required: tuple[bool, ...]
+    """Per fixed exit: must it be connected?"""
+    checks: tuple[Callable[[Const], bool], ...]
+    """Per operand, its type's entry in `_QUICK_CHECKS`."""
+    semantic: bool
+    """Whether `_check_semantics` has rules for the opcode."""
+
+
+def _is_name(value: Const) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _is_var(value: Const) -> bool:
+    return isinstance(value, str) and _VAR_RE.fullmatch(value) is not None
+
+
+def _is_opt_prompt(value: Const) -> bool:
+    return value is None or _is_prompt(value)
+
+
+def _is_opt_str(value: Const) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _slow(value: Const) -> bool:
+    return False
+
+
+_QUICK_CHECKS: dict[Kind, Callable[[Const], bool]] = {
+    Kind.NAME: _is_name, Kind.VAR: _is_var, Kind.INT: _is_ms, Kind.EXPR: _is_expr,
+    Kind.PROMPT: _is_prompt, Kind.OPT_PROMPT: _is_opt_prompt, Kind.OPT_STR: _is_opt_str,
+    Kind.KEYS: _is_keys, Kind.ARGS: _slow, Kind.ANNOUNCES: _slow, Kind.OFFERS: _slow,
+}
+"""Per operand type, a check that says yes only to what `_check_operand` accepts; for a no
+(or the rarer types) `_check_operand` decides and words the error. Saves building the error
+context of every operand."""
+
+_BUILD_SPECS: dict[Op, _BuildSpec] = {
+    op: _BuildSpec(
+        tuple(k for _, k in spec.operands), tuple(n for n, _ in spec.operands),
+        {name: i for i, name in enumerate(spec.exits)},
+        None if spec.keyed_from is None else [n for n, _ in spec.operands].index(spec.keyed_from),
+        tuple(name not in spec.optional for name in spec.exits),
+        tuple(_QUICK_CHECKS[k] for _, k in spec.operands),
+        op in (Op.MENU, Op.COLLECT, Op.SURVEY, Op.QUEUE))
+    for op, spec in SPECS.items()
+}
 
 
 @dataclass(slots=True)
@@ -474,22 +589,47 @@ class _PendingNode:
     op: Op
     operands: list[int]
     exits: list[int | None]
-    loc: SourceLoc
+    loc: tuple[str, int, int, int, int]
+    """The line-table entry: file, line, column, end line, end column."""
+
+
+_NO_LOC = ("", 0, 0, 0, 0)
+
+
+def exit_numbers(op: Op, operands: Sequence[Const]) -> Mapping[str, int]:
+    """Exit name -> number for a node with these operands: the opcode's fixed exits, then one
+    per key (`"1"`). Its length is the node's exit count."""
+    spec = _BUILD_SPECS[op]
+    if spec.keyed_at is None or spec.keyed_at >= len(operands):  # (too few: add_node says so)
+        return spec.exit_numbers
+    keys = operands[spec.keyed_at]
+    numbers = dict(spec.exit_numbers)
+    if isinstance(keys, list):
+        for i, key in enumerate(keys, len(numbers)):
+            numbers.setdefault(str(key), i)
+    return numbers
 
 
 class FlowBuilder:
     """Assembles one flow image. The compiler's API for emitting bytecode.
 
-    Operands are given as values; the builder interns them in the constant pool (deduplicated,
-    in first-use order). Nodes are numbered in the order they are added; node 0 is the entry
-    unless `set_entry` says otherwise. Same calls in the same order -> the same bytes.
+    Operands are given as values; the builder checks them against the opcode's types and
+    interns them in the constant pool (deduplicated, in first-use order). Nodes are numbered in
+    the order they are added; node 0 is the entry unless `set_entry` says otherwise. Same calls
+    in the same order -> the same bytes.
+
+    `source_file`, when given, is the file every node's location names (the compiler's spans
+    name a file as it was opened; the image names it relative to the repo).
     """
 
-    def __init__(self, name: str, source_hash: str, compiler_version: str) -> None:
+    def __init__(self, name: str, source_hash: str, compiler_version: str, *,
+                 source_file: str | None = None) -> None:
         self.name = name
         self.source_hash = source_hash
         self.compiler_version = compiler_version
+        self.source_file = source_file
         self._consts: list[Const] = []
+        self._encoded: list[bytes] = []
         self._const_index: dict[bytes, int] = {}
         self._nodes: list[_PendingNode] = []
         self._entry = 0
@@ -497,15 +637,19 @@ class FlowBuilder:
 
     def const(self, value: Const) -> int:
         """The pool index of `value`, adding it if new."""
-        if not _is_const(value):
-            raise BytecodeError(f"not a constant (null, bool, 64-bit int, float, str or list): "
-                                f"{value!r}")
-        key = _const_key(value)
+        if isinstance(value, str):  # the commonest constants: names, then durations
+            data = value.encode("utf-8")
+            key = b"\x04" + _U32(len(data)) + data
+        elif (isinstance(value, int) and value is not True and value is not False
+              and MIN_INT <= value <= MAX_INT):
+            key = b"\x03" + _I64(value)
+        else:
+            key = _const_key(value)
         index = self._const_index.get(key)
         if index is None:
-            index = len(self._consts)
+            index = self._const_index[key] = len(self._consts)
             self._consts.append(value)
-            self._const_index[key] = index
+            self._encoded.append(key)
         return index
 
     def add_node(self, op: Op, operands: Sequence[Const],
@@ -513,22 +657,35 @@ class FlowBuilder:
                  span: SpanLike | SourceLoc | None = None) -> int:
         """Add a node; return its index. `exits` may be given now or later with `set_exit`
         (None = unconnected). The opcode's operand types are checked here, at the call site."""
-        op = Op(op)
-        where = f"node {len(self._nodes)} ({op.name})"
-        spec = SPECS[op]
-        if len(operands) != len(spec.operands):
-            raise BytecodeError(f"{where}: {op.name} takes {len(spec.operands)} operands "
-                                f"({', '.join(n for n, _ in spec.operands)}), got {len(operands)}")
-        for (name, kind), value in zip(spec.operands, operands, strict=True):
-            _check_operand(kind, value, f"{where} operand {name!r}")
-        _check_semantics(op, dict(zip((n for n, _ in spec.operands), operands, strict=True)), where)
-        want = exit_count(op, operands)
+        if type(op) is not Op:
+            op = Op(op)
+        spec = _BUILD_SPECS[op]
+        kinds = spec.kinds
+        if len(operands) != len(kinds):
+            raise BytecodeError(
+                f"node {len(self._nodes)} ({op.name}): {op.name} takes {len(kinds)} operands "
+                f"({', '.join(spec.names)}), got {len(operands)}")
+        for check, value, kind, name in zip(spec.checks, operands, kinds, spec.names,
+                                            strict=False):  # the lengths are checked above
+            if not check(value):  # `_check_operand` decides, and words the error
+                _check_operand(kind, value,
+                               f"node {len(self._nodes)} ({op.name}) operand {name!r}")
+        if spec.semantic:
+            _check_semantics(op, dict(zip(spec.names, operands, strict=True)),
+                             f"node {len(self._nodes)} ({op.name})")
+        want = len(spec.required)
+        if spec.keyed_at is not None:
+            keys = operands[spec.keyed_at]
+            want += len(keys) if isinstance(keys, list) else 0
         exit_list: list[int | None] = list(exits) if exits is not None else [None] * want
         if len(exit_list) != want:
-            raise BytecodeError(f"{where}: {op.name} has {want} exits, got {len(exit_list)}")
-        loc = SourceLoc("", 0, 0, 0, 0) if span is None else SourceLoc(
-            span.file, span.line, span.column, span.end_line, span.end_column)
-        self._nodes.append(_PendingNode(op, [self.const(v) for v in operands], exit_list, loc))
+            raise BytecodeError(f"node {len(self._nodes)} ({op.name}): {op.name} has {want} "
+                                f"exits, got {len(exit_list)}")
+        loc = _NO_LOC if span is None else (
+            span.file if self.source_file is None else self.source_file,
+            span.line, span.column, span.end_line, span.end_column)
+        const = self.const
+        self._nodes.append(_PendingNode(op, [const(v) for v in operands], exit_list, loc))
         return len(self._nodes) - 1
 
     def set_exit(self, node: int, exit_number: int, target: int | None) -> None:
@@ -538,14 +695,14 @@ class FlowBuilder:
     def exit_number(self, node: int, name: str) -> int:
         """The number of the named exit (`"ok"`, `"timeout"`, or a key such as `"1"`)."""
         pending = self._nodes[node]
-        spec = SPECS[pending.op]
-        if name in spec.exits:
-            return spec.exits.index(name)
-        if spec.keyed_from is not None:
-            keys = self._consts[pending.operands[[n for n, _ in spec.operands]
-                                                 .index(spec.keyed_from)]]
+        spec = _BUILD_SPECS[pending.op]
+        number = spec.exit_numbers.get(name)
+        if number is not None:
+            return number
+        if spec.keyed_at is not None:
+            keys = self._consts[pending.operands[spec.keyed_at]]
             if isinstance(keys, list) and name in keys:
-                return len(spec.exits) + keys.index(name)
+                return len(spec.required) + keys.index(name)
         raise KeyError(f"{pending.op.name} has no exit {name!r}")
 
     def set_entry(self, node: int) -> None:
@@ -559,37 +716,65 @@ class FlowBuilder:
     def node_count(self) -> int:
         return len(self._nodes)
 
-    def build(self) -> bytes:
-        """The image bytes; verified by decoding them, so a builder can't emit a bad image."""
+    def build(self, verify: bool = True) -> bytes:
+        """The image bytes. With `verify` (the default) they are checked by decoding them, so a
+        builder can't emit a bad image. Without, only what `add_node` can't see is checked
+        (exits connected and in range, entry and error node in range): the compiler, whose
+        images the tests decode, uses that and skips decoding what it has just written."""
+        nodes = self._nodes
+        if not verify:
+            self._check_links()
         out = bytearray(MAGIC)
         out += struct.pack("<HH", FORMAT_VERSION, 0)
         _enc_str(out, self.compiler_version)
         _enc_str(out, self.source_hash)
         _enc_str(out, self.name)
         error = NO_NODE if self._error_node is None else self._error_node
-        out += struct.pack("<II", self._entry, error)
-        out += struct.pack("<I", len(self._consts))
-        for value in self._consts:
-            _enc_const(out, value)
-        out += struct.pack("<I", len(self._nodes))
-        for node in self._nodes:
-            out += struct.pack("<BH", node.op, len(node.operands))
-            out += struct.pack(f"<{len(node.operands)}I", *node.operands)
-            out += struct.pack("<H", len(node.exits))
-            out += struct.pack(f"<{len(node.exits)}I",
-                               *(NO_NODE if t is None else t for t in node.exits))
-        files = sorted({n.loc.file for n in self._nodes})
-        out += struct.pack("<I", len(files))
+        out += struct.pack("<III", self._entry, error, len(self._encoded))
+        out += b"".join(self._encoded)
+        out += _U32(len(nodes))
+        packers: dict[tuple[int, int], Callable[..., bytes]] = {}
+        for node in nodes:
+            n_ops, n_exits = len(node.operands), len(node.exits)
+            pack = packers.get((n_ops, n_exits))
+            if pack is None:
+                pack = packers[n_ops, n_exits] = struct.Struct(f"<BH{n_ops}IH{n_exits}I").pack
+            out += pack(node.op, n_ops, *node.operands, n_exits,
+                        *[NO_NODE if t is None else t for t in node.exits])
+        files = sorted({n.loc[0] for n in nodes})
+        file_index = {file: i for i, file in enumerate(files)}
+        out += _U32(len(files))
         for file in files:
             _enc_str(out, file)
-        for node in self._nodes:
-            loc = node.loc
-            out += struct.pack("<5I", files.index(loc.file), loc.line, loc.column,
-                               loc.end_line, loc.end_column)
-        out += struct.pack("<I", zlib.crc32(out))
+        pack_loc = _LOC.pack
+        for node in nodes:
+            file, line, column, end_line, end_column = node.loc
+            out += pack_loc(file_index[file], line, column, end_line, end_column)
+        out += _U32(zlib.crc32(out))
         data = bytes(out)
-        decode(data)
+        if verify:
+            decode(data)
         return data
+
+    def _check_links(self) -> None:
+        """The checks of `decode` that concern exits, the entry and the error node."""
+        count = len(self._nodes)
+        if not count:
+            raise BytecodeError("the flow has no nodes")
+        if not 0 <= self._entry < count:
+            raise BytecodeError(f"entry node {self._entry} out of range 0..{count - 1}")
+        if self._error_node is not None and not 0 <= self._error_node < count:
+            raise BytecodeError(f"error node {self._error_node} out of range 0..{count - 1}")
+        for i, node in enumerate(self._nodes):
+            required = _BUILD_SPECS[node.op].required
+            for number, target in enumerate(node.exits):
+                if target is None:
+                    if number < len(required) and not required[number]:
+                        continue
+                elif 0 <= target < count:
+                    continue
+                _verify_node(node.op, [self._consts[k] for k in node.operands], node.exits,
+                             count, f"node {i} ({node.op.name}, {SourceLoc(*node.loc)})")
 
 
 # --------------------------------------------------------------------------------------------

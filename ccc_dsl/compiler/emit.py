@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from ccc_runtime.bytecode import Const, FlowBuilder, Op
+from ccc_runtime.bytecode import Const, FlowBuilder, Op, exit_numbers
 
 from ccc_dsl.compiler.ir import FlowIR
-from ccc_dsl.diagnostics import Span
 
 APOLOGY: Final[Const] = [False, ["tts", [
     ["zh", "抱歉\uff0c系统出现故障\uff0c请稍后再拨。"],
@@ -22,39 +21,39 @@ APOLOGY: Final[Const] = [False, ["tts", [
 """What the error handler says before it hangs up (a fault: a bad template, a bad number...)."""
 
 
-def _relocated(span: Span, file: str) -> Span:
-    return Span(file, span.line, span.column, span.end_line, span.end_column)
-
-
 def emit(ir: FlowIR, source_hash: str, compiler_version: str, file: str) -> bytes:
     """The image of one flow. `file` is the source name for the line table (repo-relative).
-    The IR must have an entry (flows with errors are not emitted); BytecodeError otherwise."""
-    g = ir.graph
-    order = sorted(g.nodes, key=lambda n: (g.nodes[n]["span"].line,
-                                           g.nodes[n]["span"].column, n))
-    builder = FlowBuilder(ir.name, source_hash, compiler_version)
-    index: dict[int, int] = {}
+    The IR must have an entry (flows with errors are not emitted); BytecodeError otherwise.
+    The builder checks every operand and every exit; it doesn't decode the image again (the
+    tests decode every emitted image)."""
+    nodes = ir.attrs()
+    order = [n for _, _, n in sorted([(attrs["span"].line, attrs["span"].column, n)
+                                      for n, attrs in nodes.items()])]
+    index = {node: i for i, node in enumerate(order)}
+    succ = ir.successors()
+    # After the flow's nodes: a hang-up for sub-flow calls that never return (the dead-end
+    # analysis checked that; the format still wants their exit connected, so it leads to a
+    # hang-up no call reaches), then the error handler (an apology, then a hang-up).
+    dead_calls = [n for n in order if not succ[n] and nodes[n]["op"] is Op.CALL_FLOW]
+    hangup = len(order) if dead_calls else None
+    apology = len(order) + (hangup is not None)
+    builder = FlowBuilder(ir.name, source_hash, compiler_version, source_file=file)
+    add_node = builder.add_node
     for node in order:
-        attrs = g.nodes[node]
-        index[node] = builder.add_node(attrs["op"], attrs["operands"],
-                                       span=_relocated(attrs["span"], file))
-    for node in order:
-        for _, target, exit_name in g.out_edges(node, keys=True):
-            number = builder.exit_number(index[node], exit_name)
-            builder.set_exit(index[node], number, index[target])
-    hangup: int | None = None
-    for node in order:
-        if g.nodes[node]["op"] is Op.CALL_FLOW and g.out_degree(node) == 0:
-            # The sub-flow never returns (checked by the dead-end analysis); the format still
-            # wants the exit connected, so it leads to a hang-up no call reaches.
-            if hangup is None:
-                hangup = builder.add_node(Op.HANGUP, [], span=_relocated(ir.name_span, file))
-            builder.set_exit(index[node], 0, hangup)
+        attrs = nodes[node]
+        op, operands = attrs["op"], attrs["operands"]
+        numbers = exit_numbers(op, operands)
+        exits: list[int | None] = [None] * len(numbers)
+        for target, exit_name, _ in succ[node]:
+            exits[numbers[exit_name]] = index[target]
+        if hangup is not None and not succ[node] and op is Op.CALL_FLOW:
+            exits[0] = hangup
+        add_node(op, operands, exits, span=attrs["span"])
+    if hangup is not None:
+        add_node(Op.HANGUP, [], [], span=ir.name_span)
     if ir.entry is not None:
         builder.set_entry(index[ir.entry])
-    where = _relocated(ir.name_span, file)
-    apology = builder.add_node(Op.PLAY, [APOLOGY], span=where)
-    builder.set_exit(apology, 0, builder.add_node(Op.HANGUP, [], span=where))
+    add_node(Op.PLAY, [APOLOGY], [apology + 1, None], span=ir.name_span)
+    add_node(Op.HANGUP, [], [], span=ir.name_span)
     builder.set_error_node(apology)
-    data: bytes = builder.build()
-    return data
+    return builder.build(verify=False)

@@ -24,7 +24,7 @@ runs after it), so `If`, exits and fall-through between steps need no patching.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -53,6 +53,8 @@ CALL_DATA = frozenset({
 })
 """The call data fields the runtime sets (docs/bytecode.md, "Call data variables")."""
 SURVEY_VAR = "survey.score"
+_CACHES = ("reachable", "successors")
+"""Keys of `graph.graph` where `FlowIR` keeps what it computes once per graph."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,17 +80,20 @@ class FlowIR:
         """(u, v, exit, attributes) of a node, in the order the exits were connected."""
         return [(u, v, k, d) for u, v, k, d in self.graph.out_edges(node, keys=True, data=True)]
 
+    def attrs(self) -> dict[int, dict[str, Any]]:
+        """Node -> its attribute dict, in creation order: networkx's own node dict (read it,
+        don't change it), as a plain lookup is far cheaper than `graph.nodes[n]`."""
+        nodes: dict[int, dict[str, Any]] = self.graph._node
+        return nodes
+
     def successors(self) -> dict[int, list[tuple[int, str, dict[str, Any]]]]:
-        """Node -> its exits as (target, exit, edge attributes), in connection order. Computed
-        once per graph (IR graphs are not changed after lowering: optimizations copy them), as
-        the analyses walk edges far more often than networkx views are cheap for."""
+        """Node -> its exits as (target, exit, edge attributes), in networkx's edge order.
+        Computed once per graph (IR graphs are not changed after lowering: optimizations copy
+        them), as the analyses walk edges far more often than networkx views are cheap for."""
         cached: dict[int, list[tuple[int, str, dict[str, Any]]]] | None = \
             self.graph.graph.get("successors")
         if cached is None:
-            cached = {n: [] for n in self.graph.nodes}
-            for u, v, key, data in self.graph.edges(keys=True, data=True):
-                cached[u].append((v, key, data))
-            self.graph.graph["successors"] = cached
+            cached = self.graph.graph["successors"] = _successors(self.graph._adj)
         return cached
 
     def reachable(self) -> frozenset[int]:
@@ -110,8 +115,8 @@ class FlowIR:
 
     def with_graph(self, graph: Any, entry: int | None) -> FlowIR:
         """The same flow with another graph (optimizations return new IRs)."""
-        graph.graph.pop("reachable", None)
-        graph.graph.pop("successors", None)
+        for cache in _CACHES:
+            graph.graph.pop(cache, None)
         return FlowIR(self.name, self.file, self.span, self.name_span, graph, entry,
                       self.calls, self.lowering)
 
@@ -214,42 +219,48 @@ Target = int | _Label | _End
 class _Lowering:
     flow: ast.Flow
     model_routing: dict[str, str]
-    graph: Any = field(default_factory=nx.MultiDiGraph)
+    nodes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Node id (0, 1, 2... in creation order) -> its attributes."""
     pending: list[tuple[int, str, Target, str, tuple[str, ...], Span]] = field(
         default_factory=list)
     calls: list[tuple[str, Span]] = field(default_factory=list)
     step: str = ""
-    first: bool = False
 
     def node(self, op: Op, operands: list[Const], stmt: Any, what: str, *,
              reads: Iterator[tuple[str, Span]] | None = None, writes: tuple[str, ...] = (),
              audios: tuple[ast.Audio | None, ...] = (), written: tuple[str, ...] = ()) -> int:
-        node_id = len(self.graph)
+        node_id = len(self.nodes)
         tts: list[tuple[str, Span]] = []
         prompts: list[tuple[str, Span]] = []
-        read_list = list(reads or ())
+        read_list = list(reads) if reads is not None else []
         for audio in audios:
-            for item in audio.items if audio is not None else ():
+            if audio is None:
+                continue
+            for item in audio.items:
                 if isinstance(item, ast.Ref):
                     prompts.append((item.name, item.span))
                 else:
                     for text in item.texts:
                         tts.append((text.template, text.span))
-                        read_list += [(root, text.span) for root in template_roots(text.template)]
-        self.graph.add_node(node_id, op=op, operands=operands, span=stmt.span, step=self.step,
-                            first=False, what=what, written=frozenset(written),
-                            reads=tuple(read_list), writes=writes, tts=tuple(tts),
-                            prompts=tuple(prompts), falls_off=())
+                        roots = template_roots(text.template)
+                        if roots:
+                            read_list += [(root, text.span) for root in roots]
+        self.nodes[node_id] = {
+            "op": op, "operands": operands, "span": stmt.span, "step": self.step,
+            "first": False, "what": what, "written": frozenset(written) if written else _NONE,
+            "reads": tuple(read_list) if read_list else (), "writes": writes,
+            "tts": tuple(tts) if tts else (), "prompts": tuple(prompts) if prompts else (),
+            "falls_off": ()}
         return node_id
 
     def connect(self, node: int, exit_name: str, target: Target, kind: str = "auto",
                 writes: tuple[str, ...] = (), span: Span | None = None) -> None:
-        self.pending.append((node, exit_name, target, kind,
-                             writes, span or self.graph.nodes[node]["span"]))
+        self.pending.append((node, exit_name, target, kind, writes,
+                             span or self.nodes[node]["span"]))
 
     def block(self, stmts: ast.Block, cont: Target, reprompt: int | None) -> Target:
         for stmt in reversed(stmts):
-            cont = self.stmt(stmt, cont, reprompt)
+            cont = _STATEMENTS[type(stmt)](self, stmt, cont, reprompt)
         return cont
 
     def exits(self, node: int, stmt: Any, cont: Target, reprompt: int | None,
@@ -261,129 +272,143 @@ class _Lowering:
         False: the runtime default, which for a transfer's `done` ends the call and for
         `noinput`/`nomatch` asks again."""
         written = {ex.name for ex in stmt.exits}
+        writes = edge_writes or {}
         for ex in stmt.exits:
             target = self.block(ex.body, cont, reprompt)
             kind = ("choice" if ex.is_key or ex.name in choice
                     else "counted" if ex.name in counted else "auto")
-            self.connect(node, ex.name, target, kind, (edge_writes or {}).get(ex.name, ()),
-                         ex.span)
+            self.connect(node, ex.name, target, kind, writes.get(ex.name, ()), ex.span)
         for name, continues in defaults.items():
             if name not in written and continues:
                 kind = "choice" if name in choice else "auto"
-                self.connect(node, name, cont, kind, (edge_writes or {}).get(name, ()))
+                self.connect(node, name, cont, kind, writes.get(name, ()))
 
-    def stmt(self, stmt: ast.Stmt, cont: Target, reprompt: int | None) -> Target:
-        written = tuple(ex.name for ex in getattr(stmt, "exits", ()))
-        if isinstance(stmt, ast.Goto):
-            return _Label(stmt.target.name, stmt.target.span)
-        if isinstance(stmt, ast.Reprompt):
-            return reprompt if reprompt is not None else cont
-        if isinstance(stmt, ast.Hangup):
-            return self.node(Op.HANGUP, [], stmt, "hangup")
-        if isinstance(stmt, ast.Return):
-            return self.node(Op.RETURN, [], stmt, "return")
-        if isinstance(stmt, ast.Play):
-            n = self.node(Op.PLAY, [lower_audio(stmt.audio)], stmt, "play",
-                          audios=(stmt.audio,))
-            self.connect(n, "next", cont)
-            return n
-        if isinstance(stmt, ast.Set):
-            n = self.node(Op.SET, [stmt.target.dotted, lower_expr(stmt.value)], stmt, "set",
-                          reads=expr_reads(stmt.value), writes=(stmt.target.path[0],))
-            self.connect(n, "next", cont)
-            return n
-        if isinstance(stmt, ast.Language):
-            n = self.node(Op.SET_LANGUAGE, [lower_expr(stmt.value)], stmt, "language",
-                          reads=expr_reads(stmt.value))
-            self.connect(n, "next", cont)
-            return n
-        if isinstance(stmt, ast.If):
-            n = self.node(Op.BRANCH, [lower_expr(stmt.condition)], stmt, "if",
-                          reads=expr_reads(stmt.condition))
-            self.connect(n, "true", self.block(stmt.then, cont, reprompt), span=stmt.span)
-            otherwise = cont if stmt.otherwise is None else self.block(stmt.otherwise, cont,
-                                                                       reprompt)
-            self.connect(n, "false", otherwise)
-            return n
-        if isinstance(stmt, ast.CallFlow):
-            n = self.node(Op.CALL_FLOW, [stmt.flow.name], stmt, "call flow")
-            self.calls.append((stmt.flow.name, stmt.flow.span))
-            self.connect(n, "next", cont)
-            return n
-        if isinstance(stmt, ast.Menu):
-            keys: list[Const] = [ex.name for ex in stmt.exits if ex.is_key]
-            n = self.node(Op.MENU, [lower_audio(stmt.prompt), stmt.timeout_ms,
-                                    stmt.interdigit_ms or 0, stmt.noinput_retries,
-                                    stmt.nomatch_retries, keys], stmt, "menu",
-                          audios=(stmt.prompt,), written=written)
-            self.exits(n, stmt, cont, n, {"exhausted": True},
-                       counted=frozenset({"noinput", "nomatch"}))
-            return n
-        if isinstance(stmt, ast.Collect):
-            n = self.node(Op.COLLECT, [stmt.var, lower_audio(stmt.prompt), stmt.min_digits,
-                                       stmt.max_digits, stmt.terminator, stmt.timeout_ms,
-                                       stmt.interdigit_ms or 0, stmt.pattern,
-                                       stmt.noinput_retries, stmt.nomatch_retries],
-                          stmt, "collect", audios=(stmt.prompt,), written=written)
-            root = (stmt.var.split(".")[0],)
-            self.exits(n, stmt, cont, n, {"ok": True, "exhausted": True},
-                       choice=frozenset({"ok"}), counted=frozenset({"noinput", "nomatch"}),
-                       edge_writes={"ok": root, "nomatch": root})
-            return n
-        if isinstance(stmt, ast.Survey):
-            n = self.node(Op.SURVEY, [lower_audio(stmt.prompt), stmt.min_score, stmt.max_score,
-                                      SURVEY_VAR, stmt.timeout_ms, stmt.noinput_retries,
-                                      stmt.nomatch_retries, _opt_audio(stmt.thanks)],
-                          stmt, "survey", audios=(stmt.prompt, stmt.thanks), written=written)
-            self.exits(n, stmt, cont, n, {"ok": True, "exhausted": True},
-                       choice=frozenset({"ok"}), counted=frozenset({"noinput", "nomatch"}))
-            return n
-        if isinstance(stmt, ast.Hours):
-            n = self.node(Op.HOURS, [stmt.schedule.name], stmt, "hours", written=written)
-            self.exits(n, stmt, cont, reprompt, {"open": True, "closed": True, "holiday": True})
-            return n
-        if isinstance(stmt, ast.Blacklist):
-            subject = stmt.number or ast.Var(("caller", "number"), stmt.span)
-            n = self.node(Op.BLACKLIST, [stmt.blacklist.name, lower_expr(subject)], stmt,
-                          "blacklist", reads=expr_reads(stmt.number), written=written)
-            self.exits(n, stmt, cont, reprompt, {"listed": True, "clear": True})
-            return n
-        if isinstance(stmt, ast.CallFunction):
-            args: list[Const] = [[a.name, lower_expr(a.value)] for a in stmt.args]
-            n = self.node(Op.CALL_FUNCTION, [stmt.function.name, args, stmt.timeout_ms,
-                                             stmt.result_var], stmt, "call function",
-                          reads=(r for a in stmt.args for r in expr_reads(a.value)),
-                          written=written)
-            self.exits(n, stmt, cont, reprompt, {"ok": True, "error": True},
-                       edge_writes={"ok": (stmt.result_var.split(".")[0],)})
-            return n
-        if isinstance(stmt, ast.Staffing):
-            n = self.node(Op.STAFFING, [stmt.group.name], stmt, "staffing", written=written)
-            self.exits(n, stmt, cont, reprompt, {"free": True, "busy": True, "none": True})
-            return n
-        if isinstance(stmt, ast.TransferQueue):
-            return self.queue(stmt, cont, reprompt, written)
-        if isinstance(stmt, ast.TransferAgent | ast.TransferNumber):
-            if isinstance(stmt, ast.TransferAgent):
-                agent = stmt.agent
-                value: Const = (["const", agent.name] if isinstance(agent, ast.Ref)
-                                else lower_expr(agent))
-                reads = None if isinstance(agent, ast.Ref) else expr_reads(agent)
-                op, what = Op.TRANSFER_AGENT, "transfer agent"
-            else:
-                value, reads = lower_expr(stmt.number), expr_reads(stmt.number)
-                op, what = Op.TRANSFER_NUMBER, "transfer number"
-            n = self.node(op, [value, stmt.timeout_ms], stmt, what, reads=reads,
-                          written=written)
-            self.exits(n, stmt, cont, reprompt, {"done": False, "busy": True, "timeout": True})
-            return n
-        assert isinstance(stmt, ast.Voicemail)
+    # One method per statement type (`_STATEMENTS` maps types to them): each lowers its
+    # statement given its continuation and returns where the statement starts.
+
+    def goto(self, stmt: ast.Goto, cont: Target, reprompt: int | None) -> Target:
+        return _Label(stmt.target.name, stmt.target.span)
+
+    def reprompt(self, stmt: ast.Reprompt, cont: Target, reprompt: int | None) -> Target:
+        return reprompt if reprompt is not None else cont
+
+    def hangup(self, stmt: ast.Hangup, cont: Target, reprompt: int | None) -> Target:
+        return self.node(Op.HANGUP, [], stmt, "hangup")
+
+    def return_(self, stmt: ast.Return, cont: Target, reprompt: int | None) -> Target:
+        return self.node(Op.RETURN, [], stmt, "return")
+
+    def play(self, stmt: ast.Play, cont: Target, reprompt: int | None) -> Target:
+        n = self.node(Op.PLAY, [lower_audio(stmt.audio)], stmt, "play", audios=(stmt.audio,))
+        self.connect(n, "next", cont)
+        return n
+
+    def set(self, stmt: ast.Set, cont: Target, reprompt: int | None) -> Target:
+        n = self.node(Op.SET, [stmt.target.dotted, lower_expr(stmt.value)], stmt, "set",
+                      reads=expr_reads(stmt.value), writes=(stmt.target.path[0],))
+        self.connect(n, "next", cont)
+        return n
+
+    def language(self, stmt: ast.Language, cont: Target, reprompt: int | None) -> Target:
+        n = self.node(Op.SET_LANGUAGE, [lower_expr(stmt.value)], stmt, "language",
+                      reads=expr_reads(stmt.value))
+        self.connect(n, "next", cont)
+        return n
+
+    def if_(self, stmt: ast.If, cont: Target, reprompt: int | None) -> Target:
+        n = self.node(Op.BRANCH, [lower_expr(stmt.condition)], stmt, "if",
+                      reads=expr_reads(stmt.condition))
+        self.connect(n, "true", self.block(stmt.then, cont, reprompt), span=stmt.span)
+        otherwise = cont if stmt.otherwise is None else self.block(stmt.otherwise, cont,
+                                                                   reprompt)
+        self.connect(n, "false", otherwise)
+        return n
+
+    def call_flow(self, stmt: ast.CallFlow, cont: Target, reprompt: int | None) -> Target:
+        n = self.node(Op.CALL_FLOW, [stmt.flow.name], stmt, "call flow")
+        self.calls.append((stmt.flow.name, stmt.flow.span))
+        self.connect(n, "next", cont)
+        return n
+
+    def menu(self, stmt: ast.Menu, cont: Target, reprompt: int | None) -> Target:
+        keys: list[Const] = [ex.name for ex in stmt.exits if ex.is_key]
+        n = self.node(Op.MENU, [lower_audio(stmt.prompt), stmt.timeout_ms,
+                                stmt.interdigit_ms or 0, stmt.noinput_retries,
+                                stmt.nomatch_retries, keys], stmt, "menu",
+                      audios=(stmt.prompt,), written=_written(stmt))
+        self.exits(n, stmt, cont, n, {"exhausted": True}, counted=_RETRY_EXITS)
+        return n
+
+    def collect(self, stmt: ast.Collect, cont: Target, reprompt: int | None) -> Target:
+        n = self.node(Op.COLLECT, [stmt.var, lower_audio(stmt.prompt), stmt.min_digits,
+                                   stmt.max_digits, stmt.terminator, stmt.timeout_ms,
+                                   stmt.interdigit_ms or 0, stmt.pattern,
+                                   stmt.noinput_retries, stmt.nomatch_retries],
+                      stmt, "collect", audios=(stmt.prompt,), written=_written(stmt))
+        root = (stmt.var.split(".")[0],)
+        self.exits(n, stmt, cont, n, {"ok": True, "exhausted": True}, choice=_OK_EXIT,
+                   counted=_RETRY_EXITS, edge_writes={"ok": root, "nomatch": root})
+        return n
+
+    def survey(self, stmt: ast.Survey, cont: Target, reprompt: int | None) -> Target:
+        n = self.node(Op.SURVEY, [lower_audio(stmt.prompt), stmt.min_score, stmt.max_score,
+                                  SURVEY_VAR, stmt.timeout_ms, stmt.noinput_retries,
+                                  stmt.nomatch_retries, _opt_audio(stmt.thanks)],
+                      stmt, "survey", audios=(stmt.prompt, stmt.thanks), written=_written(stmt))
+        self.exits(n, stmt, cont, n, {"ok": True, "exhausted": True}, choice=_OK_EXIT,
+                   counted=_RETRY_EXITS)
+        return n
+
+    def hours(self, stmt: ast.Hours, cont: Target, reprompt: int | None) -> Target:
+        n = self.node(Op.HOURS, [stmt.schedule.name], stmt, "hours", written=_written(stmt))
+        self.exits(n, stmt, cont, reprompt, {"open": True, "closed": True, "holiday": True})
+        return n
+
+    def blacklist(self, stmt: ast.Blacklist, cont: Target, reprompt: int | None) -> Target:
+        subject = stmt.number or ast.Var(("caller", "number"), stmt.span)
+        n = self.node(Op.BLACKLIST, [stmt.blacklist.name, lower_expr(subject)], stmt,
+                      "blacklist", reads=expr_reads(stmt.number), written=_written(stmt))
+        self.exits(n, stmt, cont, reprompt, {"listed": True, "clear": True})
+        return n
+
+    def call_function(self, stmt: ast.CallFunction, cont: Target,
+                      reprompt: int | None) -> Target:
+        args: list[Const] = [[a.name, lower_expr(a.value)] for a in stmt.args]
+        n = self.node(Op.CALL_FUNCTION, [stmt.function.name, args, stmt.timeout_ms,
+                                         stmt.result_var], stmt, "call function",
+                      reads=(r for a in stmt.args for r in expr_reads(a.value)),
+                      written=_written(stmt))
+        self.exits(n, stmt, cont, reprompt, {"ok": True, "error": True},
+                   edge_writes={"ok": (stmt.result_var.split(".")[0],)})
+        return n
+
+    def staffing(self, stmt: ast.Staffing, cont: Target, reprompt: int | None) -> Target:
+        n = self.node(Op.STAFFING, [stmt.group.name], stmt, "staffing", written=_written(stmt))
+        self.exits(n, stmt, cont, reprompt, {"free": True, "busy": True, "none": True})
+        return n
+
+    def transfer(self, stmt: ast.TransferAgent | ast.TransferNumber, cont: Target,
+                 reprompt: int | None) -> Target:
+        if isinstance(stmt, ast.TransferAgent):
+            agent = stmt.agent
+            value: Const = (["const", agent.name] if isinstance(agent, ast.Ref)
+                            else lower_expr(agent))
+            reads = None if isinstance(agent, ast.Ref) else expr_reads(agent)
+            op, what = Op.TRANSFER_AGENT, "transfer agent"
+        else:
+            value, reads = lower_expr(stmt.number), expr_reads(stmt.number)
+            op, what = Op.TRANSFER_NUMBER, "transfer number"
+        n = self.node(op, [value, stmt.timeout_ms], stmt, what, reads=reads,
+                      written=_written(stmt))
+        self.exits(n, stmt, cont, reprompt, {"done": False, "busy": True, "timeout": True})
+        return n
+
+    def voicemail(self, stmt: ast.Voicemail, cont: Target, reprompt: int | None) -> Target:
         return self.node(Op.VOICEMAIL, [stmt.box.name, _opt_audio(stmt.prompt),
                                         stmt.max_length_ms], stmt, "voicemail",
                          audios=(stmt.prompt,))
 
-    def queue(self, stmt: ast.TransferQueue, cont: Target, reprompt: int | None,
-              written: tuple[str, ...]) -> int:
+    def queue(self, stmt: ast.TransferQueue, cont: Target, reprompt: int | None) -> Target:
         routing = "familiar" if stmt.familiar else self.model_routing.get(stmt.group.name,
                                                                           "longest-idle")
         announces: list[Const] = [[a.kind.value, a.every_ms, _opt_audio(a.prompt)]
@@ -398,13 +423,35 @@ class _Lowering:
         n = self.node(Op.QUEUE, [stmt.group.name, priority, stmt.timeout_ms, routing,
                                  _opt_audio(stmt.hold), announces, offers, keys],
                       stmt, "transfer queue", reads=expr_reads(stmt.priority), audios=audios,
-                      written=written)
+                      written=_written(stmt))
         offered = {o.kind.value for o in stmt.offers}
         self.exits(n, stmt, cont, reprompt,
                    {"done": False, "timeout": True, "busy": True,
                     "voicemail": "voicemail" in offered, "callback": "callback" in offered},
-                   choice=frozenset({"voicemail", "callback"}))
+                   choice=_OFFER_EXITS)
         return n
+
+
+_NONE: frozenset[str] = frozenset()
+_RETRY_EXITS = frozenset({"noinput", "nomatch"})
+_OK_EXIT = frozenset({"ok"})
+_OFFER_EXITS = frozenset({"voicemail", "callback"})
+_STATEMENTS: dict[type, Callable[[_Lowering, Any, Target, int | None], Target]] = {
+    ast.Goto: _Lowering.goto, ast.Reprompt: _Lowering.reprompt, ast.Hangup: _Lowering.hangup,
+    ast.Return: _Lowering.return_, ast.Play: _Lowering.play, ast.Set: _Lowering.set,
+    ast.Language: _Lowering.language, ast.If: _Lowering.if_, ast.CallFlow: _Lowering.call_flow,
+    ast.Menu: _Lowering.menu, ast.Collect: _Lowering.collect, ast.Survey: _Lowering.survey,
+    ast.Hours: _Lowering.hours, ast.Blacklist: _Lowering.blacklist,
+    ast.CallFunction: _Lowering.call_function, ast.Staffing: _Lowering.staffing,
+    ast.TransferQueue: _Lowering.queue, ast.TransferAgent: _Lowering.transfer,
+    ast.TransferNumber: _Lowering.transfer, ast.Voicemail: _Lowering.voicemail,
+}
+"""Statement type -> its lowering (a dict lookup instead of a chain of isinstance)."""
+
+
+def _written(stmt: Any) -> tuple[str, ...]:
+    """The exit names written in the source."""
+    return tuple(ex.name for ex in stmt.exits)
 
 
 def lower_flow(flow: ast.Flow, file: str, routing: dict[str, str] | None = None) -> FlowIR:
@@ -417,13 +464,14 @@ def lower_flow(flow: ast.Flow, file: str, routing: dict[str, str] | None = None)
         low.step = step.label
         cont: Target = (_Label(flow.steps[i + 1].label, flow.steps[i + 1].label_span)
                         if i + 1 < len(flow.steps) else _END)
-        before = len(low.graph)
+        before = len(low.nodes)
         entries[step.label] = low.block(step.body, cont, None)
-        if len(low.graph) > before:
-            first_nodes.append((_first_node(low.graph, before), step.label_span))
+        if len(low.nodes) > before:
+            first_nodes.append((_first_node(low.nodes, before), step.label_span))
+    nodes = low.nodes
     for node, label_span in first_nodes:
-        low.graph.nodes[node]["first"] = True
-        low.graph.nodes[node]["step_span"] = label_span
+        nodes[node]["first"] = True
+        nodes[node]["step_span"] = label_span
     diagnostics: list[Diagnostic] = []
     memo: dict[str, int | _End | None] = {}
 
@@ -462,19 +510,68 @@ def lower_flow(flow: ast.Flow, file: str, routing: dict[str, str] | None = None)
     if flow.steps:
         first = resolve(entries[flow.steps[0].label])
         entry = first if isinstance(first, int) else None
+    # The graph is built the way networkx's add_edge builds it (u -> v -> exit -> attributes,
+    # successors and predecessors sharing each exit dict), straight into the dicts networkx
+    # lets a graph's storage be replaced with: the per-call overhead of add_node/add_edge was
+    # half the cost of lowering.
+    succ: dict[int, dict[int, dict[str, dict[str, Any]]]] = {n: {} for n in nodes}
+    pred: dict[int, dict[int, dict[str, dict[str, Any]]]] = {n: {} for n in nodes}
+    # The `successors` cache, filled on the way: in arrival order, which is networkx's order
+    # (grouped by target) unless a node's edges to one target are not consecutive.
+    successors: dict[int, list[tuple[int, str, dict[str, Any]]]] = {n: [] for n in nodes}
+    regroup: list[int] = []
     for node, exit_name, target, kind, writes, span in low.pending:
-        resolved = resolve(target)
+        resolved = target if type(target) is int else resolve(target)
         if isinstance(resolved, int):
-            low.graph.add_edge(node, resolved, key=exit_name, label=exit_name, kind=kind,
-                               writes=writes, span=span)
+            keyed = succ[node].get(resolved)
+            if keyed is None:
+                data = {"label": exit_name, "kind": kind, "writes": writes, "span": span}
+                succ[node][resolved] = pred[resolved][node] = {exit_name: data}
+                successors[node].append((resolved, exit_name, data))
+            elif exit_name not in keyed:
+                data = keyed[exit_name] = {"label": exit_name, "kind": kind, "writes": writes,
+                                           "span": span}
+                if successors[node][-1][0] != resolved:
+                    regroup.append(node)
+                successors[node].append((resolved, exit_name, data))
+            else:  # the same exit written twice (reported by the parser): as add_edge does
+                keyed[exit_name].update(label=exit_name, kind=kind, writes=writes, span=span)
         elif isinstance(resolved, _End):
-            attrs = low.graph.nodes[node]
+            attrs = nodes[node]
             attrs["falls_off"] = (*attrs["falls_off"], (exit_name, span))
-    return FlowIR(flow.name, file, flow.span, flow.name_span, low.graph, entry,
+    for node in regroup:
+        successors[node] = _successors({node: succ[node]})[node]
+    graph = nx.MultiDiGraph()
+    graph._node, graph._adj, graph._pred = nodes, succ, pred
+    graph.graph["successors"] = successors
+    return FlowIR(flow.name, file, flow.span, flow.name_span, graph, entry,
                   tuple(low.calls), tuple(diagnostics))
 
 
-def _first_node(graph: Any, since: int) -> int:
+def _first_node(nodes: dict[int, dict[str, Any]], since: int) -> int:
     """The node of the step's first statement: the earliest in source among the new nodes."""
-    return min(range(since, len(graph)),
-               key=lambda n: (graph.nodes[n]["span"].line, graph.nodes[n]["span"].column, n))
+    return min(range(since, len(nodes)),
+               key=lambda n: (nodes[n]["span"].line, nodes[n]["span"].column, n))
+
+
+def _successors(adjacency: dict[int, dict[int, dict[str, dict[str, Any]]]],
+                ) -> dict[int, list[tuple[int, str, dict[str, Any]]]]:
+    """Node -> (target, exit, attributes) from networkx's adjacency of a multigraph (u -> v ->
+    key -> attributes), in the order `graph.edges(keys=True, data=True)` yields them."""
+    return {u: [(v, key, data) for v, keyed in targets.items() for key, data in keyed.items()]
+            for u, targets in adjacency.items()}
+
+
+def copy_graph(graph: Any) -> Any:
+    """What `graph.copy()` makes (the same nodes and edges in the same order, every attribute
+    dict copied) without the caches of `FlowIR` and without networkx's per-edge calls."""
+    nodes = {n: dict(attrs) for n, attrs in graph._node.items()}
+    succ: dict[int, dict[int, dict[str, dict[str, Any]]]] = {n: {} for n in nodes}
+    pred: dict[int, dict[int, dict[str, dict[str, Any]]]] = {n: {} for n in nodes}
+    for u, targets in graph._adj.items():
+        for v, keyed in targets.items():
+            succ[u][v] = pred[v][u] = {key: dict(data) for key, data in keyed.items()}
+    copy = nx.MultiDiGraph()
+    copy._node, copy._adj, copy._pred = nodes, succ, pred
+    copy.graph.update((k, v) for k, v in graph.graph.items() if k not in _CACHES)
+    return copy

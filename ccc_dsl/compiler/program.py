@@ -54,9 +54,9 @@ class Program:
         ir = self.flows.get(name)
         if ir is None:
             return frozenset()
-        g = ir.graph
-        roots = {w for _, attrs in g.nodes(data=True) for w in attrs["writes"]}
-        roots.update(w for _, _, attrs in g.edges(data=True) for w in attrs["writes"])
+        roots = {w for attrs in ir.attrs().values() for w in attrs["writes"]}
+        roots.update(w for edges in ir.successors().values() for _, _, attrs in edges
+                     for w in attrs["writes"])
         return frozenset(roots)
 
     def writes(self, name: str) -> frozenset[str]:
@@ -83,7 +83,7 @@ class Program:
             self._asks[name] = False  # a recursive call adds nothing (and is A609)
             ir = self.flows.get(name)
             self._asks[name] = ir is not None and (
-                any(attrs["op"] in INPUT_OPS for _, attrs in ir.graph.nodes(data=True))
+                any(attrs["op"] in INPUT_OPS for attrs in ir.attrs().values())
                 or any(self.asks_caller(callee) for callee, _ in ir.calls))
         return self._asks[name]
 
@@ -96,8 +96,8 @@ class Program:
             return True
         key = ("returns", name)
         if key not in self.memo:
-            g = ir.graph
-            self.memo[key] = any(g.nodes[n]["op"] is Op.RETURN for n in ir.reachable())
+            nodes = ir.attrs()
+            self.memo[key] = any(nodes[n]["op"] is Op.RETURN for n in ir.reachable())
         found: bool = self.memo[key]
         return found
 

@@ -63,6 +63,15 @@ def tts_seconds(text: str) -> float:
         + placeholders * PLACEHOLDER_SECONDS
 
 
+def _tts_seconds(program: Program, text: str) -> float:
+    """`tts_seconds`, once per distinct text of the program (flows repeat their texts)."""
+    key = ("tts-seconds", text)
+    seconds: float | None = program.memo.get(key)
+    if seconds is None:
+        seconds = program.memo[key] = tts_seconds(text)
+    return seconds
+
+
 def _wav_seconds(path: Path) -> float:
     try:
         with wave.open(str(path), "rb") as audio:
@@ -100,10 +109,10 @@ def audio_seconds(program: Program, prompt: Const) -> float:
         if kind == "prompt":
             total += prompt_seconds(program, str(value))
         elif isinstance(value, str):
-            total += tts_seconds(value)
+            total += _tts_seconds(program, value)
         elif isinstance(value, list):
-            total += max((tts_seconds(str(p[1])) for p in value if isinstance(p, list)),
-                         default=0.0)
+            total += max((_tts_seconds(program, str(p[1])) for p in value
+                          if isinstance(p, list)), default=0.0)
     return total
 
 
@@ -112,23 +121,28 @@ _PROMPT_OPERANDS = {Op.PLAY: (0,), Op.MENU: (0,), Op.COLLECT: (1,), Op.SURVEY: (
 
 def node_seconds(program: Program, attrs: dict[str, Any]) -> float:
     """Seconds of prompts a node plays before it moves on."""
-    return sum(audio_seconds(program, attrs["operands"][i])
-               for i in _PROMPT_OPERANDS.get(attrs["op"], ()))
+    indexes = _PROMPT_OPERANDS.get(attrs["op"])
+    if indexes is None:
+        return 0.0
+    return sum(audio_seconds(program, attrs["operands"][i]) for i in indexes)
 
 
-def _forward_edges(ir: FlowIR) -> dict[int, list[tuple[int, str]]]:
-    """Edges of the DFS tree, forward and cross edges (back edges and mistakes dropped)."""
-    g = ir.graph
-    forward: dict[int, list[tuple[int, str]]] = {n: [] for n in g.nodes}
+def _forward_edges(ir: FlowIR) -> tuple[dict[int, list[tuple[int, str]]], list[int]]:
+    """Edges of the DFS tree, forward and cross edges (back edges and mistakes dropped), and
+    the nodes the search reached, each after everything it leads to (the order in which the
+    search finished them)."""
+    nodes = ir.attrs()
+    forward: dict[int, list[tuple[int, str]]] = {n: [] for n in nodes}
+    order: list[int] = []
     if ir.entry is None:
-        return forward
+        return forward, order
     succ = ir.successors()
     state: dict[int, int] = {ir.entry: 1}  # 1 on the stack, 2 done
     stack: list[tuple[int, Any]] = [(ir.entry, iter(succ[ir.entry]))]
     while stack:
         node, edges = stack[-1]
         for target, key, _ in edges:
-            if key in _MISTAKES and g.nodes[node]["op"] in (Op.MENU, Op.COLLECT, Op.SURVEY):
+            if key in _MISTAKES and nodes[node]["op"] in (Op.MENU, Op.COLLECT, Op.SURVEY):
                 continue
             if state.get(target) == 1:
                 continue  # a back edge: going round again is not progress
@@ -140,7 +154,8 @@ def _forward_edges(ir: FlowIR) -> dict[int, list[tuple[int, str]]]:
         else:
             state[node] = 2
             stack.pop()
-    return forward
+            order.append(node)
+    return forward, order
 
 
 def flow_timing(program: Program, name: str) -> Timing:
@@ -153,20 +168,20 @@ def flow_timing(program: Program, name: str) -> Timing:
     ir = program.flows.get(name)
     if ir is None or ir.entry is None:
         return Timing(None, None, None)
-    g = ir.graph
-    forward = _forward_edges(ir)
+    nodes = ir.attrs()
+    forward, order = _forward_edges(ir)
     # best[node] = (person seconds, person span, person keys, return seconds, return keys)
     best: dict[int, _Best] = {}
 
-    def visit(node: int) -> None:
-        attrs = g.nodes[node]
+    for node in order:  # each after everything it leads to
+        attrs = nodes[node]
         op = attrs["op"]
         if op in PERSON_OPS:
             best[node] = (0.0, attrs["span"], 0, None, None)
-            return
+            continue
         if op is Op.RETURN:
             best[node] = (None, None, None, 0.0, 0)
-            return
+            continue
         cost = node_seconds(program, attrs)
         secs: float | None = None
         span: Span | None = None
@@ -194,28 +209,7 @@ def flow_timing(program: Program, name: str) -> Timing:
                 ret_s = max(ret_s if ret_s is not None else 0.0, add_s + r_s)
                 ret_k = max(ret_k if ret_k is not None else 0, add_k + r_k)
         best[node] = (secs, span, keys, ret_s, ret_k)
-
-    for node in _postorder(ir.entry, forward):
-        visit(node)
     s, span, k, r_s, r_k = best[ir.entry]
     result = Timing(s, k, span, r_s, r_k)
     program.memo[key] = result
     return result
-
-
-def _postorder(entry: int, forward: dict[int, list[tuple[int, str]]]) -> list[int]:
-    """Nodes of the forward DAG, each after everything it leads to."""
-    order: list[int] = []
-    seen = {entry}
-    stack: list[tuple[int, int]] = [(entry, 0)]
-    while stack:
-        node, i = stack.pop()
-        if i < len(forward[node]):
-            stack.append((node, i + 1))
-            target = forward[node][i][0]
-            if target not in seen:
-                seen.add(target)
-                stack.append((target, 0))
-        else:
-            order.append(node)
-    return order

@@ -88,8 +88,8 @@ class Flow:
     def exit(self, node: int, name: str, target: int) -> None:
         self.b.set_exit(node, self.b.exit_number(node, name), target)
 
-    def build(self) -> bytes:
-        data: bytes = self.b.build()
+    def build(self, verify: bool = True) -> bytes:
+        data: bytes = self.b.build(verify=verify)
         return data
 
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from rt_helpers import Flow, const, prompt, say, var
 
 
-def sample_flow() -> bytes:
+def sample_flow(verify: bool = True) -> bytes:
     f = Flow()
     menu = f.node(Op.MENU, prompt("main-greeting", barge_in=True), 5000, 2000, 2, 3,
                   ["1", "2", "123"], line=3)
@@ -38,7 +38,7 @@ def sample_flow() -> bytes:
     f.exit(check, "false", bye)
     f.exit(talk, "next", bye)
     f.b.set_error_node(bye)
-    return f.build()
+    return f.build(verify)
 
 
 def _str(text: str) -> bytes:
@@ -157,11 +157,30 @@ def test_builder_rejects_bad_operands(op: Op, operands: list[Any], message: str)
         FlowBuilder("f", "h", "v").add_node(op, operands)
 
 
-def test_build_rejects_unconnected_required_exits() -> None:
+@pytest.mark.parametrize("verify", [True, False])
+def test_build_rejects_unconnected_required_exits(verify: bool) -> None:
     b = FlowBuilder("f", "h", "v")
     b.add_node(Op.BRANCH, [const(True)])
     with pytest.raises(BytecodeError, match=r"exit 0 \(true\) is not connected"):
-        b.build()
+        b.build(verify=verify)
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_build_rejects_exits_and_error_node_out_of_range(verify: bool) -> None:
+    b = FlowBuilder("f", "h", "v")
+    b.add_node(Op.HANGUP, [], [])
+    b.add_node(Op.PLAY, [[False, ["prompt", "bye"]]], [7, None])
+    with pytest.raises(BytecodeError, match="out of range"):
+        b.build(verify=verify)
+    b = FlowBuilder("f", "h", "v")
+    b.add_node(Op.HANGUP, [], [])
+    b.set_error_node(3)
+    with pytest.raises(BytecodeError, match="out of range"):
+        b.build(verify=verify)
+
+
+def test_unverified_build_gives_the_same_bytes() -> None:
+    assert sample_flow(verify=False) == sample_flow()
 
 
 def test_builder_rejects_non_constants() -> None:

@@ -14,7 +14,7 @@ from ccc_dsl.manifest.environments import did_you_mean
 
 def unknown_call_data(ir: FlowIR, program: Program) -> list[Diagnostic]:
     out: list[Diagnostic] = []
-    for _, attrs in ir.graph.nodes(data=True):
+    for attrs in ir.attrs().values():
         for path, span in attrs["reads"]:
             root, dot, _ = path.partition(".")
             if dot and root in CALL_DATA_ROOTS and path not in CALL_DATA:

@@ -14,13 +14,15 @@ from ccc_dsl.diagnostics import Diagnostic, error
 
 
 def dead_ends(ir: FlowIR, program: Program) -> list[Diagnostic]:
-    g = ir.graph
+    nodes = ir.attrs()
     out: list[Diagnostic] = []
-    if ir.entry is None and not ir.lowering and len(g) == 0:
+    if ir.entry is None and not ir.lowering and not nodes:
         out.append(error("A602", f"flow `{ir.name}` does nothing: it has no statement",
                          ir.name_span, "add a step, e.g. `start: hangup`"))
     for node in sorted(ir.reachable()):
-        attrs = g.nodes[node]
+        attrs = nodes[node]
+        if not attrs["falls_off"]:
+            continue
         if attrs["op"] is Op.CALL_FLOW and not program.returns(str(attrs["operands"][0])):
             continue  # the sub-flow never comes back, so nothing runs after it
         for exit_name, span in attrs["falls_off"]:

@@ -13,9 +13,8 @@ from ccc_dsl.diagnostics import Diagnostic, error
 
 
 def shadowed_keys(ir: FlowIR, program: Program) -> list[Diagnostic]:
-    g = ir.graph
     out: list[Diagnostic] = []
-    for _, attrs in g.nodes(data=True):
+    for attrs in ir.attrs().values():
         if attrs["op"] is not Op.QUEUE:
             continue
         offers, keys = attrs["operands"][6], attrs["operands"][7]

@@ -6,9 +6,11 @@ change what is heard) and the second is reached only from the first."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from ccc_runtime.bytecode import Op
 
-from ccc_dsl.compiler.ir import FlowIR
+from ccc_dsl.compiler.ir import FlowIR, copy_graph
 from ccc_dsl.diagnostics import Span
 
 
@@ -19,20 +21,22 @@ def _quiet_play(attrs: dict[str, object]) -> bool:
 
 
 def merge_plays(ir: FlowIR) -> FlowIR:
-    g = ir.graph
+    nodes = ir.attrs()
+    succ = ir.successors()
+    in_degree = Counter(target for edges in succ.values() for target, _, _ in edges)
     pairs = []
-    for u in g.nodes:
-        if not _quiet_play(g.nodes[u]) or g.nodes[u]["falls_off"]:
+    for u, attrs in nodes.items():
+        if not _quiet_play(attrs) or attrs["falls_off"]:
             continue
-        out = list(g.out_edges(u))
+        out = succ[u]
         if len(out) != 1:
             continue
-        v = out[0][1]
-        if v != u and v != ir.entry and _quiet_play(g.nodes[v]) and g.in_degree(v) == 1:
+        v = out[0][0]
+        if v != u and v != ir.entry and _quiet_play(nodes[v]) and in_degree[v] == 1:
             pairs.append((u, v))
     if not pairs:
         return ir
-    g = g.copy()
+    g = copy_graph(ir.graph)
     merged: dict[int, int] = {}  # absorbed node -> the node that absorbed it
     for u, v in pairs:
         while u in merged:

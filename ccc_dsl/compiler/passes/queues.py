@@ -13,12 +13,14 @@ from ccc_dsl.diagnostics import Diagnostic, error
 
 
 def queue_exits(ir: FlowIR, program: Program) -> list[Diagnostic]:
-    g = ir.graph
+    nodes = ir.attrs()
     out: list[Diagnostic] = []
     for node in sorted(ir.reachable()):
-        attrs = g.nodes[node]
+        attrs = nodes[node]
+        if attrs["op"] is not Op.QUEUE:
+            continue
         missing = [e for e in ("busy", "timeout") if e not in attrs["written"]]
-        if attrs["op"] is Op.QUEUE and missing:
+        if missing:
             group = attrs["operands"][0]
             out.append(error(
                 "A608", f"queue `{group}` has no {' or '.join(f'`{e}`' for e in missing)} "

@@ -17,7 +17,7 @@ TTS_MAX_CHARS: Final = 500
 
 def tts_text(ir: FlowIR, program: Program) -> list[Diagnostic]:
     out: list[Diagnostic] = []
-    for _, attrs in ir.graph.nodes(data=True):
+    for attrs in ir.attrs().values():
         for template, span in attrs["tts"]:
             if not template.strip():
                 out.append(error("A610", "this text is empty: there is nothing to speak", span,

@@ -12,14 +12,18 @@ from ccc_dsl.diagnostics import Diagnostic, warning
 def unreachable(ir: FlowIR, program: Program) -> list[Diagnostic]:
     """One warning per unreachable region (its first node in source order), not per node."""
     g = ir.graph
-    dead = set(g.nodes) - ir.reachable()
+    nodes = ir.attrs()
+    reachable = ir.reachable()
+    if len(reachable) == len(nodes):
+        return []
+    dead = set(nodes) - reachable
     out: list[Diagnostic] = []
     covered: set[int] = set()
-    for node in sorted(dead, key=lambda n: (g.nodes[n]["span"], n)):
+    for node in sorted(dead, key=lambda n: (nodes[n]["span"], n)):
         if node in covered:
             continue
         covered |= nx.descendants(g, node) | {node}
-        attrs = g.nodes[node]
+        attrs = nodes[node]
         if attrs["first"]:
             message, span = f"step `{attrs['step']}` is never reached", attrs["step_span"]
         else:

@@ -14,30 +14,42 @@ from ccc_dsl.diagnostics import Diagnostic, error
 
 
 def read_before_set(ir: FlowIR, program: Program) -> list[Diagnostic]:
-    g = ir.graph
-    if ir.entry is None or not any(attrs["reads"] for _, attrs in g.nodes(data=True)):
+    nodes = ir.attrs()
+    if ir.entry is None or not any(attrs["reads"] for attrs in nodes.values()):
         return []
     start = CALL_DATA_ROOTS | program.inherited.get(ir.name, frozenset())
+    if all(path.split(".", 1)[0] in start for attrs in nodes.values()
+           for path, _ in attrs["reads"]):
+        return []  # only call data and what callers set are read: nothing to find
+    # The states hold what the flow may have set beyond `start` (which every state includes):
+    # smaller sets, the same answers.
     succ = ir.successors()
-    state: dict[int, frozenset[str]] = {ir.entry: start}
+    empty: frozenset[str] = frozenset()
+    state: dict[int, frozenset[str]] = {ir.entry: empty}
     todo = [ir.entry]
     while todo:
         node = todo.pop()
-        attrs = g.nodes[node]
-        after = state[node] | frozenset(attrs["writes"])
+        attrs = nodes[node]
+        after = state[node]
+        if attrs["writes"]:
+            after = after.union(attrs["writes"])
         if attrs["op"] is Op.CALL_FLOW:
             after |= program.writes(str(attrs["operands"][0]))
         for target, _, edge in succ[node]:
-            new = after | frozenset(edge["writes"])
+            writes = edge["writes"]
+            new = after.union(writes) if writes else after
             old = state.get(target)
-            if old is None or not new <= old:
-                state[target] = new if old is None else old | new
+            if old is None:
+                state[target] = new
+                todo.append(target)
+            elif not new <= old:
+                state[target] = old | new
                 todo.append(target)
     out: list[Diagnostic] = []
     for node in sorted(state):
-        for path, span in g.nodes[node]["reads"]:
+        for path, span in nodes[node]["reads"]:
             root = path.split(".", 1)[0]
-            if root not in state[node]:
+            if root not in start and root not in state[node]:
                 out.append(error("A607", f"variable `{root}` is read before anything sets it",
                                  span, f"set `{root}` first (`set`, `collect {root}` or a "
                                  f"function's `as {root}`), or check the spelling"))
