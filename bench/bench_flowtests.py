@@ -1,9 +1,8 @@
 """Benchmark: a CI flow-test run of 1,000 tests (goal: under 2 s), and simulated calls per
 second through the example flows.
 
-Copies the example repo to a temporary folder (with the fixes its own flow tests need until
-they are applied upstream, see tests/flowtest/ft_helpers.py), writes its tests/ again and
-again until there are N tests, and times:
+Copies the example repo to a temporary folder, writes its tests/ again and again until there
+are N tests, and times:
   - the whole `ccc test` command in a fresh process (interpreter start, compile, all tests,
     coverage) - what CI pays;
   - `run_tests` in process, and its parts: compiling the repo, running the calls;
@@ -18,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import subprocess
 import sys
@@ -25,24 +25,16 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "flowtest"))
+from ccc_dsl.flowtest.model import load_test_file
+from ccc_dsl.flowtest.runner import Case, build_bundle, prepare, run_cases, run_tests
 
-from ft_helpers import fixed_examples  # noqa: E402
-
-from ccc_dsl.flowtest.model import load_test_file  # noqa: E402
-from ccc_dsl.flowtest.runner import (  # noqa: E402
-    Case,
-    build_bundle,
-    prepare,
-    run_cases,
-    run_tests,
-)
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def make_repo(folder: Path, count: int) -> Path:
     """The example repo with `count` tests: copies of its own test files, renamed."""
-    repo = fixed_examples(folder / "examples")
+    repo = folder / "examples"
+    shutil.copytree(EXAMPLES, repo)
     sources = sorted((repo / "tests").glob("*.yaml"))
     per_copy = 0
     for path in sources:

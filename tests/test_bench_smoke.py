@@ -1,0 +1,40 @@
+"""The benchmarks still run (tiny sizes, no timings asserted): a benchmark that rots unnoticed
+reports nothing the next time someone needs its figures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+CASES = {
+    "bench_parse.py": (["--flows", "20", "--repeat", "1"], "ratio ccc / bare"),
+    "bench_compile.py": (["--flows", "20", "--repeat", "1"], "end to end"),
+    "bench_flowtests.py": (["--tests", "60", "--runs", "1"], "calls only"),
+    "bench_vm.py": (["--calls", "20"], "steps/s"),
+}
+
+
+@pytest.mark.parametrize("script", sorted(CASES))
+def test_benchmark_runs_and_prints_its_figures(script: str) -> None:
+    args, marker = CASES[script]
+    done = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert marker in done.stdout
+
+
+def test_validate_benchmark_on_a_small_generated_repo(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    subprocess.run([sys.executable, str(BENCH / "gen_manifests.py"), str(repo),
+                    "--resources", "300", "--files", "5"], check=True, capture_output=True,
+                   timeout=120)
+    done = subprocess.run([sys.executable, str(BENCH / "bench_validate.py"), "--repo", str(repo),
+                           "--runs", "1"], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "warm cache, one file edited" in done.stdout
