@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -43,6 +44,31 @@ def _source_lines(file: str) -> tuple[str, ...]:
         return ()
 
 
+EXCERPT_WIDTH = 100
+"""Characters of a source line shown at most; a longer line is cut around the column."""
+
+
+def _cells(text: str) -> int:
+    """Terminal columns `text` takes: East Asian wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _excerpt(line: str, column: int, end_column: int) -> tuple[str, str]:
+    """The source line as shown (control characters made visible, long lines cut around the
+    column) and the caret line under the span, aligned for wide characters."""
+    text = "".join(c if c.isprintable() else ("\ufffd" if c != "\t" else " ") for c in line)
+    start = max(0, min(column - 1, len(text)) - EXCERPT_WIDTH // 3)
+    stop = start + EXCERPT_WIDTH
+    head = "\u2026" if start > 0 else ""
+    tail = "\u2026" if stop < len(text) else ""
+    shown = head + text[start:stop] + tail
+    first = len(head) + column - 1 - start
+    span_stop = end_column - 1 if end_column > column else column  # exclusive, in `text`
+    last = len(head) + min(span_stop, stop) - start
+    caret = " " * _cells(shown[:first]) + "^" * max(1, _cells(shown[first:last]))
+    return shown, caret
+
+
 def render_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
     """rustc-like text: `file:line:col: severity[code]: message`, the line, a caret, a hint."""
     out: list[str] = []
@@ -53,14 +79,10 @@ def render_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
         if d.span is not None and d.code not in NO_EXCERPT_CODES:
             lines = _source_lines(d.span.file)
             if 0 < d.span.line <= len(lines):
-                source = lines[d.span.line - 1].expandtabs(1)
-                width = 1
-                if d.span.end_line == d.span.line:
-                    width = max(1, d.span.end_column - d.span.column)
-                width = min(width, max(1, len(source) - d.span.column + 1))
+                end = d.span.end_column if d.span.end_line == d.span.line else 0
+                shown, caret = _excerpt(lines[d.span.line - 1], d.span.column, end)
                 gutter = f"{d.span.line:>5} | "
-                out.append(f"{gutter}{source}")
-                caret = " " * (d.span.column - 1) + "^" * width
+                out.append(f"{gutter}{shown}")
                 painted = _paint(caret, _COLORS[d.severity], color)
                 out.append(" " * (len(gutter) - 2) + "| " + painted)
         if d.hint:

@@ -74,3 +74,25 @@ def test_colour_follows_the_terminal_and_no_color(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("FORCE_COLOR", "1")
     assert use_color(io.StringIO()) is True
     assert "\x1b[31merror[P102]\x1b[0m" in render_text([d], color=True)
+
+
+def test_long_lines_are_cut_around_the_column(tmp_path: Path) -> None:
+    source = tmp_path / "long.ivr"
+    source.write_text("x" * 300 + "BAD" + "y" * 300 + "\n", encoding="utf-8")
+    text = render_text([error("P101", "bad", Span(str(source), 1, 301, 1, 304))])
+    shown, caret = text.splitlines()[1:3]
+    assert len(shown) < 120
+    assert shown.startswith("    1 | \u2026") and shown.endswith("\u2026")
+    assert shown.index("BAD") == caret.index("^^^")
+    assert caret.count("^") == 3
+
+
+def test_wide_characters_and_control_bytes_keep_the_caret_aligned(tmp_path: Path) -> None:
+    source = tmp_path / "cc.yaml"
+    source.write_text("name: 客服中心\x07 bad\n", encoding="utf-8")
+    text = render_text([error("D401", "bad", Span(str(source), 1, 13, 1, 16))])
+    shown, caret = text.splitlines()[1:3]
+    assert "\x07" not in shown and "\ufffd" in shown
+    # Four wide characters take eight terminal columns: the caret sits under `bad`.
+    prefix = shown[: shown.index("bad")]
+    assert caret.index("^") == len(prefix) + sum(1 for c in prefix if "\u4e00" <= c <= "\u9fff")
