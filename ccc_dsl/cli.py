@@ -16,9 +16,7 @@ from ccc_dsl import __version__
 from ccc_dsl.diagnostics import Diagnostic, has_errors, sorted_diagnostics
 from ccc_dsl.reporting import FORMATS, render, use_color
 
-EXIT_OK = 0
 EXIT_INVALID = 1
-EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
 EXISTING = click.Path(exists=True, path_type=Path)

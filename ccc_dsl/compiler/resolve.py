@@ -181,12 +181,3 @@ def check_outside_number(expr: ast.Expr, model: Model) -> list[Diagnostic]:
                           "the supplier refuses calls there: use another number")]
     return []
 
-
-def flow_table(modules: list[ast.Module]) -> dict[str, ast.Flow]:
-    """Flows by name; the first definition wins (duplicates are R512)."""
-    table: dict[str, ast.Flow] = {}
-    for module in modules:
-        for flow in module.flows:
-            table.setdefault(flow.name, flow)
-    return table
-

@@ -438,12 +438,6 @@ Stmt = (
 Block = tuple[Stmt, ...]
 """Statements run in order; the target of an exit, the body of a step."""
 
-BranchStmt = (
-    Menu | Collect | Hours | Blacklist | CallFunction | Staffing | TransferQueue | TransferAgent
-    | TransferNumber | Survey
-)
-"""Statements with an `exits` field."""
-
 # ---------------------------------------------------------------- structure
 
 
