@@ -180,4 +180,3 @@ def check_outside_number(expr: ast.Expr, model: Model) -> list[Diagnostic]:
                           f"policy `{policy.name}` blocks", expr.span,
                           "the supplier refuses calls there: use another number")]
     return []
-
