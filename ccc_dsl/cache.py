@@ -79,10 +79,14 @@ def _files(folder: Path) -> Iterator[os.DirEntry[str]]:
     except OSError:
         return
     for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
+        try:
+            is_dir, is_file = entry.is_dir(follow_symlinks=False), entry.is_file()
+        except OSError:  # a symlink loop or a vanished entry: not a file the loader can read
+            continue
+        if is_dir:
             if not entry.name.startswith("."):
                 yield from _files(Path(entry.path))
-        elif entry.is_file():
+        elif is_file:
             yield entry
 
 
@@ -107,8 +111,12 @@ def result_key(root: Path, env: str | None) -> str:
     """The fingerprint of a validate run: the repo's files as they are now, env, and ccc."""
     digest = hashlib.blake2b(_tool_fingerprint(), digest_size=20)
     digest.update(f"\0{root.resolve()}\0{env}\0".encode("utf-8", "surrogateescape"))
-    for entry in _files(root):
-        stat = entry.stat()
+    folder = root if root.is_dir() else root.parent  # `ccc validate repo/ccc.yaml`
+    for entry in _files(folder):
+        try:
+            stat = entry.stat()
+        except OSError:
+            continue
         digest.update(f"{entry.path}\0{stat.st_size}\0".encode("utf-8", "surrogateescape"))
         if stat.st_size <= CONTENT_HASH_LIMIT:
             try:

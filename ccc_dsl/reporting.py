@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import quote
 
 from ccc_dsl import __version__
 from ccc_dsl.diagnostics import Diagnostic, Severity
@@ -158,7 +159,7 @@ def render_sarif(diagnostics: Sequence[Diagnostic]) -> str:
         if d.span is not None:
             result["locations"] = [{
                 "physicalLocation": {
-                    "artifactLocation": {"uri": Path(d.span.file).as_posix()},
+                    "artifactLocation": {"uri": quote(Path(d.span.file).as_posix())},
                     "region": {
                         "startLine": d.span.line,
                         "startColumn": d.span.column,

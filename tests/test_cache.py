@@ -76,3 +76,19 @@ def test_no_cache_and_damaged_entries(repo: Path, tmp_path: Path,
     cached_diagnostics(repo, None, pipeline)
     cached_diagnostics(repo, None, pipeline)
     assert pipeline.calls == 4
+
+
+def test_root_given_as_its_ccc_yaml_still_sees_edits(repo: Path) -> None:
+    """`ccc validate repo/ccc.yaml`: the fingerprint covers the repo folder, not nothing."""
+    before = result_key(repo / "ccc.yaml", None)
+    numbers = repo / "numbers.yaml"
+    numbers.write_text(numbers.read_text(encoding="utf-8").replace("landline", "landlin", 1),
+                       encoding="utf-8")
+    assert result_key(repo / "ccc.yaml", None) != before
+
+
+def test_a_symlink_loop_in_the_repo_is_no_crash(repo: Path) -> None:
+    (repo / "loop.wav").symlink_to("loop.wav")
+    before = result_key(repo, None)
+    (repo / "notes.txt").write_text("x", encoding="utf-8")
+    assert result_key(repo, None) != before

@@ -96,3 +96,11 @@ def test_wide_characters_and_control_bytes_keep_the_caret_aligned(tmp_path: Path
     # Four wide characters take eight terminal columns: the caret sits under `bad`.
     prefix = shown[: shown.index("bad")]
     assert caret.index("^") == len(prefix) + sum(1 for c in prefix if "\u4e00" <= c <= "\u9fff")
+
+
+def test_sarif_uris_are_valid_uri_references() -> None:
+    """A space or `#` in a file name would make the URI invalid or cut it at a fragment."""
+    d = error("M301", "missing", Span("my repo/#1 numbers.yaml", 2, 3, 2, 5))
+    uri = json.loads(render_sarif([d]))["runs"][0]["results"][0]["locations"][0][
+        "physicalLocation"]["artifactLocation"]["uri"]
+    assert uri == "my%20repo/%231%20numbers.yaml"

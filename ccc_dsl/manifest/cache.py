@@ -15,7 +15,7 @@ from typing import Any
 from ccc_dsl.cache import cache_dir, diagnostics_from_data, diagnostics_to_data, write_atomic
 from ccc_dsl.manifest.yamlsafe import ParsedFile
 
-FORMAT = 3
+FORMAT = 4
 """Bump when the parsed form or the YAML rules change, so old entries are not reused."""
 
 

@@ -80,22 +80,39 @@ def check_references(model: Model, _: Path) -> Iterator[Diagnostic]:
                         or "known: " + ", ".join(sorted(data.suppliers)))
 
 
+CREDENTIAL_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"}
+"""Headers that carry credentials: written as plain values they would reach the bundle."""
+
+
+def check_function_secrets(model: Model, _: Path) -> Iterator[Diagnostic]:
+    """A credential in a plain header is a secret written as a value (D422)."""
+    for f in model.functions.values():
+        for header in f.headers:
+            if header.lower() in CREDENTIAL_HEADERS:
+                yield error("D422", f"function `{f.name}`: header `{header}` carries a "
+                            "credential as a plain value",
+                            model.span_of("functions", f.name, "headers", header, key=True),
+                            "use `token: {env: VARIABLE}` (sent as a Bearer token); never put "
+                            "a secret's value in the config repo")
+
+
 def check_instance(model: Model, _: Path) -> Iterator[Diagnostic]:
     """Name and domain character sets (D401, D402); seats in monthly billing (D411)."""
     inst = model.instance
     if inst is None:
         return
-    if not INSTANCE_NAME_RE.match(inst.name):
+    if not INSTANCE_NAME_RE.fullmatch(inst.name):
         yield error("D401", f"instance name `{inst.name}` may only hold letters and digits",
                     _span(model, "instance", "instance", "name"),
                     "letters (Chinese allowed) and digits; no spaces or punctuation")
-    if not DOMAIN_RE.match(inst.domain):
+    if not DOMAIN_RE.fullmatch(inst.domain):
         yield error("D402", f"instance domain `{inst.domain}` may only hold ASCII letters, "
                     "digits, `_` and `-`", _span(model, "instance", "instance", "domain"),
                     "the domain is the access address; note it can't be changed later (D403)")
     seats = inst.billing.seats
-    if inst.billing.mode == "monthly_seats" and seats is not None and len(model.agents) > seats:
-        yield error("D411", f"{len(model.agents)} agents but only {seats} purchased seats",
+    agents = len(model.declared.get("agents", model.agents))  # broken agents still take seats
+    if inst.billing.mode == "monthly_seats" and seats is not None and agents > seats:
+        yield error("D411", f"{agents} agents but only {seats} purchased seats",
                     _span(model, "instance", "instance", "billing", "seats"),
                     "buy more seats, remove agents, or switch to pay_as_you_go")
 
@@ -106,6 +123,8 @@ def check_numbers(model: Model, _: Path) -> Iterator[Diagnostic]:
     types = domain_data().number_types
     seen: dict[str, str] = {}
     bound: dict[str, str] = {}
+    unknown_bindings = any(_broken(model, "flow_bindings", b)
+                           for b in model.declared.get("flow_bindings", set()))
     for b in sorted(model.flow_bindings.values(), key=lambda b: b.name):
         if b.number in bound:
             yield error("D423", f"number `{b.number}` is already bound to a flow by "
@@ -140,10 +159,16 @@ def check_numbers(model: Model, _: Path) -> Iterator[Diagnostic]:
                         f"only sip_trunk numbers have a trunk, not {n.type} numbers",
                         _span(model, "numbers", n.name, "trunk" if n.trunk else "type"),
                         "name the SIP trunk (voice gateway) that carries the number")
-        if n.name not in bound and info.inbound:
+        if n.name not in bound and info.inbound and not unknown_bindings:
             yield warning("D409", f"number `{n.name}` is bound to no flow: it can't take calls",
                           _span(model, "numbers", n.name),
                           "bind it under `flow_bindings:` (number and flow)")
+
+
+def _broken(model: Model, kind: str, name: str) -> bool:
+    """Declared but not validated (its own error is reported): what it would allow is unknown,
+    so checks that depend on it stay silent rather than add false positives."""
+    return name in model.declared.get(kind, set()) and name not in model.resources(kind)
 
 
 def _outbound_ok(model: Model, number: str) -> bool:
@@ -163,8 +188,8 @@ def check_outbound(model: Model, _: Path) -> Iterator[Diagnostic]:
                 yield error("D404", f"{n.type} number `{name}` can't be used for outbound calls",
                             _span(model, "skill_groups", g.name, "outbound_numbers", i),
                             "bind a landline or mobile number for outbound instead")
-        if g.name in staffed and not any(_outbound_ok(model, n)
-                                                for n in g.outbound_numbers):
+        if g.name in staffed and not any(_outbound_ok(model, n) or _broken(model, "numbers", n)
+                                         for n in g.outbound_numbers):
             yield warning("D408", f"skill group `{g.name}` has agents but no outbound number",
                           _span(model, "skill_groups", g.name),
                           "its agents can't call out; add `outbound_numbers:`")
@@ -188,6 +213,9 @@ def check_outbound(model: Model, _: Path) -> Iterator[Diagnostic]:
             continue
         reach = [num for g in a.groups if g in model.skill_groups
                  for num in model.skill_groups[g].outbound_numbers]
+        if any(_broken(model, "skill_groups", g) for g in a.groups) or any(
+                _broken(model, "numbers", num) for num in reach):
+            continue
         if not any(_outbound_ok(model, num) and types[model.numbers[num].type].mobile_forwarding
                    for num in reach):
             yield error("D407", f"agent `{a.name}` forwards to a mobile but no outbound-capable "
@@ -298,7 +326,8 @@ def _weekly(model: Model, s: Schedule) -> Iterator[Diagnostic]:
 def _zones(name: str) -> set[str]:
     """Available zone names close in shape to `name` (for did-you-mean)."""
     prefix = name.split("/")[0]
-    return {z for z in zoneinfo.available_timezones() if z.startswith(prefix[:2])}
+    start = prefix[:2].lower()
+    return {z for z in zoneinfo.available_timezones() if z.lower().startswith(start)}
 
 
 def check_prompts(model: Model, repo: Path) -> Iterator[Diagnostic]:
@@ -318,10 +347,18 @@ def check_prompts(model: Model, repo: Path) -> Iterator[Diagnostic]:
             where = _span(model, "prompts", p.name, "languages", lang, "file")
             try:
                 path = (repo / variant.file).resolve()
-                path.relative_to(real_root)
+                inside = path.relative_to(real_root)
+            except RuntimeError:  # a symlink loop
+                yield error("D412", f"prompt file `{variant.file}` is a symlink loop", where,
+                            "point the link at a WAV file")
+                continue
             except (ValueError, OSError):  # outside the repo, or not a path at all (a NUL)
                 yield error("D412", f"prompt file `{variant.file}` is outside the repo", where,
                             "paths are relative to the folder of ccc.yaml")
+                continue
+            if any(part.startswith(".") for part in inside.parts[:-1]):
+                yield error("D412", f"prompt file `{variant.file}` is in a hidden folder", where,
+                            "hidden folders are not part of the config repo; move the file")
                 continue
             try:
                 size = path.stat().st_size
@@ -374,8 +411,8 @@ def check_policies(model: Model, _: Path) -> Iterator[Diagnostic]:
 
 
 CHECKS: tuple[Check, ...] = (
-    check_references, check_instance, check_numbers, check_outbound, check_schedules,
-    check_prompts, check_policies,
+    check_references, check_function_secrets, check_instance, check_numbers, check_outbound,
+    check_schedules, check_prompts, check_policies,
 )
 
 

@@ -39,6 +39,15 @@ class Resolver:
     origins: dict[tuple[str, PathKey], str] = field(default_factory=dict)
     """(file, path) of a substituted value -> the variable it came from, for hints."""
     _resolved: dict[str, Any] = field(default_factory=dict)
+    env_reported: bool = False
+    """The environment asked for can't be used (unknown or invalid, already reported): uses
+    of variables are left unresolved without a diagnostic each, which would only repeat it."""
+    unresolved: int = 0
+    """Uses left unresolved silently (see `env_reported`)."""
+
+    def problems(self) -> int:
+        """Grows whenever a substitution fails: the caller then skips validating the value."""
+        return len(self.diagnostics) + self.unresolved
 
     def definition(self, name: str) -> Span | None:
         if self.root is None or self.env is None or name not in self.variables:
@@ -109,8 +118,7 @@ class Resolver:
                     "embedded in text", span(), self.hint_for(name) or None))
                 return None
             pieces.append(text[last : match.start()])
-            pieces.append("" if value is None else str(value).lower()
-                          if isinstance(value, bool) else str(value))
+            pieces.append(_as_text(value))
             last = match.end()
         pieces.append(text[last:])
         return "".join(pieces)
@@ -134,6 +142,9 @@ class Resolver:
         if name in self._resolved:
             return self._resolved[name]
         if self.env is None:
+            if self.env_reported:
+                self.unresolved += 1
+                return _MISSING
             self.diagnostics.append(error(
                 "M207", f"`${{var.{name}}}` needs an environment, and none is selected", span(),
                 "pass --env NAME, or set `default_env` in ccc.yaml"))
@@ -165,7 +176,13 @@ class Resolver:
                 value = self._lookup(inner, span, stack)
                 if value is _MISSING:
                     return _MISSING
-                out = out.replace(match.group(0), str(value), 1)
+                if isinstance(value, dict | list):
+                    self.diagnostics.append(error(
+                        "M205", f"variable `{inner}` is a {type(value).__name__} and can't be "
+                        f"embedded in text (in variable `{name}`)", span(),
+                        self.hint_for(inner) or None))
+                    return _MISSING
+                out = out.replace(match.group(0), _as_text(value), 1)
             return out
         if isinstance(raw, dict):
             out_map = {k: self._resolve_nested(v, name, stack) for k, v in raw.items()}
@@ -174,6 +191,13 @@ class Resolver:
             out_list = [self._resolve_nested(v, name, stack) for v in raw]
             return _MISSING if any(v is _MISSING for v in out_list) else out_list
         return raw
+
+
+def _as_text(value: Any) -> str:
+    """A variable's value formatted into text: YAML spellings for null and booleans."""
+    if value is None:
+        return ""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _copy(value: Any) -> Any:

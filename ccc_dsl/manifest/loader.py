@@ -40,6 +40,7 @@ NAME_RE = re.compile(r"^[^\W_][\w.-]{0,63}$")
 ROOT_KEYS = set(RootSettings.model_fields)
 FILE_KEYS = {"instance", *KINDS}
 SECRET_FIELDS = {"token", "password"}
+_SECRET_LIKE = re.compile(r"pass|pwd|token|secret", re.IGNORECASE)
 
 _FRIENDLY_PATTERNS = {
     TIME_RANGE_RE: "expected a time range like 09:00-18:00",
@@ -107,7 +108,10 @@ class _Loader:
         settings = self._settings(root)
         env = self._select_env(settings, root)
         variables = settings.environments[env].variables if env in settings.environments else {}
-        resolver = Resolver(env, variables, root)
+        # An environment was asked for but can't be used (unknown, or itself broken): that is
+        # reported once; every `${var...}` saying "no environment selected" would be noise.
+        requested = self.env_arg is not None or root.data.get("default_env") is not None
+        resolver = Resolver(env, variables, root, env_reported=env is None and requested)
         files = [root, *[read_yaml(p, str(p)) for p in self._includes(settings, root)]]
         model = Model(root=str(self.root_dir), env=env)
         for parsed in files:
@@ -146,12 +150,17 @@ class _Loader:
     def _select_env(self, settings: RootSettings, root: ParsedFile) -> str | None:
         envs = settings.environments
         self._check_env_consistency(settings, root)
-        if settings.default_env is not None and settings.default_env not in envs:
+        written = root.data.get("environments")
+        # Declared but invalid (M202 already reported): not "unknown".
+        broken = set(written) - set(envs) if isinstance(written, dict) else set()
+        if settings.default_env is not None and settings.default_env not in {*envs, *broken}:
             self.diagnostics.append(error(
                 "M204", f"default_env `{settings.default_env}` is not declared under "
                 "`environments`", root.span(("default_env",)),
                 did_you_mean(settings.default_env, set(envs))))
         if self.env_arg is not None:
+            if self.env_arg in broken:
+                return None
             if self.env_arg not in envs:
                 names = ", ".join(sorted(envs)) or "none"
                 self.diagnostics.append(error(
@@ -198,22 +207,27 @@ class _Loader:
                 continue
             hits = 0
             for path in matches:
-                if not path.is_file() or ".ccc" in path.relative_to(self.real_root).parts:
+                if not path.is_file():
                     continue
                 if not allow_any_suffix and path.suffix not in (".yaml", ".yml"):
                     continue
                 try:
-                    path.resolve().relative_to(self.real_root)
+                    inside = path.resolve().relative_to(self.real_root)
                 except ValueError:
                     self.diagnostics.append(error(
                         "Y114", f"{path.relative_to(self.real_root)} links outside the repo",
                         span, "replace the symlink with the file"))
                     continue
+                if any(part.startswith(".") for part in (
+                        *path.relative_to(self.real_root).parts[:-1], *inside.parts[:-1])):
+                    continue  # hidden folders (.git, .ccc) are not part of the repo
                 hits += 1
                 found.setdefault(path.relative_to(self.real_root).as_posix(), path)
             if hits == 0 and key == "include":
+                hidden = any(part.startswith(".") for part in Path(pattern).parts)
                 self.diagnostics.append(warning(
-                    "Y115", f"include pattern `{pattern}` matches no YAML file", span))
+                    "Y115", f"include pattern `{pattern}` matches no YAML file", span,
+                    "files in hidden folders are not part of the repo" if hidden else None))
         return [self.root_dir / found[k].relative_to(self.real_root) for k in sorted(found)]
 
     # -- resources -------------------------------------------------------------------------
@@ -270,9 +284,9 @@ class _Loader:
         self.declared["instance"]["instance"] = Source(parsed, path)
         if self.yaml_broken:
             return
-        reported = len(resolver.diagnostics)
+        reported = resolver.problems()
         data = resolver.substitute_paths(value, self.var_paths.get(path, []), parsed, path)
-        if len(resolver.diagnostics) > reported:
+        if resolver.problems() > reported:
             return
         instance = self._validate(Instance, data, parsed, path, "instance", resolver)
         if isinstance(instance, Instance):
@@ -283,7 +297,7 @@ class _Loader:
     def _resource(self, parsed: ParsedFile, kind: str, name: str, spec: Any,
                   resolver: Resolver, model: Model) -> None:
         path: PathKey = (kind, name)
-        if not NAME_RE.match(name):
+        if not NAME_RE.fullmatch(name):
             self.diagnostics.append(error(
                 "M202", f"invalid name `{name}`", parsed.span(path, key=True),
                 "names are letters, digits, `_`, `-` and `.`, start with a letter or digit, "
@@ -304,9 +318,9 @@ class _Loader:
                 "M201", "unknown key `name`", parsed.span((*path, "name"), key=True),
                 f"a resource's name is its key (`{name}:`); remove `name:`"))
             spec = {k: v for k, v in spec.items() if k != "name"}
-        reported = len(resolver.diagnostics)
+        reported = resolver.problems()
         data = resolver.substitute_paths(spec, self.var_paths.get(path, []), parsed, path)
-        if len(resolver.diagnostics) > reported:
+        if resolver.problems() > reported:
             return  # a variable could not be resolved; validating the rest would only echo it
         resource = self._validate(KINDS[kind], data, parsed, path, _label(kind, name), resolver)
         if isinstance(resource, Resource):
@@ -340,8 +354,20 @@ class _Loader:
             last = loc[-1] if loc else None
             dotted = ".".join(str(p) for p in loc)
             secret = any(p in SECRET_FIELDS for p in loc if isinstance(p, str))
+            secret_at = next((i for i, p in enumerate(loc) if p in SECRET_FIELDS), len(loc))
+            inside = secret_at < len(loc) - 1
             hint: str | None = None
-            if kind == "missing":
+            if inside and kind != "missing":
+                # Under `password:`/`token:` the user may have pasted the secret itself (as the
+                # variable name, an extra key or its value): D422 never echoes the line or key.
+                field_path = ".".join(str(p) for p in loc[: secret_at + 1])
+                code, span = "D422", parsed.span(where, key=kind == "extra_forbidden")
+                reason = ("only `env` or `file` are allowed" if kind == "extra_forbidden"
+                          else _message(err))
+                message = f"{label}: `{field_path}` must be a secret reference: {reason}"
+                hint = ("write `{env: VARIABLE}` or `{file: path}`; never put a secret's value "
+                        "in the config repo")
+            elif kind == "missing":
                 code, span = "M203", parsed.span(where[:-1], key=True)
                 message = f"{label}: missing required key `{dotted}`"
                 hint = f"add `{last}:`"
@@ -352,6 +378,10 @@ class _Loader:
                 hint = did_you_mean(str(last), allowed) if allowed else None
                 if hint is None and allowed:
                     hint = "allowed keys: " + ", ".join(sorted(allowed))
+                if _SECRET_LIKE.search(str(last)) or (hint or "").endswith(
+                        tuple(f"`{f}`?" for f in SECRET_FIELDS)):
+                    code = "D422"  # a misspelt `password:` holds a secret: don't echo the line
+                    message += ", which looks like a secret"
             elif secret and kind in ("model_type", "model_attributes_type", "dict_type"):
                 code, span = "D422", parsed.span(where)
                 message = f"{label}: `{dotted}` must be a secret reference, not a value"
@@ -359,12 +389,15 @@ class _Loader:
                         "in the config repo")
             else:
                 code = "M202"
-                span = parsed.span(where, key=kind == "value_error" and isinstance(
-                    _at(data, loc), dict))
+                span = parsed.span(where, key=err["loc"][-1:] == ("[key]",) or (
+                    kind == "value_error" and isinstance(_at(data, loc), dict)))
                 message = f"{label}: `{dotted}`: {_message(err)}" if dotted else \
                     f"{label}: {_message(err)}"
             if resolver is not None and loc:
-                origin = resolver.origins.get((parsed.file, where))
+                # The value itself, or a mapping/list it sits in, may come from a variable.
+                origin = next((resolver.origins[(parsed.file, where[:n])]
+                               for n in range(len(where), len(base), -1)
+                               if (parsed.file, where[:n]) in resolver.origins), None)
                 if origin is not None:
                     extra = resolver.hint_for(origin)
                     hint = f"{hint}; {extra}" if hint else extra

@@ -15,8 +15,9 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.reader import Reader, ReaderError
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.tag import Tag
 
@@ -123,10 +124,14 @@ class ParsedFile:
 
 
 def _line_col(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column of a byte offset; the column counts characters, as editors and
+    ruamel's marks do (not bytes, not a leading BOM)."""
     before = data[:offset]
     line = before.count(b"\n") + 1
-    col = offset - (before.rfind(b"\n") + 1) + 1
-    return line, col
+    prefix = before[before.rfind(b"\n") + 1 :]
+    if line == 1:
+        prefix = prefix.removeprefix(b"\xef\xbb\xbf")
+    return line, len(prefix.decode("utf-8", errors="replace")) + 1
 
 
 def _decode(file: str, raw: bytes) -> tuple[str | None, list[Diagnostic]]:
@@ -145,8 +150,9 @@ def _decode(file: str, raw: bytes) -> tuple[str | None, list[Diagnostic]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line, col = _line_col(raw, exc.start)
-        return None, [error("Y107", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
+        start = exc.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)  # -sig strips it
+        line, col = _line_col(raw, start)
+        return None, [error("Y107", f"not valid UTF-8 (byte 0x{raw[start]:02x})",
                             Span.point(file, line, col), "re-save the file as UTF-8")]
     return text, []
 
@@ -193,9 +199,14 @@ class _Converter:
             text = str(node.value)
             if "${" in text:
                 self.parsed.var_paths.append(path)
-            if tag == _PLAIN:
-                return core_scalar(text)
-            return text if tag == _STR else self._explicit_scalar(node, text, tag)
+            try:
+                if tag == _PLAIN:
+                    return core_scalar(text)
+                return text if tag == _STR else self._explicit_scalar(node, text, tag)
+            except ValueError:  # an integer over Python's 4300-digit conversion limit
+                self._fail("Y101", f"a number of {len(text)} characters is too long", node,
+                           "quote it if it is text")
+                return None
         self.active.add(ident)
         try:
             if isinstance(node, SequenceNode):
@@ -268,6 +279,28 @@ def _yaml() -> YAML:
     return y
 
 
+DEPTH_PRECHECK = 5_000
+"""libyaml's composer recurses in C and crashes the process somewhere past 25,000 levels,
+before our converter could count them. Every level needs its own `[`, `{`, `-`, `?` or `:`, so
+a file with fewer of those than this can't be that deep; only others get the event pre-scan."""
+
+
+def _too_deep(text: str) -> Node | None:
+    """A node nested deeper than MAX_DEPTH, found on the event stream (which never recurses),
+    for a file whose indicator count allows deep nesting; None when it is shallow enough."""
+    if sum(text.count(c) for c in "[{-?:") <= DEPTH_PRECHECK:
+        return None
+    depth = 0
+    for event in _yaml().parse(text):
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH + 1:
+                return Node(None, None, event.start_mark, event.end_mark)
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
+    return None
+
+
 def parse_yaml(file: str, raw: bytes) -> ParsedFile:
     """Parse one file's bytes; never raises on bad input, reports located Y1xx diagnostics."""
     parsed = ParsedFile(file)
@@ -276,6 +309,12 @@ def parse_yaml(file: str, raw: bytes) -> ParsedFile:
         parsed.diagnostics.extend(problems)
         return parsed
     try:
+        deep = _too_deep(text)
+        if deep is not None:
+            parsed.diagnostics.append(error("Y105", f"nesting deeper than {MAX_DEPTH} levels",
+                                            Span(file, *_mark_pos(deep)),
+                                            "flatten the structure"))
+            return parsed
         docs = list(_yaml().compose_all(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -285,7 +324,12 @@ def parse_yaml(file: str, raw: bytes) -> ParsedFile:
         parsed.diagnostics.append(error("Y101", f"YAML syntax error: {problem}{context}", span))
         return parsed
     except ReaderError as exc:
-        line, col = _line_col(text.encode("utf-8"), len(text[: exc.position].encode("utf-8")))
+        # ruamel's C reader reports a byte offset, its Python reader a character offset: find
+        # the character ourselves.
+        bad = Reader.NON_PRINTABLE.search(text)
+        offset = bad.start() if bad else exc.position
+        line = text.count("\n", 0, offset) + 1
+        col = offset - (text.rfind("\n", 0, offset) + 1) + 1
         char = exc.character
         code = ord(char) if isinstance(char, str) and len(char) == 1 else char
         what = f"character U+{code:04X}" if isinstance(code, int) else "a character"

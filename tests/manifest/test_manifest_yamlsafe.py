@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from mf_helpers import EXAMPLES
 from ruamel.yaml import YAML
@@ -126,3 +129,16 @@ def test_pure_python_composer_gives_the_same_result(monkeypatch: pytest.MonkeyPa
     slow = parse_yaml("f.yaml", raw)
     assert (slow.data, slow.values, slow.keys) == (fast.data, fast.values, fast.keys)
     assert [codes(b) for b in bad] == fast_bad
+
+
+@pytest.mark.parametrize("nested", ["[" * 40_000 + "]" * 40_000, "\n" + "- " * 40_000 + "1",
+                                    "{a: " * 40_000 + "1" + "}" * 40_000])
+def test_nesting_that_would_overflow_the_c_composer_is_y105(nested: str) -> None:
+    """libyaml's composer recurses in C: 30,000 levels (60 KB) crashed the process."""
+    script = ("import sys; from ccc_dsl.manifest.yamlsafe import parse_yaml; "
+              "p = parse_yaml('f.yaml', sys.stdin.buffer.read()); "
+              "print(sorted({d.code for d in p.diagnostics}))")
+    done = subprocess.run([sys.executable, "-c", script], input=("x: " + nested).encode(),
+                          capture_output=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode().strip() == "['Y105']"
