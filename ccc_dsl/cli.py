@@ -139,7 +139,11 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
     build = compile_repo(path, env)
     failed = has_errors(build.diagnostics) or build.analysis is None
     target = out_dir if out_dir is not None else (path if path.is_dir() else path.parent) / "build"
-    written = [] if failed else write_build(build, target)
+    try:
+        written = [] if failed else write_build(build, target)
+    except OSError as exc:
+        click.echo(f"ccc: can't write {target}: {exc.strerror or exc}", err=True)
+        raise SystemExit(EXIT_INVALID) from None
     if fmt == "json":
         click.echo(json.dumps({
             "ok": not failed,
@@ -190,6 +194,13 @@ def graph(flow: str, path: Path, env: str | None, fmt: str) -> None:
         raise SystemExit(EXIT_INVALID) from None
 
 
+def _not_nan(param: click.Parameter, value: float | None) -> float | None:
+    """`nan` passes click's range check but would make every comparison false."""
+    if value is not None and value != value:
+        raise click.BadParameter("expected a number from 0 to 100", param=param)
+    return value
+
+
 @cli.command("test")
 @click.argument("path", type=EXISTING, default=Path("."))
 @click.option("--env", "env", metavar="NAME", help="Environment whose values to select.")
@@ -198,6 +209,7 @@ def graph(flow: str, path: Path, env: str | None, fmt: str) -> None:
 @click.option("--junit-xml", "junit", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write the results as JUnit XML to FILE (for CI test reports).")
 @click.option("--min-coverage", type=click.FloatRange(0, 100), metavar="N",
+              callback=lambda _ctx, param, value: _not_nan(param, value),
               help="Fail when any flow's edge coverage is below N percent.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="text for people; json for machines.")
@@ -211,7 +223,10 @@ def test_command(path: Path, env: str | None, pattern: str | None, junit: Path |
 
     report = run_tests(path, env, pattern)
     if junit is not None:
-        write_junit(report, junit)
+        try:
+            write_junit(report, junit)
+        except OSError as exc:
+            raise click.FileError(str(junit), exc.strerror or str(exc)) from None
     if fmt == "json":
         click.echo(report_json(report, min_coverage))
     else:
@@ -249,7 +264,7 @@ def simulate(flow: str, path: Path, caller: str, called: str | None, at: str | N
 
     from ccc_runtime.acd import AgentState
 
-    from ccc_dsl.flowtest.model import parse_key_script
+    from ccc_dsl.flowtest.model import parse_instant, parse_key_script
     from ccc_dsl.simulate import load_stub, render_json, render_text
     from ccc_dsl.simulate import simulate as run_simulation
 
@@ -258,13 +273,9 @@ def simulate(flow: str, path: Path, caller: str, called: str | None, at: str | N
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--keys") from None
     try:
-        moment = datetime.fromisoformat(at) if at else datetime.now(UTC)
-    except ValueError:
-        raise click.BadParameter(f"{at!r} is not a date and time like 2026-12-25T10:00+08:00",
-                                 param_hint="--at") from None
-    if moment.tzinfo is None:
-        raise click.BadParameter("give a UTC offset, e.g. 2026-12-25T10:00+08:00",
-                                 param_hint="--at")
+        moment = parse_instant(at) if at else datetime.now(UTC)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--at") from None
     agents: dict[str, AgentState] = {}
     for item in agent_states:
         user, _, state = item.partition("=")
@@ -281,7 +292,7 @@ def simulate(flow: str, path: Path, caller: str, called: str | None, at: str | N
         else:
             replies[loaded[0]] = loaded[1]
     if problems:
-        emit_diagnostics(problems, "text")
+        emit_diagnostics(problems, fmt)
         raise SystemExit(EXIT_INVALID)
 
     def ask(question: str) -> str | None:
@@ -292,7 +303,7 @@ def simulate(flow: str, path: Path, caller: str, called: str | None, at: str | N
                          presses=presses, stubs=replies, agents=agents, env=env,
                          ask=ask if interactive else None)
     if sim.result is None:
-        emit_diagnostics(sim.diagnostics, "text")
+        emit_diagnostics(sim.diagnostics, fmt)
         raise SystemExit(EXIT_INVALID)
     click.echo(render_json(sim) if fmt == "json" else render_text(sim))
 

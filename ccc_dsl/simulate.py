@@ -27,6 +27,8 @@ from ccc_dsl.flowtest.runner import build_bundle, find_repo_root
 from ccc_dsl.manifest.environments import did_you_mean
 from ccc_dsl.manifest.loader import ROOT_FILE
 
+SIMULATED_CALL_ID = "simulated"
+
 
 @dataclass
 class Simulation:
@@ -96,7 +98,9 @@ def simulate(path: Path, flow: str, *, caller: str, called: str | None, at: date
     for user, state in (agents or {}).items():
         runtime.acd.set_state(user, state)
     channel = SimChannel(clock, presses, ask=ask)
-    sim.result = asyncio.run(runtime.run_call(channel, caller, called, flow=flow))
+    # a fixed call id: the same inputs print the same trace (a random one would differ)
+    sim.result = asyncio.run(runtime.run_call(channel, caller, called, flow=flow,
+                                              call_id=SIMULATED_CALL_ID))
     sim.events = sink.events
     sim.timeline = channel.log
     return sim

@@ -197,6 +197,12 @@ class JsonCallHistory:
             raise
 
 
+def identifiable(caller: str) -> bool:
+    """Whether the caller's number tells callers apart: withheld numbers ("anonymous", empty)
+    are shared by many people, so nothing is remembered or recalled for them."""
+    return caller.startswith("+") and caller[1:].isdigit()
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     """Where a call goes: an agent's phone, or an offline agent's mobile."""
@@ -300,7 +306,7 @@ class Acd:
         if entry not in ahead or ahead.index(entry) >= len(free):
             return None
         agent = None
-        if familiar:
+        if familiar and identifiable(entry.caller):
             previous = self.history.last_agent(entry.caller)
             agent = next((a for a in free if a.user == previous), None)
         if agent is None:
@@ -333,12 +339,11 @@ class Acd:
     def finish(self, route: Route, caller: str, answered: bool) -> None:
         """The agent leg ended: remember who served the caller, start after-call work (or free
         the agent at once when it wasn't answered)."""
+        if answered and identifiable(caller):
+            self.history.remember(caller, route.agent.user)
         if route.to_mobile:
-            if answered:
-                self.history.remember(caller, route.agent.user)
             return
         if answered:
-            self.history.remember(caller, route.agent.user)
             self.set_state(route.agent.user, AgentState.AFTER_CALL_WORK)
         else:
             self.set_state(route.agent.user, AgentState.AVAILABLE)

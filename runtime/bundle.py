@@ -110,7 +110,7 @@ class BundleConfig(_Model):
     prompts: dict[str, dict[str, PromptVariantModel]] = {}
     blacklists: dict[str, list[str]] = {}
     voicemail_boxes: list[str] = []
-    after_call_work_ms: int = Field(default=0, ge=0)
+    after_call_work_ms: int = Field(default=0, ge=0, le=86_400_000)
     limits: LimitsModel = LimitsModel()
 
     @field_validator("timezone")
@@ -200,12 +200,12 @@ def load_bundle(directory: Path) -> Bundle:
     problems: list[str] = []
     base = directory.resolve()
     for name, rel in sorted(data["flows"].items()):
-        target = (directory / str(rel)).resolve()
-        if not isinstance(rel, str) or not target.is_relative_to(base):
+        if not isinstance(rel, str) or "\0" in rel or not (
+                directory / rel).resolve().is_relative_to(base):
             problems.append(f"flow {name!r}: path {rel!r} is not inside the bundle")
             continue
         try:
-            flows[name] = target.read_bytes()
+            flows[name] = (directory / rel).read_bytes()
         except OSError as exc:
             problems.append(f"flow {name!r}: can't read {rel}: {exc.strerror}")
     if problems:

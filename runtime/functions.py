@@ -11,6 +11,7 @@ only in the configured header, never recorded.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
 import socket
@@ -83,6 +84,9 @@ class HttpFunctions:
             if value is None:
                 raise FunctionFailure("config", f"secret environment variable {secret.env} "
                                       "is not set")
+            if any(c in value for c in "\r\n\0"):  # e.g. read from a file with its newline
+                raise FunctionFailure("config", f"secret environment variable {secret.env} "
+                                      "contains a line break")
             headers[secret.header] = secret.prefix + value
         body = json.dumps(dict(args), ensure_ascii=False, sort_keys=True).encode("utf-8")
         if spec.method == "GET":  # arguments as query parameters (non-strings as JSON)
@@ -94,9 +98,21 @@ class HttpFunctions:
         return urllib.request.Request(spec.url, data=body, headers=headers, method=spec.method)
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an error: following it would send the secret headers to whatever host
+    the reply names (urllib forwards them), and a function's URL is configured, not found."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
+                         headers: Any, newurl: str) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def _send(request: urllib.request.Request, timeout_s: float) -> Any:
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        with _OPENER.open(request, timeout=timeout_s) as response:
             raw = response.read(MAX_REPLY_BYTES + 1)
     except urllib.error.HTTPError as exc:
         raise FunctionFailure("http-status", f"HTTP {exc.code} from {request.full_url}") from None
@@ -111,6 +127,11 @@ def _send(request: urllib.request.Request, timeout_s: float) -> Any:
         raise FunctionFailure("timeout", f"no reply within {timeout_s:g} s") from None
     except OSError as exc:
         raise FunctionFailure("network", f"{request.full_url}: {exc}") from None
+    except ValueError:  # http.client rejects a header; its message would show the value
+        raise FunctionFailure("config", "a header name or value is not valid in HTTP") from None
+    except http.client.HTTPException as exc:  # a bad status line, a reply cut short
+        raise FunctionFailure("network", f"{request.full_url}: not a valid HTTP reply: "
+                              f"{type(exc).__name__}") from None
     if len(raw) > MAX_REPLY_BYTES:
         raise FunctionFailure("bad-json", f"reply larger than {MAX_REPLY_BYTES} bytes")
     try:

@@ -74,6 +74,7 @@ class SimChannel:
         self.hung_up = False
         self._ask = ask
         self._last_prompt = ""
+        self._gone = False  # the caller has hung up (noted in the log once)
 
     # ---- timeline
     def _at(self, press: Press) -> datetime | None:
@@ -82,7 +83,9 @@ class SimChannel:
     def _advance_to(self, when: datetime) -> None:
         if self.hangup_at is not None and when >= self.hangup_at:
             self.clock.advance(max(0, _ms(self.hangup_at - self.clock.now())))
-            self._note("caller hangs up")
+            if not self._gone:
+                self._note("caller hangs up")
+                self._gone = True
             raise CallerHangup
         self.clock.advance(max(0, _ms(when - self.clock.now())))
 
@@ -163,7 +166,7 @@ class SimChannel:
     async def connect_agent(self, agent: AgentLeg, timeout_ms: int) -> TransferStatus:
         if self.agent_answers.get(agent.user, True):
             self._note(f"agent {agent.user} answers")
-            self._wait(self.talk_ms)
+            self._talk()
             return TransferStatus.ANSWERED
         self._note(f"agent {agent.user} does not answer")
         self._wait(timeout_ms)
@@ -172,9 +175,22 @@ class SimChannel:
     async def transfer_number(self, number: str, timeout_ms: int) -> TransferStatus:
         status = self.numbers.get(number, TransferStatus.ANSWERED)
         self._note(f"call {number}: {status.value}")
-        self._wait(self.talk_ms if status is TransferStatus.ANSWERED else
-                   timeout_ms if status is TransferStatus.NO_ANSWER else 0)
+        if status is TransferStatus.ANSWERED:
+            self._talk()
+        else:
+            self._wait(timeout_ms if status is TransferStatus.NO_ANSWER else 0)
         return status
+
+    def _talk(self) -> None:
+        """The conversation after an answer; a caller who hangs up during it ends it (the
+        leg was still answered: the next thing the call does meets the hangup)."""
+        end = self.clock.now() + timedelta(milliseconds=self.talk_ms)
+        if self.hangup_at is not None and end >= self.hangup_at:
+            self.clock.advance(max(0, _ms(self.hangup_at - self.clock.now())))
+            self._note("caller hangs up")
+            self._gone = True
+            return
+        self._advance_to(end)
 
     async def record_voicemail(self, box: str, max_ms: int) -> int:
         length = min(self.voicemail_ms, max_ms)
@@ -187,5 +203,8 @@ class SimChannel:
         self.hung_up = True
 
 
+_ONE_MS = timedelta(milliseconds=1)
+
+
 def _ms(delta: timedelta) -> int:
-    return int(delta.total_seconds() * 1000)
+    return delta // _ONE_MS  # exact: float seconds * 1000 loses a millisecond now and then

@@ -18,10 +18,10 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from .acd import Acd, MemoryCallHistory, MemoryStore, Route, Staffing
+from .acd import Acd, MemoryCallHistory, MemoryStore, Route, Staffing, identifiable
 from .bundle import Bundle
 from .bytecode import COMPARISONS, Const, FlowImage, Node, Op, SourceLoc
 from .channel import AgentLeg, CallerHangup, Channel, TransferStatus, Utterance
@@ -40,6 +40,8 @@ MAX_FAULTS = 3
 """Faults per call before the error handler itself is no longer trusted."""
 READ_ONLY_ROOTS = frozenset({"caller", "called", "call", "time", "queue"})
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_ONE_MS = timedelta(milliseconds=1)
+"""Durations in ms by integer division: float seconds * 1000 would drop a ms now and then."""
 
 
 class Fault(Exception):
@@ -164,9 +166,11 @@ class Interpreter:
         self.called = called
         self.started = runtime.clock.now()
         history = runtime.acd.history
+        known = identifiable(caller)
         self.vars: dict[str, Any] = {
-            "caller": {"number": caller, "previous_agent": history.last_agent(caller),
-                       "language": history.last_language(caller)},
+            "caller": {"number": caller,
+                       "previous_agent": history.last_agent(caller) if known else None,
+                       "language": history.last_language(caller) if known else None},
             "called": {"number": called},
             "call": {"language": language, "id": call_id},
         }
@@ -181,11 +185,14 @@ class Interpreter:
         self.agent: str | None = None
         self.queue: str | None = None
         self.queue_wait_ms = 0
+        self.queue_started: datetime | None = None
+        """When the call joined its current queue (for the wait of a caller who hangs up)."""
         self.survey_score: int | None = None
         self.callback_group: str | None = None
         """Set when the caller took a callback offer: the call then ends as a callback."""
         self.image: FlowImage
-        self.stack: list[tuple[FlowImage, int | None]] = []
+        self.stack: list[tuple[FlowImage, int]] = []
+        """Callers of the running sub-flow: (flow, index of its CALL_FLOW node)."""
         self._inputs: dict[str, Any] = {}
         self._exit_taken = ""
         self._seq = 0
@@ -249,7 +256,7 @@ class Interpreter:
         self._seq += 1
         elapsed = self.rt.clock.now() - self.started
         self.rt.sink.trace(TraceEvent(
-            self.call_id, self._seq, int(elapsed.total_seconds() * 1000), flow, node.index,
+            self.call_id, self._seq, elapsed // _ONE_MS, flow, node.index,
             node.op.name, str(node.loc), self._inputs, self._exit_taken))
 
     def _result(self, steps: int) -> CallResult:
@@ -257,7 +264,7 @@ class Interpreter:
         duration = self.rt.clock.now() - self.started
         record = CallRecord(
             self.call_id, self.caller, self.called, self.path[0].split("@")[0] if self.path
-            else "", self.started.isoformat(), int(duration.total_seconds() * 1000),
+            else "", self.started.isoformat(), duration // _ONE_MS,
             self.outcome.describe(), list(self.path), self.agent, self.queue,
             self.queue_wait_ms, self.survey_score, [str(f) for f in self.faults])
         self.rt.sink.call(record)
@@ -292,11 +299,12 @@ class Interpreter:
         parts = path.split(".")
         if parts[0] in READ_ONLY_ROOTS:
             raise Fault(f"can't set {path}: {parts[0]}.* is call data")
+        # copy-on-write along the path: a value another variable (or a trace event) holds
+        # is never changed in place, so `set a = b` then `set a.x = 1` leaves b alone
         target = self.vars
         for part in parts[:-1]:
             nxt = target.get(part)
-            if not isinstance(nxt, dict):
-                nxt = target[part] = {}
+            nxt = target[part] = dict(nxt) if isinstance(nxt, dict) else {}
             target = nxt
         target[parts[-1]] = value
 
@@ -590,11 +598,16 @@ async def _staffing(vm: Interpreter, node: Node) -> int | None:
 async def _connect(vm: Interpreter, route: Route, timeout_ms: int) -> TransferStatus:
     """Ring a routed agent (or their mobile) and settle the ACD afterwards."""
     agent = route.agent
-    if route.to_mobile:
-        assert agent.mobile is not None
-        status = await vm.channel.transfer_number(agent.mobile, timeout_ms)
-    else:
-        status = await vm.channel.connect_agent(AgentLeg(agent.user, agent.address), timeout_ms)
+    try:
+        if route.to_mobile:
+            assert agent.mobile is not None
+            status = await vm.channel.transfer_number(agent.mobile, timeout_ms)
+        else:
+            status = await vm.channel.connect_agent(AgentLeg(agent.user, agent.address),
+                                                    timeout_ms)
+    except CallerHangup:  # the caller left before the agent answered: free the agent
+        vm.rt.acd.finish(route, vm.caller, answered=False)
+        raise
     answered = status is TransferStatus.ANSWERED
     vm.rt.acd.finish(route, vm.caller, answered)
     if answered:
@@ -603,6 +616,22 @@ async def _connect(vm: Interpreter, route: Route, timeout_ms: int) -> TransferSt
 
 
 async def _queue(vm: Interpreter, node: Node) -> int | None:
+    """Queue for a skill group. A fault while waiting (an announcement's template) takes the
+    call out of the queue before the error handler runs, so it blocks no one; a caller who
+    hangs up while waiting still has the wait recorded (abandoned calls count)."""
+    vm.queue_started = None
+    try:
+        return await _queue_wait(vm, node)
+    except Fault:
+        vm.rt.acd.leave(vm.call_id)
+        raise
+    except CallerHangup:
+        if vm.queue_started is not None:
+            vm.queue_wait_ms = _ms_since(vm, vm.queue_started)
+        raise
+
+
+async def _queue_wait(vm: Interpreter, node: Node) -> int | None:
     group, prio_expr, timeout, routing, hold, announcements, offers, keys = _ops(node)
     acd = vm.rt.acd
     priority = vm.eval(prio_expr)
@@ -623,7 +652,7 @@ async def _queue(vm: Interpreter, node: Node) -> int | None:
         target = vm.take(node, 2)
         return target if target is not None else vm.take(node, 1)
     entry = acd.enqueue(vm.call_id, group, vm.caller, priority)
-    start = vm.rt.clock.now()
+    start = vm.queue_started = vm.rt.clock.now()
     next_announce = [int(a[1]) for a in announcements]
     offered: list[bool] = [False] * len(offers)
     hold_items = vm.utterances(hold) if hold is not None else []
@@ -701,7 +730,7 @@ async def _take_offer(vm: Interpreter, node: Node, kind: str, group: str) -> int
 
 
 def _ms_since(vm: Interpreter, start: datetime) -> int:
-    return int((vm.rt.clock.now() - start).total_seconds() * 1000)
+    return (vm.rt.clock.now() - start) // _ONE_MS
 
 
 async def _transfer_agent(vm: Interpreter, node: Node) -> int | None:
@@ -756,8 +785,9 @@ async def _set_language(vm: Interpreter, node: Node) -> int | None:
     if language not in vm.rt.bundle.config.languages:
         raise Fault(f"unknown language {_show(language)}; the bundle has "
                     f"{', '.join(vm.rt.bundle.config.languages)}")
-    vm.vars["call"]["language"] = language
-    vm.rt.acd.history.remember_language(vm.caller, language)
+    vm.vars["call"] = {**vm.vars["call"], "language": language}
+    if identifiable(vm.caller):
+        vm.rt.acd.history.remember_language(vm.caller, language)
     vm._inputs = {"language": language}
     return vm.take(node, 0)
 
@@ -765,7 +795,9 @@ async def _set_language(vm: Interpreter, node: Node) -> int | None:
 async def _call_flow(vm: Interpreter, node: Node) -> int | None:
     if len(vm.stack) >= vm.rt.max_depth:
         raise Fault(f"sub-flows nested deeper than {vm.rt.max_depth}")
-    vm.stack.append((vm.image, vm.take(node, 0)))
+    # the exit after the call is taken (for coverage) only when the sub-flow returns
+    vm.stack.append((vm.image, node.index))
+    vm._exit_taken = node.exit_name(0)
     vm.image = vm.rt.bundle.flows[str(node.operands[0])]
     vm._inputs = {"flow": vm.image.name}
     return vm.image.entry
@@ -774,7 +806,8 @@ async def _call_flow(vm: Interpreter, node: Node) -> int | None:
 async def _return(vm: Interpreter, node: Node) -> int | None:
     if not vm.stack:
         return None
-    vm.image, target = vm.stack.pop()
+    vm.image, call = vm.stack.pop()
+    target = vm.take(vm.image.nodes[call], 0)
     vm._exit_taken = f"return to {vm.image.name}"
     return target
 

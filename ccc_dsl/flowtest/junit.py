@@ -4,6 +4,7 @@ be run (bad YAML, unknown flow) is an <error>."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -56,9 +57,17 @@ def junit_xml(report: RunReport) -> bytes:
     root.set("failures", str(totals["failures"]))
     root.set("errors", str(totals["errors"]))
     root.set("time", f"{report.seconds:.6f}")
+    for element in root.iter():  # names and messages come from user files: keep XML valid
+        element.text = element.text and _NOT_XML.sub("\ufffd", element.text)
+        for attr, value in element.attrib.items():
+            element.set(attr, _NOT_XML.sub("\ufffd", value))
     ET.indent(root)
     data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return data + b"\n"
+
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""Characters XML 1.0 can't hold, even escaped (control characters, lone surrogates)."""
 
 
 def write_junit(report: RunReport, path: Path) -> None:

@@ -22,6 +22,8 @@ from ccc_dsl.manifest.yamlsafe import MAX_FILE_BYTES, ParsedFile, PathKey, parse
 
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)?$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
+MAX_DURATION_MS = 86_400_000
+"""No call lasts a day; a bigger time would overflow the call's clock."""
 KEYS = "0123456789*#"
 
 
@@ -30,11 +32,15 @@ def parse_duration_ms(value: object) -> int:
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 30s, 2m or 1500ms")
     if isinstance(value, int | float) and value >= 0:
-        return round(value)
-    match = _DURATION.match(value.strip()) if isinstance(value, str) else None
-    if match is None:
-        raise ValueError(f"expected a duration such as 30s, 2m or 1500ms, got {value!r}")
-    return round(float(match[1]) * _UNIT_MS[match[2] or "ms"])
+        ms = float(value)
+    else:
+        match = _DURATION.match(value.strip()) if isinstance(value, str) else None
+        if match is None:
+            raise ValueError(f"expected a duration such as 30s, 2m or 1500ms, got {value!r}")
+        ms = float(match[1]) * _UNIT_MS[match[2] or "ms"]
+    if not ms <= MAX_DURATION_MS:
+        raise ValueError(f"a duration in a call is at most 24h, got {value!r}")
+    return round(ms)
 
 
 def parse_press(item: str) -> Press:
@@ -53,7 +59,8 @@ def parse_key_script(text: str) -> list[Press]:
     return [parse_press(item) for item in text.split(",") if item.strip()]
 
 
-def _instant(value: object) -> datetime:
+def parse_instant(value: object) -> datetime:
+    """An ISO date and time with a UTC offset (`--at`, a test's `at`); ValueError if not."""
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str):
@@ -66,6 +73,9 @@ def _instant(value: object) -> datetime:
         raise ValueError("expected a date and time like 2026-12-25T10:00+08:00")
     if moment.tzinfo is None:
         raise ValueError("the time needs a UTC offset, e.g. 2026-12-25T10:00+08:00")
+    if not 1 < moment.year < 9999:
+        # the call's clock must be able to run on (and convert zones) without overflowing
+        raise ValueError(f"the year must be between 2 and 9998, got {moment.year}")
     return moment
 
 
@@ -93,7 +103,7 @@ def _keys(value: object) -> list[Press]:
 
 
 Duration = Annotated[int, BeforeValidator(parse_duration_ms)]
-Instant = Annotated[datetime, BeforeValidator(_instant)]
+Instant = Annotated[datetime, BeforeValidator(parse_instant)]
 KeyScript = Annotated[list[Press], BeforeValidator(_keys)]
 AgentStateName = Literal["available", "busy", "after-call-work", "offline"]
 FailureKind = Literal["timeout", "http-status", "refused", "network", "bad-json"]

@@ -172,9 +172,14 @@ def build_bundle(root: Path, env: str | None) -> tuple[Bundle | None, list[Diagn
 
 # ------------------------------------------------------------------------------ checks
 
-def _where(index: int, spec: CaseSpec, name: str) -> PathKey:
-    """Where a merged setting was written: in the test, else in the file's defaults."""
-    return ("tests", index, name) if name in spec.model_fields_set else ("defaults", name)
+def _where(index: int, spec: CaseSpec, name: str, key: str | int | None = None) -> PathKey:
+    """Where a merged setting (or one `key` of a merged mapping) was written: in the test,
+    else in the file's defaults."""
+    own = getattr(spec, name) if name in spec.model_fields_set else None
+    if name in spec.model_fields_set and not (
+            isinstance(key, str) and isinstance(own, dict) and key not in own):
+        return ("tests", index, name)
+    return ("defaults", name)
 
 
 def prepare(file: SuiteFile, bundle: Bundle) -> tuple[list[Case], list[Diagnostic]]:
@@ -189,7 +194,8 @@ def prepare(file: SuiteFile, bundle: Bundle) -> tuple[list[Case], list[Diagnosti
 
         def span(name: str, *rest: str | int, key: bool = False,
                  index: int = index, spec: CaseSpec = spec) -> Span:
-            return file.span((*_where(index, spec, name), *rest), key)
+            return file.span((*_where(index, spec, name, rest[0] if rest else None), *rest),
+                             key)
 
         if spec.name in seen:
             problems.append(error("T719", f"two tests named `{spec.name}` in this file",
@@ -217,6 +223,12 @@ def prepare(file: SuiteFile, bundle: Bundle) -> tuple[list[Case], list[Diagnosti
                 problems.append(error(
                     "T715", f"no flow is bound to the number {called}", span("called"),
                     "numbers are written in E.164, e.g. +864008201234"))
+        languages = bundle.config.languages
+        if setup.language is not None and setup.language not in languages:
+            problems.append(error("T703", f"no language `{setup.language}` in the repo",
+                                  span("language"),
+                                  did_you_mean(setup.language, set(languages))
+                                  or "languages: " + ", ".join(languages)))
         named = [(user, span("agents", user, key=True)) for user in setup.agents or {}]
         named += [(user, span("agent_answers", user, key=True))
                   for user in setup.agent_answers or {}]
@@ -239,7 +251,7 @@ def prepare(file: SuiteFile, bundle: Bundle) -> tuple[list[Case], list[Diagnosti
                 stubs[fname] = FunctionFailure(stub.error, f"stubbed failure: {stub.error}")
                 continue
             value, problem = file.stub_value(
-                stub, (*_where(index, spec, "functions"), fname))
+                stub, (*_where(index, spec, "functions", fname), fname))
             if problem is not None:
                 problems.append(problem)
             stubs[fname] = value

@@ -53,6 +53,7 @@ def test_min_coverage(passing: Path) -> None:
     assert code == 1
     assert "FAIL: flow t: edge coverage 75.0% is below --min-coverage 90%" in out
     assert run("test", str(passing), "--min-coverage", "101")[0] == 2
+    assert run("test", str(passing), "--min-coverage", "nan")[0] == 2  # would check nothing
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
@@ -156,7 +157,8 @@ def test_simulate_interactive_asks_for_keys(passing: Path) -> None:
 
 @pytest.mark.parametrize(("args", "code"), [
     (["--keys", "1,x"], 2), (["--at", "2026-12-25T10:00"], 2), (["--agent", "ann=asleep"], 2),
-    (["--agent", "zed=available"], 1),
+    (["--agent", "zed=available"], 1), (["--at", "9999-12-31T23:59+00:00"], 2),
+    (["--keys", "1@99999999999999999999s"], 2),
 ])
 def test_simulate_bad_arguments(passing: Path, args: list[str], code: int) -> None:
     assert run("simulate", "t", str(passing), "--caller", "+1", *args)[0] == code
@@ -177,3 +179,32 @@ def test_a_bad_default_is_reported_once(tmp_path: Path) -> None:
     assert out.count("error[T713]") == 1
     assert ET.parse(target).getroot().get("errors") == "1"
     assert re.search(r"^0 passed, 0 failed, 1 error\(s\) in \d+\.\d\ds$", out, re.M)
+
+
+def test_an_unwritable_junit_file_is_an_error_not_a_crash(passing: Path) -> None:
+    code, out = run("test", str(passing), "--junit-xml", str(passing / "ccc.yaml" / "j.xml"))
+    assert code == 1
+    assert "j.xml" in out and "internal error" not in out
+
+
+def test_simulate_with_a_fixed_time_prints_the_same_every_run(passing: Path) -> None:
+    args = ("simulate", "t", str(passing), "--caller", "+8613700000001",
+            "--at", "2026-12-25T10:00+08:00", "--keys", "1", "--format", "json")
+    first, second = run(*args), run(*args)
+    assert first[0] == 0 and first == second
+
+
+def test_simulate_json_errors_are_json(passing: Path) -> None:
+    code, out = run("simulate", "tt", str(passing), "--caller", "+8613700000001",
+                    "--format", "json")
+    assert code == 1
+    assert [d["code"] for d in json.loads(out)["diagnostics"]] == ["T713"]
+
+
+def test_junit_xml_stays_well_formed_with_control_characters(tmp_path: Path) -> None:
+    name = '  - name: "odd \\x01 name"\n    keys: "2"\n    expect: {outcome: "\\x02"}\n'
+    root = write_repo(tmp_path / "r", FLOW, {"t.yaml": HEAD + name})
+    target = tmp_path / "junit.xml"
+    assert run("test", str(root), "--junit-xml", str(target))[0] == 1
+    (case,) = ET.parse(target).getroot().iter("testcase")
+    assert case.get("name") == "odd \ufffd name"

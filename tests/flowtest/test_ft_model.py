@@ -138,3 +138,21 @@ def test_random_input_never_raises(tmp_path_factory: pytest.TempPathFactory,
     loaded = load_test_file(path)
     assert (loaded.model is None) == bool(loaded.diagnostics)
     assert all(d.span is not None for d in loaded.diagnostics)
+
+
+@pytest.mark.parametrize("bad", [float("inf"), "99999999999999999999s", 10**30, "25h"])
+def test_huge_durations_are_bad_values_not_crashes(bad: object) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration_ms(bad)
+
+
+def test_times_out_of_the_calendar_are_located_errors(tmp_path: Path) -> None:
+    assert located(tmp_path, """\
+        tests:
+          - name: far
+            flow: main
+            caller: "+8613700000001"
+            at: 9999-12-31T23:59+00:00
+            keys: [{key: 1, at: .inf}]
+            expect: {outcome: hung up}
+        """) == [(5, 9, "T703"), (6, 11, "T703")]

@@ -271,3 +271,39 @@ tests:
     assert result.passed, [m.describe() for m in result.mismatches]
     assert result.case.flow == "t"
     assert result.result.record.duration_ms == 2000
+
+
+def test_a_language_the_repo_lacks_is_located(tmp_path: Path) -> None:
+    bad = """\
+  - name: french
+    language: fr
+    keys: "1"
+    expect: {outcome: hung up}
+"""
+    report = run_tests(repo(tmp_path, bad))
+    assert [(d.span.line if d.span else 0, d.code) for d in report.diagnostics] == [
+        (7, "T703")]
+    assert "no language `fr`" in report.diagnostics[0].message
+    assert report.results == [] and not report.ok()
+
+
+def test_a_bad_name_in_merged_defaults_is_located_in_the_defaults(tmp_path: Path) -> None:
+    tests = """\
+defaults:
+  flow: t
+  caller: "+8613700000001"
+  at: 2026-12-25T10:00+08:00
+  agents: {anne: available}
+  functions: {lookp: {reply: 1}}
+tests:
+  - name: own mappings too
+    agents: {ann: available}
+    functions: {lookup: {reply: 1}}
+    expect: {}
+  - name: other
+    agents: {ben: available}
+    expect: {}
+"""
+    report = run_tests(write_repo(tmp_path / "repo", FLOW, {"t.yaml": tests}))
+    assert sorted((d.span.line, d.span.column, d.code) for d in report.diagnostics
+                  if d.span) == [(5, 12, "T716"), (6, 15, "T717")]

@@ -51,6 +51,9 @@ def test_schema_errors_are_located() -> None:
                for p in problems(with_changes(prompts={"p": {"zh": {}}})))
     assert any("functions.f.url" in p for p in problems(with_changes(
         functions={"f": {"url": "file:///etc/passwd"}})))
+    # a day at most: a bigger wrap-up would overflow the clock in every routing decision
+    assert problems(with_changes(after_call_work_ms=10**20))[0].startswith(
+        "after_call_work_ms:")
 
 
 def test_every_unknown_name_is_reported() -> None:
@@ -96,6 +99,7 @@ def test_load_from_a_directory(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("flows", "message"), [
     ({"main": "../outside.ccb"}, "is not inside the bundle"),
     ({"main": "flows/missing.ccb"}, "can't read flows/missing.ccb"),
+    ({"main": "flows/a\0.ccb"}, "is not inside the bundle"), ({"main": 7}, "is not inside"),
 ])
 def test_directory_problems(tmp_path: Path, flows: dict[str, str], message: str) -> None:
     (tmp_path / "bundle.json").write_text(json.dumps({**BASE_CONFIG, "flows": flows}))

@@ -129,3 +129,92 @@ def test_a_failing_function_takes_the_error_exit_in_a_flow(server: str) -> None:
         assert result.variables["outcome"] == expected, path
         if expected == "error":
             assert sink.events[0].inputs["error"].split(":")[0] in ("http-status", "bad-json")
+
+
+@pytest.mark.parametrize("reply", [b"HELLO\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n"
+                                   b"\r\n{\"a\":"])
+def test_a_server_that_does_not_speak_http_is_a_failure(reply: bytes) -> None:
+    """A bad status line or a reply cut short is a bad reply: the error exit, not a crash."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+
+        def answer() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(reply)
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        port = listener.getsockname()[1]
+        assert failure(f"http://127.0.0.1:{port}/x").kind in ("network", "bad-json")
+        thread.join(2)
+
+
+@pytest.mark.parametrize("secret", ["s3cret\n", "s3c\r\nX-Evil: 1"])
+def test_a_secret_with_a_line_break_fails_without_showing_it(secret: str) -> None:
+    """A secret file read with its trailing newline must take the error exit, and the failure
+    (which is traced) must not contain the secret."""
+    functions = HttpFunctions({"f": FunctionSpec(
+        f"http://127.0.0.1:{closed_port()}/x",
+        secret_headers=(SecretHeader("Authorization", "TOKEN", "Bearer "),))},
+        environ={"TOKEN": secret})
+    with pytest.raises(FunctionFailure) as info:
+        asyncio.run(functions.call("f", {}, 0))
+    assert info.value.kind == "config" and "TOKEN" in str(info.value)
+    assert "s3c" not in str(info.value)
+
+
+def test_a_bad_plain_header_value_is_a_failure() -> None:
+    functions = HttpFunctions({"f": FunctionSpec(f"http://127.0.0.1:{closed_port()}/x",
+                                                 headers={"X-Source": "ivr\n"})})
+    with pytest.raises(FunctionFailure) as info:
+        asyncio.run(functions.call("f", {}, 0))
+    assert info.value.kind == "config"
+
+
+def test_redirects_are_not_followed_so_secrets_stay_with_the_configured_host() -> None:
+    """A 302 to another host must not carry the Authorization header there: the call fails
+    with the reply's status instead (a function's URL is configured, not discovered)."""
+    other_seen: list[str | None] = []
+
+    class Other(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            other_seen.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        do_POST = do_GET
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    other = QuietServer(("127.0.0.1", 0), Other)
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", f"http://localhost:{other.server_address[1]}/x")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    first = QuietServer(("127.0.0.1", 0), Redirect)
+    threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05},
+                                daemon=True) for s in (other, first)]
+    for t in threads:
+        t.start()
+    try:
+        failed = failure(f"http://127.0.0.1:{first.server_address[1]}/f",
+                         secret_headers=(SecretHeader("Authorization", "TOKEN", "Bearer "),))
+    finally:
+        for s in (other, first):
+            s.shutdown()
+            s.server_close()
+    assert failed.kind == "http-status" and "HTTP 302" in str(failed)
+    assert other_seen == []

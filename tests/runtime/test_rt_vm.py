@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ccc_runtime.acd import AgentState
+import pytest
+from ccc_runtime.acd import AgentState, MemoryCallHistory
 from ccc_runtime.bytecode import Op
 from ccc_runtime.channel import TransferStatus
 from ccc_runtime.functions import FunctionFailure, StubFunctions
@@ -597,3 +598,127 @@ def test_trace_and_coverage_data() -> None:
     record = sink.records[0]
     assert (record.caller, record.flow, record.outcome) == (CALLER, "main", "hung up")
     assert record.started_at == WORKDAY.isoformat()
+
+
+def test_the_simulated_clock_keeps_every_millisecond() -> None:
+    """A press at 1001 ms lands at 1001 ms, not 1000 (float seconds used to truncate)."""
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from ccc_runtime.channel import CallerHangup
+    from ccc_runtime.clock import FakeClock
+    from ccc_runtime.simchannel import Press, SimChannel
+
+    start = datetime(2026, 12, 25, 2, 0, tzinfo=UTC)
+    clock = FakeClock(start)
+    channel = SimChannel(clock, [Press("1", 1001)], hangup_at_ms=3003)
+    assert asyncio.run(channel.read_digit(5000)) == "1"
+    assert clock.now() - start == timedelta(milliseconds=1001)
+    with pytest.raises(CallerHangup):
+        asyncio.run(channel.read_digit(5000))
+    assert clock.now() - start == timedelta(milliseconds=3003)
+
+
+def test_set_copies_values_so_variables_never_alias() -> None:
+    """`set saved = result` then `set saved.balance = 0` must leave `result` alone."""
+    f = Flow()
+    first = f.node(Op.SET, "result.balance", const(88))
+    copy = f.node(Op.SET, "saved", var("result"))
+    listed = f.node(Op.SET, "both", ["list", var("result")])
+    change = f.node(Op.SET, "saved.balance", const(0))
+    again = f.node(Op.SET, "result.balance", const(1))
+    end = f.node(Op.HANGUP)
+    for a, b in ((first, copy), (copy, listed), (listed, change), (change, again),
+                 (again, end)):
+        f.exit(a, "next", b)
+    result, _, sink, _ = run_call(make_bundle({"main": f.build()}))
+    assert result.variables["result"] == {"balance": 1}
+    assert result.variables["saved"] == {"balance": 0}
+    assert result.variables["both"] == [{"balance": 88}]
+    assert sink.events[1].inputs["value"] == {"balance": 88}
+
+
+@pytest.mark.parametrize("answers", [True, False])
+def test_a_caller_hanging_up_on_an_agent_leg_frees_the_agent(answers: bool) -> None:
+    """Hanging up while talking (or while the agent's phone rings) must not leave the agent
+    busy forever; a conversation that happened is remembered for familiar routing."""
+    result, _, _, runtime = run_call(make_bundle({"main": queue_flow()}),
+                                     agents={"bob": AgentState.AVAILABLE},
+                                     agent_answers={"bob": answers}, hangup_at_ms=10_000)
+    assert runtime.acd.status("bob").state is not AgentState.BUSY
+    assert result.agent == ("bob" if answers else None)
+    assert runtime.acd.history.last_agent(CALLER) == ("bob" if answers else None)
+    assert result.record.duration_ms == 10_000
+
+
+def test_a_caller_who_abandons_the_queue_has_the_wait_recorded() -> None:
+    result, *_ = run_call(make_bundle({"main": queue_flow()}), agents={"bob": AgentState.BUSY},
+                          hangup_at_ms=40_000)
+    assert result.outcome.describe() == "caller hung up"
+    assert (result.queue, result.queue_wait_ms) == ("sales", 40_000)
+    assert result.record.queue_wait_ms == 40_000
+
+
+def test_a_fault_while_queued_takes_the_call_out_of_the_queue() -> None:
+    """A failing announcement sends the call to the error handler; it must not stay queued
+    there, ahead of other callers, while the handler plays and records."""
+    f = Flow()
+    queue = f.node(Op.QUEUE, "sales", const(0), 60_000, "longest-idle", prompt("hold-music"),
+                   [["position", 5000, say("{{ nope }}")]], [], [])
+    sorry = f.node(Op.VOICEMAIL, "sales", None, 30_000)
+    end = f.node(Op.HANGUP)
+    f.exit(queue, "timeout", end)
+    f.exit(sorry, "next", end)
+    f.b.set_error_node(sorry)
+    seen: list[int] = []
+
+    def watch(runtime: Any, clock: Any) -> None:
+        runtime.acd.set_state("bob", AgentState.BUSY)
+        clock.call_later(8000, lambda: seen.append(len(runtime.acd.ordered("sales"))))
+
+    result, *_ = run_call(make_bundle({"main": f.build()}), setup=watch)
+    assert result.outcome.describe() == "voicemail sales" and len(result.faults) == 1
+    assert seen == [0]
+
+
+@pytest.mark.parametrize("caller", ["anonymous", ""])
+def test_callers_without_a_number_share_no_history(caller: str) -> None:
+    """Every withheld number is "anonymous": one such caller's agent and language must not
+    route or greet the next one."""
+    history = MemoryCallHistory()
+
+    def shared(runtime: Any, clock: Any) -> None:
+        runtime.acd.history = history
+
+    lang = Flow()
+    lang.exit(lang.node(Op.SET_LANGUAGE, const("en")), "next", lang.node(Op.HANGUP))
+    run_call(make_bundle({"main": lang.build()}), caller=caller, setup=shared)
+    run_call(make_bundle({"main": queue_flow()}), caller=caller, setup=shared,
+             agents={"bob": AgentState.AVAILABLE})
+    assert (history.last_language(caller), history.last_agent(caller)) == (None, None)
+    history.remember(caller, "bob")  # carol wins on skill unless familiar routing is fooled
+    result, *_ = run_call(make_bundle({"main": queue_flow(routing="familiar")}), caller=caller,
+                          setup=shared, agents={"bob": AgentState.AVAILABLE,
+                                                "carol": AgentState.AVAILABLE})
+    assert result.agent == "carol"
+
+
+def test_the_exit_after_a_sub_flow_counts_only_when_the_sub_flow_returns() -> None:
+    """For coverage: a call that ends inside the sub-flow never took `call flow ... then X`."""
+    sub = Flow("ask")
+    menu = sub.node(Op.MENU, prompt("main-greeting"), 3000, 1000, 0, 0, ["1", "2"])
+    ret = sub.node(Op.RETURN)
+    bye = sub.node(Op.HANGUP)
+    sub.exit(menu, "1", ret)
+    sub.exit(menu, "2", bye)
+    sub.exit(menu, "exhausted", bye)
+    main = Flow()
+    call = main.node(Op.CALL_FLOW, "ask")
+    end = main.node(Op.HANGUP)
+    main.exit(call, "next", end)
+    bundle = make_bundle({"main": main.build(), "ask": sub.build()})
+    returned, _, sink, _ = run_call(bundle, "1")
+    assert ("main", call, 0) in returned.edges and ("main", end) in returned.visited
+    assert sink.events[0].outcome == "next"
+    stayed, *_ = run_call(bundle, "2")
+    assert ("main", call, 0) not in stayed.edges
