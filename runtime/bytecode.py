@@ -319,7 +319,7 @@ def _check_operand(kind: Kind, value: Const, where: str) -> None:
     elif kind is Kind.VAR:
         ok = isinstance(value, str) and _VAR_RE.fullmatch(value) is not None
     elif kind is Kind.INT:
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        ok = _is_ms(value)
     elif kind is Kind.EXPR:
         check_expr(value, where)
     elif kind is Kind.PROMPT:
@@ -361,8 +361,14 @@ def _check_operand(kind: Kind, value: Const, where: str) -> None:
         raise BytecodeError(f"{where}: expected {kind.name.lower()}, got {value!r}")
 
 
+MAX_INT_OPERAND = 2**31 - 1
+"""The largest `int` operand (about 24.8 days in ms): an image is never trusted, and a
+hand-made one must not overflow the clock with a timeout of 10^30 ms."""
+
+
 def _is_ms(value: Const) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return (isinstance(value, int) and not isinstance(value, bool)
+            and 0 <= value <= MAX_INT_OPERAND)
 
 
 def _check_semantics(op: Op, values: dict[str, Const], where: str) -> None:

@@ -229,3 +229,16 @@ def test_the_version_1_layout_is_frozen() -> None:
     old images no longer read the same, so FORMAT_VERSION (and docs/bytecode.md) must change."""
     assert image_hash(sample_flow()) == (
         "da6f09ec37831fc557369d397066c1bda4127fbb94fde033bb508dfca6e3c957")
+
+
+def test_int_operands_are_capped_when_built_and_when_decoded() -> None:
+    b = FlowBuilder("f", "h", "v")
+    with pytest.raises(BytecodeError, match="expected int"):
+        b.add_node(Op.MENU, [[False, ["prompt", "p"]], 2**31, 0, 1, 1, ["1"]])
+    image = sample_flow()
+    encoded = bytes([3]) + struct.pack("<q", 5000)  # the menu's timeout_ms constant
+    assert image.count(encoded) == 1
+    patched = image.replace(encoded, bytes([3]) + struct.pack("<q", 10**15))[:-4]
+    patched += struct.pack("<I", zlib.crc32(patched))
+    with pytest.raises(BytecodeError, match="expected int"):
+        decode(patched)
