@@ -77,15 +77,28 @@ class Program:
         self._written[name] = frozenset(roots)
         return self._written[name]
 
+    @cached_property
+    def call_depth(self) -> dict[str, int]:
+        """Flow name -> the longest chain of nested sub-flow calls it makes (0: none). A call
+        that closes a cycle (A609) adds nothing."""
+        depth: dict[str, int] = {}
+        graph = self.call_graph
+        for name in nx.dfs_postorder_nodes(graph):  # callees before callers, no recursion
+            depth[name] = max((1 + depth[callee] for callee in graph.successors(name)
+                               if callee in depth), default=0)
+        return depth
+
     def asks_caller(self, name: str) -> bool:
-        """Whether a flow or one of its sub-flows waits for the caller's keys."""
+        """Whether a flow or one of its sub-flows waits for the caller's keys (the sub-flows
+        found by a search of the call graph, not by recursion: a chain may be long)."""
         if name not in self._asks:
-            self._asks[name] = False  # a recursive call adds nothing (and is A609)
-            ir = self.flows.get(name)
-            self._asks[name] = ir is not None and (
-                any(attrs["op"] in INPUT_OPS for attrs in ir.attrs().values())
-                or any(self.asks_caller(callee) for callee, _ in ir.calls))
+            reach = nx.descendants(self.call_graph, name) if name in self.call_graph else set()
+            self._asks[name] = any(self._asks_itself(flow) for flow in (name, *reach))
         return self._asks[name]
+
+    def _asks_itself(self, name: str) -> bool:
+        ir = self.flows.get(name)
+        return ir is not None and any(attrs["op"] in INPUT_OPS for attrs in ir.attrs().values())
 
     def returns(self, name: str) -> bool:
         """Whether a sub-flow can come back (a `return` is reachable); calling one that can't

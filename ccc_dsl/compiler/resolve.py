@@ -3,7 +3,8 @@
 Each `ast.Ref` is looked up in its kind's namespace; a miss is an R5xx error at the name, with a
 did-you-mean hint. Also checked here: flow names unique across files (R512), flow bindings that
 name a flow no `.ivr` file defines (R509, at the binding in the manifest), and outside numbers
-of `transfer number` (valid E.164, R510; allowed by the instance's outbound policy, R511).
+of `transfer number` (valid E.164, R510; allowed by the instance's outbound policy, R511),
+and literal call languages (R514).
 Names are checked against `Model.declared`, so a resource that failed validation isn't also
 reported as missing.
 """
@@ -65,9 +66,9 @@ def _children(cls: type) -> _Children:
     return get
 
 
-def _named(node: object) -> Iterator[ast.Ref | ast.TransferNumber]:
-    """Every `Ref` and `TransferNumber` under `node`, depth first in source order (a
-    `TransferNumber` before the names in its exits). Subtrees that hold no names are not
+def _named(node: object) -> Iterator[ast.Ref | ast.TransferNumber | ast.Language]:
+    """Every `Ref`, `TransferNumber` and `Language` under `node`, depth first in source order
+    (a `TransferNumber` before the names in its exits). Subtrees that hold no names are not
     entered."""
     stack: list[Any] = [node]
     while stack:
@@ -83,7 +84,7 @@ def _named(node: object) -> Iterator[ast.Ref | ast.TransferNumber]:
             children = _CHILDREN[cls]
         else:
             children = _CHILDREN[cls] = _children(cls)
-        if cls is ast.TransferNumber:
+        if cls is ast.TransferNumber or cls is ast.Language:
             yield item
         if children is not None:
             stack.extend(reversed(children(item)))
@@ -112,6 +113,7 @@ def resolve_names(modules: list[ast.Module], model: Model | None) -> list[Diagno
     names = {kind: _declared(model, manifest_kind)
              for kind, (_, _, manifest_kind) in _KINDS.items() if manifest_kind}
     names[ast.RefKind.FLOW] = set(flows)
+    languages = call_languages(model) if model is not None else set()
     for module in modules:
         for flow in module.flows:
             names[ast.RefKind.LABEL] = {s.label for s in flow.steps}
@@ -123,6 +125,8 @@ def resolve_names(modules: list[ast.Module], model: Model | None) -> list[Diagno
                         out.append(_unknown(node, names[node.kind]))
                 elif isinstance(node, ast.TransferNumber) and model is not None:
                     out += check_outside_number(node.number, model)
+                elif isinstance(node, ast.Language) and model is not None:
+                    out += _check_language(node.value, languages)
     if model is not None:
         out += _bindings(model, set(flows))
     return out
@@ -138,6 +142,23 @@ def _unknown(ref: ast.Ref, known: set[str]) -> Diagnostic:
     return error(code, f"unknown {word} `{ref.name}`", ref.span, hint)
 
 
+def call_languages(model: Model) -> set[str]:
+    """The languages a call can be in: the instance's default and those prompts are in (what
+    bundle.py gives the runtime, which refuses any other `language`)."""
+    default = model.instance.default_language if model.instance else "zh"
+    return {default} | {lang for p in model.prompts.values() for lang in p.languages}
+
+
+def _check_language(expr: ast.Expr, known: set[str]) -> list[Diagnostic]:
+    """A literal `language "xx"` must be one the call can be in (data is checked at call
+    time)."""
+    if not isinstance(expr, ast.Literal) or expr.value in known:
+        return []
+    return [error("R514", f"unknown call language `{expr.value}`", expr.span,
+                  did_you_mean(str(expr.value), known)
+                  or f"languages of this call center: {', '.join(sorted(known))}")]
+
+
 def _bindings(model: Model, flows: set[str]) -> Iterator[Diagnostic]:
     for binding in model.flow_bindings.values():
         if binding.flow not in flows:
@@ -150,8 +171,12 @@ def _bindings(model: Model, flows: set[str]) -> Iterator[Diagnostic]:
 def check_outside_number(expr: ast.Expr, model: Model) -> list[Diagnostic]:
     """A literal outside number must be E.164 and allowed by the instance's outbound policy
     (its blacklist and blocked regions). Numbers from call data are checked at call time."""
-    if not isinstance(expr, ast.Literal) or not isinstance(expr.value, str):
+    if not isinstance(expr, ast.Literal):
         return []
+    if not isinstance(expr.value, str):  # the runtime calls only a string in E.164 form
+        return [error("R510", f"`{expr.value}` is not a phone number the runtime can call: "
+                      "numbers are strings", expr.span,
+                      "write it in E.164 form, in quotes, e.g. \"+8613800138000\"")]
     text = expr.value
     info = parse_phone(text)
     if not isinstance(info, PhoneInfo) or not info.valid:

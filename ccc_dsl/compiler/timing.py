@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 from ccc_runtime.bytecode import Const, Op
 
 from ccc_dsl.compiler.ir import PERSON_OPS, FlowIR
@@ -159,11 +160,21 @@ def _forward_edges(ir: FlowIR) -> tuple[dict[int, list[tuple[int, str]]], list[i
 
 
 def flow_timing(program: Program, name: str) -> Timing:
-    """The time-to-agent figures of a flow (memoized in the program)."""
+    """The time-to-agent figures of a flow (memoized in the program). Its sub-flows are
+    figured first, deepest first, so a long chain of them doesn't recurse once per level."""
     key = ("timing", name)
     if key in program.memo:
         cached: Timing = program.memo[key]
         return cached
+    if name in program.call_graph:
+        for sub in nx.dfs_postorder_nodes(program.call_graph, name):
+            if sub != name and ("timing", sub) not in program.memo:
+                _flow_timing(program, sub)
+    return _flow_timing(program, name)
+
+
+def _flow_timing(program: Program, name: str) -> Timing:
+    key = ("timing", name)
     program.memo[key] = Timing(None, None, None)  # recursion (A609) reaches nobody
     ir = program.flows.get(name)
     if ir is None or ir.entry is None:

@@ -18,6 +18,7 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
@@ -30,6 +31,8 @@ WIDTH: Final = 100
 _COMMENT_RE: Final = re.compile(r'"(?:[^"\\\n]|\\.)*"|//[^\n]*')
 _PREC: Final[dict[ast.BinaryOp, int]] = {ast.BinaryOp.OR: 1, ast.BinaryOp.AND: 2}
 _ATOM: Final = 5
+_UNPRINTABLE: Final = frozenset({"P207", "P214"})
+"""Checks whose AST can't be printed back as the source meant (the file is left alone)."""
 
 
 @dataclass
@@ -57,9 +60,10 @@ class FormatResult:
 
 def format_source(text: str, file: str) -> FormatResult:
     """Format `text`; on syntax errors, or a statement missing a required option (P207, whose
-    AST holds a placeholder), return it unchanged with the diagnostics."""
+    AST holds a placeholder) or a number out of range (P214: a decimal may be infinite), return
+    it unchanged with the diagnostics."""
     result = parse_text(text, file)
-    if result.module is None or any(d.code == "P207" for d in result.diagnostics):
+    if result.module is None or any(d.code in _UNPRINTABLE for d in result.diagnostics):
         return FormatResult(text, result.diagnostics)
     return FormatResult(format_module(result.module, text), result.diagnostics)
 
@@ -129,7 +133,10 @@ def _merge_comments(lines: list[_Line], comments: Sequence[_Comment]) -> list[_L
         for c in before.get(i, []):
             out.append(_Line(ln.comment_indent, c.text, c.line, ln.comment_indent))
         if i in after:
-            ln = _Line(ln.indent, f"{ln.text} {after[i]}", ln.tag, ln.comment_indent)
+            # On the line's first physical line (a `say {` opens a multi-line part): after
+            # the closing `}` it would be an own-line comment on the next run.
+            head, nl, rest = ln.text.partition("\n")
+            ln = _Line(ln.indent, f"{head} {after[i]}{nl}{rest}", ln.tag, ln.comment_indent)
         out.append(ln)
     if tail:
         if out:
@@ -408,8 +415,8 @@ def expr(value: ast.Expr, parent: int = 0) -> str:
 
 def _float(v: float) -> str:
     text = repr(v)
-    if "e" in text or "n" in text:  # exponent, inf or nan: the grammar only has plain decimals
-        text = f"{v:.6f}"
+    if "e" in text:  # the grammar only has plain decimals: write the exponent out in full
+        text = format(Decimal(text), "f")
     return text if "." in text else text + ".0"
 
 
@@ -445,7 +452,8 @@ def ivr_files(paths: Sequence[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             found.update(p for p in path.rglob("*.ivr")
-                         if not any(part.startswith(".") for part in p.relative_to(path).parts))
+                         if not any(part.startswith(".") for part in p.relative_to(path).parts)
+                         and p.is_file())
         else:
             found.add(path)
     return sorted(found)
@@ -464,5 +472,5 @@ def format_file(path: Path) -> FileFormat:
     if text is None:
         return FileFormat(path, "", None, problems)
     result = format_source(text, str(path))
-    blocking = [d for d in result.diagnostics if d.code < "P2" or d.code == "P207"]
+    blocking = [d for d in result.diagnostics if d.code < "P2" or d.code in _UNPRINTABLE]
     return FileFormat(path, text, None if blocking else result.text, blocking)

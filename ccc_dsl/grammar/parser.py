@@ -101,7 +101,8 @@ def parse_text(text: str, file: str) -> ParseResult:
         first = min(d.sort_key() for d in syntax)
         kept = [d for d in checks if d.sort_key() < first] if module is not None else []
         return ParseResult(None, sorted_diagnostics(syntax + kept))
-    if not isinstance(module, ast.Module):
+    if not isinstance(module, ast.Module) or any(d.code < "P2" for d in checks):
+        # A syntax-level check (P109: an expression too deep) leaves no usable module either.
         return ParseResult(None, sorted_diagnostics(checks))
     return ParseResult(module, sorted_diagnostics(checks))
 

@@ -8,6 +8,7 @@ names; out-of-range durations, counts and digit lengths; bad patterns and templa
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
@@ -20,12 +21,12 @@ from lark import Token, Transformer
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error
 from ccc_dsl.grammar import ast
-from ccc_dsl.grammar.errors import STATEMENT_KEYWORDS
+from ccc_dsl.grammar.errors import MAX_DEPTH, STATEMENT_KEYWORDS
 
 _DURATION_UNITS: Final = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 _DURATION_RE: Final = re.compile(r"([0-9]+)(ms|s|m|h)")
 _ESCAPE_RE: Final = re.compile(r"\\(.)")
-_ESCAPES: Final = {"n": "\n", "t": "\t"}
+_ESCAPES: Final = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
 
 # Sensible bounds for each kind of duration (milliseconds), checked as P204.
 DURATION_LIMITS: Final[dict[str, tuple[int, int]]] = {
@@ -36,18 +37,23 @@ DURATION_LIMITS: Final[dict[str, tuple[int, int]]] = {
     "maxlength": (1_000, 600_000),
 }
 MAX_RETRIES: Final = 10
+_INT_MAX: Final = 2**63 - 1
+"""Integer literals are 64-bit in the bytecode (P214 beyond)."""
 
 _TEMPLATES: Final = jinja2.sandbox.SandboxedEnvironment(autoescape=False)
 T = TypeVar("T")
 _RESERVED_LABELS: Final = frozenset(STATEMENT_KEYWORDS)
+CALL_DATA_ROOTS: Final = frozenset({"caller", "called", "call", "time", "queue", "menu", "survey"})
+"""Roots of the call data the runtime sets (docs/dsl.md): read-only, so never assigned (P213)."""
 
 
 def unquote(token: str) -> str:
-    """The value of a STRING token: quotes removed, `\\"`, `\\\\`, `\\n`, `\\t` unescaped."""
+    """The value of a STRING token: quotes removed, `\\"`, `\\\\`, `\\n`, `\\t` unescaped;
+    any other backslash is kept (`"\\d{6}"` is the regular expression \\d{6})."""
     body = token[1:-1]
     if "\\" not in body:
         return body
-    return _ESCAPE_RE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
+    return _ESCAPE_RE.sub(lambda m: _ESCAPES.get(m.group(1), m.group()), body)
 
 
 def fast_constructor(cls: type[T]) -> Callable[..., T]:
@@ -158,11 +164,18 @@ class AstBuilder(Transformer[Token, Any]):
         self.file = "<input>"
         self.diagnostics: list[Diagnostic] = []
         self._reprompts = 0  # reprompts built since the last step: only then is a check needed
+        self._depth: dict[int, tuple[int, ast.Expr]] = {}
+        """id of an expression node -> its depth (leaves, absent, are 1) and the node itself,
+        kept so that its id is not reused during the parse."""
+        self._too_deep: dict[int, ast.Expr] = {}
+        """The placeholders that stand for expressions refused as too deep, by id."""
 
     def reset(self, file: str) -> None:
         self.file = file
         self.diagnostics = []
         self._reprompts = 0
+        self._depth = {}
+        self._too_deep = {}
 
     # ------------------------------------------------------------ helpers
 
@@ -183,6 +196,11 @@ class AstBuilder(Transformer[Token, Any]):
 
     def _error(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
         self.diagnostics.append(error(code, message, span, hint))
+
+    def _check_writable(self, root: str, span: Span) -> None:
+        if root in CALL_DATA_ROOTS:
+            self._error("P213", f"`{root}` is call data: the runtime sets it and a flow can't",
+                        span, "store the value in a variable of your own, e.g. `my_" + root + "`")
 
     def _duration(self, tok: Token, kind: str) -> int:
         ms, in_range = _duration_ms(str(tok), kind)
@@ -374,6 +392,7 @@ class AstBuilder(Transformer[Token, Any]):
 
     def set_stmt(self, children: list[Any]) -> ast.Set:
         kw, var, value = children
+        self._check_writable(var.path[0], var.span)
         return new.Set(var, value, self._span(kw, value))
 
     def goto(self, children: list[Any]) -> ast.Goto:
@@ -425,6 +444,7 @@ class AstBuilder(Transformer[Token, Any]):
     def collect(self, children: list[Any]) -> ast.Collect:
         kw, var = children[0], children[1]
         span = self._span(kw, children[-1])
+        self._check_writable(str(var), _tok_span(self.file, var))
         opts = self._options("collect", children)
         kw_span = _tok_span(self.file, kw)
         self._require("collect", opts, "prompt", kw_span)
@@ -504,12 +524,17 @@ class AstBuilder(Transformer[Token, Any]):
         offers = tuple(c.value for c in children if isinstance(c, _Opt) and c.name == "offer")
         self._check_repeats("announce", [(a.kind, a.span) for a in announcements])
         self._check_repeats("offer", [(o.kind, o.span) for o in offers])
+        exits = self._exits(children)
+        for ex in exits:
+            if ex.is_key and len(ex.name) > 1:  # the queue takes one key press, no more
+                self._error("P206", f"a key pressed in the queue must be one key, not "
+                            f"`{ex.name}`", ex.span, "use one of 0-9, * or #")
         return new.TransferQueue(
             self._ref(ast.RefKind.GROUP, name),
             opts["priority"].value if "priority" in opts else None,
             opts["timeout"].value if "timeout" in opts else ast.DEFAULT_QUEUE_TIMEOUT_MS,
             "familiar" in opts, self._prompt(opts, "music"), announcements, offers,
-            self._exits(children), self._span(kw, self._end(children)),
+            exits, self._span(kw, self._end(children)),
         )
 
     def _check_repeats(self, what: str, items: list[tuple[str, Span]]) -> None:
@@ -624,10 +649,16 @@ class AstBuilder(Transformer[Token, Any]):
         return self._opt("number", c[1], c)
 
     def opt_as(self, c: list[Any]) -> _Opt:
+        self._check_writable(str(c[1]), _tok_span(self.file, c[1]))
         return self._opt("as", str(c[1]), c)
 
     def opt_priority(self, c: list[Any]) -> _Opt:
-        return self._opt("priority", c[1], c)
+        value = c[1]
+        if isinstance(value, ast.Literal) and value.value is not None and (
+                not isinstance(value.value, int) or isinstance(value.value, bool)):
+            self._error("P215", "a queue priority is an integer (higher first)", value.span,
+                        "write e.g. `priority 5`, or an expression over call data")
+        return self._opt("priority", value, c)
 
     def opt_familiar(self, c: list[Any]) -> _Opt:
         return self._opt("familiar", True, c)
@@ -644,6 +675,9 @@ class AstBuilder(Transformer[Token, Any]):
 
     def opt_offer(self, c: list[Any]) -> _Opt:
         kw, kind, _after, after, _key_kw, key, prompt = c
+        if len(key) != 1:
+            self._error("P206", f"the key of an offer must be one key, not `{key}`",
+                        _tok_span(self.file, key), "use one of 0-9, * or #")
         pending: _Opt | None = prompt
         offer = new.Offer(
             ast.OfferKind(str(kind)), self._duration(after, "after"), str(key),
@@ -708,10 +742,18 @@ class AstBuilder(Transformer[Token, Any]):
         return new.Literal(unquote(children[0]), _tok_span(self.file, children[0]))
 
     def integer(self, children: list[Token]) -> ast.Literal:
-        return new.Literal(int(children[0]), _tok_span(self.file, children[0]))
+        value, span = int(children[0]), _tok_span(self.file, children[0])
+        if value > _INT_MAX:
+            self._error("P214", f"the number {children[0]} is too large", span,
+                        f"integers go up to {_INT_MAX} (64 bits)")
+        return new.Literal(value, span)
 
     def decimal(self, children: list[Token]) -> ast.Literal:
-        return new.Literal(float(children[0]), _tok_span(self.file, children[0]))
+        value, span = float(children[0]), _tok_span(self.file, children[0])
+        if math.isinf(value):
+            self._error("P214", f"the number {children[0]} is too large", span,
+                        "decimals go up to about 1.8e308")
+        return new.Literal(value, span)
 
     def true(self, children: list[Token]) -> ast.Literal:
         return new.Literal(True, _tok_span(self.file, children[0]))
@@ -722,31 +764,63 @@ class AstBuilder(Transformer[Token, Any]):
     def null(self, children: list[Token]) -> ast.Literal:
         return new.Literal(None, _tok_span(self.file, children[0]))
 
-    def list_expr(self, children: list[Any]) -> ast.ListExpr:
+    def _nested(self, node: ast.Expr, parts: tuple[ast.Expr, ...]) -> ast.Expr:
+        """`node` unless it nests deeper than MAX_DEPTH: then a P109 and a placeholder that
+        the whole expression collapses to (the compiler, the formatter and the runtime walk
+        expressions recursively, so a deep one would overflow Python's stack)."""
+        depth = self._depth
+        below = 1
+        for part in parts:
+            key = id(part)
+            if key in self._too_deep:
+                return part
+            known = depth.get(key)
+            if known is not None and known[0] > below:
+                below = known[0]
+        if below < MAX_DEPTH:
+            depth[id(node)] = (below + 1, node)
+            return node
+        span = node.span
+        self._error("P109", f"an expression is nested more than {MAX_DEPTH} deep", span,
+                    "split it: compute parts with `set` first")
+        placeholder = new.Literal(None, span)
+        self._too_deep[id(placeholder)] = placeholder
+        return placeholder
+
+    def list_expr(self, children: list[Any]) -> ast.Expr:
         items = tuple(c for c in children[1:-1] if c is not None)
-        return new.ListExpr(items, self._span(children[0], children[-1]))
+        return self._nested(new.ListExpr(items, self._span(children[0], children[-1])), items)
 
-    def neg(self, children: list[Any]) -> ast.Unary:
-        return new.Unary(ast.UnaryOp.NEG, children[1], self._span(children[0], children[1]))
+    def neg(self, children: list[Any]) -> ast.Expr:
+        return self._nested(
+            new.Unary(ast.UnaryOp.NEG, children[1], self._span(children[0], children[1])),
+            (children[1],))
 
-    def not_expr(self, children: list[Any]) -> ast.Unary:
-        return new.Unary(ast.UnaryOp.NOT, children[1], self._span(children[0], children[1]))
+    def not_expr(self, children: list[Any]) -> ast.Expr:
+        return self._nested(
+            new.Unary(ast.UnaryOp.NOT, children[1], self._span(children[0], children[1])),
+            (children[1],))
 
-    def or_expr(self, children: list[Any]) -> ast.Binary:
+    def or_expr(self, children: list[Any]) -> ast.Expr:
         left, _op, right = children
-        return new.Binary(ast.BinaryOp.OR, left, right, self._span(left, right))
+        return self._nested(new.Binary(ast.BinaryOp.OR, left, right, self._span(left, right)),
+                            (left, right))
 
-    def and_expr(self, children: list[Any]) -> ast.Binary:
+    def and_expr(self, children: list[Any]) -> ast.Expr:
         left, _op, right = children
-        return new.Binary(ast.BinaryOp.AND, left, right, self._span(left, right))
+        return self._nested(new.Binary(ast.BinaryOp.AND, left, right, self._span(left, right)),
+                            (left, right))
 
-    def compare(self, children: list[Any]) -> ast.Binary:
+    def compare(self, children: list[Any]) -> ast.Expr:
         left, op, right = children
-        return new.Binary(ast.BinaryOp(str(op)), left, right, self._span(left, right))
+        return self._nested(
+            new.Binary(ast.BinaryOp(str(op)), left, right, self._span(left, right)),
+            (left, right))
 
-    def compare_not_in(self, children: list[Any]) -> ast.Binary:
+    def compare_not_in(self, children: list[Any]) -> ast.Expr:
         left, _not, _in, right = children
-        return new.Binary(ast.BinaryOp.NOT_IN, left, right, self._span(left, right))
+        return self._nested(
+            new.Binary(ast.BinaryOp.NOT_IN, left, right, self._span(left, right)), (left, right))
 
 
 @lru_cache(maxsize=1024)

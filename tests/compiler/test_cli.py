@@ -93,6 +93,17 @@ def test_graph_mermaid(repo: Path) -> None:
     assert '-->|"busy"|' in text and '-->|"ok"|' in text
 
 
+def test_compile_to_a_folder_that_cannot_be_made_is_an_input_error(repo: Path,
+                                                                    tmp_path: Path) -> None:
+    """An output folder under a file: a located message and exit 1, not an internal error."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["compile", str(repo), "-o", str(blocker / "out")])
+    assert result.exit_code == 1, result.output
+    assert f"can't write {blocker / 'out'}" in result.output
+    assert "internal error" not in result.output
+
+
 def test_graph_dot_and_svg(repo: Path) -> None:
     code, dot = run("graph", "main", str(repo), "--format", "dot")
     assert code == 0 and dot.startswith('digraph "main" {') and dot.rstrip().endswith("}")

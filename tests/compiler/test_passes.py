@@ -161,3 +161,18 @@ def test_bindings_to_missing_flows_point_into_the_manifest() -> None:
                   for d in diagnostics if d.code == "R509" and d.span is not None)
     assert ("numbers.yaml", "main") in r509
     assert len(r509) == len(example_model().flow_bindings)
+
+
+def test_a_long_chain_of_sub_flows_is_analysed_without_recursing_per_flow() -> None:
+    """Cross-flow facts (does a sub-flow ask the caller, its time to agent) are computed along
+    the call graph without one Python stack frame per level, so a hostile chain of sub-flows
+    is not a RecursionError (exit 3)."""
+    n = 1500
+    text = "\n".join(f'flow c{i} "C" {{ s: call flow c{i + 1} then menu prompt "bye" '
+                     f'{{ 1 -> return }} }}' for i in range(n))
+    text += f'\nflow c{n} "C" {{ s: say "hi" then transfer agent "bob" {{ busy -> return }} }}\n'
+    result, _ = analyse_text(text)
+    assert result.program.asks_caller("c0")
+    assert not result.program.asks_caller(f"c{n}")
+    timing = flow_timing(result.program, "c0")
+    assert timing.seconds == tts_seconds("hi") and timing.key_presses == 0

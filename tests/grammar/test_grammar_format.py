@@ -96,6 +96,36 @@ def test_long_chains_and_languages_wrap() -> None:
     assert format_text(out, "f.ivr") == out
 
 
+def test_a_comment_after_a_multiline_say_stays_put() -> None:
+    """A trailing comment on the first line of a `say { ... }` stays on that line: put after
+    the closing brace, it would move to its own line on the next run (not idempotent)."""
+    text = 'flow f {\n  s:\n    say { // greeting\n      en: "Hi",\n      zh: "你好"\n    }\n' \
+        "    hangup\n}\n"
+    once = format_text(text, "f.ivr")
+    assert once == text
+    assert format_text(once, "f.ivr") == once
+
+
+@pytest.mark.parametrize(("written", "printed"), [
+    ("0.0000001", "0.0000001"),
+    ("1000000000000000000000000000000.0", "1000000000000000000000000000000.0"),
+    ("2.50", "2.5"),
+])
+def test_decimals_keep_their_value(written: str, printed: str) -> None:
+    """Small and large decimals are printed in full, never rounded to six places."""
+    text = f"flow f {{\n  s:\n    set x = {written}\n    hangup\n}}\n"
+    out = format_text(text, "f.ivr")
+    assert f"set x = {printed}\n" in out
+    assert parse_text(out, "f.ivr").module == parse_text(text, "f.ivr").module
+
+
+def test_a_decimal_too_large_for_a_float_is_not_formatted() -> None:
+    text = "flow f { s: set x = " + "9" * 400 + ".5 hangup }"
+    result = format_source(text, "f.ivr")
+    assert result.text == text
+    assert [d.code for d in result.diagnostics] == ["P214"]
+
+
 def test_bad_input_is_returned_unchanged_with_diagnostics() -> None:
     bad = "flow f { s: plya }"
     result = format_source(bad, "f.ivr")
@@ -127,6 +157,14 @@ def test_cli_fmt_check_diff_and_write(tmp_path: Path) -> None:
     assert write.exit_code == 0
     assert messy.read_text(encoding="utf-8") == CANONICAL
     assert runner.invoke(cli, ["fmt", str(tmp_path), "--check"]).exit_code == 0
+
+
+def test_cli_fmt_skips_a_folder_whose_name_ends_in_ivr(tmp_path: Path) -> None:
+    (tmp_path / "old.ivr").mkdir()
+    (tmp_path / "old.ivr" / "main.ivr").write_text(CANONICAL, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["fmt", str(tmp_path), "--check"])
+    assert result.exit_code == 0, result.output
+    assert "1 unchanged" in result.output
 
 
 def test_cli_fmt_reports_syntax_errors_and_leaves_the_file(tmp_path: Path) -> None:

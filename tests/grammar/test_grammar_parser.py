@@ -165,6 +165,18 @@ def test_string_escapes() -> None:
     assert tts.texts[0].template == 'a "quoted" \\ word\nnext'
 
 
+def test_an_unknown_escape_keeps_its_backslash() -> None:
+    """`pattern "\\d{6}"` means the regular expression \\d{6}; dropping the backslash made it
+    d{6}, which no digits match."""
+    module = parse_ok(r'flow a { s: collect x digits 6 pattern "\d{6}" prompt "p" { ok -> s } }')
+    (collect,) = module.flows[0].steps[0].body
+    assert isinstance(collect, ast.Collect)
+    assert collect.pattern == r"\d{6}"
+    once = format_text(r'flow a { s: collect x digits 6 pattern "\d{6}" prompt "p" { ok -> s } }',
+                       "t.ivr")
+    assert parse_ok(once) == module
+
+
 def test_several_flows_per_file_and_subflow_refs() -> None:
     module = parse_ok("flow a { s: call flow b then hangup }\nflow b { s: return }")
     assert [f.name for f in module.flows] == ["a", "b"]
@@ -194,11 +206,57 @@ def test_an_empty_file_is_an_empty_module() -> None:
     ('flow a { s: play "" }', "P210"),
     ('flow a { s: collect x digits 4 pattern "[" prompt "p" { ok -> s } }', "P211"),
     ('flow a { s: say "{{ x " }', "P212"),
+    ("flow a { s: set x = 9223372036854775808 }", "P214"),
+    ("flow a { s: set x = -9223372036854775808 }", "P214"),
+    ("flow a { s: set x = " + "9" * 400 + ".5 }", "P214"),
 ])
 def test_checks_without_manifests(text: str, code: str) -> None:
     result = parse_text(text, "t.ivr")
     assert [d.code for d in result.diagnostics] == [code]
     assert result.module is not None
+
+
+@pytest.mark.parametrize(("text", "column"), [
+    ('flow a { s: set caller.number = "1" }', 17),
+    ("flow a { s: set time = 3 }", 17),
+    ('flow a { s: collect call digits 4 prompt "p" { ok -> s } }', 21),
+    ('flow a { s: call function "f" as queue { ok -> s } }', 34),
+    ('flow a { s: set menu.key = "1" }', 17),
+])
+def test_call_data_is_read_only(text: str, column: int) -> None:
+    """The runtime refuses to set call data (a fault, then the error handler): say so before
+    deploy, at the variable."""
+    result = parse_text(text, "t.ivr")
+    assert [(d.code, d.span.column) for d in result.diagnostics] == [("P213", column)]
+    assert result.module is not None
+
+
+@pytest.mark.parametrize(("text", "column"), [
+    ('flow a { s: transfer queue "q" { 12 -> s busy -> s timeout -> s } }', 34),
+    ('flow a { s: transfer queue "q" offer callback after 1m key 12 { busy -> s timeout -> s'
+     ' callback -> s } }', 60),
+])
+def test_keys_pressed_while_waiting_in_a_queue_are_single_keys(text: str, column: int) -> None:
+    """In the queue the runtime takes one key press at a time (no inter-digit wait), so an
+    exit or offer key of several digits could never be taken."""
+    result = parse_text(text, "t.ivr")
+    assert [(d.code, d.span.column) for d in result.diagnostics] == [("P206", column)]
+
+
+@pytest.mark.parametrize(("priority", "codes"), [
+    ('"high"', ["P215"]), ("1.5", ["P215"]), ("true", ["P215"]), ("-1", []), ("7", []),
+    ("caller.vip", []), ("null", []),
+])
+def test_a_literal_queue_priority_is_an_integer(priority: str, codes: list[str]) -> None:
+    """The runtime faults on a priority that is not an integer (null counts as 0)."""
+    text = f'flow a {{ s: transfer queue "q" priority {priority} {{ busy -> s timeout -> s }} }}'
+    assert [d.code for d in parse_text(text, "t.ivr").diagnostics] == codes
+
+
+def test_variables_that_are_not_call_data_may_be_set() -> None:
+    text = ('flow a { s: set callers = 1 set account.kind = "x" collect timed digits 4 prompt "p"'
+            ' { ok -> s } call function "f" as vip { ok -> s } }')
+    assert parse_text(text, "t.ivr").diagnostics == []
 
 
 @pytest.mark.parametrize(("text", "code", "words"), [
@@ -269,3 +327,25 @@ def test_absurdly_deep_nesting_is_refused_not_crashed() -> None:
     assert result.module is None
     assert [d.code for d in result.diagnostics] == ["P109"]
     assert format_text(deep, "t.ivr") == deep
+
+
+@pytest.mark.parametrize("expr", [
+    "not " * 3000 + "true",
+    "- " * 3000 + "1",
+    "[" * 3000 + "1" + "]" * 3000,
+    " or ".join(["true"] * 3000),
+    " and ".join(["x == 1"] * 3000),
+])
+def test_absurdly_deep_expressions_are_refused_not_crashed(expr: str) -> None:
+    """The compiler, the formatter and the runtime walk expressions recursively: a deep one
+    is a P109 at its place, not a RecursionError (exit 3) later."""
+    text = f"flow a {{\n  s:\n    set x = {expr}\n    hangup\n}}\n"
+    result = parse_text(text, "t.ivr")
+    assert result.module is None
+    assert [(d.code, d.span.line) for d in result.diagnostics] == [("P109", 3)]
+    assert format_text(text, "t.ivr") == text
+
+
+def test_expressions_of_a_sensible_depth_parse() -> None:
+    text = "flow a { s: set x = " + " or ".join(["y == 1"] * 60) + " hangup }"
+    assert parse_text(text, "t.ivr").diagnostics == []

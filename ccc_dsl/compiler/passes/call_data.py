@@ -1,4 +1,4 @@
-"""A614: a call data field the runtime doesn't provide (`caller.language`): always null.
+"""A614: a call data field the runtime doesn't provide (`caller.name`): always null.
 
 The roots `caller`, `called`, `call`, `time`, `queue`, `menu` and `survey` are the runtime's;
 only the fields it sets exist (a flow can't set them either: they are read-only). Checked on
