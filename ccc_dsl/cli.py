@@ -98,7 +98,7 @@ def fmt_command(paths: tuple[Path, ...], check: bool, show_diff: bool) -> None:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="text for people; json for machines.")
 def disasm(file: Path, fmt: str) -> None:

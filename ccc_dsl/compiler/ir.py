@@ -195,6 +195,21 @@ def _opt_audio(audio: ast.Audio | None) -> Const:
     return None if audio is None else lower_audio(audio)
 
 
+DEFAULT_ANNOUNCEMENTS: dict[str, Const] = {
+    "position": [False, ["tts", [
+        ["zh", "您现在排在第{{ queue.position }}位，请耐心等待。"],
+        [None, "You are number {{ queue.position }} in the queue. Please hold."],
+    ]]],
+    "wait": [False, ["tts", [
+        ["zh", "预计等待时间约{{ (queue.wait_seconds / 60) | round | int }}分钟。"],
+        [None, "Your expected wait is about "
+               "{{ (queue.wait_seconds / 60) | round | int }} minutes."],
+    ]]],
+}
+"""What a queue announcement without its own prompt says (the runtime plays nothing for an
+announcement without a prompt)."""
+
+
 # ------------------------------------------------------------------------- lowering
 
 
@@ -411,8 +426,10 @@ class _Lowering:
     def queue(self, stmt: ast.TransferQueue, cont: Target, reprompt: int | None) -> Target:
         routing = "familiar" if stmt.familiar else self.model_routing.get(stmt.group.name,
                                                                           "longest-idle")
-        announces: list[Const] = [[a.kind.value, a.every_ms, _opt_audio(a.prompt)]
-                                  for a in stmt.announcements]
+        announces: list[Const] = [
+            [a.kind.value, a.every_ms,
+             DEFAULT_ANNOUNCEMENTS[a.kind.value] if a.prompt is None else lower_audio(a.prompt)]
+            for a in stmt.announcements]
         offers: list[Const] = [[o.kind.value, o.after_ms, o.key, _opt_audio(o.prompt)]
                                for o in stmt.offers]
         keys: list[Const] = [ex.name for ex in stmt.exits if ex.is_key]

@@ -307,3 +307,28 @@ tests:
     report = run_tests(write_repo(tmp_path / "repo", FLOW, {"t.yaml": tests}))
     assert sorted((d.span.line, d.span.column, d.code) for d in report.diagnostics
                   if d.span) == [(5, 12, "T716"), (6, 15, "T717")]
+
+
+def test_an_announcement_without_a_prompt_speaks_a_default(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from ccc_runtime.acd import AgentState
+
+    from ccc_dsl.simulate import simulate
+
+    repo = write_repo(tmp_path / "repo", """\
+        flow t "T" {
+          start:
+            transfer queue "help" timeout 2m announce position every 30s {
+              busy -> hangup
+              timeout -> hangup
+            }
+        }
+        """)
+    sim = simulate(repo, "t", caller="+8613912345678", called=None,
+                   at=datetime.fromisoformat("2026-12-21T10:00+08:00"), presses=[],
+                   agents={"ann": AgentState.BUSY})
+    assert sim.diagnostics == []
+    assert sim.result is not None
+    spoken = [u.text for u in sim.result.prompts]
+    assert spoken[:2] == ["You are number 1 in the queue. Please hold."] * 2

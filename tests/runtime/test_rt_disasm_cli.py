@@ -30,5 +30,5 @@ def test_disasm_rejects_a_bad_file(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"ccc: {path}: corrupt image: checksum mismatch" in result.output
     result = CliRunner().invoke(cli, ["disasm", str(tmp_path / "missing.ccb")])
-    assert result.exit_code == 1
-    assert "can't read" in result.output
+    assert result.exit_code == 2  # a path that does not exist is a usage error
+    assert "does not exist" in result.output
