@@ -197,7 +197,7 @@ def _opt_audio(audio: ast.Audio | None) -> Const:
 
 DEFAULT_ANNOUNCEMENTS: dict[str, Const] = {
     "position": [False, ["tts", [
-        ["zh", "您现在排在第{{ queue.position }}位，请耐心等待。"],
+        ["zh", "您现在排在第{{ queue.position }}位\uff0c请耐心等待。"],
         [None, "You are number {{ queue.position }} in the queue. Please hold."],
     ]]],
     "wait": [False, ["tts", [
