@@ -42,7 +42,7 @@ _INT_MAX: Final = 2**63 - 1
 
 _TEMPLATES: Final = jinja2.sandbox.SandboxedEnvironment(autoescape=False)
 T = TypeVar("T")
-_RESERVED_LABELS: Final = frozenset(STATEMENT_KEYWORDS)
+_RESERVED_LABELS: Final = frozenset((*STATEMENT_KEYWORDS, "then"))
 CALL_DATA_ROOTS: Final = frozenset({"caller", "called", "call", "time", "queue", "menu", "survey"})
 """Roots of the call data the runtime sets (docs/dsl.md): read-only, so never assigned (P213)."""
 
@@ -343,6 +343,9 @@ class AstBuilder(Transformer[Token, Any]):
 
     def _goto(self, name: Token) -> ast.Goto:
         span = _tok_span(self.file, name)
+        if name == "then":  # `play "x" then then hangup`: not a jump to a label named `then`
+            self._error("P105", "`then` twice: one `then` joins two actions", span,
+                        "remove one `then`")
         return new.Goto(new.Ref(ast.RefKind.LABEL, str(name), span), span)
 
     def _block(self, target: ast.Block | Token) -> ast.Block:

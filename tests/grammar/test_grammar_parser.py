@@ -267,6 +267,8 @@ def test_variables_that_are_not_call_data_may_be_set() -> None:
     ('flow a { s: menu prompt "m" timeout 5 { 1 -> s } }', "P103", "the duration `5` has no unit"),
     ('flow a { s: plya "x" }', "P104", "did you mean `play`?"),
     ("flow a { menu: hangup\n s: survey: hangup }", "P105", "reserved word"),
+    ("flow a { then: hangup }", "P105", "reserved word"),
+    ('flow a { s: play "x" then then hangup }', "P105", "`then` twice"),
     ("flow a { s: hours \"h\" { open -> s }", "P106", "unclosed `{`"),
     ('flow a { s: play "x }', "P107", "unclosed string"),
     ('flow a {\n s:\n  menu prompt "m" {\n   1 -> t\n t:\n  hangup\n}', "P106",
