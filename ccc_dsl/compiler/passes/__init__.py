@@ -19,6 +19,7 @@ from ccc_dsl.compiler.passes.loops import loops
 from ccc_dsl.compiler.passes.merge_plays import merge_plays
 from ccc_dsl.compiler.passes.queues import queue_exits
 from ccc_dsl.compiler.passes.recursion import recursion
+from ccc_dsl.compiler.passes.result_fields import undeclared_result_fields
 from ccc_dsl.compiler.passes.time_to_agent import time_to_agent
 from ccc_dsl.compiler.passes.tts import tts_text
 from ccc_dsl.compiler.passes.unreachable import unreachable
@@ -29,8 +30,8 @@ from ccc_dsl.diagnostics import Diagnostic
 __all__ = [
     "ANALYSES", "OPTIMIZATIONS", "Analysis", "Optimization", "analyse", "dead_ends",
     "drop_unreachable", "loops", "merge_plays", "optimize", "queue_exits", "read_before_set",
-    "recursion", "shadowed_keys", "time_to_agent", "tts_text", "unknown_call_data",
-    "unreachable",
+    "recursion", "shadowed_keys", "time_to_agent", "tts_text", "undeclared_result_fields",
+    "unknown_call_data", "unreachable",
 ]
 
 Analysis = Callable[[FlowIR, Program], list[Diagnostic]]
@@ -47,6 +48,7 @@ ANALYSES: tuple[Analysis, ...] = (
     tts_text,          # A610, A611
     time_to_agent,     # A612, A613
     unknown_call_data,  # A614
+    undeclared_result_fields,  # A615
 )
 
 OPTIMIZATIONS: tuple[Optimization, ...] = (

@@ -1,0 +1,55 @@
+"""A615: a flow reads a field of a function's result that the function doesn't declare in its
+manifest `returns:` list (`result.balanse`): a typo that would read null at call time.
+
+Checked only where the answer is certain: the result variable is written by function calls
+alone in this flow, and every one of those functions declares `returns:`. Checked on
+expressions; `say` templates are checked by root only (as A614 does)."""
+
+from __future__ import annotations
+
+from ccc_runtime.bytecode import Op
+
+from ccc_dsl.compiler.ir import FlowIR
+from ccc_dsl.compiler.program import Program
+from ccc_dsl.diagnostics import Diagnostic, warning
+from ccc_dsl.manifest.environments import did_you_mean
+
+
+def undeclared_result_fields(ir: FlowIR, program: Program) -> list[Diagnostic]:
+    model = program.model
+    if model is None:
+        return []
+    declared: dict[str, dict[str, str]] = {}  # result root -> field -> the function declaring it
+    unknown: set[str] = set()  # roots written by something whose fields we don't know
+    successors = ir.successors()
+    for node, attrs in ir.attrs().items():
+        unknown.update(attrs["writes"])
+        if attrs["op"] is not Op.CALL_FUNCTION:
+            for _, _, data in successors[node]:
+                unknown.update(data["writes"])
+            continue
+        name, _, _, result_var = attrs["operands"]
+        root, _, rest = str(result_var).partition(".")
+        function = model.functions.get(str(name))
+        if function is None or not function.returns or rest:
+            unknown.add(root)
+            continue
+        fields = declared.setdefault(root, {})
+        for field in function.returns:
+            fields.setdefault(field, function.name)
+    out: list[Diagnostic] = []
+    for attrs in ir.attrs().values():
+        for path, span in attrs["reads"]:
+            root, dot, rest = path.partition(".")
+            known = declared.get(root)
+            if not dot or known is None or root in unknown:
+                continue
+            field = rest.partition(".")[0]
+            if field not in known:
+                functions = ", ".join(f"`{f}`" for f in sorted(set(known.values())))
+                out.append(warning(
+                    "A615", f"`{path}`: {functions} returns no field `{field}` (its manifest "
+                    "`returns:` lists the fields), so this reads null",
+                    span, did_you_mean(field, set(known)) or
+                    "declared: " + ", ".join(sorted(known))))
+    return out
