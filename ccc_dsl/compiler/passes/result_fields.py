@@ -19,15 +19,13 @@ def undeclared_result_fields(ir: FlowIR, program: Program) -> list[Diagnostic]:
     model = program.model
     if model is None:
         return []
+    nodes = ir.attrs()
+    calls = [attrs for attrs in nodes.values() if attrs["op"] is Op.CALL_FUNCTION]
+    if not calls:
+        return []
     declared: dict[str, dict[str, str]] = {}  # result root -> field -> the function declaring it
     unknown: set[str] = set()  # roots written by something whose fields we don't know
-    successors = ir.successors()
-    for node, attrs in ir.attrs().items():
-        unknown.update(attrs["writes"])
-        if attrs["op"] is not Op.CALL_FUNCTION:
-            for _, _, data in successors[node]:
-                unknown.update(data["writes"])
-            continue
+    for attrs in calls:
         name, _, _, result_var = attrs["operands"]
         root, _, rest = str(result_var).partition(".")
         function = model.functions.get(str(name))
@@ -37,8 +35,16 @@ def undeclared_result_fields(ir: FlowIR, program: Program) -> list[Diagnostic]:
         fields = declared.setdefault(root, {})
         for field in function.returns:
             fields.setdefault(field, function.name)
+    if not declared.keys() - unknown:
+        return []
+    successors = ir.successors()
+    for node, attrs in nodes.items():
+        unknown.update(attrs["writes"])
+        if attrs["op"] is not Op.CALL_FUNCTION:
+            for _, _, data in successors[node]:
+                unknown.update(data["writes"])
     out: list[Diagnostic] = []
-    for attrs in ir.attrs().values():
+    for attrs in nodes.values():
         for path, span in attrs["reads"]:
             root, dot, rest = path.partition(".")
             known = declared.get(root)
