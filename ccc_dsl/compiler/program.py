@@ -61,20 +61,10 @@ class Program:
 
     def writes(self, name: str) -> frozenset[str]:
         """Variable roots a flow may set, its sub-flows (transitively) included."""
-        if name in self._written:
-            return self._written[name]
-        seen: set[str] = set()
-        todo = [name]
-        roots: set[str] = set()
-        while todo:
-            current = todo.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            roots |= self.own_writes(current)
-            ir = self.flows.get(current)
-            todo += [callee for callee, _ in ir.calls] if ir is not None else []
-        self._written[name] = frozenset(roots)
+        if name not in self._written:
+            reach = nx.descendants(self.call_graph, name) if name in self.call_graph else set()
+            self._written[name] = frozenset().union(
+                *(self.own_writes(flow) for flow in (name, *reach)))
         return self._written[name]
 
     @cached_property
@@ -119,17 +109,7 @@ class Program:
         """Variable roots that may already be set when a flow starts: for a sub-flow, anything
         its callers (transitively) may set before calling it. An over-approximation on
         purpose: "read before set" must never fire on a variable a caller provides."""
-        out: dict[str, frozenset[str]] = {}
-        for name in self.flows:
-            seen: set[str] = set()
-            todo = list(self.callers.get(name, ()))
-            roots: set[str] = set()
-            while todo:
-                caller = todo.pop()
-                if caller in seen:
-                    continue
-                seen.add(caller)
-                roots |= self.writes(caller)
-                todo += self.callers.get(caller, ())
-            out[name] = frozenset(roots)
-        return out
+        graph = self.call_graph
+        return {name: frozenset().union(*(self.writes(caller)
+                                          for caller in nx.ancestors(graph, name)))
+                for name in self.flows}
