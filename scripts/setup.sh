@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a fresh machine: Debian packages the tools and tests need, a virtualenv in .venv, and
-# ccc-dsl installed into it (editable) with its development dependencies. Safe to run again.
+# ccc-runtime (runtime/) and ccc-dsl installed into it (editable) with its development dependencies. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,11 +23,11 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+stamp=.venv/.installed-$(cat pyproject.toml runtime/pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   echo "setup: installing Python dependencies into .venv (log: .venv/install.log)"
   if ! { .venv/bin/python -m pip install -q --upgrade pip &&
-         .venv/bin/python -m pip install -q -e '.[dev]'; } >.venv/install.log 2>&1; then
+         .venv/bin/python -m pip install -q -e ./runtime -e '.[dev]'; } >.venv/install.log 2>&1; then
     cat .venv/install.log >&2
     exit 1
   fi

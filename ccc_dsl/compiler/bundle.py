@@ -1,6 +1,6 @@
 """The call-time configuration of a bundle (`bundle.json` without `flows`), from the Model.
 
-The runtime reads this JSON and nothing of the manifests (docs/runtime.md, runtime/bundle.py):
+The runtime reads this JSON and nothing of the manifests (docs/runtime.md, runtime/ccc_runtime/bundle.py):
 here every manifest resource is reduced to what a call needs: numbers in E.164 mapped to flow
 names, skill groups, agents with their SIP address and mobile forwarding, schedules with day
 ranges expanded, functions with secrets as environment-variable references (never values),
