@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 from ccc_dsl.flowtest.model import load_test_file
-from ccc_dsl.flowtest.runner import Case, build_bundle, prepare, run_cases, run_tests
+from ccc_dsl.flowtest.runner import Case, prepare, run_cases, run_tests
+from ccc_dsl.pipeline import build_bundle
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -74,9 +75,10 @@ def main() -> None:
               f"{report.seconds:.3f} s")
 
         started = time.perf_counter()
-        bundle, problems = build_bundle(repo, None)
+        built = build_bundle(repo, None)
         compile_s = time.perf_counter() - started
-        assert bundle is not None, problems
+        bundle = built.bundle
+        assert bundle is not None, built.diagnostics
         print(f"{'  compile again (warm)':24} {compile_s:.3f} s")
         cases: list[Case] = []
         for path in sorted((repo / "tests").glob("*.yaml")):

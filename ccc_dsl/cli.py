@@ -125,22 +125,29 @@ def disasm(file: Path, fmt: str) -> None:
 @click.argument("path", type=EXISTING, default=Path("."))
 @click.option("--env", "env", metavar="NAME", help="Environment whose values to select.")
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Folder for the .ccb files and build.json (default: PATH/build).")
+              help="Folder for the bundle (default: PATH/build); replaced as a whole.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="text for people; json for machines.")
 def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str) -> None:
-    """Compile every flow of the config repo at PATH to bytecode: one FLOW.ccb per flow plus
-    build.json (hashes, sources, time to agent). Writes nothing when there are errors."""
+    """Compile the config repo at PATH into a runtime bundle: one FLOW.ccb per flow, bundle.json
+    (what the runtime needs at call time), the prompt audio, build.json (hashes, sources, time
+    to agent) and manifest.json (every file's hash). Writes nothing when there are errors."""
     import json
 
-    from ccc_dsl.compiler.driver import compile_repo, write_build
+    from ccc_runtime.rundir import write_tree
+
+    from ccc_dsl.pipeline import build_bundle
     from ccc_dsl.reporting import diagnostic_to_dict
 
-    build = compile_repo(path, env)
-    failed = has_errors(build.diagnostics) or build.analysis is None
+    built = build_bundle(path, env)
+    build = built.build
+    diagnostics = sorted_diagnostics([*build.diagnostics, *(
+        d for d in built.diagnostics if d not in build.diagnostics)])
+    failed = not built.ok
     target = out_dir if out_dir is not None else (path if path.is_dir() else path.parent) / "build"
     try:
-        written = [] if failed else write_build(build, target)
+        if not failed:
+            write_tree(built.files, target)
     except OSError as exc:
         click.echo(f"ccc: can't write {target}: {exc.strerror or exc}", err=True)
         raise SystemExit(EXIT_INVALID) from None
@@ -148,11 +155,12 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
         click.echo(json.dumps({
             "ok": not failed,
             "output": None if failed else str(target),
-            "diagnostics": [diagnostic_to_dict(d) for d in sorted_diagnostics(build.diagnostics)],
+            "diagnostics": [diagnostic_to_dict(d) for d in diagnostics],
             "build": None if failed else build.manifest(),
+            "bundle": None if failed else built.digest,
         }, indent=2, ensure_ascii=False))
     else:
-        emit_diagnostics(build.diagnostics, "text")
+        emit_diagnostics(diagnostics, "text")
         if not failed:
             for name, flow in sorted(build.flows.items()):
                 t = flow.timing
@@ -160,7 +168,7 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
                          else f"{t.seconds:.0f} s, {t.key_presses} key(s) to a person")
                 click.echo(f"{name:<24} {flow.sha256[:12]}  {agent}")
             click.echo(f"compiled {len(build.flows)} flow(s) into {target} "
-                       f"({len(written)} files)")
+                       f"(bundle {built.digest[:12]}, {len(built.files)} files)")
     if failed:
         raise SystemExit(EXIT_INVALID)
 
@@ -175,8 +183,8 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
 def graph(flow: str, path: Path, env: str | None, fmt: str) -> None:
     """Draw FLOW of the config repo at PATH: nodes say what they do, edges the key or exit."""
     from ccc_dsl.compiler.render import RenderError, render
-    from ccc_dsl.manifest.environments import did_you_mean
     from ccc_dsl.pipeline import check_repo
+    from ccc_dsl.util import did_you_mean
 
     check = check_repo(path, env)
     flows = check.analysis.program.flows if check.analysis is not None else {}

@@ -1,17 +1,36 @@
-"""The front half of the pipeline, shared by `validate`, `compile`, `graph` and `test`:
-load the manifests, parse every flow, and (once the compiler exists) analyse the flows against
-the model. Every stage adds diagnostics; none raises on bad input."""
+"""The one orchestrator of the pipeline, shared by every command:
+
+- `check_repo`: load the manifests, parse every flow, resolve names and analyse the flows
+  (what `ccc validate` runs); every stage adds diagnostics, none raises on bad input;
+- `compile_repo`: the same, then emit one .ccb image per flow when nothing is wrong;
+- `build_bundle`: the same, then the runtime bundle: the one builder that `ccc compile -o`,
+  `ccc test`, `ccc simulate`, `ccc serve` and `ccc apply` all use (layout: docs/runtime.md);
+- `find_repo_root`: the config repo a path belongs to.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ccc_dsl.compiler.driver import Analysis, analyse, paused_gc
-from ccc_dsl.diagnostics import Diagnostic
+from ccc_runtime.bundle import (
+    BUNDLE_FILE,
+    MANIFEST_FILE,
+    Bundle,
+    BundleError,
+    bundle_digest,
+    bundle_from_parts,
+    manifest_bytes,
+)
+
+from ccc_dsl.compiler.bundle import bundle_config
+from ccc_dsl.compiler.driver import BUILD_FILE, Analysis, Build, analyse, emit_all, paused_gc
+from ccc_dsl.diagnostics import Diagnostic, Span, error, has_errors, sorted_diagnostics
 from ccc_dsl.grammar import ast
 from ccc_dsl.grammar.parser import parse_file
-from ccc_dsl.manifest.loader import load_repo
+from ccc_dsl.manifest.loader import ROOT_FILE, load_repo
 from ccc_dsl.manifest.model import Model
 
 
@@ -24,6 +43,15 @@ class RepoCheck:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     analysis: Analysis | None = None
     """Name resolution and flow analyses (the compiler's front half); its IRs feed emission."""
+
+
+def find_repo_root(path: Path) -> Path | None:
+    """The folder holding ccc.yaml: `path` itself or its nearest ancestor."""
+    start = path.resolve()
+    for folder in (start, *start.parents) if start.is_dir() else start.parents:
+        if (folder / ROOT_FILE).is_file():
+            return folder
+    return None
 
 
 def check_repo(root: Path, env: str | None) -> RepoCheck:
@@ -46,3 +74,80 @@ def check_repo(root: Path, env: str | None) -> RepoCheck:
     check.analysis = analyse(check.modules, check.model, root_dir)
     check.diagnostics.extend(check.analysis.diagnostics)
     return check
+
+
+def compile_repo(root: Path, env: str | None) -> Build:
+    """Load, parse, analyse and (when there are no errors) emit the config repo at `root`."""
+    check = check_repo(root, env)
+    analysis = check.analysis
+    diagnostics = sorted_diagnostics(check.diagnostics)
+    if analysis is None or has_errors(diagnostics):
+        return Build({}, diagnostics, analysis)
+    return Build(emit_all(analysis), diagnostics, analysis)
+
+
+@dataclass
+class BundleBuild:
+    """A compiled repo as a runtime bundle: its files (relative path -> bytes, manifest.json
+    included) and the verified `Bundle`; both empty when there are errors."""
+
+    build: Build
+    files: dict[str, bytes] = field(default_factory=dict)
+    bundle: Bundle | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.bundle is not None
+
+    @property
+    def digest(self) -> str:
+        return bundle_digest(self.files)
+
+
+def _json_bytes(doc: Any) -> bytes:
+    return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def build_bundle(root: Path, env: str | None) -> BundleBuild:
+    """Compile the repo and assemble its bundle: bundle.json (the call-time configuration),
+    one FLOW.ccb per flow, the prompt audio under its repo-relative path, build.json (the build
+    manifest) and manifest.json (hashes and digest). Errors come back as diagnostics."""
+    build = compile_repo(root, env)
+    result = BundleBuild(build, diagnostics=[d for d in build.diagnostics if d.is_error])
+    model = build.analysis.program.model if build.analysis is not None else None
+    where = Span.point(str(root / ROOT_FILE), 1, 1)
+    if result.diagnostics or model is None:
+        result.diagnostics = result.diagnostics or [
+            error("T712", f"{root}: the config repo has no manifests", where)]
+        return result
+    config, problems = bundle_config(model)
+    if problems:
+        result.diagnostics = problems
+        return result
+    files: dict[str, bytes] = {f"{name}.ccb": flow.image for name, flow in build.flows.items()}
+    for variants in config["prompts"].values():
+        for variant in variants.values():
+            rel = variant.get("file")
+            if rel is not None and rel not in files:
+                try:
+                    files[rel] = (Path(model.root) / rel).read_bytes()
+                except OSError as exc:
+                    result.diagnostics.append(error(
+                        "B802", f"can't read prompt file `{rel}`: {exc.strerror or exc}", where))
+    if result.diagnostics:
+        return result
+    flows = {name: f"{name}.ccb" for name in sorted(build.flows)}
+    files[BUNDLE_FILE] = _json_bytes({**config, "flows": flows})
+    files[BUILD_FILE] = _json_bytes(build.manifest())
+    try:
+        bundle = bundle_from_parts(config, {n: f.image for n, f in build.flows.items()},
+                                   source=f"{root} (compiled)", root=Path(model.root))
+    except BundleError as exc:
+        result.diagnostics = [error("T712", f"the compiled bundle is not valid: {p}", where)
+                              for p in exc.problems]
+        return result
+    files[MANIFEST_FILE] = manifest_bytes(files)
+    result.files = dict(sorted(files.items()))
+    result.bundle = bundle
+    return result

@@ -23,9 +23,9 @@ from ccc_runtime.simchannel import Press, SimChannel
 from ccc_runtime.vm import CallResult, Runtime
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error
-from ccc_dsl.flowtest.runner import build_bundle, find_repo_root
-from ccc_dsl.manifest.environments import did_you_mean
 from ccc_dsl.manifest.loader import ROOT_FILE
+from ccc_dsl.pipeline import build_bundle, find_repo_root
+from ccc_dsl.util import did_you_mean
 
 SIMULATED_CALL_ID = "simulated"
 
@@ -70,8 +70,9 @@ def simulate(path: Path, flow: str, *, caller: str, called: str | None, at: date
         sim.diagnostics.append(error("T710", f"no {ROOT_FILE} in {path} or any folder above it",
                                      Span.point(str(path), 1, 1)))
         return sim
-    bundle, problems = build_bundle(root, env)
-    sim.diagnostics += problems
+    built = build_bundle(root, env)
+    sim.diagnostics += built.diagnostics
+    bundle = built.bundle
     if bundle is None:
         return sim
     if flow not in bundle.flows:

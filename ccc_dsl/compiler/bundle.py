@@ -1,10 +1,11 @@
 """The call-time configuration of a bundle (`bundle.json` without `flows`), from the Model.
 
-The runtime reads this JSON and nothing of the manifests (docs/runtime.md, runtime/ccc_runtime/bundle.py):
-here every manifest resource is reduced to what a call needs: numbers in E.164 mapped to flow
-names, skill groups, agents with their SIP address and mobile forwarding, schedules with day
-ranges expanded, functions with secrets as environment-variable references (never values),
-prompts by language, blacklists (prefixes as `+86165*`). Deterministic: keys sorted on dump.
+The runtime reads this JSON and nothing of the manifests (docs/runtime.md and
+runtime/ccc_runtime/bundle.py): here every manifest resource is reduced to what a call needs:
+numbers in E.164 mapped to flow names, skill groups, agents with their SIP address and mobile
+forwarding, schedules with day ranges expanded, functions with secrets as environment-variable
+references (never values), prompts by language, blacklists (prefixes as `+86165*`).
+Deterministic: keys sorted on dump.
 """
 
 from __future__ import annotations

@@ -1,19 +1,13 @@
-"""Compile a config repo: resolve names, lower every flow to its graph IR, run the analyses,
-then (only when nothing is wrong) optimize and emit one .ccb image per flow plus the build
-manifest (`build.json`).
-
-`analyse` is what `ccc validate` runs (through pipeline.check_repo); `emit_all` is the back
-half that `ccc compile` adds; `compile_repo` does both for a repo folder.
+"""The compiler proper: resolve names, lower every flow to its graph IR and run the analyses
+(`analyse`), then optimize and emit one .ccb image per flow (`emit_all`) with the build manifest
+(`Build.manifest`, written as build.json). pipeline.py drives it; this module reads no repo.
 """
 
 from __future__ import annotations
 
 import gc
 import hashlib
-import json
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,7 +24,7 @@ from ccc_dsl.compiler.passes import optimize
 from ccc_dsl.compiler.program import Program
 from ccc_dsl.compiler.resolve import resolve_names
 from ccc_dsl.compiler.timing import Timing, flow_timing
-from ccc_dsl.diagnostics import Diagnostic, has_errors, sorted_diagnostics
+from ccc_dsl.diagnostics import Diagnostic
 from ccc_dsl.grammar import ast
 from ccc_dsl.manifest.model import Model
 
@@ -157,35 +151,3 @@ def _emit_all(analysis: Analysis, texts: dict[str, bytes]) -> dict[str, Compiled
         out[name] = CompiledFlow(name, source, image, image_hash(image), hashes[ir.file],
                                  flow_timing(program, name))
     return out
-
-
-def compile_repo(root: Path, env: str | None) -> Build:
-    """Load, parse, analyse and (when there are no errors) emit the config repo at `root`."""
-    from ccc_dsl.pipeline import check_repo
-
-    check = check_repo(root, env)
-    analysis = check.analysis
-    diagnostics = sorted_diagnostics(check.diagnostics)
-    if analysis is None or has_errors(diagnostics):
-        return Build({}, diagnostics, analysis)
-    return Build(emit_all(analysis), diagnostics, analysis)
-
-
-def write_build(build: Build, out_dir: Path) -> list[Path]:
-    """Write `<flow>.ccb` files and build.json into `out_dir`. Everything is written to a
-    staging folder first and then moved in by atomic renames, so a failure (disk full) never
-    leaves a half-written file; other files in `out_dir` are left alone."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".ccc-build.", dir=out_dir))
-    try:
-        names = [f"{name}.ccb" for name in sorted(build.flows)] + [BUILD_FILE]
-        for name, flow in sorted(build.flows.items()):
-            (staging / f"{name}.ccb").write_bytes(flow.image)
-        (staging / BUILD_FILE).write_text(
-            json.dumps(build.manifest(), indent=2, sort_keys=True, ensure_ascii=False) + "\n",
-            encoding="utf-8")
-        for name in names:
-            os.replace(staging / name, out_dir / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return [out_dir / name for name in names]

@@ -19,9 +19,9 @@ from typing import Any
 
 from ccc_dsl.diagnostics import Diagnostic, error
 from ccc_dsl.grammar import ast
-from ccc_dsl.manifest.environments import did_you_mean
 from ccc_dsl.manifest.model import Model
 from ccc_dsl.manifest.phones import PhoneInfo, parse_phone, region_of
+from ccc_dsl.util import did_you_mean
 
 _KINDS: dict[ast.RefKind, tuple[str, str, str]] = {
     # ref kind: (code, word for messages, manifest kind holding the names)

@@ -17,8 +17,8 @@ from ccc_runtime.simchannel import Press
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error
-from ccc_dsl.manifest.environments import did_you_mean
 from ccc_dsl.manifest.yamlsafe import MAX_FILE_BYTES, ParsedFile, PathKey, parse_yaml
+from ccc_dsl.util import did_you_mean
 
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)?$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}

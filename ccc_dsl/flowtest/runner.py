@@ -1,5 +1,6 @@
-"""Run flow tests: compile the repo into a runtime bundle, run every test's call on the
-runtime's interpreter with a fake clock and a scripted caller, compare with what is expected.
+"""Run flow tests: build the repo's runtime bundle (pipeline.build_bundle), run every test's
+call on the runtime's interpreter with a fake clock and a scripted caller, compare with what is
+expected.
 
 All calls run in ONE event loop (an `asyncio.run` per call would cost about a millisecond
 each); each test gets a fresh `Runtime` (its own ACD state, call history and clock), so tests
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ccc_runtime.acd import AgentState
-from ccc_runtime.bundle import Bundle, BundleError, bundle_from_parts
+from ccc_runtime.bundle import Bundle
 from ccc_runtime.channel import TransferStatus, Utterance
 from ccc_runtime.clock import FakeClock
 from ccc_runtime.functions import FunctionFailure, StubFunctions
@@ -28,9 +29,10 @@ from ccc_runtime.vm import CallResult, Runtime
 from ccc_dsl.diagnostics import Diagnostic, Span, error, has_errors, sorted_diagnostics
 from ccc_dsl.flowtest.coverage import FlowCoverage, measure
 from ccc_dsl.flowtest.model import CallSetup, CaseSpec, SuiteFile, load_test_file, merged
-from ccc_dsl.manifest.environments import did_you_mean
 from ccc_dsl.manifest.loader import ROOT_FILE
 from ccc_dsl.manifest.yamlsafe import PathKey
+from ccc_dsl.pipeline import build_bundle, find_repo_root
+from ccc_dsl.util import did_you_mean
 
 TEST_GLOBS = ("*.yaml", "*.yml")
 
@@ -117,15 +119,6 @@ class RunReport:
 
 # ------------------------------------------------------------------------------ discovery
 
-def find_repo_root(path: Path) -> Path | None:
-    """The folder holding ccc.yaml: `path` itself or its nearest ancestor."""
-    start = path.resolve()
-    for folder in (start, *start.parents) if start.is_dir() else start.parents:
-        if (folder / ROOT_FILE).is_file():
-            return folder
-    return None
-
-
 def discover(path: Path) -> tuple[Path | None, list[Path], list[Diagnostic]]:
     """The config repo and the test files for PATH: a repo folder (its `tests/`), a folder of
     test files, or one test file. Display paths keep PATH's spelling."""
@@ -145,29 +138,6 @@ def discover(path: Path) -> tuple[Path | None, list[Path], list[Diagnostic]]:
                                 Span.point(str(where), 1, 1),
                                 "write test files as tests/*.yaml in the config repo")]
     return root, files, []
-
-
-def build_bundle(root: Path, env: str | None) -> tuple[Bundle | None, list[Diagnostic]]:
-    """Compile the repo and assemble the runtime bundle; errors as diagnostics."""
-    from ccc_dsl.compiler.bundle import bundle_config
-    from ccc_dsl.compiler.driver import compile_repo
-
-    build = compile_repo(root, env)
-    errors = [d for d in build.diagnostics if d.is_error]
-    model = build.analysis.program.model if build.analysis is not None else None
-    if errors or model is None:
-        return None, errors or [error("T712", f"{root}: the config repo has no manifests",
-                                      Span.point(str(root / ROOT_FILE), 1, 1))]
-    config, problems = bundle_config(model)
-    if problems:
-        return None, problems
-    try:
-        bundle = bundle_from_parts(config, {n: f.image for n, f in build.flows.items()},
-                                   source=f"{root} (compiled)")
-    except BundleError as exc:
-        return None, [error("T712", f"the compiled bundle is not valid: {p}",
-                            Span.point(str(root / ROOT_FILE), 1, 1)) for p in exc.problems]
-    return bundle, []
 
 
 # ------------------------------------------------------------------------------ checks
@@ -390,8 +360,9 @@ def _run(report: RunReport, path: Path, env: str | None, pattern: str | None) ->
     report.files = [load_test_file(p, str(p)) for p in paths]
     for file in report.files:
         report.diagnostics += file.diagnostics
-    bundle, problems = build_bundle(root, env)
-    report.diagnostics += problems
+    built = build_bundle(root, env)
+    report.diagnostics += built.diagnostics
+    bundle = built.bundle
     if bundle is None:
         return
     cases: list[Case] = []

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error, warning
 from ccc_dsl.manifest.domain import domain_data
-from ccc_dsl.manifest.environments import did_you_mean
 from ccc_dsl.manifest.model import WEEKDAYS, Model, Schedule, expand_days
 from ccc_dsl.manifest.phones import parse_phone
+from ccc_dsl.util import did_you_mean
 
 INSTANCE_NAME_RE = re.compile(r"^[^\W_]+$")
 DOMAIN_RE = re.compile(r"^[A-Za-z0-9_-]+$")

@@ -11,21 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from difflib import get_close_matches
 from functools import partial
 from typing import Any
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error
 from ccc_dsl.manifest.yamlsafe import ParsedFile, PathKey
+from ccc_dsl.util import did_you_mean
 
 VAR_RE = re.compile(r"\$\{([^}]*)\}")
 _NAME_RE = re.compile(r"^var\.([A-Za-z_][A-Za-z0-9_-]*)$")
-
-
-def did_you_mean(word: str, choices: list[str] | set[str]) -> str | None:
-    """A hint naming the closest choice, if any is close."""
-    close = get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return f"did you mean `{close[0]}`?" if close else None
 
 
 @dataclass

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from ccc_dsl.diagnostics import Diagnostic, Span, error, warning
 from ccc_dsl.manifest import cache, phones
 from ccc_dsl.manifest.checks import run_checks
-from ccc_dsl.manifest.environments import Resolver, did_you_mean
+from ccc_dsl.manifest.environments import Resolver
 from ccc_dsl.manifest.model import (
     KINDS,
     TIME_RANGE_RE,
@@ -34,6 +34,7 @@ from ccc_dsl.manifest.model import (
 )
 from ccc_dsl.manifest.phones import parse_phone
 from ccc_dsl.manifest.yamlsafe import MAX_FILE_BYTES, ParsedFile, PathKey, parse_yaml
+from ccc_dsl.util import did_you_mean
 
 ROOT_FILE = "ccc.yaml"
 NAME_RE = re.compile(r"^[^\W_][\w.-]{0,63}$")

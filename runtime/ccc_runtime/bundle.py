@@ -5,10 +5,15 @@ plain JSON (skill groups, agents, schedules, functions, prompts, blacklists, num
 bindings). Loading validates the JSON (pydantic), decodes and verifies every flow, and checks
 that every name a flow uses exists; a bad bundle is rejected with one `BundleError` listing every
 problem. The JSON shape is documented in docs/runtime.md.
+
+A bundle folder also holds `manifest.json`: the sha256 of every other file and the bundle's
+digest (a hash over those), its content address in a runtime directory (rundir.py). Loading a
+folder checks every file against it, so a hand-edited or half-copied bundle is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +30,8 @@ from .hours import WEEKDAYS, Schedule, TimeRange, parse_dates, parse_range
 from .templates import TemplateRenderer
 
 BUNDLE_FILE = "bundle.json"
+MANIFEST_FILE = "manifest.json"
+MANIFEST_FORMAT = 1
 
 
 class BundleError(Exception):
@@ -186,8 +193,74 @@ def bundle_from_parts(config: Mapping[str, Any], flows: Mapping[str, bytes],
                   _zone(model.timezone), root)
 
 
+@dataclass(frozen=True, slots=True)
+class BundleManifest:
+    """What `manifest.json` says: the bundle's digest and every file's sha256."""
+
+    digest: str
+    files: Mapping[str, str]
+
+
+def _file_hashes(files: Mapping[str, bytes]) -> dict[str, str]:
+    return {rel: hashlib.sha256(data).hexdigest()
+            for rel, data in sorted(files.items()) if rel != MANIFEST_FILE}
+
+
+def _digest_of(hashes: Mapping[str, str]) -> str:
+    text = "".join(f"{rel}\0{sha}\n" for rel, sha in sorted(hashes.items()))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def bundle_digest(files: Mapping[str, bytes]) -> str:
+    """The content address of a bundle's files (manifest.json itself left out)."""
+    return _digest_of(_file_hashes(files))
+
+
+def manifest_bytes(files: Mapping[str, bytes]) -> bytes:
+    """manifest.json for a bundle's other files (deterministic)."""
+    hashes = _file_hashes(files)
+    doc = {"format": MANIFEST_FORMAT, "digest": _digest_of(hashes), "files": hashes}
+    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def read_manifest(directory: Path) -> BundleManifest:
+    """Read `directory/manifest.json` and check that every file it names has its hash."""
+    path = directory / MANIFEST_FILE
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(str(path), [f"can't read the bundle manifest: {exc}"]) from None
+    files = doc.get("files") if isinstance(doc, dict) else None
+    if (not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT
+            or not isinstance(files, dict)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items())):
+        raise BundleError(str(path), [f"expected manifest format {MANIFEST_FORMAT} with 'files'"])
+    problems: list[str] = []
+    base = directory.resolve()
+    for rel, sha in sorted(files.items()):
+        target = directory / rel
+        if "\0" in rel or not target.resolve().is_relative_to(base):
+            problems.append(f"{rel}: not inside the bundle")
+            continue
+        try:
+            actual = hashlib.sha256(target.read_bytes()).hexdigest()
+        except OSError as exc:
+            problems.append(f"{rel}: can't read: {exc.strerror}")
+            continue
+        if actual != sha:
+            problems.append(f"{rel}: content differs from the manifest (changed by hand?)")
+    digest = _digest_of(files)
+    if doc.get("digest") != digest:
+        problems.append("the manifest's digest does not match its file list")
+    if problems:
+        raise BundleError(str(path), problems)
+    return BundleManifest(digest, dict(files))
+
+
 def load_bundle(directory: Path) -> Bundle:
-    """Load `directory/bundle.json` and the .ccb files it names (paths inside the directory)."""
+    """Load a bundle folder: check its manifest, then `bundle.json` and the .ccb files it
+    names (paths inside the directory)."""
+    read_manifest(directory)
     path = directory / BUNDLE_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

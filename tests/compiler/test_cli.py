@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cc_helpers import examples_copy
+from ccc_runtime.bundle import load_bundle
 from click.testing import CliRunner
 
 from ccc_dsl.cli import cli
@@ -32,8 +33,14 @@ def test_compile_writes_one_image_per_flow_and_a_sorted_build_manifest(repo: Pat
     assert code == 0, text
     assert "compiled 6 flow(s)" in text
     files = sorted(p.name for p in out.iterdir())
-    assert files == ["account_lookup.ccb", "after_hours.ccb", "build.json", "main.ccb",
-                     "screening.ccb", "survey.ccb", "vip_routing.ccb"]
+    assert files == ["account_lookup.ccb", "after_hours.ccb", "build.json", "bundle.json",
+                     "main.ccb", "manifest.json", "prompts", "screening.ccb", "survey.ccb",
+                     "vip_routing.ccb"]
+    bundle = load_bundle(out)  # the folder is a whole bundle the runtime loads
+    assert sorted(bundle.flows) == ["account_lookup", "after_hours", "main", "screening",
+                                    "survey", "vip_routing"]
+    assert (out / "prompts" / "en" / "main-greeting.wav").read_bytes() == (
+        repo / "prompts" / "en" / "main-greeting.wav").read_bytes()
     raw = (out / "build.json").read_text(encoding="utf-8")
     manifest = json.loads(raw)
     assert raw == json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

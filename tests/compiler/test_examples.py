@@ -24,8 +24,8 @@ from ccc_runtime.vm import Runtime
 from syrupy.assertion import SnapshotAssertion
 
 from ccc_dsl.compiler.bundle import bundle_config
-from ccc_dsl.compiler.driver import compile_repo, emit_all
-from ccc_dsl.pipeline import check_repo
+from ccc_dsl.compiler.driver import emit_all
+from ccc_dsl.pipeline import check_repo, compile_repo
 
 FLOWS = ["account_lookup", "after_hours", "main", "screening", "survey", "vip_routing"]
 
@@ -69,7 +69,7 @@ def test_bytes_do_not_depend_on_the_checkout_path(examples: Path, tmp_path: Path
 _HASHES = """
 import hashlib, sys
 from pathlib import Path
-from ccc_dsl.compiler.driver import compile_repo
+from ccc_dsl.pipeline import compile_repo
 build = compile_repo(Path(sys.argv[1]), None)
 for name, flow in sorted(build.flows.items()):
     print(name, hashlib.sha256(flow.image).hexdigest())

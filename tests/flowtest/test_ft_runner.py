@@ -10,7 +10,8 @@ import pytest
 from ft_helpers import write_repo
 
 from ccc_dsl.flowtest.coverage import returning_flows, universe
-from ccc_dsl.flowtest.runner import build_bundle, discover, run_tests
+from ccc_dsl.flowtest.runner import discover, run_tests
+from ccc_dsl.pipeline import build_bundle
 
 FLOW = """\
 flow t "T" {
@@ -221,7 +222,8 @@ def test_discovery(tmp_path: Path) -> None:
 
 def test_a_repo_that_does_not_compile_reports_its_errors(tmp_path: Path) -> None:
     root = repo(tmp_path, KEY1, flow=FLOW.replace('"bye"', '"nope"'))
-    bundle, problems = build_bundle(root, None)
+    built = build_bundle(root, None)
+    bundle, problems = built.bundle, built.diagnostics
     assert bundle is None and problems and all(d.is_error for d in problems)
     report = run_tests(root)
     assert report.results == [] and not report.ok()

@@ -6,11 +6,12 @@ import asyncio
 import copy
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ccc_runtime.acd import AgentState
-from ccc_runtime.bundle import Bundle, bundle_from_parts
+from ccc_runtime.bundle import MANIFEST_FILE, Bundle, bundle_from_parts, manifest_bytes
 from ccc_runtime.bytecode import FlowBuilder, Op
 from ccc_runtime.clock import FakeClock
 from ccc_runtime.functions import FunctionInvoker, StubFunctions
@@ -128,3 +129,11 @@ def run_call(bundle: Bundle, keys: str | Sequence[Press] = "", *, at: datetime =
 def spoken(result: CallResult) -> list[str]:
     """What the caller heard: prompt names, or the TTS text of inline speech."""
     return [u.prompt if u.prompt is not None else f"say:{u.text}" for u in result.prompts]
+
+
+def write_bundle_files(directory: Path, files: Mapping[str, bytes]) -> None:
+    """Write a bundle folder by hand, with the manifest.json that loading checks."""
+    for rel, data in files.items():
+        (directory / rel).parent.mkdir(parents=True, exist_ok=True)
+        (directory / rel).write_bytes(data)
+    (directory / MANIFEST_FILE).write_bytes(manifest_bytes(files))

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from ccc_runtime.bundle import BundleError, bundle_from_parts, load_bundle
 from ccc_runtime.bytecode import Op
-from rt_helpers import BASE_CONFIG, Flow, const, make_bundle, prompt
+from rt_helpers import BASE_CONFIG, Flow, const, make_bundle, prompt, write_bundle_files
 
 
 def hangup_flow(name: str = "main") -> bytes:
@@ -87,10 +87,9 @@ def test_bad_flow_bytes_and_misnamed_flows() -> None:
 
 
 def test_load_from_a_directory(tmp_path: Path) -> None:
-    (tmp_path / "flows").mkdir()
-    (tmp_path / "flows" / "main.ccb").write_bytes(hangup_flow())
     config = {**BASE_CONFIG, "flows": {"main": "flows/main.ccb"}}
-    (tmp_path / "bundle.json").write_text(json.dumps(config))
+    write_bundle_files(tmp_path, {"flows/main.ccb": hangup_flow(),
+                                  "bundle.json": json.dumps(config).encode()})
     bundle = load_bundle(tmp_path)
     assert bundle.root == tmp_path
     assert bundle.flow_bytes["main"] == hangup_flow()
@@ -102,7 +101,8 @@ def test_load_from_a_directory(tmp_path: Path) -> None:
     ({"main": "flows/a\0.ccb"}, "is not inside the bundle"), ({"main": 7}, "is not inside"),
 ])
 def test_directory_problems(tmp_path: Path, flows: dict[str, str], message: str) -> None:
-    (tmp_path / "bundle.json").write_text(json.dumps({**BASE_CONFIG, "flows": flows}))
+    write_bundle_files(tmp_path, {"bundle.json": json.dumps({**BASE_CONFIG, "flows": flows}
+                                                            ).encode()})
     with pytest.raises(BundleError, match=message):
         load_bundle(tmp_path)
 
@@ -110,6 +110,6 @@ def test_directory_problems(tmp_path: Path, flows: dict[str, str], message: str)
 def test_unreadable_bundle_json(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="can't read the bundle"):
         load_bundle(tmp_path)
-    (tmp_path / "bundle.json").write_text("[]")
+    write_bundle_files(tmp_path, {"bundle.json": b"[]"})
     with pytest.raises(BundleError, match="'flows' object"):
         load_bundle(tmp_path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ccc_dsl.compiler.ir import CALL_DATA, CALL_DATA_ROOTS, FlowIR
 from ccc_dsl.compiler.program import Program
 from ccc_dsl.diagnostics import Diagnostic, warning
-from ccc_dsl.manifest.environments import did_you_mean
+from ccc_dsl.util import did_you_mean
 
 
 def unknown_call_data(ir: FlowIR, program: Program) -> list[Diagnostic]:

@@ -12,7 +12,7 @@ from ccc_runtime.bytecode import Op
 from ccc_dsl.compiler.ir import FlowIR
 from ccc_dsl.compiler.program import Program
 from ccc_dsl.diagnostics import Diagnostic, warning
-from ccc_dsl.manifest.environments import did_you_mean
+from ccc_dsl.util import did_you_mean
 
 
 def undeclared_result_fields(ir: FlowIR, program: Program) -> list[Diagnostic]:

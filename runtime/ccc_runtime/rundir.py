@@ -1,0 +1,160 @@
+"""The runtime directory: where deployed bundles live and which one answers calls.
+
+```
+RUNTIME_DIR/
+  bundles/<digest>/      one complete bundle per content digest (bundle.json, *.ccb, prompts/,
+                         build.json, manifest.json); written whole, never changed afterwards
+  current -> bundles/<digest>   a symlink, switched atomically (rename over the old link)
+```
+`ccc compile -o DIR` writes the same bundle folder; `ccc apply` (local target) installs it here
+and switches `current`; `ccc serve` loads `current` for new calls. Layout: docs/runtime.md.
+Every write goes through `write_tree`: a staging folder renamed into place, so a crash at any
+moment leaves either the old folder or the new one, never a mixture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from .bundle import BundleError, bundle_digest, read_manifest
+
+BUNDLES = "bundles"
+CURRENT = "current"
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_STAGING_PREFIX = ".ccc-staging."
+_OLD_PREFIX = ".ccc-old."
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _safe_relative(rel: str) -> bool:
+    parts = Path(rel).parts
+    return bool(parts) and not Path(rel).is_absolute() and ".." not in parts and "\0" not in rel
+
+
+def write_tree(files: Mapping[str, bytes], dest: Path) -> None:
+    """Make `dest` a folder holding exactly `files` (relative path -> bytes), as a whole.
+
+    The files are written and fsynced in a staging folder beside `dest`, then renamed into
+    place; an existing `dest` is first renamed aside and removed after. Leftovers of an earlier
+    interrupted write (staging and old folders) are removed first.
+    """
+    bad = sorted(rel for rel in files if not _safe_relative(rel))
+    if bad:
+        raise ValueError(f"paths outside the folder: {', '.join(bad)}")
+    parent = dest.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    for leftover in parent.glob(f"{_STAGING_PREFIX}{dest.name}.*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in parent.glob(f"{_OLD_PREFIX}{dest.name}.*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    if dest.exists() and not dest.is_dir():
+        raise NotADirectoryError(f"{dest} exists and is not a folder")
+    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{dest.name}.", dir=parent))
+    try:
+        for rel, data in sorted(files.items()):
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        old: Path | None = None
+        if dest.exists():
+            old = Path(tempfile.mkdtemp(prefix=f"{_OLD_PREFIX}{dest.name}.", dir=parent))
+            os.replace(dest, old / "tree")
+        os.replace(staging, dest)
+        _fsync_dir(parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+class RuntimeDir:
+    """One runtime directory. Safe against crashes at any point; not a lock (apply holds one)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def bundles(self) -> Path:
+        return self.path / BUNDLES
+
+    def bundle_path(self, digest: str) -> Path:
+        if not _DIGEST.fullmatch(digest):
+            raise ValueError(f"not a bundle digest: {digest!r}")
+        return self.bundles / digest
+
+    def has(self, digest: str) -> bool:
+        """Whether `bundles/<digest>` holds a whole bundle with that digest."""
+        try:
+            return read_manifest(self.bundle_path(digest)).digest == digest
+        except (BundleError, ValueError):
+            return False
+
+    def install(self, files: Mapping[str, bytes]) -> str:
+        """Write a bundle (its files, manifest.json among them) under bundles/; return its
+        digest. A bundle already there whole is left as it is."""
+        digest = bundle_digest(files)
+        if not self.has(digest):
+            write_tree(files, self.bundle_path(digest))
+        return digest
+
+    def activate(self, digest: str) -> None:
+        """Point `current` at an installed bundle, atomically (new link renamed over the old)."""
+        if not self.has(digest):
+            raise BundleError(str(self.bundle_path(digest)), ["no whole bundle with that digest"])
+        self.path.mkdir(parents=True, exist_ok=True)
+        link = self.path / f".{CURRENT}.{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            link.unlink()
+        os.symlink(Path(BUNDLES) / digest, link)
+        os.replace(link, self.path / CURRENT)
+        _fsync_dir(self.path)
+
+    def deactivate(self) -> None:
+        """Remove `current`: the runtime directory then answers no calls (`ccc destroy`)."""
+        with contextlib.suppress(FileNotFoundError):
+            (self.path / CURRENT).unlink()
+            _fsync_dir(self.path)
+
+    def current(self) -> str | None:
+        """The digest `current` points at, or None when nothing is deployed."""
+        try:
+            target = os.readlink(self.path / CURRENT)
+        except OSError:
+            return None
+        name = Path(target).name
+        return name if _DIGEST.fullmatch(name) and Path(target).parent == Path(BUNDLES) else None
+
+    def current_path(self) -> Path | None:
+        digest = self.current()
+        return None if digest is None else self.bundle_path(digest)
+
+    def prune(self, keep: int = 3) -> list[str]:
+        """Remove old bundles, keeping `current` and the `keep` most recently installed."""
+        if not self.bundles.is_dir():
+            return []
+        current = self.current()
+        entries = sorted((p for p in self.bundles.iterdir() if _DIGEST.fullmatch(p.name)),
+                         key=lambda p: p.stat().st_mtime, reverse=True)
+        removed = []
+        for entry in entries[keep:]:
+            if entry.name != current:
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry.name)
+        return removed
