@@ -9,33 +9,20 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import click
 
 from ccc_dsl import __version__
-from ccc_dsl.diagnostics import Diagnostic, has_errors, sorted_diagnostics
-from ccc_dsl.reporting import FORMATS, render, use_color
-
-EXIT_INVALID = 1
-EXIT_INTERNAL = 3
-
-EXISTING = click.Path(exists=True, path_type=Path)
-"""A file or folder argument that must exist: a missing one is a usage error (exit 2)."""
-
-format_option = click.option(
-    "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-    help="Output format: text for people; json, github annotations or SARIF for machines.",
+from ccc_dsl.commands.common import (
+    EXISTING,
+    EXIT_INTERNAL,
+    EXIT_INVALID,
+    emit_diagnostics,
+    format_option,
 )
-
-
-def emit_diagnostics(diagnostics: list[Diagnostic], fmt: str) -> None:
-    """Print diagnostics, sorted by place, to stdout in the chosen format (like ruff and mypy)."""
-    ordered = sorted_diagnostics(diagnostics)
-    if not ordered and fmt == "text":
-        return
-    text = render(ordered, fmt, color=use_color(sys.stdout))
-    if text:
-        click.echo(text)
+from ccc_dsl.diagnostics import Diagnostic, has_errors, sorted_diagnostics
+from ccc_dsl.reporting import use_color
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -314,6 +301,13 @@ def simulate(flow: str, path: Path, caller: str, called: str | None, at: str | N
         emit_diagnostics(sim.diagnostics, fmt)
         raise SystemExit(EXIT_INVALID)
     click.echo(render_json(sim) if fmt == "json" else render_text(sim))
+
+
+# Commands defined in ccc_dsl/commands/ (one module per group), registered here.
+COMMAND_MODULES: tuple[ModuleType, ...] = ()
+for _module in COMMAND_MODULES:
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
 
 
 def main() -> None:
