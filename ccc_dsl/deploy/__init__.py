@@ -1,0 +1,1 @@
+"""Deploys: resource addresses, desired state, state files, plans, apply, and targets."""

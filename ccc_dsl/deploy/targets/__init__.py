@@ -1,0 +1,1 @@
+"""Where a bundle is deployed: a runtime directory on this machine, or on hosts over SSH."""
