@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: graphviz renders `ccc graph --format svg`. Later stages add SIP/SSH peers here.
-DEB_PACKAGES=(graphviz)
+DEB_PACKAGES=(graphviz openssh-server)
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
