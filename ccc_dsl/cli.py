@@ -22,7 +22,7 @@ from ccc_dsl.commands.common import (
     format_option,
 )
 from ccc_dsl.diagnostics import Diagnostic, has_errors, sorted_diagnostics
-from ccc_dsl.reporting import use_color
+from ccc_dsl.views.terminal import use_color
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -119,12 +119,10 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
     """Compile the config repo at PATH into a runtime bundle: one FLOW.ccb per flow, bundle.json
     (what the runtime needs at call time), the prompt audio, build.json (hashes, sources, time
     to agent) and manifest.json (every file's hash). Writes nothing when there are errors."""
-    import json
-
     from ccc_runtime.rundir import write_tree
 
     from ccc_dsl.pipeline import build_bundle
-    from ccc_dsl.reporting import diagnostic_to_dict
+    from ccc_dsl.views import compile as view
 
     built = build_bundle(path, env)
     build = built.build
@@ -139,23 +137,11 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
         click.echo(f"ccc: can't write {target}: {exc.strerror or exc}", err=True)
         raise SystemExit(EXIT_INVALID) from None
     if fmt == "json":
-        click.echo(json.dumps({
-            "ok": not failed,
-            "output": None if failed else str(target),
-            "diagnostics": [diagnostic_to_dict(d) for d in diagnostics],
-            "build": None if failed else build.manifest(),
-            "bundle": None if failed else built.digest,
-        }, indent=2, ensure_ascii=False))
+        click.echo(view.render_json(built, diagnostics, target))
     else:
-        emit_diagnostics(diagnostics, "text")
-        if not failed:
-            for name, flow in sorted(build.flows.items()):
-                t = flow.timing
-                agent = ("no person" if t.seconds is None
-                         else f"{t.seconds:.0f} s, {t.key_presses} key(s) to a person")
-                click.echo(f"{name:<24} {flow.sha256[:12]}  {agent}")
-            click.echo(f"compiled {len(build.flows)} flow(s) into {target} "
-                       f"(bundle {built.digest[:12]}, {len(built.files)} files)")
+        text = view.render_text(built, diagnostics, target, color=use_color(sys.stdout))
+        if text:
+            click.echo(text)
     if failed:
         raise SystemExit(EXIT_INVALID)
 
@@ -169,9 +155,9 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
               help="mermaid renders in pull requests; svg needs Graphviz `dot`.")
 def graph(flow: str, path: Path, env: str | None, fmt: str) -> None:
     """Draw FLOW of the config repo at PATH: nodes say what they do, edges the key or exit."""
-    from ccc_dsl.compiler.render import RenderError, render
     from ccc_dsl.pipeline import check_repo
     from ccc_dsl.util import did_you_mean
+    from ccc_dsl.views.graph import RenderError, render
 
     check = check_repo(path, env)
     flows = check.analysis.program.flows if check.analysis is not None else {}
@@ -212,9 +198,9 @@ def test_command(path: Path, env: str | None, pattern: str | None, junit: Path |
                  min_coverage: float | None, fmt: str) -> None:
     """Run the flow tests of the config repo at PATH (its tests/*.yaml), or the test files at
     PATH, in the simulator; report failures and the coverage of every flow."""
-    from ccc_dsl.flowtest.junit import write_junit
-    from ccc_dsl.flowtest.report import render_text_report, report_json
     from ccc_dsl.flowtest.runner import run_tests
+    from ccc_dsl.views import testreport
+    from ccc_dsl.views.junit import write_junit
 
     report = run_tests(path, env, pattern)
     if junit is not None:
@@ -223,9 +209,9 @@ def test_command(path: Path, env: str | None, pattern: str | None, junit: Path |
         except OSError as exc:
             raise click.FileError(str(junit), exc.strerror or str(exc)) from None
     if fmt == "json":
-        click.echo(report_json(report, min_coverage))
+        click.echo(testreport.render_json(report, min_coverage))
     else:
-        click.echo(render_text_report(report, min_coverage, color=use_color(sys.stdout)))
+        click.echo(testreport.render_text(report, min_coverage, color=use_color(sys.stdout)))
     if not report.ok(min_coverage):
         raise SystemExit(EXIT_INVALID)
 
@@ -260,8 +246,9 @@ def simulate(flow: str, path: Path, caller: str, called: str | None, at: str | N
     from ccc_runtime.acd import AgentState
 
     from ccc_dsl.flowtest.model import parse_instant, parse_key_script
-    from ccc_dsl.simulate import load_stub, render_json, render_text
+    from ccc_dsl.simulate import load_stub
     from ccc_dsl.simulate import simulate as run_simulation
+    from ccc_dsl.views import simulation as view
 
     try:
         presses = parse_key_script(keys)
@@ -300,7 +287,7 @@ def simulate(flow: str, path: Path, caller: str, called: str | None, at: str | N
     if sim.result is None:
         emit_diagnostics(sim.diagnostics, fmt)
         raise SystemExit(EXIT_INVALID)
-    click.echo(render_json(sim) if fmt == "json" else render_text(sim))
+    click.echo(view.render_json(sim) if fmt == "json" else view.render_text(sim))
 
 
 # Commands defined in ccc_dsl/commands/ (one module per group), registered here.

@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 
 from ccc_dsl.diagnostics import Diagnostic, sorted_diagnostics
-from ccc_dsl.reporting import FORMATS, render, use_color
+from ccc_dsl.views.diagnostics import FORMATS, render
+from ccc_dsl.views.terminal import use_color
 
 EXIT_INVALID = 1
 EXIT_INTERNAL = 3

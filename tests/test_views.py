@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ccc_dsl.diagnostics import Span, error, sorted_diagnostics, warning
-from ccc_dsl.reporting import render_github, render_json, render_sarif, render_text, use_color
+from ccc_dsl.views.diagnostics import render_github, render_json, render_sarif, render_text
+from ccc_dsl.views.terminal import use_color
 
 
 def test_sorted_by_file_line_column_and_deduplicated() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from ccc_dsl.diagnostics import sorted_diagnostics
 from ccc_dsl.flowtest.coverage import FlowCoverage
 from ccc_dsl.flowtest.runner import CaseResult, RunReport
-from ccc_dsl.reporting import diagnostic_to_dict, render_text
+from ccc_dsl.views import diagnostics as diagnostics_view
 
 WIDTH = 78
 
@@ -25,11 +25,11 @@ def summary_line(report: RunReport) -> str:
     return ", ".join(parts) + f" in {report.seconds:.2f}s"
 
 
-def render_text_report(report: RunReport, min_coverage: float | None = None,
-                       color: bool = False) -> str:
+def render_text(report: RunReport, min_coverage: float | None = None, color: bool = False) -> str:
+    """The whole run for people: input errors, a line per file, failures, coverage, summary."""
     lines: list[str] = []
     if report.diagnostics:
-        lines.append(render_text(sorted_diagnostics(report.diagnostics), color))
+        lines.append(diagnostics_view.render_text(sorted_diagnostics(report.diagnostics), color))
     by_file: dict[str, list[CaseResult]] = {}
     for result in report.results:
         by_file.setdefault(result.case.file.display, []).append(result)
@@ -88,7 +88,8 @@ def _pct(hit: int, total: int) -> float:
     return 100.0 if total == 0 else 100.0 * hit / total
 
 
-def report_json(report: RunReport, min_coverage: float | None = None) -> str:
+def render_json(report: RunReport, min_coverage: float | None = None) -> str:
+    """The whole run as one JSON document (tests, coverage, diagnostics) for tools."""
     doc: dict[str, Any] = {
         "ok": report.ok(min_coverage),
         "passed": report.passed,
@@ -105,6 +106,7 @@ def report_json(report: RunReport, min_coverage: float | None = None) -> str:
         } for r in report.results],
         "coverage": [c.as_json() for c in report.coverage],
         "below_min_coverage": [c.flow for c in report.below(min_coverage)],
-        "diagnostics": [diagnostic_to_dict(d) for d in sorted_diagnostics(report.diagnostics)],
+        "diagnostics": [diagnostics_view.diagnostic_to_dict(d)
+                        for d in sorted_diagnostics(report.diagnostics)],
     }
     return json.dumps(doc, ensure_ascii=False, indent=2, default=str)

@@ -4,16 +4,16 @@
 from __future__ import annotations
 
 import json
-import os
 import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 from urllib.parse import quote
 
 from ccc_dsl import __version__
 from ccc_dsl.diagnostics import Diagnostic, Severity
+from ccc_dsl.views.terminal import paint
 
 FORMATS = ("text", "json", "github", "sarif")
 
@@ -22,19 +22,6 @@ _COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
 NO_EXCERPT_CODES = {"D422"}
 """Codes whose source line must not be echoed: D422 is a secret written as a value, and a
 secret never appears in any output."""
-
-
-def use_color(stream: TextIO) -> bool:
-    """Colour when the stream is a terminal, unless NO_COLOR is set (https://no-color.org)."""
-    if os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    return stream.isatty()
-
-
-def _paint(text: str, code: str, color: bool) -> str:
-    return f"\x1b[{code}m{text}\x1b[0m" if color else text
 
 
 @lru_cache(maxsize=256)
@@ -75,7 +62,7 @@ def render_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
     out: list[str] = []
     for d in diagnostics:
         where = f"{d.span}: " if d.span else ""
-        head = _paint(f"{d.severity}[{d.code}]", _COLORS[d.severity], color)
+        head = paint(f"{d.severity}[{d.code}]", _COLORS[d.severity], color)
         out.append(f"{where}{head}: {d.message}")
         if d.span is not None and d.code not in NO_EXCERPT_CODES:
             lines = _source_lines(d.span.file)
@@ -84,7 +71,7 @@ def render_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
                 shown, caret = _excerpt(lines[d.span.line - 1], d.span.column, end)
                 gutter = f"{d.span.line:>5} | "
                 out.append(f"{gutter}{shown}")
-                painted = _paint(caret, _COLORS[d.severity], color)
+                painted = paint(caret, _COLORS[d.severity], color)
                 out.append(" " * (len(gutter) - 2) + "| " + painted)
         if d.hint:
             out.append(f"  = hint: {d.hint}")
