@@ -17,6 +17,7 @@ from typing import Any, Final, TypeVar
 
 import jinja2
 import jinja2.sandbox
+from ccc_runtime.patterns import pattern_error
 from lark import Token, Transformer
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error
@@ -642,10 +643,10 @@ class AstBuilder(Transformer[Token, Any]):
 
     def opt_pattern(self, c: list[Any]) -> _Opt:
         text = unquote(c[1])
-        problem = _pattern_error(text)
+        problem = pattern_error(text)
         if problem is not None:
-            self._error("P211", f"invalid pattern: {problem}", _tok_span(self.file, c[1]),
-                        "write a Python regular expression over the digits, e.g. \"[0-9]{6,12}\"")
+            self._error("P211", f"invalid pattern: {problem[0]}", _tok_span(self.file, c[1]),
+                        problem[1])
         return self._opt("pattern", text, c)
 
     def opt_number(self, c: list[Any]) -> _Opt:
@@ -845,15 +846,6 @@ def _template_error(template: str) -> str | None:
         _TEMPLATES.parse(template)
     except jinja2.TemplateSyntaxError as exc:
         return exc.message or "syntax error"
-    return None
-
-
-@lru_cache(maxsize=1024)
-def _pattern_error(pattern: str) -> str | None:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        return str(exc)
     return None
 
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Protocol, TypeAlias
 
+from .patterns import PatternError, compile_pattern
+
 MAGIC = b"CCB\x1a"
 FORMAT_VERSION = 1
 NO_NODE = 0xFFFFFFFF
@@ -390,8 +392,8 @@ def _check_semantics(op: Op, values: dict[str, Const], where: str) -> None:
         if pattern is not None:
             assert isinstance(pattern, str)
             try:
-                re.compile(pattern)
-            except re.error as exc:
+                compile_pattern(pattern)
+            except PatternError as exc:
                 raise BytecodeError(f"{where}: bad pattern {pattern!r}: {exc}") from None
     elif op is Op.SURVEY:
         lo, hi = values["min_score"], values["max_score"]

@@ -28,6 +28,7 @@ from .channel import AgentLeg, CallerHangup, Channel, TransferStatus, Utterance
 from .clock import Clock, SystemClock
 from .functions import FunctionFailure, FunctionInvoker, HttpFunctions
 from .hours import HoursStatus
+from .patterns import DigitPattern, compile_pattern
 from .records import CallRecord, NullSink, RecordSink, TraceEvent
 from .templates import TemplateFault
 
@@ -123,15 +124,12 @@ class Runtime:
         self.templates = bundle.templates
         self.max_steps = max_steps or bundle.config.limits.max_steps
         self.max_depth = bundle.config.limits.max_depth
-        self._patterns: dict[str, re.Pattern[str]] = {}
         self._prefixes = {name: tuple(e[:-1] for e in entries if e.endswith("*"))
                           for name, entries in bundle.blacklists.items()}
 
-    def pattern(self, source: str) -> re.Pattern[str]:
-        compiled = self._patterns.get(source)
-        if compiled is None:
-            compiled = self._patterns[source] = re.compile(source)
-        return compiled
+    def pattern(self, source: str) -> DigitPattern:
+        """The RE2 program of a collect pattern: linear in the caller's digits."""
+        return compile_pattern(source)
 
     def listed(self, blacklist: str, number: str) -> bool:
         if number in self.bundle.blacklists.get(blacklist, frozenset()):
