@@ -114,7 +114,8 @@ class _Loader:
         requested = self.env_arg is not None or root.data.get("default_env") is not None
         resolver = Resolver(env, variables, root, env_reported=env is None and requested)
         files = [root, *[read_yaml(p, str(p)) for p in self._includes(settings, root)]]
-        model = Model(root=str(self.root_dir), env=env)
+        model = Model(root=str(self.root_dir), env=env,
+                      environment=settings.environments.get(env) if env else None)
         for parsed in files:
             if parsed is not root:
                 self.diagnostics.extend(parsed.diagnostics)

@@ -56,10 +56,18 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=False)
 
 
+class Lifecycle(Spec):
+    """Guards for `ccc plan` (docs/deploy.md): with `prevent_destroy`, a plan that would delete
+    or replace the resource fails with an error at this setting."""
+
+    prevent_destroy: bool = False
+
+
 class Resource(Spec):
     """A named resource; `name` is the YAML key and is set by the loader, not written."""
 
     name: str = Field(default="", exclude=True)
+    lifecycle: Lifecycle | None = None
 
 
 class SecretRef(Spec):
@@ -108,6 +116,7 @@ class Instance(Spec):
     outbound_policy: str | None = None
     default_language: Language = "zh"
     limits: Limits = Field(default_factory=Limits)
+    lifecycle: Lifecycle | None = None
 
 
 IMMUTABLE_FIELDS: dict[str, tuple[str, ...]] = {"instance": ("domain",)}
@@ -319,11 +328,45 @@ class Trunk(Resource):
         return value
 
 
+class LocalTarget(Spec):
+    """Deploy to a runtime directory on this machine (`path`, relative to the repo root)."""
+
+    type: Literal["local"]
+    path: str
+    state: str | None = None
+    """Where the state file lives (default `.ccc/state/<env>.json` in the repo)."""
+
+
+class SshHost(Spec):
+    """One runtime host: its runtime directory `path` is reached over SSH."""
+
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str | None = None
+    path: str
+
+
+class SshTarget(Spec):
+    """Deploy to runtime directories on hosts over SSH; host keys always checked."""
+
+    type: Literal["ssh"]
+    hosts: list[SshHost] = Field(min_length=1)
+    identity_file: str | None = None
+    known_hosts: str | None = None
+    state: str | None = None
+    """Where the state file lives (default `.ccc/state/<env>.json` in the repo)."""
+
+
+TargetSpec = Annotated[LocalTarget | SshTarget, Field(discriminator="type")]
+
+
 class Environment(Spec):
-    """Per-environment values, used as `${var.NAME}` anywhere in the manifests."""
+    """Per-environment values, used as `${var.NAME}` anywhere in the manifests, and where the
+    environment is deployed (`target`, read by `ccc plan` and `ccc apply`)."""
 
     description: str = ""
     variables: dict[str, Any] = Field(default_factory=dict)
+    target: TargetSpec | None = None
 
 
 class RootSettings(Spec):
@@ -386,6 +429,8 @@ class Model:
 
     root: str
     env: str | None
+    environment: Environment | None = None
+    """The selected environment's settings (its deploy target), None without one."""
     instance: Instance | None = None
     numbers: dict[str, Number] = field(default_factory=dict)
     skill_groups: dict[str, SkillGroup] = field(default_factory=dict)
