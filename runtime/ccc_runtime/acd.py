@@ -30,7 +30,12 @@ class AgentState(StrEnum):
     AVAILABLE = "available"
     BUSY = "busy"
     AFTER_CALL_WORK = "after-call-work"
+    BREAK = "break"  # logged in, takes no calls (a pause a person or a system sets)
     OFFLINE = "offline"
+
+
+REQUESTABLE = frozenset({AgentState.AVAILABLE, AgentState.BREAK, AgentState.OFFLINE})
+"""The states a person or a system may ask for (the control API); the others follow calls."""
 
 
 class Staffing(StrEnum):
@@ -53,6 +58,7 @@ class AgentConfig:
 class AgentStatus:
     state: AgentState
     since: datetime  # when the agent entered this state (idle since, for AVAILABLE)
+    after: AgentState | None = None  # asked for during a call: taken when the call ends
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +203,34 @@ class JsonCallHistory:
             raise
 
 
+class Presence:
+    """Who can be reached live: an agent with a configured SIP address always, one without it
+    while a registration is known (contact and expiry, as a registrar's location table keeps
+    them). An `Acd` without a Presence treats every agent as reachable (the simulator)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._contacts: dict[str, tuple[str, datetime]] = {}
+
+    def register(self, user: str, contact: str, expires_s: int) -> None:
+        if expires_s <= 0:
+            self._contacts.pop(user, None)
+        else:
+            self._contacts[user] = (contact, self.clock.now() + timedelta(seconds=expires_s))
+
+    def contact(self, agent: AgentConfig) -> str | None:
+        """Where to call the agent now: the configured address, else a live registration."""
+        if agent.address is not None:
+            return agent.address
+        found = self._contacts.get(agent.user)
+        if found is None:
+            return None
+        if self.clock.now() >= found[1]:
+            del self._contacts[agent.user]
+            return None
+        return found[0]
+
+
 def identifiable(caller: str) -> bool:
     """Whether the caller's number tells callers apart: withheld numbers ("anonymous", empty)
     are shared by many people, so nothing is remembered or recalled for them."""
@@ -216,8 +250,10 @@ class Acd:
 
     def __init__(self, agents: Iterable[AgentConfig], store: AcdStore, history: CallHistory,
                  clock: Clock, after_call_work_ms: int = 0,
-                 average_handle_s: Mapping[str, int] | None = None) -> None:
+                 average_handle_s: Mapping[str, int] | None = None,
+                 presence: Presence | None = None) -> None:
         self.agents = {a.user: a for a in agents}
+        self.presence = presence
         self.store = store
         self.history = history
         self.clock = clock
@@ -246,11 +282,37 @@ class Acd:
             raise KeyError(f"unknown agent {user!r}")
         self.store.set_agent_status(user, AgentStatus(state, self.clock.now()))
 
+    def request_state(self, user: str, state: AgentState) -> AgentStatus:
+        """A person or a system asks for a state (one of REQUESTABLE). An agent on a call keeps
+        it and takes a break or goes offline when it ends; asking for available then cancels
+        that. After-call work can be cut short by asking for available."""
+        if state not in REQUESTABLE:
+            raise ValueError(f"state {state.value!r} can't be asked for")
+        current = self.status(user) if user in self.agents else None
+        if current is None:
+            raise KeyError(f"unknown agent {user!r}")
+        if current.state is AgentState.BUSY:
+            after = None if state is AgentState.AVAILABLE else state
+            current = AgentStatus(AgentState.BUSY, current.since, after)
+            self.store.set_agent_status(user, current)
+            return current
+        if current.state is not state:
+            self.set_state(user, state)
+        return self.status(user)
+
+    def reachable(self, user: str) -> bool:
+        """Whether a call can be placed to the agent now (see `Presence`)."""
+        agent = self.agents.get(user)
+        if agent is None:
+            return False
+        return self.presence is None or self.presence.contact(agent) is not None
+
     def members(self, group: str) -> list[AgentConfig]:
         return self._members.get(group, [])
 
     def staffing(self, group: str) -> Staffing:
-        states = [self.status(a.user).state for a in self.members(group)]
+        states = [self.status(a.user).state if self.reachable(a.user) else AgentState.OFFLINE
+                  for a in self.members(group)]
         if AgentState.AVAILABLE in states:
             return Staffing.FREE
         if any(s is not AgentState.OFFLINE for s in states):
@@ -319,7 +381,7 @@ class Acd:
         """Available members, longest idle first; ties by higher skill level, then userName."""
         free = [(self.status(a.user).since, -a.skills[group], a.user, a)
                 for a in self.members(group)
-                if self.status(a.user).state is AgentState.AVAILABLE]
+                if self.status(a.user).state is AgentState.AVAILABLE and self.reachable(a.user)]
         return [t[3] for t in sorted(free, key=lambda t: t[:3])]
 
     def route_to_agent(self, user: str) -> Route | None:
@@ -329,7 +391,7 @@ class Acd:
         if agent is None:
             return None
         state = self.status(user).state
-        if state is AgentState.AVAILABLE:
+        if state is AgentState.AVAILABLE and self.reachable(user):
             self.set_state(user, AgentState.BUSY)
             return Route(agent)
         if state is AgentState.OFFLINE and agent.forward_when_offline and agent.mobile:
@@ -343,7 +405,10 @@ class Acd:
             self.history.remember(caller, route.agent.user)
         if route.to_mobile:
             return
-        if answered:
+        after = self.store.agent_status(route.agent.user)
+        if after is not None and after.after is not None:
+            self.set_state(route.agent.user, after.after)
+        elif answered:
             self.set_state(route.agent.user, AgentState.AFTER_CALL_WORK)
         else:
             self.set_state(route.agent.user, AgentState.AVAILABLE)
