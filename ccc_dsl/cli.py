@@ -155,6 +155,7 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
               help="mermaid renders in pull requests; svg needs Graphviz `dot`.")
 def graph(flow: str, path: Path, env: str | None, fmt: str) -> None:
     """Draw FLOW of the config repo at PATH: nodes say what they do, edges the key or exit."""
+    from ccc_dsl.codes import SINGLE_FILE_STAGES, stage_of
     from ccc_dsl.pipeline import check_repo
     from ccc_dsl.util import did_you_mean
     from ccc_dsl.views.graph import RenderError, render
@@ -162,7 +163,8 @@ def graph(flow: str, path: Path, env: str | None, fmt: str) -> None:
     check = check_repo(path, env)
     flows = check.analysis.program.flows if check.analysis is not None else {}
     if flow not in flows:
-        errors = [d for d in check.diagnostics if d.is_error and d.code.startswith(("P", "Y"))]
+        errors = [d for d in check.diagnostics
+                  if d.is_error and stage_of(d.code) in SINGLE_FILE_STAGES]
         if errors:
             emit_diagnostics(errors, "text")
         hint = did_you_mean(flow, set(flows))

@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
+from ccc_dsl.codes import Stage, stage_of
 from ccc_dsl.diagnostics import Diagnostic, Span
 from ccc_dsl.grammar import ast
 from ccc_dsl.grammar.parser import decode, parse_file, parse_text
@@ -472,5 +473,6 @@ def format_file(path: Path) -> FileFormat:
     if text is None:
         return FileFormat(path, "", None, problems)
     result = format_source(text, str(path))
-    blocking = [d for d in result.diagnostics if d.code < "P2" or d.code in _UNPRINTABLE]
+    blocking = [d for d in result.diagnostics
+                if stage_of(d.code) is Stage.SYNTAX or d.code in _UNPRINTABLE]
     return FileFormat(path, text, None if blocking else result.text, blocking)

@@ -19,6 +19,7 @@ from typing import Any
 from lark import Lark
 from lark.exceptions import UnexpectedInput
 
+from ccc_dsl.codes import Stage, stage_of
 from ccc_dsl.diagnostics import Diagnostic, Span, error, sorted_diagnostics
 from ccc_dsl.grammar import ast
 from ccc_dsl.grammar.errors import MAX_ERRORS, SyntaxErrors, skip_region, too_deep
@@ -101,7 +102,7 @@ def parse_text(text: str, file: str) -> ParseResult:
         first = min(d.sort_key() for d in syntax)
         kept = [d for d in checks if d.sort_key() < first] if module is not None else []
         return ParseResult(None, sorted_diagnostics(syntax + kept))
-    if not isinstance(module, ast.Module) or any(d.code < "P2" for d in checks):
+    if not isinstance(module, ast.Module) or any(stage_of(d.code) is Stage.SYNTAX for d in checks):
         # A syntax-level check (P109: an expression too deep) leaves no usable module either.
         return ParseResult(None, sorted_diagnostics(checks))
     return ParseResult(module, sorted_diagnostics(checks))

@@ -18,6 +18,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from ccc_dsl.codes import Stage, stage_of
 from ccc_dsl.diagnostics import Diagnostic, Span, error, warning
 from ccc_dsl.manifest import cache, phones
 from ccc_dsl.manifest.checks import run_checks
@@ -125,8 +126,8 @@ class _Loader:
                 self.var_paths.setdefault(var_path[:split], []).append(var_path[split:])
             self._file(parsed, parsed is root, resolver, model)
         self.diagnostics.extend(resolver.diagnostics)
-        if not self.declared["instance"] and not any(d.code.startswith("Y") for d in
-                                                     self.diagnostics):
+        if not self.declared["instance"] and not any(stage_of(d.code) is Stage.YAML
+                                                     for d in self.diagnostics):
             self.diagnostics.append(error(
                 "M305", "no `instance:` is declared", root.span(()),
                 "declare the call center with `instance: {name: ..., domain: ...}`"))

@@ -12,17 +12,13 @@ from typing import Any
 from urllib.parse import quote
 
 from ccc_dsl import __version__
+from ccc_dsl.codes import lookup
 from ccc_dsl.diagnostics import Diagnostic, Severity
 from ccc_dsl.views.terminal import paint
 
 FORMATS = ("text", "json", "github", "sarif")
 
 _COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
-
-NO_EXCERPT_CODES = {"D422"}
-"""Codes whose source line must not be echoed: D422 is a secret written as a value, and a
-secret never appears in any output."""
-
 
 @lru_cache(maxsize=256)
 def _source_lines(file: str) -> tuple[str, ...]:
@@ -57,6 +53,12 @@ def _excerpt(line: str, column: int, end_column: int) -> tuple[str, str]:
     return shown, caret
 
 
+def _echo_source(code: str) -> bool:
+    """Whether the source line may be shown: never for a code whose line holds a secret."""
+    entry = lookup(code)
+    return entry is None or entry.echo_source
+
+
 def render_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
     """rustc-like text: `file:line:col: severity[code]: message`, the line, a caret, a hint."""
     out: list[str] = []
@@ -64,7 +66,7 @@ def render_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
         where = f"{d.span}: " if d.span else ""
         head = paint(f"{d.severity}[{d.code}]", _COLORS[d.severity], color)
         out.append(f"{where}{head}: {d.message}")
-        if d.span is not None and d.code not in NO_EXCERPT_CODES:
+        if d.span is not None and _echo_source(d.code):
             lines = _source_lines(d.span.file)
             if 0 < d.span.line <= len(lines):
                 end = d.span.end_column if d.span.end_line == d.span.line else 0
@@ -133,8 +135,28 @@ def render_github(diagnostics: Sequence[Diagnostic]) -> str:
     return "\n".join(out)
 
 
+_SARIF_LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+def sarif_rule(code: str) -> dict[str, Any]:
+    """A SARIF reportingDescriptor from the code registry: title, stage, default level and
+    where the docs explain it (a repo path: the docs have no published address)."""
+    entry = lookup(code)
+    if entry is None:
+        return {"id": code}
+    return {
+        "id": code,
+        "shortDescription": {"text": entry.title},
+        "fullDescription": {"text": f"{entry.stage} stage: {entry.title}"},
+        "help": {"text": f"See {entry.docs}", "markdown": f"See [{entry.docs}]({entry.docs})"},
+        "defaultConfiguration": {"level": _SARIF_LEVELS[entry.severity]},
+        "properties": {"tags": [str(entry.stage)], "docs": entry.docs},
+    }
+
+
 def render_sarif(diagnostics: Sequence[Diagnostic]) -> str:
-    levels = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+    """A SARIF 2.1.0 log (GitHub code scanning): one rule per code met, one result each."""
+    levels = _SARIF_LEVELS
     rules = sorted({d.code for d in diagnostics})
     results = []
     for d in diagnostics:
@@ -161,7 +183,7 @@ def render_sarif(diagnostics: Sequence[Diagnostic]) -> str:
         "version": "2.1.0",
         "runs": [{
             "tool": {"driver": {"name": "ccc", "version": __version__,
-                                "rules": [{"id": r} for r in rules]}},
+                                "rules": [sarif_rule(r) for r in rules]}},
             "results": results,
         }],
     }

@@ -6,9 +6,10 @@ expressions; `say` templates are checked by root only."""
 
 from __future__ import annotations
 
+from ccc_dsl.codes import diagnostic
 from ccc_dsl.compiler.ir import CALL_DATA, CALL_DATA_ROOTS, FlowIR
 from ccc_dsl.compiler.program import Program
-from ccc_dsl.diagnostics import Diagnostic, warning
+from ccc_dsl.diagnostics import Diagnostic
 from ccc_dsl.util import did_you_mean
 
 
@@ -19,7 +20,7 @@ def unknown_call_data(ir: FlowIR, program: Program) -> list[Diagnostic]:
             root, dot, _ = path.partition(".")
             if dot and root in CALL_DATA_ROOTS and path not in CALL_DATA:
                 fields = {f for f in CALL_DATA if f.startswith(root + ".")}
-                out.append(warning(
+                out.append(diagnostic(
                     "A614", f"`{path}` is not call data the runtime provides: it is always null",
                     span,
                     did_you_mean(path, set(CALL_DATA)) or "known: " + ", ".join(sorted(fields))))

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from ccc_runtime.bytecode import Op
 
+from ccc_dsl.codes import diagnostic
 from ccc_dsl.compiler.ir import FlowIR
 from ccc_dsl.compiler.program import Program
-from ccc_dsl.diagnostics import Diagnostic, error
+from ccc_dsl.diagnostics import Diagnostic
 
 
 def dead_ends(ir: FlowIR, program: Program) -> list[Diagnostic]:
     nodes = ir.attrs()
     out: list[Diagnostic] = []
     if ir.entry is None and not ir.lowering and not nodes:
-        out.append(error("A602", f"flow `{ir.name}` does nothing: it has no statement",
-                         ir.name_span, "add a step, e.g. `start: hangup`"))
+        out.append(diagnostic("A602", f"flow `{ir.name}` does nothing: it has no statement",
+                              ir.name_span, "add a step, e.g. `start: hangup`"))
     for node in sorted(ir.reachable()):
         attrs = nodes[node]
         if not attrs["falls_off"]:
@@ -28,7 +29,7 @@ def dead_ends(ir: FlowIR, program: Program) -> list[Diagnostic]:
         for exit_name, span in attrs["falls_off"]:
             after = (f"after `{attrs['what']}`" if exit_name == "next"
                      else f"on `{exit_name}` of this `{attrs['what']}`")
-            out.append(error(
+            out.append(diagnostic(
                 "A602", f"{after} the call runs off the end of flow `{ir.name}` without a "
                 "hang-up, transfer or voicemail", span,
                 "end the path with `hangup`, a transfer, `voicemail` or `goto`"

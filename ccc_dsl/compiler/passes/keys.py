@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from ccc_runtime.bytecode import Op
 
+from ccc_dsl.codes import diagnostic
 from ccc_dsl.compiler.ir import FlowIR
 from ccc_dsl.compiler.program import Program
-from ccc_dsl.diagnostics import Diagnostic, error
+from ccc_dsl.diagnostics import Diagnostic
 
 
 def shadowed_keys(ir: FlowIR, program: Program) -> list[Diagnostic]:
@@ -22,8 +23,8 @@ def shadowed_keys(ir: FlowIR, program: Program) -> list[Diagnostic]:
         for kind, _, key, _ in offers:
             owner = seen.get(key)
             if owner is not None:
-                out.append(error("A606", f"key `{key}` of the {kind} offer is also {owner} "
-                                 "of this queue: one shadows the other", attrs["span"],
-                                 "give the offer a key of its own"))
+                out.append(diagnostic("A606", f"key `{key}` of the {kind} offer is also {owner} "
+                                      "of this queue: one shadows the other", attrs["span"],
+                                      "give the offer a key of its own"))
             seen.setdefault(key, f"the key of the {kind} offer")
     return out

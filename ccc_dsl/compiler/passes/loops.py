@@ -15,9 +15,10 @@ from collections.abc import Iterator
 
 from ccc_runtime.bytecode import Op
 
+from ccc_dsl.codes import diagnostic
 from ccc_dsl.compiler.ir import INPUT_OPS, WAIT_OPS, FlowIR
 from ccc_dsl.compiler.program import Program
-from ccc_dsl.diagnostics import Diagnostic, error
+from ccc_dsl.diagnostics import Diagnostic
 
 
 def _components(adj: dict[int, dict[int, None]]) -> Iterator[set[int]]:
@@ -116,17 +117,17 @@ def loops(ir: FlowIR, program: Program) -> list[Diagnostic]:
                      and any((u, v) in exhausted_edges for v in component)]
         if exhausted:
             attrs = nodes[exhausted[0]]
-            out.append(error("A605", f"this `{attrs['what']}` has no retry limit: its "
-                             "`exhausted` exit leads back to it", attrs["span"],
-                             "let `exhausted` end the call, e.g. `exhausted -> play \"bye\" "
-                             "then hangup`"))
+            out.append(diagnostic("A605", f"this `{attrs['what']}` has no retry limit: its "
+                                  "`exhausted` exit leads back to it", attrs["span"],
+                                  "let `exhausted` end the call, e.g. `exhausted -> play \"bye\" "
+                                  "then hangup`"))
         elif not any(nodes[n]["op"] in WAIT_OPS for n in component):
-            out.append(error("A603", f"this `{first['what']}` starts a loop that repeats "
-                             "without caller input", first["span"],
-                             "break the loop with a menu, a retry limit or a hang-up"))
+            out.append(diagnostic("A603", f"this `{first['what']}` starts a loop that repeats "
+                                  "without caller input", first["span"],
+                                  "break the loop with a menu, a retry limit or a hang-up"))
         else:
-            out.append(error("A604", f"this `{first['what']}` starts a loop that can repeat "
-                             "forever without the caller choosing", first["span"],
-                             "after a failed transfer, end the call (e.g. voicemail) instead "
-                             "of trying again"))
+            out.append(diagnostic("A604", f"this `{first['what']}` starts a loop that can repeat "
+                                  "forever without the caller choosing", first["span"],
+                                  "after a failed transfer, end the call (e.g. voicemail) instead "
+                                  "of trying again"))
     return out

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from ccc_runtime.bytecode import Op
 
+from ccc_dsl.codes import diagnostic
 from ccc_dsl.compiler.ir import FlowIR
 from ccc_dsl.compiler.program import Program
-from ccc_dsl.diagnostics import Diagnostic, error
+from ccc_dsl.diagnostics import Diagnostic
 
 
 def queue_exits(ir: FlowIR, program: Program) -> list[Diagnostic]:
@@ -22,7 +23,7 @@ def queue_exits(ir: FlowIR, program: Program) -> list[Diagnostic]:
         missing = [e for e in ("busy", "timeout") if e not in attrs["written"]]
         if missing:
             group = attrs["operands"][0]
-            out.append(error(
+            out.append(diagnostic(
                 "A608", f"queue `{group}` has no {' or '.join(f'`{e}`' for e in missing)} "
                 "exit: a caller who finds nobody logged in or waits too long falls through to "
                 "the next statement", attrs["span"],

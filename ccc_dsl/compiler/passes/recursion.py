@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import networkx as nx
 
+from ccc_dsl.codes import diagnostic
 from ccc_dsl.compiler.ir import FlowIR
 from ccc_dsl.compiler.program import Program
-from ccc_dsl.diagnostics import Diagnostic, error
+from ccc_dsl.diagnostics import Diagnostic
 
 MAX_SUBFLOW_DEPTH = 8
 """The runtime's default `limits.max_depth` (the compiler's bundles keep the default)."""
@@ -22,14 +23,14 @@ def recursion(ir: FlowIR, program: Program) -> list[Diagnostic]:
             continue
         path = nx.shortest_path(calls, callee, ir.name)
         cycle = " -> ".join([ir.name, *path])
-        out.append(error("A609", f"sub-flow recursion: {cycle}", span,
-                         "a flow may not call itself, directly or through other flows"))
+        out.append(diagnostic("A609", f"sub-flow recursion: {cycle}", span,
+                              "a flow may not call itself, directly or through other flows"))
     if out or program.callers.get(ir.name):
         return out  # depth is checked from the flows that start calls (no one calls them)
     for callee, span in ir.calls:
         depth = 1 + program.call_depth.get(callee, 0)
         if depth > MAX_SUBFLOW_DEPTH:
-            out.append(error("A609", f"sub-flows nest {depth} deep from here; the runtime "
-                             f"stops at {MAX_SUBFLOW_DEPTH}", span,
-                             "call fewer levels: let a sub-flow end the call, or merge two"))
+            out.append(diagnostic("A609", f"sub-flows nest {depth} deep from here; the runtime "
+                                  f"stops at {MAX_SUBFLOW_DEPTH}", span,
+                                  "call fewer levels: let a sub-flow end the call, or merge two"))
     return out

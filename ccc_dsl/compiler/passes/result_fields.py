@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from ccc_runtime.bytecode import Op
 
+from ccc_dsl.codes import diagnostic
 from ccc_dsl.compiler.ir import FlowIR
 from ccc_dsl.compiler.program import Program
-from ccc_dsl.diagnostics import Diagnostic, warning
+from ccc_dsl.diagnostics import Diagnostic
 from ccc_dsl.util import did_you_mean
 
 
@@ -53,7 +54,7 @@ def undeclared_result_fields(ir: FlowIR, program: Program) -> list[Diagnostic]:
             field = rest.partition(".")[0]
             if field not in known:
                 functions = ", ".join(f"`{f}`" for f in sorted(set(known.values())))
-                out.append(warning(
+                out.append(diagnostic(
                     "A615", f"`{path}`: {functions} returns no field `{field}` (its manifest "
                     "`returns:` lists the fields), so this reads null",
                     span, did_you_mean(field, set(known)) or

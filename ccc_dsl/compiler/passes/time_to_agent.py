@@ -4,10 +4,11 @@ person. See timing.py for how the worst case is computed."""
 
 from __future__ import annotations
 
+from ccc_dsl.codes import diagnostic
 from ccc_dsl.compiler.ir import FlowIR
 from ccc_dsl.compiler.program import Program
 from ccc_dsl.compiler.timing import flow_timing
-from ccc_dsl.diagnostics import Diagnostic, error
+from ccc_dsl.diagnostics import Diagnostic
 
 
 def time_to_agent(ir: FlowIR, program: Program) -> list[Diagnostic]:
@@ -23,9 +24,10 @@ def time_to_agent(ir: FlowIR, program: Program) -> list[Diagnostic]:
     seconds, keys = timing.seconds, timing.key_presses
     limit_s, limit_k = limits.max_time_to_agent_seconds, limits.max_key_presses
     if seconds is not None and limit_s is not None and seconds > limit_s:
-        out.append(error("A612", f"a caller may hear {seconds:.0f} s of prompts before reaching "
-                         f"a person{where}; the limit is {limit_s} s", ir.name_span, hint))
+        out.append(diagnostic("A612", f"a caller may hear {seconds:.0f} s of prompts before "
+                              f"reaching a person{where}; the limit is {limit_s} s",
+                              ir.name_span, hint))
     if keys is not None and limit_k is not None and keys > limit_k:
-        out.append(error("A613", f"a caller may press {keys} keys before reaching a "
-                         f"person; the limit is {limit_k}", ir.name_span, hint))
+        out.append(diagnostic("A613", f"a caller may press {keys} keys before reaching a "
+                              f"person; the limit is {limit_k}", ir.name_span, hint))
     return out

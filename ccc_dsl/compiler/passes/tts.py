@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Final
 
+from ccc_dsl.codes import diagnostic
 from ccc_dsl.compiler.ir import FlowIR
 from ccc_dsl.compiler.program import Program
-from ccc_dsl.diagnostics import Diagnostic, error
+from ccc_dsl.diagnostics import Diagnostic
 
 TTS_MAX_CHARS: Final = 500
 """About a minute of speech; longer texts belong in a recorded prompt."""
@@ -20,10 +21,10 @@ def tts_text(ir: FlowIR, program: Program) -> list[Diagnostic]:
     for attrs in ir.attrs().values():
         for template, span in attrs["tts"]:
             if not template.strip():
-                out.append(error("A610", "this text is empty: there is nothing to speak", span,
-                                 "write the text, or remove the `say`"))
+                out.append(diagnostic("A610", "this text is empty: there is nothing to speak", span,
+                                      "write the text, or remove the `say`"))
             elif len(template) > TTS_MAX_CHARS:
-                out.append(error("A611", f"this text has {len(template)} characters; speech "
-                                 f"is limited to {TTS_MAX_CHARS}", span,
-                                 "split it, or record it as a prompt file"))
+                out.append(diagnostic("A611", f"this text has {len(template)} characters; speech "
+                                      f"is limited to {TTS_MAX_CHARS}", span,
+                                      "split it, or record it as a prompt file"))
     return out

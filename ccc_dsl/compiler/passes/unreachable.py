@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import networkx as nx
 
+from ccc_dsl.codes import diagnostic
 from ccc_dsl.compiler.ir import FlowIR
 from ccc_dsl.compiler.program import Program
-from ccc_dsl.diagnostics import Diagnostic, warning
+from ccc_dsl.diagnostics import Diagnostic
 
 
 def unreachable(ir: FlowIR, program: Program) -> list[Diagnostic]:
@@ -28,6 +29,6 @@ def unreachable(ir: FlowIR, program: Program) -> list[Diagnostic]:
             message, span = f"step `{attrs['step']}` is never reached", attrs["step_span"]
         else:
             message, span = f"this `{attrs['what']}` is never reached", attrs["span"]
-        out.append(warning("A601", message, span,
-                           "remove it, or add an exit or `goto` that leads here"))
+        out.append(diagnostic("A601", message, span,
+                              "remove it, or add an exit or `goto` that leads here"))
     return out

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from ccc_runtime.bytecode import Op
 
+from ccc_dsl.codes import diagnostic
 from ccc_dsl.compiler.ir import CALL_DATA_ROOTS, FlowIR
 from ccc_dsl.compiler.program import Program
-from ccc_dsl.diagnostics import Diagnostic, error
+from ccc_dsl.diagnostics import Diagnostic
 
 
 def read_before_set(ir: FlowIR, program: Program) -> list[Diagnostic]:
@@ -50,7 +51,7 @@ def read_before_set(ir: FlowIR, program: Program) -> list[Diagnostic]:
         for path, span in nodes[node]["reads"]:
             root = path.split(".", 1)[0]
             if root not in start and root not in state[node]:
-                out.append(error("A607", f"variable `{root}` is read before anything sets it",
-                                 span, f"set `{root}` first (`set`, `collect {root}` or a "
-                                 f"function's `as {root}`), or check the spelling"))
+                out.append(diagnostic("A607", f"variable `{root}` is read before anything sets it",
+                                      span, f"set `{root}` first (`set`, `collect {root}` or a "
+                                      f"function's `as {root}`), or check the spelling"))
     return out
