@@ -1,0 +1,280 @@
+"""The ssh target against real OpenSSH servers on 127.0.0.1 (two "hosts": two sshd ports and two
+runtime directories): deploys, content-addressed uploads, host-key checking, refresh, destroy,
+reload, and a host's failure that leaves the other one right."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+from ccc_runtime.bundle import BUNDLE_FILE, MANIFEST_FILE, load_bundle, manifest_bytes
+from ccc_runtime.rundir import RuntimeDir
+from sshd import SshServer, keygen
+
+from ccc_dsl.deploy.targets.base import HostResult
+from ccc_dsl.deploy.targets.ssh import SshHost, SshTarget
+from ccc_dsl.pipeline import build_bundle
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture(scope="module")
+def bundle() -> dict[str, bytes]:
+    built = build_bundle(EXAMPLES, "staging")
+    assert built.ok, built.diagnostics
+    return built.files
+
+
+def variant(files: Mapping[str, bytes], rel: str, data: bytes) -> dict[str, bytes]:
+    """The bundle with one file changed, its manifest.json made again."""
+    changed = {k: v for k, v in files.items() if k != MANIFEST_FILE}
+    changed[rel] = data
+    changed[MANIFEST_FILE] = manifest_bytes(changed)
+    return changed
+
+
+def digest_of(files: Mapping[str, bytes]) -> str:
+    digest: str = json.loads(files[MANIFEST_FILE])["digest"]
+    return digest
+
+
+class Hosts:
+    """Two sshd servers, a client key they accept, a known_hosts file with both host keys."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.client_key = keygen(folder / "client_key")
+        self.servers = [SshServer(folder / f"sshd{i}", self.client_key.with_suffix(".pub"))
+                        for i in (1, 2)]
+        self.dirs = [folder / f"runtime{i}" for i in (1, 2)]
+        self.known_hosts = folder / "known_hosts"
+
+    def start(self) -> None:
+        for server in self.servers:
+            server.start()
+        self.write_known_hosts()
+
+    def write_known_hosts(self, servers: list[SshServer] | None = None) -> None:
+        chosen = self.servers if servers is None else servers
+        self.known_hosts.write_text("".join(s.known_hosts_line() for s in chosen))
+
+    def target(self, extra: list[SshHost] | None = None) -> SshTarget:
+        hosts = [SshHost("127.0.0.1", str(d), port=s.port)
+                 for s, d in zip(self.servers, self.dirs, strict=True)]
+        return SshTarget("production", [*hosts, *(extra or [])], known_hosts=self.known_hosts,
+                         identity_file=self.client_key, connect_timeout=10,
+                         host_timeout=60)
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+@pytest.fixture
+def hosts(tmp_path: Path) -> Iterator[Hosts]:
+    pair = Hosts(tmp_path)
+    pair.start()
+    try:
+        yield pair
+    finally:
+        pair.stop()
+
+
+def deploy(target: SshTarget, files: Mapping[str, bytes],
+           log: list[tuple[str, str]] | None = None) -> list[HostResult]:
+    progress = (lambda host, message: log.append((host, message))) if log is not None else None
+    return asyncio.run(target.deploy(files, digest_of(files), progress))
+
+
+def test_deploys_to_two_hosts_and_each_runs_the_whole_bundle(
+        hosts: Hosts, bundle: dict[str, bytes]) -> None:
+    log: list[tuple[str, str]] = []
+    target = hosts.target()
+    results = deploy(target, bundle, log)
+    digest = digest_of(bundle)
+    assert [(r.host, r.digest, r.error, r.uploaded) for r in results] == [
+        (label, digest, None, len(bundle)) for label in target.hosts]
+    for folder in hosts.dirs:
+        rundir = RuntimeDir(folder)
+        assert rundir.current() == digest
+        assert rundir.has(digest)
+        assert load_bundle(folder / "current").flows.keys() == {
+            n.removesuffix(".ccb") for n in bundle if n.endswith(".ccb")}
+        assert not [p for p in rundir.bundles.iterdir() if p.name.startswith(".")]
+    for label in target.hosts:
+        steps = [m for h, m in log if h == label]
+        assert steps[0] == "connecting"
+        assert f"switched current to {digest[:12]}" in steps
+        assert steps[-1] == f"done: runs {digest[:12]}"
+
+
+def test_a_second_deploy_of_the_same_bundle_sends_nothing(
+        hosts: Hosts, bundle: dict[str, bytes]) -> None:
+    target = hosts.target()
+    deploy(target, bundle)
+    before = [os.readlink(d / "current") for d in hosts.dirs]
+    log: list[tuple[str, str]] = []
+    again = deploy(target, bundle, log)
+    assert [(r.digest, r.error, r.uploaded) for r in again] == [(digest_of(bundle), None, 0)] * 2
+    assert [os.readlink(d / "current") for d in hosts.dirs] == before
+    assert not any(m.startswith("switched") for _, m in log)
+
+
+def test_only_what_the_host_lacks_is_uploaded_the_rest_is_linked(
+        hosts: Hosts, bundle: dict[str, bytes]) -> None:
+    target = hosts.target()
+    deploy(target, bundle)
+    config = json.loads(bundle[BUNDLE_FILE])
+    config["after_call_work_ms"] = 5000
+    second = variant(bundle, BUNDLE_FILE, json.dumps(config, indent=2).encode())
+    results = deploy(target, second)
+    assert [(r.digest, r.error, r.uploaded) for r in results] == [
+        (digest_of(second), None, 2)] * 2  # bundle.json and manifest.json
+    for folder in hosts.dirs:
+        new = folder / "bundles" / digest_of(second)
+        old = folder / "bundles" / digest_of(bundle)
+        assert (new / "main.ccb").stat().st_ino == (old / "main.ccb").stat().st_ino
+        assert load_bundle(folder / "current").config.after_call_work_ms == 5000
+        assert RuntimeDir(folder).has(digest_of(bundle))  # the old bundle is untouched
+
+
+def test_a_changed_host_key_aborts_that_host_and_the_other_stays_right(
+        hosts: Hosts, bundle: dict[str, bytes]) -> None:
+    target = hosts.target()
+    deploy(target, bundle)
+    hosts.servers[1].rekey()
+    second = variant(bundle, "build.json", bundle["build.json"] + b"\n")
+    first, changed = deploy(target, second)
+    assert (first.digest, first.error, first.uploaded) == (digest_of(second), None, 2)
+    assert changed.error is not None
+    assert changed.error.startswith(f"HOST KEY CHANGED for 127.0.0.1:{hosts.servers[1].port}")
+    assert "nothing was done on this host" in changed.error
+    assert "\n" not in changed.error and changed.uploaded == 0
+    assert RuntimeDir(hosts.dirs[0]).current() == digest_of(second)
+    assert RuntimeDir(hosts.dirs[1]).current() == digest_of(bundle)  # untouched
+    assert not (hosts.dirs[1] / "bundles" / digest_of(second)).exists()
+    # refresh is refused the same way: a changed key is never read through
+    statuses = asyncio.run(target.refresh())
+    assert statuses[0].digest == digest_of(second) and statuses[0].error is None
+    assert statuses[1].error is not None and "HOST KEY CHANGED" in statuses[1].error
+
+
+def test_an_unknown_host_key_is_never_accepted(hosts: Hosts, bundle: dict[str, bytes]) -> None:
+    hosts.write_known_hosts(hosts.servers[:1])
+    known_hosts_before = hosts.known_hosts.read_text()
+    first, unknown = deploy(hosts.target(), bundle)
+    assert first.error is None
+    assert unknown.error is not None and unknown.error.startswith("UNKNOWN HOST KEY")
+    assert "SHA256:" in unknown.error  # the fingerprint to check before adding it
+    assert not (hosts.dirs[1] / "current").exists()
+    assert hosts.known_hosts.read_text() == known_hosts_before
+
+
+def test_an_unreachable_host_fails_alone_in_one_line(
+        hosts: Hosts, bundle: dict[str, bytes], tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    dead = SshHost("127.0.0.1", str(tmp_path / "dead"), port=closed_port)
+    results = deploy(hosts.target([dead]), bundle)
+    assert [r.error for r in results[:2]] == [None, None]
+    assert results[2].error == f"can't reach 127.0.0.1 port {closed_port}: Connection refused"
+    assert results[2].digest is None
+
+
+def test_a_missing_known_hosts_file_is_an_error_not_a_pass(
+        hosts: Hosts, bundle: dict[str, bytes]) -> None:
+    hosts.known_hosts.unlink()
+    results = deploy(hosts.target(), bundle)
+    assert all(r.error is not None and "known_hosts file" in r.error for r in results)
+    assert not any((d / "current").exists() for d in hosts.dirs)
+
+
+def test_refresh_reads_what_each_host_runs_and_sees_a_hand_edit(
+        hosts: Hosts, bundle: dict[str, bytes]) -> None:
+    target = hosts.target()
+    nothing = asyncio.run(target.refresh())
+    assert [(s.digest, dict(s.files), s.error) for s in nothing] == [(None, {}, None)] * 2
+    deploy(target, bundle)
+    edited = hosts.dirs[1] / "bundles" / digest_of(bundle) / BUNDLE_FILE
+    edited.write_bytes(edited.read_bytes().replace(b'"Asia/Shanghai"', b'"Asia/Tokyo"'))
+    clean, hand_edited = asyncio.run(target.refresh())
+    assert clean.digest == hand_edited.digest == digest_of(bundle)
+    assert set(clean.files) == {"bundle.json", "build.json", "manifest.json"}
+    assert clean.files[BUNDLE_FILE] == bundle[BUNDLE_FILE]
+    assert hand_edited.files[BUNDLE_FILE] != bundle[BUNDLE_FILE]
+    assert json.loads(hand_edited.files[BUNDLE_FILE])["timezone"] == "Asia/Tokyo"
+
+
+def test_a_damaged_copy_on_the_host_is_replaced_whole(
+        hosts: Hosts, bundle: dict[str, bytes]) -> None:
+    target = hosts.target()
+    deploy(target, bundle)
+    folder = hosts.dirs[0] / "bundles" / digest_of(bundle)
+    (folder / "main.ccb").unlink()
+    leftover = hosts.dirs[0] / "bundles" / f".ccc-staging.{digest_of(bundle)}.dead"
+    leftover.mkdir()
+    first, second = deploy(target, bundle)
+    assert (first.error, first.uploaded) == (None, len(bundle))
+    assert (second.error, second.uploaded) == (None, 0)
+    assert RuntimeDir(hosts.dirs[0]).has(digest_of(bundle))
+    assert not leftover.exists()
+
+
+def test_destroy_removes_current_and_keeps_the_bundles(
+        hosts: Hosts, bundle: dict[str, bytes]) -> None:
+    target = hosts.target()
+    deploy(target, bundle)
+    results = asyncio.run(target.destroy())
+    assert [(r.digest, r.error) for r in results] == [(None, None)] * 2
+    for folder in hosts.dirs:
+        assert RuntimeDir(folder).current() is None
+        assert RuntimeDir(folder).has(digest_of(bundle))
+    again = deploy(target, bundle)
+    assert [(r.uploaded, r.error) for r in again] == [(0, None)] * 2
+
+
+HUP_CATCHER = """
+import signal, sys, time
+from pathlib import Path
+def hup(*_):
+    Path(sys.argv[1]).write_text("reloaded")
+signal.signal(signal.SIGHUP, hup)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_running_serve_is_asked_to_reload(hosts: Hosts, bundle: dict[str, bytes],
+                                            tmp_path: Path) -> None:
+    flag = tmp_path / "reloaded"
+    catcher = subprocess.Popen([sys.executable, "-c", HUP_CATCHER, str(flag)],
+                               stdout=subprocess.PIPE)
+    try:
+        assert catcher.stdout is not None and catcher.stdout.readline() == b"ready\n"
+        hosts.dirs[0].mkdir(parents=True)
+        (hosts.dirs[0] / "serve.pid").write_text(f"{catcher.pid}\n")
+        (hosts.dirs[1]).mkdir(parents=True)
+        (hosts.dirs[1] / "serve.pid").write_text("not a pid\n")
+        log: list[tuple[str, str]] = []
+        results = deploy(hosts.target(), bundle, log)
+        assert [r.error for r in results] == [None, None]
+        deadline = time.monotonic() + 10
+        while not flag.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert flag.read_text() == "reloaded"
+        first, second = hosts.target().hosts
+        assert (first, f"asked ccc serve (pid {catcher.pid}) to reload") in log
+        assert (second, "serve.pid holds no pid: not signalled") in log
+    finally:
+        catcher.send_signal(signal.SIGTERM)
+        catcher.wait(timeout=10)
