@@ -15,9 +15,8 @@ from dataclasses import MISSING, dataclass, fields
 from functools import lru_cache
 from typing import Any, Final, TypeVar
 
-import jinja2
-import jinja2.sandbox
 from ccc_runtime.patterns import pattern_error
+from ccc_runtime.templates import template_error
 from lark import Token, Transformer
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error
@@ -41,7 +40,6 @@ MAX_RETRIES: Final = 10
 _INT_MAX: Final = 2**63 - 1
 """Integer literals are 64-bit in the bytecode (P214 beyond)."""
 
-_TEMPLATES: Final = jinja2.sandbox.SandboxedEnvironment(autoescape=False)
 T = TypeVar("T")
 _RESERVED_LABELS: Final = frozenset((*STATEMENT_KEYWORDS, "then"))
 CALL_DATA_ROOTS: Final = frozenset({"caller", "called", "call", "time", "queue", "menu", "survey"})
@@ -307,28 +305,22 @@ class AstBuilder(Transformer[Token, Any]):
             else:
                 body.append(line)
         block = tuple(body)
+        step = new.Step(str(label), _tok_span(self.file, label), block,
+                        self._span(label, block[-1]))
         if self._reprompts:
             self._reprompts = 0
-            self._check_reprompt(block, allowed=False)
-        return new.Step(str(label), _tok_span(self.file, label), block,
-                        self._span(label, block[-1]))
+            self._check_reprompt(step)
+        return step
 
-    def _check_reprompt(self, block: ast.Block, allowed: bool) -> None:
+    def _check_reprompt(self, step: ast.Step) -> None:
         """`reprompt` is only meaningful directly in an exit of a menu, collect or survey."""
-        for stmt in block:
-            if isinstance(stmt, ast.Reprompt) and not allowed:
+        allowed = {id(stmt) for asking in step.walk()
+                   if isinstance(asking, ast.Menu | ast.Collect | ast.Survey)
+                   for ex in asking.exits for stmt in ex.body if isinstance(stmt, ast.Reprompt)}
+        for stmt in step.find_all(ast.Reprompt):
+            if id(stmt) not in allowed:  # by identity: every Reprompt compares equal
                 self._error("P208", "`reprompt` is only allowed in an exit of a menu, collect or "
                             "survey", stmt.span, "use a label to go back to an earlier step")
-            elif isinstance(stmt, ast.If):
-                self._check_reprompt(stmt.then, allowed=False)
-                if stmt.otherwise is not None:
-                    self._check_reprompt(stmt.otherwise, allowed=False)
-            elif isinstance(stmt, ast.Menu | ast.Collect | ast.Survey):
-                for ex in stmt.exits:
-                    self._check_reprompt(ex.body, allowed=True)
-            elif hasattr(stmt, "exits"):
-                for ex in stmt.exits:
-                    self._check_reprompt(ex.body, allowed=False)
 
     def chain(self, children: list[Any]) -> ast.Block:
         stmts: list[ast.Stmt] = []
@@ -731,7 +723,7 @@ class AstBuilder(Transformer[Token, Any]):
     def _template(self, lang: str | None, tok: Token, span: Span) -> ast.TtsText:
         template = unquote(tok)
         if "{" in template:
-            problem = _template_error(template)
+            problem = template_error(template)
             if problem is not None:
                 self._error("P212", f"invalid template: {problem}", _tok_span(self.file, tok),
                             "placeholders look like {{ result.balance }}")
@@ -836,17 +828,6 @@ def _duration_ms(text: str, kind: str) -> tuple[int, bool]:
     ms = int(match.group(1)) * _DURATION_UNITS[match.group(2)]
     low, high = DURATION_LIMITS[kind]
     return ms, low <= ms <= high
-
-
-@lru_cache(maxsize=4096)
-def _template_error(template: str) -> str | None:
-    """Why a TTS template doesn't compile in the jinja2 sandbox, or None (cached: flows repeat
-    their templates)."""
-    try:
-        _TEMPLATES.parse(template)
-    except jinja2.TemplateSyntaxError as exc:
-        return exc.message or "syntax error"
-    return None
 
 
 def _fmt_ms(ms: int) -> str:

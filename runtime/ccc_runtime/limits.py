@@ -18,14 +18,16 @@ PATTERN_MAX_MEM: Final = 1 << 20
 # -- TTS templates (`say "... {{ result.balance }}"`), jinja2 sandbox
 MAX_RENDERED_CHARS: Final = 4000
 """Characters one rendered template may produce (about four minutes of speech)."""
-MAX_TEMPLATE_RANGE: Final = 1000
-"""Items `range()` may yield inside a template."""
 MAX_TEMPLATE_LOOP_ITERATIONS: Final = 10_000
 """Loop iterations one render may run, over all `{% for %}` loops together."""
 MAX_TEMPLATE_INT_BITS: Final = 256
-"""Bits of an operand or result of `**`, `*` on numbers (no 9**64**64 towers)."""
+"""Bits of a number a template's arithmetic may make (`**` is refused at compile time)."""
 MAX_TEMPLATE_SOURCE_CHARS: Final = 8000
 """Longest template source the compiler and the runtime accept."""
+MAX_TEMPLATE_TAG_TOKENS: Final = 100
+"""Tokens in one `{{ }}` or `{% %}` tag: bounds how deep the template parser recurses."""
+MAX_TEMPLATE_DEPTH: Final = 16
+"""How deep brackets may nest in a template."""
 
 # -- values in call variables (`set`, `collect`, function results)
 MAX_VALUE_DEPTH: Final = 32
