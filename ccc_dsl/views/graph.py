@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Collection
 from typing import Any, Final
 
 from ccc_runtime.bytecode import Const, Op
@@ -107,8 +108,9 @@ def _mermaid_text(text: str) -> str:
     return text.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
 
 
-def to_mermaid(ir: FlowIR) -> str:
-    """A Mermaid flowchart (GitHub renders ```mermaid blocks in pull requests)."""
+def to_mermaid(ir: FlowIR, marked: Collection[int] = ()) -> str:
+    """A Mermaid flowchart (GitHub renders ```mermaid blocks in pull requests); `marked` nodes
+    (e.g. what a plan changes) are filled yellow."""
     g = ir.graph
     order = _ordered(ir)
     ids = {node: f"n{i}" for i, node in enumerate(order)}
@@ -137,6 +139,8 @@ def to_mermaid(ir: FlowIR) -> str:
     for node in order:
         if node not in reachable:
             lines.append(f"  style {ids[node]} stroke-dasharray: 5 5,color:#888")
+        if node in marked:
+            lines.append(f"  style {ids[node]} fill:#fff3b0,stroke:#d4a000,stroke-width:2px")
     return "\n".join(lines) + "\n"
 
 

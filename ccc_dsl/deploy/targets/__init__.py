@@ -1,1 +1,35 @@
-"""Where a bundle is deployed: a runtime directory on this machine, or on hosts over SSH."""
+"""Where a bundle is deployed: a runtime directory on this machine, or on hosts over SSH.
+
+`make_target` turns an environment's `target:` settings (ccc_dsl.manifest.model) into a
+`Target` (base.py); relative paths are from the repo root.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ccc_dsl.deploy.targets.base import Target
+from ccc_dsl.manifest.model import LocalTarget as LocalSettings
+from ccc_dsl.manifest.model import SshTarget as SshSettings
+
+
+def _path(root: Path, text: str) -> Path:
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else root / path
+
+
+def make_target(settings: LocalSettings | SshSettings, root: Path, env: str | None) -> Target:
+    """The target an environment deploys to."""
+    name = env or "default"
+    if isinstance(settings, LocalSettings):
+        from ccc_dsl.deploy.targets.local import LocalTarget
+
+        return LocalTarget(_path(root, settings.path), name)
+    from ccc_dsl.deploy.targets.ssh import SshHost, SshTarget
+
+    hosts = [SshHost(h.host, h.path, h.user, h.port) for h in settings.hosts]
+    return SshTarget(name, hosts,
+                     known_hosts=_path(root, settings.known_hosts) if settings.known_hosts
+                     else None,
+                     identity_file=_path(root, settings.identity_file)
+                     if settings.identity_file else None)
