@@ -22,6 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .limits import MAX_VALUE_DEPTH
+from .values import json_too_deep
+
 MAX_REPLY_BYTES = 1_000_000
 
 
@@ -134,6 +137,8 @@ def _send(request: urllib.request.Request, timeout_s: float) -> Any:
                               f"{type(exc).__name__}") from None
     if len(raw) > MAX_REPLY_BYTES:
         raise FunctionFailure("bad-json", f"reply larger than {MAX_REPLY_BYTES} bytes")
+    if json_too_deep(raw):  # json.loads recurses per bracket
+        raise FunctionFailure("bad-json", f"reply nested deeper than {MAX_VALUE_DEPTH}")
     try:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -31,6 +31,7 @@ from .hours import HoursStatus
 from .patterns import DigitPattern, compile_pattern
 from .records import CallRecord, NullSink, RecordSink, TraceEvent
 from .templates import TemplateFault
+from .values import value_problem
 
 QUEUE_TICK_MS = 1000
 """How often a waiting call checks the queue for a free agent."""
@@ -299,12 +300,18 @@ class Interpreter:
             raise Fault(f"can't set {path}: {parts[0]}.* is call data")
         # copy-on-write along the path: a value another variable (or a trace event) holds
         # is never changed in place, so `set a = b` then `set a.x = 1` leaves b alone
-        target = self.vars
+        top: dict[str, Any] = {}
+        target = top
         for part in parts[:-1]:
-            nxt = target.get(part)
+            nxt = (self.vars if target is top else target).get(part)
             nxt = target[part] = dict(nxt) if isinstance(nxt, dict) else {}
             target = nxt
         target[parts[-1]] = value
+        # measured before it is kept: no value outgrows the limits (ccc_runtime.limits)
+        problem = value_problem(top[parts[0]])
+        if problem is not None:
+            raise Fault(f"can't set {path}: {problem}")
+        self.vars[parts[0]] = top[parts[0]]
 
     def _time(self) -> dict[str, Any]:
         local = self.rt.clock.now().astimezone(self.rt.bundle.timezone)
