@@ -295,6 +295,15 @@ class OutboundPolicy(Resource):
     blacklist: str | None = None
 
 
+class TrunkRegistration(Spec):
+    """Registration mode: the runtime registers at the trunk's gateway (a registrar such as
+    Kamailio) as `username` and takes the calls it routes to us, instead of INVITEs sent
+    straight to us. `domain` is the AOR's host (the gateway when not given)."""
+
+    expires_seconds: int = Field(default=300, ge=30, le=86_400)
+    domain: str | None = None
+
+
 class Trunk(Resource):
     """The customer's voice gateway: SIP over UDP, G.711."""
 
@@ -305,6 +314,14 @@ class Trunk(Resource):
     allowed_sources: list[str] = Field(default_factory=list)
     username: str | None = None
     password: SecretRef | None = None
+    registration: TrunkRegistration | None = None
+
+    @model_validator(mode="after")
+    def _registration_credentials(self) -> Trunk:
+        if self.registration is not None and (self.username is None or self.password is None):
+            raise ValueError("`registration` needs `username` and `password` (the registrar's "
+                             "credentials)")
+        return self
 
     @field_validator("gateway")
     @classmethod
