@@ -4,7 +4,9 @@ The runtime reads this JSON and nothing of the manifests (docs/runtime.md and
 runtime/ccc_runtime/bundle.py): here every manifest resource is reduced to what a call needs:
 numbers in E.164 mapped to flow names, skill groups, agents with their SIP address and mobile
 forwarding, schedules with day ranges expanded, functions with secrets as environment-variable
-references (never values), prompts by language, blacklists (prefixes as `+86165*`).
+references (never values), prompts by language, blacklists (prefixes as `+86165*`), the
+instance's region, its outbound policy, its numbers' types and outbound concurrency, and its
+trunks.
 Deterministic: keys sorted on dump.
 """
 
@@ -14,6 +16,7 @@ from typing import Any
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error
 from ccc_dsl.manifest.model import Model
+from ccc_dsl.manifest.phones import DEFAULT_REGION
 
 RUNTIME_METHODS = frozenset({"GET", "POST", "PUT"})
 
@@ -90,8 +93,39 @@ def bundle_config(model: Model) -> tuple[dict[str, Any], list[Diagnostic]]:
         "prompts": prompts,
         "blacklists": blacklists,
         "voicemail_boxes": [],
+        "region": DEFAULT_REGION,
+        **_outbound(model),
     }
     return config, problems
+
+
+def _outbound(model: Model) -> dict[str, Any]:
+    """What the toll-fraud guard and the SIP layer need: the instance's outbound policy (a
+    fixed caller id as E.164), every number's type, concurrency and trunk, and the trunks
+    (a password only as the name of its environment variable)."""
+    phone_numbers = {n.number: {"type": n.type, "outbound_concurrency": n.outbound_concurrency,
+                                "trunk": n.trunk}
+                     for n in sorted(model.numbers.values(), key=lambda n: n.number)}
+    trunks = {t.name: {"gateway": t.gateway, "port": t.port, "transport": t.transport,
+                       "codec": t.codec, "allowed_sources": list(t.allowed_sources),
+                       "username": t.username,
+                       "password_env": t.password.env if t.password is not None else None}
+              for t in sorted(model.trunks.values(), key=lambda t: t.name)}
+    name = model.instance.outbound_policy if model.instance else None
+    policy = model.outbound_policies.get(name) if name is not None else None
+    outbound: dict[str, Any] | None = None
+    if policy is not None:
+        fixed = model.numbers.get(policy.caller_id.number or "")
+        outbound = {
+            "calling_hours": policy.calling_hours,
+            "blacklist": policy.blacklist,
+            "callee_cap": (policy.callee_cap.model_dump() if policy.callee_cap else None),
+            "blocked_regions": list(policy.blocked_regions),
+            "caller_id": {"mode": policy.caller_id.mode,
+                          "number": fixed.number if fixed is not None
+                          else policy.caller_id.number},
+        }
+    return {"outbound": outbound, "phone_numbers": phone_numbers, "trunks": trunks}
 
 
 def _problem(message: str, span: Span | None) -> Diagnostic:

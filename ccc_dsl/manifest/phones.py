@@ -1,16 +1,17 @@
 """Phone numbers through the `phonenumbers` library (Google's libphonenumber metadata): parsing,
 E.164 normalization, validity, the library's number type, and (on request) the city and province
-that caller-id choice and blocked callee regions need."""
+that caller-id choice and blocked callee regions need. The parsing core is the runtime's
+`ccc_runtime.numbers`, so the manifests and live calls read numbers the same way."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import phonenumbers
+from ccc_runtime.numbers import DEFAULT_REGION, NumberError, e164, parse, region_of
 from phonenumbers import PhoneNumberType
 
-DEFAULT_REGION = "CN"
+__all__ = ["DEFAULT_REGION", "PhoneInfo", "export", "parse_phone", "region_of", "seed"]
 
 
 @dataclass(frozen=True)
@@ -48,31 +49,14 @@ def parse_phone(text: str, region: str = DEFAULT_REGION) -> PhoneInfo | str:
     if found is not None:
         return found
     try:
-        parsed = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException as exc:
-        message = str(exc.args[0]) if exc.args else "not a phone number"
+        parsed = parse(text, region)
+    except NumberError as exc:
+        message = str(exc)
         _CACHE[(text, region)] = message
         return message
-    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    info = PhoneInfo(e164, phonenumbers.is_valid_number(parsed),
+    normal = e164(parsed)
+    info = PhoneInfo(normal, phonenumbers.is_valid_number(parsed),
                      _TYPE_NAMES.get(phonenumbers.number_type(parsed), "UNKNOWN"))
-    _CACHE[(text, region)] = _CACHE[(e164, region)] = info
+    _CACHE[(text, region)] = _CACHE[(normal, region)] = info
     return info
 
-
-@lru_cache(maxsize=65536)
-def region_of(e164: str) -> tuple[str, str]:
-    """(city, province) of a number in English as the geocoder names them (`Shanghai`,
-    `Shanghai`; `Urumqi`, `Xinjiang`), or empty strings for non-geographic numbers (400
-    numbers, some mobile ranges). For caller-id choice and blocked callee regions."""
-    from phonenumbers import geocoder  # its data takes 0.3 s to import; validate doesn't need it
-
-    try:
-        parsed = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
-        return "", ""
-    place = geocoder.description_for_number(parsed, "en")
-    if not place or place == geocoder.country_name_for_number(parsed, "en"):
-        return "", ""
-    city, _, province = place.partition(", ")
-    return city, province or city

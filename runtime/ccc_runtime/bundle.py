@@ -102,11 +102,53 @@ class LimitsModel(_Model):
     max_depth: int = Field(default=8, ge=1, le=64)
 
 
+class CalleeCapModel(_Model):
+    calls: int = Field(ge=1)
+    per_hours: int = Field(ge=1)
+
+
+class CallerIdModel(_Model):
+    mode: Literal["fixed", "auto"] = "auto"
+    number: str | None = None  # E.164, for `fixed`
+
+
+class OutboundModel(_Model):
+    """The instance's outbound policy (outbound.py, the toll-fraud guard)."""
+
+    calling_hours: str = Field(pattern=r"^[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}$")
+    blacklist: str | None = None
+    callee_cap: CalleeCapModel | None = None
+    blocked_regions: list[str] = []
+    caller_id: CallerIdModel = CallerIdModel()
+
+
+class PhoneNumberModel(_Model):
+    """One of the instance's numbers (keyed by E.164): what it may do for outbound legs."""
+
+    type: str
+    outbound_concurrency: int = Field(default=0, ge=0, le=10_000)
+    trunk: str | None = None
+
+
+class TrunkModel(_Model):
+    """The customer's voice gateway; the password is an environment variable's name."""
+
+    gateway: str
+    port: int = Field(default=5060, ge=1, le=65535)
+    transport: Literal["udp"] = "udp"
+    codec: Literal["PCMA", "PCMU"] = "PCMA"
+    allowed_sources: list[str] = []
+    username: str | None = None
+    password_env: str | None = None
+
+
 class BundleConfig(_Model):
     """The call-time configuration (bundle.json without `flows`)."""
 
     format: Literal[1]
     timezone: str = "UTC"
+    region: str = Field(default="CN", pattern=r"^[A-Z]{2}$")
+    """The instance's region: numbers without `+` are national numbers of it (numbers.py)."""
     default_language: str
     languages: list[str]
     numbers: dict[str, str] = {}
@@ -119,6 +161,9 @@ class BundleConfig(_Model):
     voicemail_boxes: list[str] = []
     after_call_work_ms: int = Field(default=0, ge=0, le=86_400_000)
     limits: LimitsModel = LimitsModel()
+    outbound: OutboundModel | None = None
+    phone_numbers: dict[str, PhoneNumberModel] = {}
+    trunks: dict[str, TrunkModel] = {}
 
     @field_validator("timezone")
     @classmethod
@@ -318,6 +363,7 @@ def _check_references(model: BundleConfig, images: Mapping[str, FlowImage]) -> l
     for number, flow in sorted(model.numbers.items()):
         if flow not in images:
             problems.append(f"number {number} is bound to unknown flow {flow!r}")
+    problems += _check_outbound(model)
     for user, agent in sorted(model.agents.items()):
         problems += [f"agent {user!r}: unknown skill group {g!r}"
                      for g in sorted(agent.skills) if g not in model.skill_groups]
@@ -339,6 +385,30 @@ def _check_references(model: BundleConfig, images: Mapping[str, FlowImage]) -> l
                          "prompt": model.prompts, "agent": model.agents}[kind]
                 if name not in known:
                     problems.append(f"{where}: unknown {kind} {name!r}")
+    return problems
+
+
+def _check_outbound(model: BundleConfig) -> list[str]:
+    """The outbound policy's names exist, and a fixed caller id can be one (never a 400)."""
+    problems = [f"phone number {n}: unknown trunk {p.trunk!r}"
+                for n, p in sorted(model.phone_numbers.items())
+                if p.trunk is not None and p.trunk not in model.trunks]
+    policy = model.outbound
+    if policy is None:
+        return problems
+    try:
+        parse_range(policy.calling_hours)
+    except ValueError as exc:
+        problems.append(f"outbound.calling_hours: {exc}")
+    if policy.blacklist is not None and policy.blacklist not in model.blacklists:
+        problems.append(f"outbound.blacklist: unknown blacklist {policy.blacklist!r}")
+    fixed = policy.caller_id.number
+    if policy.caller_id.mode == "fixed":
+        info = model.phone_numbers.get(fixed or "")
+        if info is None:
+            problems.append(f"outbound.caller_id: {fixed!r} is not one of the phone numbers")
+        elif info.type == "400":
+            problems.append(f"outbound.caller_id: {fixed} is a 400 number, never a caller id")
     return problems
 
 

@@ -49,6 +49,8 @@ class CallRecord:
     queue_wait_ms: int = 0
     survey_score: int | None = None
     faults: list[str] = field(default_factory=list)
+    outbound_refused: list[str] = field(default_factory=list)
+    """Outbound legs the toll-fraud guard refused (`number: reason`)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True, default=str)

@@ -28,6 +28,8 @@ from .channel import AgentLeg, CallerHangup, Channel, TransferStatus, Utterance
 from .clock import Clock, SystemClock
 from .functions import FunctionFailure, FunctionInvoker, HttpFunctions
 from .hours import HoursStatus
+from .numbers import normalise
+from .outbound import OutboundGuard
 from .patterns import DigitPattern, compile_pattern
 from .records import CallRecord, NullSink, RecordSink, TraceEvent
 from .templates import TemplateFault
@@ -125,22 +127,35 @@ class Runtime:
         self.templates = bundle.templates
         self.max_steps = max_steps or bundle.config.limits.max_steps
         self.max_depth = bundle.config.limits.max_depth
+        self.region = bundle.config.region
         self._prefixes = {name: tuple(e[:-1] for e in entries if e.endswith("*"))
                           for name, entries in bundle.blacklists.items()}
+        self._listed = {name: frozenset(normalise(e, self.region) or e for e in entries
+                                        if not e.endswith("*"))
+                        for name, entries in bundle.blacklists.items()}
+        self.outbound = OutboundGuard(bundle.config, self.clock)
+        """The toll-fraud guard: every transfer to a number and mobile forward asks it."""
 
     def pattern(self, source: str) -> DigitPattern:
         """The RE2 program of a collect pattern: linear in the caller's digits."""
         return compile_pattern(source)
 
     def listed(self, blacklist: str, number: str) -> bool:
-        if number in self.bundle.blacklists.get(blacklist, frozenset()):
+        """Whether `number` is on the list, compared in E.164 (so `17012345678` and
+        `+86 170 1234 5678` match an entry `+8617012345678`)."""
+        number = normalise(number, self.region) or number
+        if number in self._listed.get(blacklist, frozenset()):
             return True
         return any(number.startswith(p) for p in self._prefixes.get(blacklist, ()))
 
     async def run_call(self, channel: Channel, caller: str, called: str, *,
                        flow: str | None = None, call_id: str | None = None,
                        language: str | None = None) -> CallResult:
-        """Run one call from the flow bound to `called` (or `flow`) to its end."""
+        """Run one call from the flow bound to `called` (or `flow`) to its end. Both numbers
+        are normalised to E.164 with the bundle's region first (a withheld caller such as
+        `anonymous` stays as it is)."""
+        caller = normalise(caller, self.region) or caller
+        called = normalise(called, self.region) or called
         name = flow or self.bundle.flow_for_number(called)
         if name is None or name not in self.bundle.flows:
             raise KeyError(f"no flow for called number {called!r}" if flow is None
@@ -187,6 +202,8 @@ class Interpreter:
         self.queue_started: datetime | None = None
         """When the call joined its current queue (for the wait of a caller who hangs up)."""
         self.survey_score: int | None = None
+        self.refused: list[str] = []
+        """Outbound legs the toll-fraud guard refused: `number: reason`."""
         self.callback_group: str | None = None
         """Set when the caller took a callback offer: the call then ends as a callback."""
         self.image: FlowImage
@@ -265,7 +282,8 @@ class Interpreter:
             self.call_id, self.caller, self.called, self.path[0].split("@")[0] if self.path
             else "", self.started.isoformat(), duration // _ONE_MS,
             self.outcome.describe(), list(self.path), self.agent, self.queue,
-            self.queue_wait_ms, self.survey_score, [str(f) for f in self.faults])
+            self.queue_wait_ms, self.survey_score, [str(f) for f in self.faults],
+            list(self.refused))
         self.rt.sink.call(record)
         user_vars = {k: v for k, v in self.vars.items() if k not in READ_ONLY_ROOTS}
         return CallResult(self.call_id, self.outcome, self.prompts, user_vars, self.visited,
@@ -606,7 +624,7 @@ async def _connect(vm: Interpreter, route: Route, timeout_ms: int) -> TransferSt
     try:
         if route.to_mobile:
             assert agent.mobile is not None
-            status = await vm.channel.transfer_number(agent.mobile, timeout_ms)
+            status = await _dial(vm, agent.mobile, timeout_ms)
         else:
             status = await vm.channel.connect_agent(AgentLeg(agent.user, agent.address),
                                                     timeout_ms)
@@ -758,12 +776,27 @@ async def _transfer_agent(vm: Interpreter, node: Node) -> int | None:
     return target
 
 
+async def _dial(vm: Interpreter, number: str, timeout_ms: int) -> TransferStatus:
+    """An outbound leg, only with the toll-fraud guard's grant (outbound.py); a refusal is
+    recorded and taken as busy."""
+    grant = vm.rt.outbound.authorize(vm.call_id, number)
+    if isinstance(grant, str):
+        vm.refused.append(f"{number}: {grant}")
+        vm._inputs["refused"] = grant
+        return TransferStatus.BUSY
+    try:
+        return await vm.channel.transfer_number(grant.number, timeout_ms)
+    finally:
+        grant.release()
+
+
 async def _transfer_number(vm: Interpreter, node: Node) -> int | None:
     number = vm.eval(node.operands[0])
     if not isinstance(number, str) or not _E164.fullmatch(number):
         raise Fault(f"transfer needs an E.164 number like +8613800138000, got {_show(number)}")
-    status = await vm.channel.transfer_number(number, _ops(node)[1])
-    vm._inputs = {"number": number, "status": status.value}
+    vm._inputs = {"number": number}
+    status = await _dial(vm, number, _ops(node)[1])
+    vm._inputs["status"] = status.value
     exit_no = {TransferStatus.ANSWERED: 0, TransferStatus.BUSY: 1,
                TransferStatus.NO_ANSWER: 2}[status]
     if status is TransferStatus.ANSWERED:

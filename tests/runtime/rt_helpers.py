@@ -56,6 +56,9 @@ BASE_CONFIG: dict[str, Any] = {
         "sorry": {"zh": {"tts": "系统故障"}},
     },
     "blacklists": {"inbound-block": ["+8613900000001", "+86170*"]},
+    # the toll-fraud guard refuses every outbound leg without a policy (outbound.py)
+    "outbound": {"calling_hours": "08:00-21:00"},
+    "phone_numbers": {"+862161230000": {"type": "landline", "outbound_concurrency": 10}},
 }
 
 

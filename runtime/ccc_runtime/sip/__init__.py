@@ -1,0 +1,6 @@
+"""Our asyncio SIP user agent: messages and SDP, one UDP endpoint with transactions and
+dialogs, RTP media with a shared 20 ms ticker, G.711, DTMF, and prompt audio.
+
+The layers only depend downwards (message -> transaction/endpoint -> media), so a REGISTER
+client or a benchmark can reuse the endpoint without the call logic (docs/runtime.md,
+"The SIP stack")."""
