@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: graphviz renders `ccc graph --format svg`. Later stages add SIP/SSH peers here.
-DEB_PACKAGES=(graphviz openssh-server)
+# Debian packages: graphviz renders `ccc graph --format svg`; openssh-server, kamailio (the
+# registrar of the registration tests) and sip-tester (SIPp) are peers the tests start.
+DEB_PACKAGES=(graphviz openssh-server kamailio sip-tester)
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
