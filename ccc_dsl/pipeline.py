@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from ccc_dsl.compiler.bundle import bundle_config
 from ccc_dsl.compiler.driver import BUILD_FILE, Analysis, Build, analyse, emit_all, paused_gc
 from ccc_dsl.diagnostics import Diagnostic, Span, error, has_errors, sorted_diagnostics
 from ccc_dsl.grammar import ast
-from ccc_dsl.grammar.parser import parse_file
+from ccc_dsl.grammar.parser import parse_file, parse_text
 from ccc_dsl.manifest.loader import ROOT_FILE, load_repo
 from ccc_dsl.manifest.model import Model
 
@@ -54,13 +55,19 @@ def find_repo_root(path: Path) -> Path | None:
     return None
 
 
-def check_repo(root: Path, env: str | None) -> RepoCheck:
-    loaded = load_repo(root, env)
+def check_repo(root: Path, env: str | None,
+               overlays: Mapping[Path, str] | None = None) -> RepoCheck:
+    """Load, parse and analyse the config repo at `root`. `overlays` maps files of the repo
+    (manifests or flows) to unsaved text to check instead of what is on disk, as an editor
+    asks; files are found as on disk, so an overlay of a file that doesn't exist yet is unused."""
+    resolved = {Path(p).resolve(): text for p, text in overlays.items()} if overlays else None
+    loaded = load_repo(root, env, resolved)
     check = RepoCheck(model=loaded.model, diagnostics=list(loaded.diagnostics))
     unparsed = 0
     with paused_gc():  # ASTs are many small objects without cycles: don't rescan them
         for flow_file in loaded.flow_files:
-            parsed = parse_file(flow_file)
+            text = resolved.get(flow_file.resolve()) if resolved else None
+            parsed = parse_file(flow_file) if text is None else parse_text(text, str(flow_file))
             check.diagnostics.extend(parsed.diagnostics)
             if parsed.module is not None:
                 check.modules.append(parsed.module)

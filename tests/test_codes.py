@@ -26,7 +26,8 @@ def _source(path: Path) -> str:
 def test_every_code_in_the_source_is_registered() -> None:
     missing = {f"{code} ({path.relative_to(ROOT)})" for path in SOURCES
                for code in CODE_LITERAL.findall(_source(path)) if code not in CODES}
-    assert not missing
+    assert not missing, ("register these in ccc_dsl/codes.py and add a row to the docs table "
+                         "of their stage (codes.DOCS)")
 
 
 def test_codes_are_emitted_at_their_registered_severity() -> None:

@@ -30,3 +30,23 @@ def test_a_syntax_error_is_reported_without_cascading_into_other_files(tmp_path:
     assert [(Path(d.span.file).name, d.code) for d in check.diagnostics if d.span] == [
         ("survey.ivr", "P103")]
     assert check.analysis is None
+
+
+def test_overlays_are_checked_instead_of_the_files_on_disk(tmp_path: Path) -> None:
+    """What a language server sends: the unsaved text of open files, manifests and flows."""
+    repo = tmp_path / "repo"
+    shutil.copytree(EXAMPLES, repo)
+    survey = repo / "flows" / "survey.ivr"
+    on_disk = survey.read_text(encoding="utf-8")
+    unsaved = on_disk.replace('"survey-thanks"', '"survey-thankz"')
+    check = check_repo(repo, None, overlays={survey: unsaved})
+    assert [(Path(d.span.file).name, d.code) for d in check.diagnostics if d.span] == [
+        ("survey.ivr", "R501")]
+    assert survey.read_text(encoding="utf-8") == on_disk
+    assert check_repo(repo, None).diagnostics == []
+
+    manifest = repo / "ccc.yaml"
+    check = check_repo(repo, None, overlays={manifest: "instance: [\n"})
+    assert [d.code for d in check.diagnostics][:1] == ["Y101"]
+    assert all(d.span is not None and d.span.file == str(manifest)
+               for d in check.diagnostics if d.code == "Y101")

@@ -11,11 +11,7 @@ reported as missing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import fields, is_dataclass
-from functools import cache
-from operator import attrgetter
-from typing import Any
+from collections.abc import Iterator
 
 from ccc_dsl.diagnostics import Diagnostic, error
 from ccc_dsl.grammar import ast
@@ -37,57 +33,10 @@ _KINDS: dict[ast.RefKind, tuple[str, str, str]] = {
 }
 
 
-@cache
-def _child_fields(cls: type) -> tuple[str, ...]:
-    """The fields of an AST class that can hold nodes (spans and plain values excluded)."""
-    return tuple(f.name for f in fields(cls)
-                 if f.name != "span" and not f.name.endswith("_span")
-                 and f.type not in ("str", "int", "bool", "int | None", "str | None"))
-
-
-_NAMELESS = (ast.Literal, ast.Var, ast.ListExpr, ast.Unary, ast.Binary, ast.Tts, ast.TtsText)
-"""AST classes that can't hold a name to resolve, at any depth (expressions, inline speech)."""
-_Children = Callable[[Any], tuple[Any, ...]] | None
-_CHILDREN: dict[type, _Children] = {}
-"""AST class -> a function giving the fields to search for names (None: the class holds
-none)."""
-
-
-def _children(cls: type) -> _Children:
-    if not is_dataclass(cls) or issubclass(cls, _NAMELESS):
-        return None
-    names = _child_fields(cls)
-    if not names:
-        return None
-    if len(names) == 1:
-        get_one = attrgetter(names[0])
-        return lambda node: (get_one(node),)
-    get: Callable[[Any], tuple[Any, ...]] = attrgetter(*names)
-    return get
-
-
-def _named(node: object) -> Iterator[ast.Ref | ast.TransferNumber | ast.Language]:
-    """Every `Ref`, `TransferNumber` and `Language` under `node`, depth first in source order
-    (a `TransferNumber` before the names in its exits). Subtrees that hold no names are not
-    entered."""
-    stack: list[Any] = [node]
-    while stack:
-        item = stack.pop()
-        cls = type(item)
-        if cls is tuple:
-            stack.extend(reversed(item))
-            continue
-        if cls is ast.Ref:
-            yield item
-            continue
-        if cls in _CHILDREN:
-            children = _CHILDREN[cls]
-        else:
-            children = _CHILDREN[cls] = _children(cls)
-        if cls is ast.TransferNumber or cls is ast.Language:
-            yield item
-        if children is not None:
-            stack.extend(reversed(children(item)))
+_NAMELESS: tuple[type[ast.Node], ...] = (ast.Literal, ast.Var, ast.ListExpr, ast.Unary,
+                                         ast.Binary, ast.Tts, ast.TtsText)
+"""AST classes that can't hold a name to resolve, at any depth (expressions, inline speech):
+the search doesn't enter them."""
 
 
 def _declared(model: Model | None, kind: str) -> set[str]:
@@ -117,7 +66,8 @@ def resolve_names(modules: list[ast.Module], model: Model | None) -> list[Diagno
     for module in modules:
         for flow in module.flows:
             names[ast.RefKind.LABEL] = {s.label for s in flow.steps}
-            for node in _named(flow):
+            for node in flow.find_all(ast.Ref, ast.TransferNumber, ast.Language,
+                                      skip=_NAMELESS):
                 if isinstance(node, ast.Ref):
                     if model is None and node.kind not in (ast.RefKind.FLOW, ast.RefKind.LABEL):
                         continue

@@ -20,15 +20,119 @@ The shape is built for a compiler:
   agent, schedule, function, list, voicemail box, flow or label) is a `Ref` with its own span.
 - `EXIT_NAMES` lists the fixed exit names each statement accepts; `KEYED` the statements whose
   exits may also be keys.
+
+Every node class derives from `Node`, which knows a node's children (the fields that hold nodes,
+found once per class from the type hints), so analyses and a language server search the tree
+with `walk`, `find_all` and `node_at` instead of walking it by hand.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, is_dataclass
 from enum import StrEnum
-from typing import Final
+from operator import attrgetter
+from types import UnionType
+from typing import Final, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from ccc_dsl.diagnostics import Span
+
+N = TypeVar("N", bound="Node")
+
+
+class Node:
+    """The base of every AST node: its children, a depth-first walk, a search by type and the
+    node at a source position (what a language server asks for hover and go-to-definition)."""
+
+    __slots__ = ()
+    span: Span
+
+    def children(self) -> Iterator[Node]:
+        """The nodes directly below this one, in source order (tuples of nodes looked through)."""
+        for value in _child_values(self):
+            if isinstance(value, tuple):
+                yield from value
+            elif value is not None:
+                yield value
+
+    def walk(self, skip: tuple[type[Node], ...] = ()) -> Iterator[Node]:
+        """This node and every node below it, depth first in source order. Nodes of a `skip`
+        type are yielded but not entered: a search that knows such a subtree can't hold what it
+        looks for saves the work. Iterative, so any depth the parser accepts is fine."""
+        stack: list[Node] = [self]
+        pop, push, extend = stack.pop, stack.append, stack.extend
+        while stack:
+            node = pop()
+            yield node
+            if skip and isinstance(node, skip):
+                continue
+            values = _child_values(node)
+            for value in reversed(values):
+                if isinstance(value, tuple):
+                    extend(reversed(value))
+                elif value is not None:
+                    push(value)
+
+    def find_all(self, *types: type[N], skip: tuple[type[Node], ...] = ()) -> Iterator[N]:
+        """Every node of one of `types` at or below this one, in source order."""
+        for node in self.walk(skip):
+            if isinstance(node, types):
+                yield node
+
+    def node_at(self, line: int, column: int) -> Node | None:
+        """The innermost node whose span holds the 1-based position (the end column is
+        exclusive); None when the position is outside this node."""
+        best: Node | None = None
+        for node in self.walk():
+            if _holds(node.span, line, column) and (best is None or _within(node.span,
+                                                                            best.span)):
+                best = node
+        return best
+
+
+def _holds(span: Span, line: int, column: int) -> bool:
+    return (span.line, span.column) <= (line, column) < (span.end_line, span.end_column)
+
+
+def _within(inner: Span, outer: Span) -> bool:
+    return ((outer.line, outer.column) <= (inner.line, inner.column)
+            and (inner.end_line, inner.end_column) <= (outer.end_line, outer.end_column))
+
+
+_Child = Union["Node", tuple["Node", ...], None]
+_Getter = Callable[[Node], tuple[_Child, ...]]
+_GETTERS: dict[type, _Getter] = {}
+"""Node class -> a function giving the values of its fields that can hold nodes."""
+
+
+def _child_values(node: Node) -> tuple[_Child, ...]:
+    cls = type(node)
+    getter = _GETTERS.get(cls)
+    if getter is None:
+        getter = _GETTERS[cls] = _getter(cls)
+    return getter(node)
+
+
+def _getter(cls: type) -> _Getter:
+    hints = get_type_hints(cls)
+    names = [f.name for f in fields(cls) if _holds_nodes(hints[f.name])]
+    if not names:
+        return lambda _node: ()
+    if len(names) == 1:
+        one = attrgetter(names[0])
+        return lambda node: (one(node),)
+    many: _Getter = attrgetter(*names)
+    return many
+
+
+def _holds_nodes(hint: object) -> bool:
+    """Whether a field's type hint (`Block | None`, `tuple[Exit, ...]`, `Ref | Expr`) can hold
+    a node: spans, names, numbers and enums can't."""
+    if isinstance(hint, type):
+        return issubclass(hint, Node)
+    if get_origin(hint) in (tuple, Union, UnionType):
+        return any(_holds_nodes(arg) for arg in get_args(hint) if arg is not Ellipsis)
+    return False
 
 
 class RefKind(StrEnum):
@@ -46,7 +150,7 @@ class RefKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Ref:
+class Ref(Node):
     """A use of a name, e.g. `prompt "bye"`, `transfer queue "sales"` or the label in `-> menu`."""
 
     kind: RefKind
@@ -58,7 +162,7 @@ class Ref:
 
 
 @dataclass(frozen=True, slots=True)
-class Literal:
+class Literal(Node):
     """A string, integer, decimal, boolean (`true`/`false`) or `null` literal."""
 
     value: str | int | float | bool | None
@@ -66,7 +170,7 @@ class Literal:
 
 
 @dataclass(frozen=True, slots=True)
-class Var:
+class Var(Node):
     """A variable or call-data path: `account`, `caller.number`, `result.balance`, `time.hour`."""
 
     path: tuple[str, ...]
@@ -78,7 +182,7 @@ class Var:
 
 
 @dataclass(frozen=True, slots=True)
-class ListExpr:
+class ListExpr(Node):
     """A list literal, the right side of `in`: `caller.number in ["+861", "+862"]`."""
 
     items: tuple[Expr, ...]
@@ -91,7 +195,7 @@ class UnaryOp(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Unary:
+class Unary(Node):
     op: UnaryOp
     operand: Expr
     span: Span = field(compare=False)
@@ -111,7 +215,7 @@ class BinaryOp(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Binary:
+class Binary(Node):
     op: BinaryOp
     left: Expr
     right: Expr
@@ -124,7 +228,7 @@ Expr = Literal | Var | ListExpr | Unary | Binary
 
 
 @dataclass(frozen=True, slots=True)
-class TtsText:
+class TtsText(Node):
     """One text for text-to-speech; `language` is None for "any language". The template (with
     `{{ variable }}` placeholders) is kept verbatim; the runtime renders it in a jinja2 sandbox."""
 
@@ -134,7 +238,7 @@ class TtsText:
 
 
 @dataclass(frozen=True, slots=True)
-class Tts:
+class Tts(Node):
     """Spoken text: `say "Hi {{ result.name }}"`, or per language `say { zh: "..." en: "..." }`."""
 
     texts: tuple[TtsText, ...]
@@ -146,7 +250,7 @@ PromptItem = Ref | Tts
 
 
 @dataclass(frozen=True, slots=True)
-class Audio:
+class Audio(Node):
     """What a caller hears, in order: `"main-greeting", say "..."`; `barge_in` says whether a key
     press interrupts it (default: off for `play`, on for the prompts of menu/collect/survey)."""
 
@@ -159,7 +263,7 @@ class Audio:
 
 
 @dataclass(frozen=True, slots=True)
-class Exit:
+class Exit(Node):
     """One exit of a branching statement: a fixed name (`ok`, `busy`...) or a key (`1`, `#`)."""
 
     name: str
@@ -172,7 +276,7 @@ class Exit:
 
 
 @dataclass(frozen=True, slots=True)
-class Play:
+class Play(Node):
     """`play "bye"`, `play "a", say "b" bargein`, or `say "..."`."""
 
     audio: Audio
@@ -180,7 +284,7 @@ class Play:
 
 
 @dataclass(frozen=True, slots=True)
-class Set:
+class Set(Node):
     """`set account = "x"`; the target may be a dotted path into call data."""
 
     target: Var
@@ -189,7 +293,7 @@ class Set:
 
 
 @dataclass(frozen=True, slots=True)
-class If:
+class If(Node):
     """`if expr -> a else -> b`; without `else`, a false condition continues with the next
     statement."""
 
@@ -200,7 +304,7 @@ class If:
 
 
 @dataclass(frozen=True, slots=True)
-class Goto:
+class Goto(Node):
     """`goto label`, or a bare label as the target of an exit or the end of a `then` chain."""
 
     target: Ref
@@ -208,26 +312,26 @@ class Goto:
 
 
 @dataclass(frozen=True, slots=True)
-class Hangup:
+class Hangup(Node):
     span: Span = field(compare=False)
 
 
 @dataclass(frozen=True, slots=True)
-class Return:
+class Return(Node):
     """End a sub-flow and continue in the calling flow after its `call flow`."""
 
     span: Span = field(compare=False)
 
 
 @dataclass(frozen=True, slots=True)
-class Reprompt:
+class Reprompt(Node):
     """Inside an exit of a menu, collect or survey: ask again (counting a retry)."""
 
     span: Span = field(compare=False)
 
 
 @dataclass(frozen=True, slots=True)
-class Language:
+class Language(Node):
     """`language "en"` or `language result.language`: the call language, which selects the
     per-language version of every prompt played afterwards."""
 
@@ -236,7 +340,7 @@ class Language:
 
 
 @dataclass(frozen=True, slots=True)
-class Menu:
+class Menu(Node):
     """Play a prompt and branch on a key (or a multi-digit key when `interdigit_ms` is set).
 
     Exits: keys, `noinput`, `nomatch`, `exhausted` (either counter ran out)."""
@@ -251,7 +355,7 @@ class Menu:
 
 
 @dataclass(frozen=True, slots=True)
-class Collect:
+class Collect(Node):
     """Collect `min_digits`..`max_digits` digits into variable `var`.
 
     Exits: `ok`, `noinput`, `nomatch` (too short or pattern mismatch), `exhausted`."""
@@ -271,7 +375,7 @@ class Collect:
 
 
 @dataclass(frozen=True, slots=True)
-class Hours:
+class Hours(Node):
     """Branch on a work-hours schedule. Exits: `open`, `closed`, `holiday`."""
 
     schedule: Ref
@@ -280,7 +384,7 @@ class Hours:
 
 
 @dataclass(frozen=True, slots=True)
-class Blacklist:
+class Blacklist(Node):
     """Check a number (default: the caller's) against a list. Exits: `listed`, `clear`."""
 
     blacklist: Ref
@@ -290,7 +394,7 @@ class Blacklist:
 
 
 @dataclass(frozen=True, slots=True)
-class Arg:
+class Arg(Node):
     """One named argument of a function call: `account: account`."""
 
     name: str
@@ -299,7 +403,7 @@ class Arg:
 
 
 @dataclass(frozen=True, slots=True)
-class CallFunction:
+class CallFunction(Node):
     """Call the customer's function; its result is bound to `result_var` (default `result`) for
     later statements, e.g. `result.balance`. Exits: `ok`, `error` (failure or timeout)."""
 
@@ -312,7 +416,7 @@ class CallFunction:
 
 
 @dataclass(frozen=True, slots=True)
-class CallFlow:
+class CallFlow(Node):
     """Run another flow (possibly from another file) as a sub-flow; continue here on `return`."""
 
     flow: Ref
@@ -320,7 +424,7 @@ class CallFlow:
 
 
 @dataclass(frozen=True, slots=True)
-class Staffing:
+class Staffing(Node):
     """Check a skill group's agents. Exits: `free` (someone idle), `busy` (logged in, all busy),
     `none` (nobody logged in)."""
 
@@ -335,7 +439,7 @@ class AnnounceKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Announce:
+class Announce(Node):
     """In-queue announcement every `every_ms`: the caller's position or the expected wait; the
     runtime sets `queue.position` and `queue.wait_seconds` for the prompt's templates."""
 
@@ -351,7 +455,7 @@ class OfferKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Offer:
+class Offer(Node):
     """After `after_ms` in the queue, offer voicemail or a callback: pressing `key` takes the
     queue's exit of the same name (`voicemail` or `callback`)."""
 
@@ -363,7 +467,7 @@ class Offer:
 
 
 @dataclass(frozen=True, slots=True)
-class TransferQueue:
+class TransferQueue(Node):
     """Queue for a skill group, with the in-queue experience.
 
     Exits: `busy` (nobody logged in or queue full), `timeout` (queue timeout), `voicemail` and
@@ -381,7 +485,7 @@ class TransferQueue:
 
 
 @dataclass(frozen=True, slots=True)
-class TransferAgent:
+class TransferAgent(Node):
     """Ring one agent, named (`Ref` of kind AGENT) or from data (`result.agent`).
 
     Exits: `busy` (offline or busy), `timeout` (no answer), `done` (the call ended)."""
@@ -393,7 +497,7 @@ class TransferAgent:
 
 
 @dataclass(frozen=True, slots=True)
-class TransferNumber:
+class TransferNumber(Node):
     """Call an outside number (a literal or data). Exits: `busy`, `timeout`, `done`."""
 
     number: Expr
@@ -403,7 +507,7 @@ class TransferNumber:
 
 
 @dataclass(frozen=True, slots=True)
-class Voicemail:
+class Voicemail(Node):
     """Record a message into a box (named after a skill group), then hang up."""
 
     box: Ref
@@ -413,7 +517,7 @@ class Voicemail:
 
 
 @dataclass(frozen=True, slots=True)
-class Survey:
+class Survey(Node):
     """Ask for a satisfaction score `min_score`..`max_score` (one key), record it in the call
     record and as `survey.score`, optionally thank the caller. Exits: `ok`, `noinput`, `nomatch`,
     `exhausted`."""
@@ -442,7 +546,7 @@ Block = tuple[Stmt, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class Step:
+class Step(Node):
     """`label: statements`; the unit a goto or an exit targets."""
 
     label: str
@@ -452,7 +556,7 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
-class Flow:
+class Flow(Node):
     """`flow name "Title" { steps }`; the first step is the entry point."""
 
     name: str
@@ -470,17 +574,13 @@ class Flow:
 
 
 @dataclass(frozen=True, slots=True)
-class Module:
+class Module(Node):
     """One `.ivr` file: any number of flows."""
 
     file: str
     flows: tuple[Flow, ...]
     span: Span = field(compare=False)
 
-
-Node = (
-    Ref | Expr | TtsText | Tts | Audio | Exit | Stmt | Arg | Announce | Offer | Step | Flow | Module
-)
 
 # Exit names each branching statement accepts (besides keys, for those in KEYED).
 EXIT_NAMES: Final[dict[type, frozenset[str]]] = {

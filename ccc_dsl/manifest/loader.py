@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -63,11 +64,20 @@ class LoadResult:
     flow_files: list[Path] = field(default_factory=list)
 
 
-def read_yaml(path: Path, display: str) -> ParsedFile:
-    """One file, parsed or from the cache; unreadable files become diagnostics."""
+Overlays = Mapping[Path, str]
+"""Unsaved editor buffers: resolved absolute path -> the text to use instead of the file's."""
+
+
+def read_yaml(path: Path, display: str, overlays: Overlays | None = None) -> ParsedFile:
+    """One file (or its overlay), parsed or from the cache; unreadable files become
+    diagnostics."""
+    text = overlays.get(path.resolve()) if overlays else None
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
+        if text is not None:
+            raw = text.encode("utf-8", "surrogatepass")[:MAX_FILE_BYTES + 1]
+        else:
+            with path.open("rb") as handle:
+                raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         parsed = ParsedFile(display)
         parsed.diagnostics.append(error("Y113", f"can't read the file: {exc.strerror or exc}",
@@ -82,8 +92,10 @@ def read_yaml(path: Path, display: str) -> ParsedFile:
 
 
 class _Loader:
-    def __init__(self, root_dir: Path, root_file: Path, env: str | None) -> None:
+    def __init__(self, root_dir: Path, root_file: Path, env: str | None,
+                 overlays: Overlays | None = None) -> None:
         self.root_dir = root_dir
+        self.overlays = overlays
         self.root_file = root_file
         self.env_arg = env
         self.diagnostics: list[Diagnostic] = []
@@ -98,7 +110,7 @@ class _Loader:
 
     def load(self) -> LoadResult:
         phones.seed(cache.load_phones())
-        root = read_yaml(self.root_file, str(self.root_file))
+        root = read_yaml(self.root_file, str(self.root_file), self.overlays)
         self.diagnostics.extend(root.diagnostics)
         if root.data is None and root.diagnostics:
             return LoadResult(None, self.diagnostics)
@@ -114,7 +126,8 @@ class _Loader:
         # reported once; every `${var...}` saying "no environment selected" would be noise.
         requested = self.env_arg is not None or root.data.get("default_env") is not None
         resolver = Resolver(env, variables, root, env_reported=env is None and requested)
-        files = [root, *[read_yaml(p, str(p)) for p in self._includes(settings, root)]]
+        files = [root, *[read_yaml(p, str(p), self.overlays)
+                         for p in self._includes(settings, root)]]
         model = Model(root=str(self.root_dir), env=env,
                       environment=settings.environments.get(env) if env else None)
         for parsed in files:
@@ -536,8 +549,9 @@ def _message(err: Any) -> str:
     return msg.removeprefix("Value error, ")
 
 
-def load_repo(root: Path, env: str | None) -> LoadResult:
-    """Load and validate the config repo at `root` (its folder, or its `ccc.yaml`)."""
+def load_repo(root: Path, env: str | None, overlays: Overlays | None = None) -> LoadResult:
+    """Load and validate the config repo at `root` (its folder, or its `ccc.yaml`); a file
+    with an overlay (keys: resolved paths) is read from there instead of from disk."""
     root = Path(root)
     if root.is_file():
         root_dir, root_file = root.parent, root
@@ -551,4 +565,4 @@ def load_repo(root: Path, env: str | None) -> LoadResult:
         return LoadResult(None, [error("Y110", f"no {ROOT_FILE} in this folder",
                                        Span.point(str(root_file), 1, 1),
                                        f"create {ROOT_FILE}; it marks the root of a config repo")])
-    return _Loader(root_dir, root_file, env).load()
+    return _Loader(root_dir, root_file, env, overlays).load()

@@ -3,8 +3,6 @@ shared names of the example call center (shared/names.md), which the manifests d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import fields, is_dataclass
 from pathlib import Path
 
 import pytest
@@ -36,17 +34,6 @@ NAMES: dict[ast.RefKind, set[str]] = {
 }
 
 
-def walk(node: object) -> Iterator[object]:
-    """Every node below `node` (inclusive)."""
-    yield node
-    if isinstance(node, tuple):
-        for item in node:
-            yield from walk(item)
-    elif is_dataclass(node) and not isinstance(node, type):
-        for f in fields(node):
-            yield from walk(getattr(node, f.name))
-
-
 def test_the_six_named_flows_exist() -> None:
     declared = set()
     for path in EXAMPLE_FILES:
@@ -71,9 +58,7 @@ def test_example_uses_only_shared_names(path: Path) -> None:
     assert module is not None
     for flow in module.flows:
         labels = {step.label for step in flow.steps}
-        for node in walk(flow):
-            if not isinstance(node, ast.Ref):
-                continue
+        for node in flow.find_all(ast.Ref):
             if node.kind is ast.RefKind.LABEL:
                 assert node.name in labels, f"{node.span}: no step `{node.name}`"
             else:
@@ -83,7 +68,9 @@ def test_example_uses_only_shared_names(path: Path) -> None:
 def test_examples_exercise_most_constructs() -> None:
     used: set[type] = set()
     for path in EXAMPLE_FILES:
-        used |= {type(n) for n in walk(parse_file(path).module)}
+        module = parse_file(path).module
+        assert module is not None
+        used |= {type(n) for n in module.walk()}
     statements = {
         ast.Play, ast.Set, ast.If, ast.Goto, ast.Hangup, ast.Return, ast.Reprompt, ast.Language,
         ast.Menu, ast.Collect, ast.Hours, ast.Blacklist, ast.CallFunction, ast.CallFlow,
