@@ -40,6 +40,18 @@ MAX_RETRIES: Final = 10
 _INT_MAX: Final = 2**63 - 1
 """Integer literals are 64-bit in the bytecode (P214 beyond)."""
 
+
+def int_literal(text: str) -> int:
+    """The value of a run of digits, or _INT_MAX + 1 for any that long: each caller reports a
+    value out of its range, and Python refuses to convert over 4,300 digits at all."""
+    digits = text.lstrip("0") or "0"
+    return int(digits) if len(digits) <= len(str(_INT_MAX)) else _INT_MAX + 1
+
+
+def shown_number(text: str) -> str:
+    """A number as a message shows it: a long one by its ends and its length."""
+    return text if len(text) <= 24 else f"{text[:8]}...{text[-4:]} ({len(text)} characters)"
+
 T = TypeVar("T")
 _RESERVED_LABELS: Final = frozenset((*STATEMENT_KEYWORDS, "then"))
 CALL_DATA_ROOTS: Final = frozenset({"caller", "called", "call", "time", "queue", "menu", "survey"})
@@ -206,16 +218,17 @@ class AstBuilder(Transformer[Token, Any]):
         if not in_range:
             low, high = DURATION_LIMITS[kind]
             self._error(
-                "P204", f"`{kind}` of {tok} is out of range",
+                "P204", f"`{kind}` of {shown_number(tok)} is out of range",
                 _tok_span(self.file, tok),
                 f"use a value from {_fmt_ms(low)} to {_fmt_ms(high)}",
             )
         return ms
 
     def _count(self, tok: Token, what: str, low: int, high: int) -> int:
-        value = int(tok)
+        value = int_literal(tok)
         if not low <= value <= high:
-            self._error("P206", f"{what} {value} is out of range", _tok_span(self.file, tok),
+            self._error("P206", f"{what} {shown_number(tok)} is out of range",
+                        _tok_span(self.file, tok),
                         f"use a number from {low} to {high}")
         return value
 
@@ -738,9 +751,9 @@ class AstBuilder(Transformer[Token, Any]):
         return new.Literal(unquote(children[0]), _tok_span(self.file, children[0]))
 
     def integer(self, children: list[Token]) -> ast.Literal:
-        value, span = int(children[0]), _tok_span(self.file, children[0])
+        value, span = int_literal(children[0]), _tok_span(self.file, children[0])
         if value > _INT_MAX:
-            self._error("P214", f"the number {children[0]} is too large", span,
+            self._error("P214", f"the number {shown_number(children[0])} is too large", span,
                         f"integers go up to {_INT_MAX} (64 bits)")
         return new.Literal(value, span)
 
@@ -825,7 +838,7 @@ def _duration_ms(text: str, kind: str) -> tuple[int, bool]:
     flows repeat the same few durations)."""
     match = _DURATION_RE.fullmatch(text)
     assert match is not None  # the DURATION terminal guarantees the shape
-    ms = int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    ms = int_literal(match.group(1)) * _DURATION_UNITS[match.group(2)]
     low, high = DURATION_LIMITS[kind]
     return ms, low <= ms <= high
 
