@@ -149,9 +149,9 @@ def diff_flows(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> 
                 continue
             what = f"{word} {_exit_word(exit_name)}"
             if was is None:
-                message = f"{what}: new, -> `{now['to']}`"
+                message = f"{what}: new exit to `{now['to']}`"
             elif now is None:
-                message = f"{what}: removed (was -> `{was['to']}`)"
+                message = f"{what}: exit removed (it led to `{was['to']}`)"
             else:
                 message = f"{what}: `{was['to']}` -> `{now['to']}`"
             changes.append(FlowChange("rewired", key, message,

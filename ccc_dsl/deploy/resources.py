@@ -209,8 +209,13 @@ def _flow_refs(ir: FlowIR) -> Iterator[str]:
 def _locators(kind: str, r: Any, model: Model) -> list[str]:
     """Where a resource shows in the bundle: what refresh reads back for drift."""
     b, m = BUNDLE_FILE, MANIFEST_FILE
-    if kind in ("skill_groups", "agents", "schedules", "functions", "blacklists"):
+    if kind in ("skill_groups", "agents", "schedules", "functions", "blacklists", "trunks"):
         return [f"{b}:{kind}/{r.name}"]
+    if kind == "numbers":
+        return [f"{b}:phone_numbers/{r.number}"]
+    if kind == "outbound_policies":
+        used = model.instance is not None and model.instance.outbound_policy == r.name
+        return [f"{b}:outbound"] if used else []
     if kind == "prompts":
         files = sorted({v.file for v in r.languages.values() if v.file})
         return [f"{b}:prompts/{r.name}", *(f"{m}:files/{f}" for f in files)]

@@ -71,6 +71,11 @@ def render_markdown(plan: Plan, limit: int = MAX_CHARS) -> str:
                 head.append(f"- `{d.address}` on **{d.host}**: "
                             + "; ".join(_cell(attribute_line(a, "update")) for a in d.changes))
         head.append("")
+    if plan.errors:
+        head += ["#### ❌ The plan can't be applied", ""]
+        head += [f"- **{d.code}** {_cell(d.message)}" + (f" (`{d.span}`)" if d.span else "")
+                 for d in plan.errors]
+        head.append("")
     hosts = [h for h in plan.hosts if h.action != "none" or h.error]
     if hosts:
         head += ["#### Hosts", ""]
@@ -86,7 +91,7 @@ def render_markdown(plan: Plan, limit: int = MAX_CHARS) -> str:
             f"\n\n> **Note:** the plan is longer than {limit:,} characters and was cut here; "
             "run `ccc plan` for the whole plan.\n")
         return text
-    blocks = [_details(c) for c in shown if c.action != "delete" or c.attributes]
+    blocks = [_details(c) for c in shown if c.action != "delete"]
     for i, block in enumerate(blocks):
         if len(text) + len(block) + 1 > limit - note_room:
             text += (f"\n> **Note:** {len(blocks) - i} more block(s) left out to stay under "

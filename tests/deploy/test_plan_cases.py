@@ -1,0 +1,194 @@
+"""Snapshots of the three plan renderings (terminal, Markdown, JSON) for the change cases a
+reviewer meets, each against the examples as applied to the local staging target."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from deploy_helpers import RUNTIME, ccc, copy_examples, edit, normalise
+from syrupy.assertion import SnapshotAssertion
+
+from ccc_dsl.deploy.apply import Planned, plan_env
+from ccc_dsl.views.plan_json import render_json
+from ccc_dsl.views.plan_markdown import render_markdown
+from ccc_dsl.views.plan_text import render_text
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The examples applied once; each case works on a copy."""
+    repo = copy_examples(tmp_path_factory.mktemp("applied") / "repo")
+    edit(repo / "people.yaml", "  lucy:\n", "  lucy:\n    lifecycle: {prevent_destroy: true}\n")
+    result = ccc("apply", str(repo), "--auto-approve")
+    assert result.exit_code == 0, result.output
+    return repo
+
+
+def _copy(applied: Path, tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    shutil.copytree(applied, repo, symlinks=True)
+    return repo
+
+
+def new_number(repo: Path) -> None:
+    edit(repo / "numbers.yaml", "\nflow_bindings:\n",
+         '  press-line:\n    number: "+86 21 6123 9999"\n    type: landline\n'
+         "\nflow_bindings:\n")
+
+
+def rewired_menu_key(repo: Path) -> None:
+    edit(repo / "flows/main.ivr", "      3 -> support\n", "      3 -> sales\n")
+
+
+def renamed_skill_group(repo: Path) -> None:
+    for name in ("people.yaml", "flows/account_lookup.ivr"):
+        path = repo / name
+        path.write_text(re.sub(r"\bbilling\b", "accounts", path.read_text("utf-8")), "utf-8")
+
+
+def changed_instance_domain(repo: Path) -> None:
+    edit(repo / "ccc.yaml", "domain: acme-cc-staging", "domain: acme-cc-stage2")
+
+
+def deleted_resource(repo: Path) -> None:
+    edit(repo / "outbound.yaml", "    blacklist: outbound-block\n", "")
+    text = (repo / "outbound.yaml").read_text("utf-8")
+    start = text.index("  outbound-block:")
+    end = text.find("\n  ", start + 3)
+    while end != -1 and text[end + 3] == " ":
+        end = text.find("\n  ", end + 3)
+    (repo / "outbound.yaml").write_text(text[:start] + (text[end + 1:] if end != -1 else ""),
+                                        "utf-8")
+
+
+def deleted_protected_resource(repo: Path) -> None:
+    text = (repo / "people.yaml").read_text("utf-8")
+    start = text.index("  lucy:\n")
+    (repo / "people.yaml").write_text(text[:start], "utf-8")
+
+
+def drift(repo: Path) -> None:
+    current = repo / RUNTIME / "current"
+    bundle = current / "bundle.json"
+    doc = json.loads(bundle.read_text("utf-8"))
+    doc["agents"]["alice"]["address"] = "sip:alice@10.9.9.9:5070"
+    bundle.write_text(json.dumps(doc, indent=2, sort_keys=True), "utf-8")
+
+
+def shared_sub_flow(repo: Path) -> None:
+    edit(repo / "flows/survey.ivr", "scale 1..5", "scale 1..9")
+    edit(repo / "flows/survey.ivr", "      exhausted -> hangup\n",
+         '      exhausted -> play "bye" then hangup\n')
+
+
+CASES: dict[str, Callable[[Path], None]] = {
+    f.__name__: f for f in (new_number, rewired_menu_key, renamed_skill_group,
+                            changed_instance_domain, deleted_resource,
+                            deleted_protected_resource, drift, shared_sub_flow)}
+
+
+def _plan(repo: Path) -> Planned:
+    planned = plan_env(repo, "staging")
+    assert isinstance(planned, Planned), planned
+    return planned
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_plan_renderings(case: str, applied: Path, tmp_path: Path,
+                         snapshot: SnapshotAssertion) -> None:
+    repo = _copy(applied, tmp_path)
+    CASES[case](repo)
+    plan = _plan(repo).plan
+    doc = json.loads(render_json(plan))
+    doc["created"] = "<time>"
+    noop = [c for c in doc["resource_changes"] if c["action"] == "no-op"]
+    assert len(noop) == len(plan.changes) - sum(c.action != "no-op" for c in plan.changes)
+    doc["resource_changes"] = [c for c in doc["resource_changes"] if c["action"] != "no-op"]
+    doc["no-op (left out of this snapshot)"] = len(noop)
+    assert normalise(render_text(plan), repo) == snapshot
+    assert normalise(render_markdown(plan), repo) == snapshot
+    assert normalise(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False),
+                     repo) == snapshot
+
+
+def test_expected_actions(applied: Path, tmp_path: Path) -> None:
+    """What the snapshots show, asserted directly (so a bad snapshot can't hide it)."""
+    def actions(case: str) -> dict[str, str]:
+        repo = tmp_path / case
+        shutil.copytree(applied, repo, symlinks=True)
+        CASES[case](repo)
+        return {c.address: c.action for c in _plan(repo).plan.changes if c.action != "no-op"}
+
+    assert actions("new_number") == {"number.press-line": "create"}
+    assert actions("rewired_menu_key") == {"flow.main": "update"}
+    renamed = actions("renamed_skill_group")
+    assert renamed["skill_group.billing"] == "delete"
+    assert renamed["skill_group.accounts"] == "create"
+    assert renamed["agent.frank"] == "update" and renamed["flow.account_lookup"] == "update"
+    assert actions("changed_instance_domain") == {"instance.AcmeStaging": "replace"}
+    assert actions("deleted_resource") == {"blacklist.outbound-block": "delete",
+                                           "outbound_policy.default": "update"}
+    assert actions("drift") == {"agent.alice": "update"}
+    assert actions("shared_sub_flow") == {"flow.survey": "update"}
+
+
+def test_order_creates_before_users_and_deletes_after(applied: Path, tmp_path: Path) -> None:
+    repo = _copy(applied, tmp_path)
+    renamed_skill_group(repo)
+    steps = {c.address: c.step for c in _plan(repo).plan.changes if c.action != "no-op"}
+    assert steps["skill_group.accounts"] < steps["agent.frank"]
+    assert steps["skill_group.accounts"] < steps["flow.account_lookup"]
+    assert steps["skill_group.billing"] > max(steps["agent.frank"], steps["flow.account_lookup"])
+
+
+def test_flows_calling_each_other_are_one_step(applied: Path, tmp_path: Path) -> None:
+    repo = _copy(applied, tmp_path)
+    edit(repo / "flows/survey.ivr", "      ok -> hangup\n", "      ok -> call flow main\n")
+    planned = plan_env(repo, "staging")
+    if not isinstance(planned, Planned):  # the compiler refuses call cycles: then no plan
+        assert any(d.is_error for d in planned)
+        return
+    steps = {c.address: c.step for c in planned.plan.changes}
+    assert steps["flow.survey"] == steps["flow.main"]
+
+
+def test_prevent_destroy_makes_the_plan_fail_at_the_setting(applied: Path,
+                                                            tmp_path: Path) -> None:
+    repo = _copy(applied, tmp_path)
+    deleted_protected_resource(repo)
+    plan = _plan(repo).plan
+    assert [d.code for d in plan.errors] == ["S901"]
+    assert str(plan.errors[0].span).endswith("people.yaml:69:3")
+    result = ccc("plan", str(repo))
+    assert result.exit_code == 1 and "S901" in result.output
+    applied_result = ccc("apply", str(repo), "--auto-approve")
+    assert applied_result.exit_code == 1
+    assert "S901" in applied_result.output
+
+
+def test_replacement_of_a_protected_instance_fails(applied: Path, tmp_path: Path) -> None:
+    repo = _copy(applied, tmp_path)
+    edit(repo / "ccc.yaml", "instance:\n", "instance:\n  lifecycle: {prevent_destroy: true}\n")
+    assert ccc("apply", str(repo), "--auto-approve").exit_code == 0  # lifecycle alone: no-op
+    changed_instance_domain(repo)
+    plan = _plan(repo).plan
+    assert [d.code for d in plan.errors] == ["S901"]
+    assert "replace `instance.AcmeStaging` (of domain)" in plan.errors[0].message
+
+
+def test_markdown_is_cut_cleanly_under_the_limit(applied: Path, tmp_path: Path) -> None:
+    repo = _copy(applied, tmp_path)
+    renamed_skill_group(repo)
+    rewired_menu_key(repo)
+    plan = _plan(repo).plan
+    full = render_markdown(plan)
+    cut = render_markdown(plan, limit=3000)
+    assert len(cut) < 3000 < len(full)
+    assert "left out to stay under 3,000 characters" in cut or "was cut here" in cut
+    assert cut.count("<details>") == cut.count("</details>")
+    assert cut.count("```") % 2 == 0
