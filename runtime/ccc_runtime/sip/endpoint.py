@@ -25,6 +25,7 @@ import socket
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 from .message import (
     NameAddr,
@@ -320,8 +321,8 @@ class SipEndpoint(asyncio.DatagramProtocol):
 
     # ---- asyncio protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        # a datagram transport (3.11's selector one doesn't subclass DatagramTransport)
+        self.transport = cast(asyncio.DatagramTransport, transport)
         self.host, self.port = transport.get_extra_info("sockname")[:2]
 
     def error_received(self, exc: Exception) -> None:

@@ -19,6 +19,7 @@ import random
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from . import g711
 from .sdp import PCMA
@@ -205,8 +206,8 @@ class RtpLeg(asyncio.DatagramProtocol):
         return self
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        # a datagram transport (3.11's selector one doesn't subclass DatagramTransport)
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
         if self.remote is None or addr[0] != self.remote[0]:
