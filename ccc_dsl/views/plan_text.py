@@ -102,9 +102,9 @@ def render_text(plan: Plan, color: bool = False) -> str:
                              f"(runs {running})")
             else:
                 lines.append(f"  {h.host}: remove current (runs {running})")
-    for d in plan.errors:
-        lines += ["", paint(f"Error: {d.code} {d.message}", "1;31", color)]
-        lines += [f"  at {d.span}"] if d.span else []
-        lines += [f"  hint: {d.hint}"] if d.hint else []
+    for problem in plan.errors:
+        lines += ["", paint(f"Error: {problem.code} {problem.message}", "1;31", color)]
+        lines += [f"  at {problem.span}"] if problem.span else []
+        lines += [f"  hint: {problem.hint}"] if problem.hint else []
     lines += ["", paint(summary_line(plan), "1", color)]
     return "\n".join(lines) + "\n"
