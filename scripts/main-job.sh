@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the bundled examples: set up; check the flows' formatting; validate and compile
 # the example call-center repo for each environment; run its flow tests (every flow at 100% edge
-# coverage). Compiled flows land in build/<env>/.
+# coverage); plan and apply staging to its local target, then plan again: no changes. Compiled
+# flows land in build/<env>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -16,3 +17,8 @@ for env in staging production; do
 done
 echo "== ccc test examples --min-coverage 100"
 ccc test examples --min-coverage 100
+echo "== ccc plan examples --env staging, then apply it to the local target (examples/.ccc/runtime/staging)"
+ccc plan examples --env staging
+ccc apply examples --env staging --auto-approve
+echo "== ccc plan examples --env staging --detailed-exitcode (0: the target runs what the repo says)"
+ccc plan examples --env staging --detailed-exitcode
