@@ -17,4 +17,10 @@ venv/bin/python -c "import ccc_runtime, ccc_dsl"
 venv/bin/ccc validate examples
 venv/bin/ccc compile examples -o "$work/build" >/dev/null
 venv/bin/ccc test examples --min-coverage 100 | tail -n 1
-echo "wheel-check: the installed wheels validate, compile and test the examples"
+venv/bin/ccc init fresh >/dev/null  # templates and schemas are package data
+venv/bin/ccc validate fresh
+venv/bin/ccc test fresh --min-coverage 100 | tail -n 1
+venv/bin/ccc init --example full >/dev/null
+venv/bin/ccc validate full
+venv/bin/ccc test full --min-coverage 100 | tail -n 1
+echo "wheel-check: the installed wheels validate, compile and test the examples and what ccc init writes"

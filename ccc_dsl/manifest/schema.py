@@ -1,6 +1,8 @@
 """JSON Schema for the manifests, generated from the pydantic models, for editors (the YAML
-language server validates and completes as people type). `schemas/` holds the generated files;
-a test fails when they are out of date. Regenerate with `python -m ccc_dsl.manifest.schema`.
+language server validates and completes as people type). They ship in the package
+(`ccc_dsl/schemas/`, written out by `ccc schema` and `ccc init`); the checkout's `schemas/` is a
+link to that folder. A test fails when they are out of date. Regenerate with
+`python -m ccc_dsl.manifest.schema`.
 
 A value may always be an environment variable reference (`${var.NAME}`), so every non-string
 property also accepts one; the loader checks the substituted value.
@@ -21,6 +23,8 @@ SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "ccc.schema.json": (RootFile, "ccc-dsl root file (ccc.yaml)"),
     "manifest.schema.json": (ManifestFile, "ccc-dsl manifest file"),
 }
+PACKAGED = Path(__file__).resolve().parents[1] / "schemas"
+"""Where the generated schemas live in the package (package data: they ship in the wheel)."""
 VAR_REF = {"type": "string", "pattern": r"^\$\{var\.[A-Za-z_][A-Za-z0-9_-]*\}$",
            "description": "an environment variable: ${var.NAME}"}
 
@@ -52,7 +56,7 @@ def render_all() -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    out = Path(argv[0]) if argv else Path(__file__).resolve().parents[2] / "schemas"
+    out = Path(argv[0]) if argv else PACKAGED
     out.mkdir(parents=True, exist_ok=True)
     for name, text in render_all().items():
         (out / name).write_text(text, encoding="utf-8")

@@ -1,4 +1,5 @@
-"""schemas/*.json must equal what the models generate now; editors validate with them."""
+"""The schemas shipped in the package (and schemas/, the checkout's link to them) must equal
+what the models generate now; editors validate with them."""
 
 from __future__ import annotations
 
@@ -6,15 +7,16 @@ import json
 
 from mf_helpers import REPO
 
-from ccc_dsl.manifest.schema import render_all
+from ccc_dsl.manifest.schema import PACKAGED, render_all
 
 
 def test_schemas_are_up_to_date() -> None:
+    assert (REPO / "schemas").resolve() == PACKAGED  # one truth: the checkout links to it
     for name, text in render_all().items():
-        path = REPO / "schemas" / name
-        assert path.exists(), f"{path} is missing: run python -m ccc_dsl.manifest.schema"
-        assert path.read_text(encoding="utf-8") == text, (
-            f"{path} is out of date: run python -m ccc_dsl.manifest.schema")
+        for path in (PACKAGED / name, REPO / "schemas" / name):
+            assert path.exists(), f"{path} is missing: run python -m ccc_dsl.manifest.schema"
+            assert path.read_text(encoding="utf-8") == text, (
+                f"{path} is out of date: run python -m ccc_dsl.manifest.schema")
 
 
 def test_schema_describes_every_kind_and_allows_variables() -> None:
