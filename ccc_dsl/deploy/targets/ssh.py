@@ -46,9 +46,7 @@ from ccc_runtime.rundir import (  # one layout: the names RuntimeDir itself uses
 )
 
 from ccc_dsl.deploy.targets.base import REFRESH_FILES, HostResult, HostStatus, Progress
-
-SERVE_PID = "serve.pid"
-"""The file in a runtime directory where a running `ccc serve` keeps its pid."""
+from ccc_dsl.deploy.targets.local import SERVE_PID_FILE
 
 MAX_REFRESH_FILE = 64 << 20
 MAX_MANIFEST = 16 << 20
@@ -390,15 +388,15 @@ async def _reload(remote: _Remote, job: _Job) -> None:
     `current` on its own), so nothing here fails the deploy."""
     job.step = "asking the runtime to reload"
     try:
-        raw = await _read_small(remote.sftp, remote.path(SERVE_PID), 32)
+        raw = await _read_small(remote.sftp, remote.path(SERVE_PID_FILE), 32)
     except _HostError:
         raw = b"?"
     if raw is None:
-        job.say(f"no ccc serve running there (no {SERVE_PID})")
+        job.say(f"no ccc serve running there (no {SERVE_PID_FILE})")
         return
     text = raw.strip()
     if not text.isdigit() or not 1 < int(text) < 1 << 22:
-        job.say(f"{SERVE_PID} holds no pid: not signalled")
+        job.say(f"{SERVE_PID_FILE} holds no pid: not signalled")
         return
     pid = int(text)
     try:
