@@ -29,6 +29,7 @@ class Stage(StrEnum):
     ANALYSIS = "analysis"  # A6xx: flow analyses over the IR
     BUNDLE = "bundle"  # B8xx: building the runtime bundle
     FLOWTEST = "flowtest"  # T7xx: flow test files and `ccc simulate`
+    DEPLOY = "deploy"  # S9xx: `ccc plan` and `ccc apply`
 
 
 DOCS: Mapping[Stage, str] = MappingProxyType({
@@ -41,6 +42,7 @@ DOCS: Mapping[Stage, str] = MappingProxyType({
     Stage.ANALYSIS: "docs/compiler.md#a6xx-analyses",
     Stage.BUNDLE: "docs/compiler.md#b8xx-bundle",
     Stage.FLOWTEST: "docs/testing.md#output",
+    Stage.DEPLOY: "docs/deploy.md#diagnostics",
 })
 """Where each stage's table of codes is, as a repo path with its Markdown heading anchor."""
 
@@ -285,6 +287,10 @@ _ALL = (
     _code("T717", Stage.FLOWTEST, ERROR, "no such function (in `functions`)"),
     _code("T718", Stage.FLOWTEST, ERROR, "a test has no `caller` or no `at`"),
     _code("T719", Stage.FLOWTEST, ERROR, "two tests with the same name in one file"),
+    # deploy
+    _code("S901", Stage.DEPLOY, ERROR, "the plan deletes or replaces a resource with "
+          "prevent_destroy"),
+    _code("S902", Stage.DEPLOY, ERROR, "the environment has no deploy target"),
     # bundle
     _code("B801", Stage.BUNDLE, ERROR,
           "a function method or token source the runtime can't carry out"),
