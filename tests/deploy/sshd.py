@@ -23,6 +23,7 @@ START_TIMEOUT = 10.0
 
 def keygen(path: Path) -> Path:
     """A new ed25519 key pair at `path` (and `path`.pub), without a passphrase."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     for stale in (path, path.with_name(path.name + ".pub")):
         stale.unlink(missing_ok=True)
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ccc-test",
@@ -129,3 +130,36 @@ class SshServer:
         self.stop()
         keygen(self.host_key)
         self.start()
+
+
+class LoopbackHosts:
+    """Two sshd servers ("hosts"), a client key they both accept, a runtime directory for
+    each, and a known_hosts file with both host keys. `start()`, then `stop()` (by pid)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.client_key = keygen(folder / "client_key")
+        self.servers = [SshServer(folder / f"sshd{i}", self.client_key.with_suffix(".pub"))
+                        for i in (1, 2)]
+        self.dirs = [folder / f"runtime{i}" for i in (1, 2)]
+        self.known_hosts = folder / "known_hosts"
+
+    def start(self) -> None:
+        try:
+            for server in self.servers:
+                server.start()
+        except BaseException:
+            self.stop()
+            raise
+        self.write_known_hosts()
+
+    def write_known_hosts(self, servers: list[SshServer] | None = None) -> None:
+        chosen = self.servers if servers is None else servers
+        self.known_hosts.write_text("".join(s.known_hosts_line() for s in chosen))
+
+    def labels(self) -> list[str]:
+        return [f"127.0.0.1:{s.port}" for s in self.servers]
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from ccc_runtime.bundle import BUNDLE_FILE, MANIFEST_FILE, load_bundle, manifest_bytes
 from ccc_runtime.rundir import RuntimeDir
-from sshd import SshServer, keygen
+from sshd import LoopbackHosts
 
 from ccc_dsl.deploy.targets.base import HostResult
 from ccc_dsl.deploy.targets.ssh import SshHost, SshTarget
@@ -47,41 +47,16 @@ def digest_of(files: Mapping[str, bytes]) -> str:
     return digest
 
 
-class Hosts:
-    """Two sshd servers, a client key they accept, a known_hosts file with both host keys."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.client_key = keygen(folder / "client_key")
-        self.servers = [SshServer(folder / f"sshd{i}", self.client_key.with_suffix(".pub"))
-                        for i in (1, 2)]
-        self.dirs = [folder / f"runtime{i}" for i in (1, 2)]
-        self.known_hosts = folder / "known_hosts"
-
-    def start(self) -> None:
-        for server in self.servers:
-            server.start()
-        self.write_known_hosts()
-
-    def write_known_hosts(self, servers: list[SshServer] | None = None) -> None:
-        chosen = self.servers if servers is None else servers
-        self.known_hosts.write_text("".join(s.known_hosts_line() for s in chosen))
-
-    def target(self, extra: list[SshHost] | None = None) -> SshTarget:
-        hosts = [SshHost("127.0.0.1", str(d), port=s.port)
-                 for s, d in zip(self.servers, self.dirs, strict=True)]
-        return SshTarget("production", [*hosts, *(extra or [])], known_hosts=self.known_hosts,
-                         identity_file=self.client_key, connect_timeout=10,
-                         host_timeout=60)
-
-    def stop(self) -> None:
-        for server in self.servers:
-            server.stop()
+def make_target(hosts: LoopbackHosts, extra: list[SshHost] | None = None) -> SshTarget:
+    listed = [SshHost("127.0.0.1", str(d), port=s.port)
+              for s, d in zip(hosts.servers, hosts.dirs, strict=True)]
+    return SshTarget("production", [*listed, *(extra or [])], known_hosts=hosts.known_hosts,
+                     identity_file=hosts.client_key, connect_timeout=10, host_timeout=60)
 
 
 @pytest.fixture
-def hosts(tmp_path: Path) -> Iterator[Hosts]:
-    pair = Hosts(tmp_path)
+def hosts(tmp_path: Path) -> Iterator[LoopbackHosts]:
+    pair = LoopbackHosts(tmp_path)
     pair.start()
     try:
         yield pair
@@ -96,9 +71,9 @@ def deploy(target: SshTarget, files: Mapping[str, bytes],
 
 
 def test_deploys_to_two_hosts_and_each_runs_the_whole_bundle(
-        hosts: Hosts, bundle: dict[str, bytes]) -> None:
+        hosts: LoopbackHosts, bundle: dict[str, bytes]) -> None:
     log: list[tuple[str, str]] = []
-    target = hosts.target()
+    target = make_target(hosts)
     results = deploy(target, bundle, log)
     digest = digest_of(bundle)
     assert [(r.host, r.digest, r.error, r.uploaded) for r in results] == [
@@ -118,8 +93,8 @@ def test_deploys_to_two_hosts_and_each_runs_the_whole_bundle(
 
 
 def test_a_second_deploy_of_the_same_bundle_sends_nothing(
-        hosts: Hosts, bundle: dict[str, bytes]) -> None:
-    target = hosts.target()
+        hosts: LoopbackHosts, bundle: dict[str, bytes]) -> None:
+    target = make_target(hosts)
     deploy(target, bundle)
     before = [os.readlink(d / "current") for d in hosts.dirs]
     log: list[tuple[str, str]] = []
@@ -130,8 +105,8 @@ def test_a_second_deploy_of_the_same_bundle_sends_nothing(
 
 
 def test_only_what_the_host_lacks_is_uploaded_the_rest_is_linked(
-        hosts: Hosts, bundle: dict[str, bytes]) -> None:
-    target = hosts.target()
+        hosts: LoopbackHosts, bundle: dict[str, bytes]) -> None:
+    target = make_target(hosts)
     deploy(target, bundle)
     config = json.loads(bundle[BUNDLE_FILE])
     config["after_call_work_ms"] = 5000
@@ -148,8 +123,8 @@ def test_only_what_the_host_lacks_is_uploaded_the_rest_is_linked(
 
 
 def test_a_changed_host_key_aborts_that_host_and_the_other_stays_right(
-        hosts: Hosts, bundle: dict[str, bytes]) -> None:
-    target = hosts.target()
+        hosts: LoopbackHosts, bundle: dict[str, bytes]) -> None:
+    target = make_target(hosts)
     deploy(target, bundle)
     hosts.servers[1].rekey()
     second = variant(bundle, "build.json", bundle["build.json"] + b"\n")
@@ -168,10 +143,11 @@ def test_a_changed_host_key_aborts_that_host_and_the_other_stays_right(
     assert statuses[1].error is not None and "HOST KEY CHANGED" in statuses[1].error
 
 
-def test_an_unknown_host_key_is_never_accepted(hosts: Hosts, bundle: dict[str, bytes]) -> None:
+def test_an_unknown_host_key_is_never_accepted(
+        hosts: LoopbackHosts, bundle: dict[str, bytes]) -> None:
     hosts.write_known_hosts(hosts.servers[:1])
     known_hosts_before = hosts.known_hosts.read_text()
-    first, unknown = deploy(hosts.target(), bundle)
+    first, unknown = deploy(make_target(hosts), bundle)
     assert first.error is None
     assert unknown.error is not None and unknown.error.startswith("UNKNOWN HOST KEY")
     assert "SHA256:" in unknown.error  # the fingerprint to check before adding it
@@ -180,28 +156,28 @@ def test_an_unknown_host_key_is_never_accepted(hosts: Hosts, bundle: dict[str, b
 
 
 def test_an_unreachable_host_fails_alone_in_one_line(
-        hosts: Hosts, bundle: dict[str, bytes], tmp_path: Path) -> None:
+        hosts: LoopbackHosts, bundle: dict[str, bytes], tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
     dead = SshHost("127.0.0.1", str(tmp_path / "dead"), port=closed_port)
-    results = deploy(hosts.target([dead]), bundle)
+    results = deploy(make_target(hosts, [dead]), bundle)
     assert [r.error for r in results[:2]] == [None, None]
     assert results[2].error == f"can't reach 127.0.0.1 port {closed_port}: Connection refused"
     assert results[2].digest is None
 
 
 def test_a_missing_known_hosts_file_is_an_error_not_a_pass(
-        hosts: Hosts, bundle: dict[str, bytes]) -> None:
+        hosts: LoopbackHosts, bundle: dict[str, bytes]) -> None:
     hosts.known_hosts.unlink()
-    results = deploy(hosts.target(), bundle)
+    results = deploy(make_target(hosts), bundle)
     assert all(r.error is not None and "known_hosts file" in r.error for r in results)
     assert not any((d / "current").exists() for d in hosts.dirs)
 
 
 def test_refresh_reads_what_each_host_runs_and_sees_a_hand_edit(
-        hosts: Hosts, bundle: dict[str, bytes]) -> None:
-    target = hosts.target()
+        hosts: LoopbackHosts, bundle: dict[str, bytes]) -> None:
+    target = make_target(hosts)
     nothing = asyncio.run(target.refresh())
     assert [(s.digest, dict(s.files), s.error) for s in nothing] == [(None, {}, None)] * 2
     deploy(target, bundle)
@@ -216,8 +192,8 @@ def test_refresh_reads_what_each_host_runs_and_sees_a_hand_edit(
 
 
 def test_a_damaged_copy_on_the_host_is_replaced_whole(
-        hosts: Hosts, bundle: dict[str, bytes]) -> None:
-    target = hosts.target()
+        hosts: LoopbackHosts, bundle: dict[str, bytes]) -> None:
+    target = make_target(hosts)
     deploy(target, bundle)
     folder = hosts.dirs[0] / "bundles" / digest_of(bundle)
     (folder / "main.ccb").unlink()
@@ -231,8 +207,8 @@ def test_a_damaged_copy_on_the_host_is_replaced_whole(
 
 
 def test_destroy_removes_current_and_keeps_the_bundles(
-        hosts: Hosts, bundle: dict[str, bytes]) -> None:
-    target = hosts.target()
+        hosts: LoopbackHosts, bundle: dict[str, bytes]) -> None:
+    target = make_target(hosts)
     deploy(target, bundle)
     results = asyncio.run(target.destroy())
     assert [(r.digest, r.error) for r in results] == [(None, None)] * 2
@@ -254,7 +230,7 @@ time.sleep(60)
 """
 
 
-def test_a_running_serve_is_asked_to_reload(hosts: Hosts, bundle: dict[str, bytes],
+def test_a_running_serve_is_asked_to_reload(hosts: LoopbackHosts, bundle: dict[str, bytes],
                                             tmp_path: Path) -> None:
     flag = tmp_path / "reloaded"
     catcher = subprocess.Popen([sys.executable, "-c", HUP_CATCHER, str(flag)],
@@ -266,13 +242,13 @@ def test_a_running_serve_is_asked_to_reload(hosts: Hosts, bundle: dict[str, byte
         (hosts.dirs[1]).mkdir(parents=True)
         (hosts.dirs[1] / "serve.pid").write_text("not a pid\n")
         log: list[tuple[str, str]] = []
-        results = deploy(hosts.target(), bundle, log)
+        results = deploy(make_target(hosts), bundle, log)
         assert [r.error for r in results] == [None, None]
         deadline = time.monotonic() + 10
         while not flag.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert flag.read_text() == "reloaded"
-        first, second = hosts.target().hosts
+        first, second = make_target(hosts).hosts
         assert (first, f"asked ccc serve (pid {catcher.pid}) to reload") in log
         assert (second, "serve.pid holds no pid: not signalled") in log
     finally:
