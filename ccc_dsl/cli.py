@@ -61,6 +61,7 @@ def validate(path: Path, env: str | None, fmt: str) -> None:
 def fmt_command(paths: tuple[Path, ...], check: bool, show_diff: bool) -> None:
     """Format the .ivr files in PATHS (default: the current folder) in the one canonical layout."""
     from ccc_dsl.grammar.formatter import format_file, ivr_files
+    from ccc_dsl.util import write_file_atomic
 
     changed, failed, files = 0, 0, ivr_files(list(paths) or [Path(".")])
     for path in files:
@@ -77,7 +78,11 @@ def fmt_command(paths: tuple[Path, ...], check: bool, show_diff: bool) -> None:
         if check:
             click.echo(f"would reformat {path}")
         elif not show_diff:
-            path.write_text(result.formatted, encoding="utf-8")
+            try:
+                write_file_atomic(path, result.formatted.encode("utf-8"))
+            except OSError as exc:
+                click.echo(f"ccc: can't write {path}: {exc.strerror or exc}", err=True)
+                raise SystemExit(EXIT_INVALID) from None
             click.echo(f"reformatted {path}")
     verb = "would be reformatted" if check or show_diff else "reformatted"
     click.echo(f"{changed} file(s) {verb}, {len(files) - changed - failed} unchanged"
@@ -121,6 +126,7 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
     """Compile the config repo at PATH into a runtime bundle: one FLOW.ccb per flow, bundle.json
     (what the runtime needs at call time), the prompt audio, build.json (hashes, sources, time
     to agent) and manifest.json (every file's hash). Writes nothing when there are errors."""
+    from ccc_runtime.bundle import MANIFEST_FILE
     from ccc_runtime.rundir import write_tree
 
     from ccc_dsl.pipeline import build_bundle
@@ -132,6 +138,11 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
         d for d in built.diagnostics if d not in build.diagnostics)])
     failed = not built.ok
     target = out_dir if out_dir is not None else (path if path.is_dir() else path.parent) / "build"
+    if not failed and target.is_dir() and not (target / MANIFEST_FILE).is_file() and any(
+            target.iterdir()):  # replacing it as a whole would delete someone's files
+        click.echo(f"ccc: {target} holds files and no {MANIFEST_FILE}, so it is no bundle "
+                   "folder; not replacing it (give -o an empty or new folder)", err=True)
+        raise SystemExit(EXIT_INVALID)
     try:
         if not failed:
             write_tree(built.files, target)

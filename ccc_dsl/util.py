@@ -2,10 +2,52 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from difflib import get_close_matches
+from pathlib import Path
 
 
 def did_you_mean(word: str, choices: list[str] | set[str]) -> str | None:
     """A hint naming the closest choice, if any is close."""
     close = get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return f"did you mean `{close[0]}`?" if close else None
+
+
+def write_file_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Replace `path` with `data` as a whole: a temp file in the same folder, fsynced, renamed
+    over it (a kill leaves the old file or the new one, never half of one); an existing file
+    keeps its mode. `durable=False` skips the fsyncs (caches: atomic is enough). OSError if it
+    can't be written."""
+    path = path.resolve() if path.is_symlink() else path  # write the file, keep the link
+    try:
+        mode: int | None = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = None
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
+        os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if not durable:
+        return
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

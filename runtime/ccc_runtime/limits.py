@@ -36,7 +36,3 @@ MAX_VALUE_NODES: Final = 10_000
 """Scalars, lists and maps in one value, counted over the whole tree."""
 MAX_VALUE_CHARS: Final = 65_536
 """Characters of all strings in one value together."""
-
-# -- integer literals in flows
-MAX_INT_DIGITS: Final = 19
-"""Digits an integer literal may have before the compiler checks its 64-bit range (P214)."""

@@ -15,6 +15,8 @@ moment leaves either the old folder or the new one, never a mixture.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import os
 import re
 import shutil
@@ -37,6 +39,21 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE), so `b` is never absent;
+    False where the system can't (then the caller renames in two steps)."""
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EPERM, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
 
 
 def _safe_relative(rel: str) -> bool:
@@ -63,6 +80,9 @@ def write_tree(files: Mapping[str, bytes], dest: Path) -> None:
     if dest.exists() and not dest.is_dir():
         raise NotADirectoryError(f"{dest} exists and is not a folder")
     staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{dest.name}.", dir=parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # a folder as mkdir makes it, not mkdtemp's 0700
     try:
         for rel, data in sorted(files.items()):
             target = staging / rel
@@ -72,10 +92,13 @@ def write_tree(files: Mapping[str, bytes], dest: Path) -> None:
                 handle.flush()
                 os.fsync(handle.fileno())
         old: Path | None = None
-        if dest.exists():
-            old = Path(tempfile.mkdtemp(prefix=f"{_OLD_PREFIX}{dest.name}.", dir=parent))
-            os.replace(dest, old / "tree")
-        os.replace(staging, dest)
+        if dest.exists() and _exchange(staging, dest):
+            old = staging  # it holds the previous tree now
+        else:
+            if dest.exists():
+                old = Path(tempfile.mkdtemp(prefix=f"{_OLD_PREFIX}{dest.name}.", dir=parent))
+                os.replace(dest, old / "tree")
+            os.replace(staging, dest)
         _fsync_dir(parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
