@@ -5,6 +5,10 @@ The cache lives outside the config repo (`$CCC_CACHE_DIR`, else `$XDG_CACHE_HOME
 `~/.cache/ccc-dsl`) so it never shows up in `git status`; `CCC_NO_CACHE=1` turns it off. A damaged
 or unwritable cache is never an error: the work is simply done again.
 
+Entries are JSON behind a checksum (`seal`/`unseal`): a cache folder is just files, and any of
+them may be truncated, flipped or hand-made. A damaged or wrongly shaped entry is a miss, never a
+crash: marshal or pickle would crash the interpreter (or worse) on such bytes.
+
 `ccc validate` on an unchanged repo is run many times a day (editor saves, pre-commit hooks, CI
 re-runs), so its diagnostics are kept per repo fingerprint: every file under the root (path and
 content), the environment, and ccc's own code. A hit skips loading the manifests, the
@@ -16,17 +20,17 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import marshal
+import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ccc_dsl import __version__
 from ccc_dsl.diagnostics import Diagnostic, Severity, Span
+from ccc_dsl.util import write_file_atomic
 
-RESULT_FORMAT = 1
+RESULT_FORMAT = 2
 """Bump when what a validate result holds changes."""
 
 CONTENT_HASH_LIMIT = 1 << 20
@@ -49,16 +53,50 @@ def write_atomic(target: Path, blob: bytes) -> None:
     read-only or full cache is silently skipped."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as out:
-            out.write(blob)
-        os.replace(tmp, target)
+        write_file_atomic(target, blob, durable=False)
     except OSError:
         return
 
 
+_MAGIC = b"ccc-cache 1\n"
+_DIGEST_SIZE = 16
+
+
+def seal(*parts: Any) -> bytes:
+    """An entry: a magic line, a checksum line, then each part as one line of JSON (compact
+    JSON has no raw line breaks; a bytes part is JSON already). ValueError for what JSON
+    can't hold."""
+    body = b"\n".join(part if isinstance(part, bytes) else json.dumps(
+        part, separators=(",", ":"), allow_nan=True).encode("ascii") for part in parts)
+    return _MAGIC + hashlib.blake2b(body, digest_size=_DIGEST_SIZE).hexdigest().encode() + (
+        b"\n" + body)
+
+
+def unseal(blob: bytes, lazy: int = 0) -> list[Any] | None:
+    """The parts of an entry, or None when it is damaged: a wrong magic or checksum, or JSON
+    that doesn't parse. The last `lazy` parts stay raw bytes, decoded only when needed."""
+    if not blob.startswith(_MAGIC):
+        return None
+    head, sep, body = blob[len(_MAGIC):].partition(b"\n")
+    if not sep or head != hashlib.blake2b(body, digest_size=_DIGEST_SIZE).hexdigest().encode():
+        return None
+    raw = body.split(b"\n")
+    try:
+        return [json.loads(part) for part in raw[:len(raw) - lazy]] + raw[len(raw) - lazy:]
+    except (ValueError, RecursionError):  # a hand-made entry with a valid checksum
+        return None
+
+
+def read_entry(path: Path, lazy: int = 0) -> list[Any] | None:
+    """`unseal` of a cache file; None when it is missing or unreadable."""
+    try:
+        return unseal(path.read_bytes(), lazy)
+    except OSError:
+        return None
+
+
 def diagnostics_to_data(diagnostics: Iterable[Diagnostic]) -> list[tuple[Any, ...]]:
-    """Diagnostics as tuples of plain values (for marshal)."""
+    """Diagnostics as tuples of plain values (for `seal`)."""
     return [
         (str(d.severity), d.code, d.message,
          (d.span.file, d.span.line, d.span.column, d.span.end_line, d.span.end_column)
@@ -67,9 +105,57 @@ def diagnostics_to_data(diagnostics: Iterable[Diagnostic]) -> list[tuple[Any, ..
     ]
 
 
-def diagnostics_from_data(data: Iterable[tuple[Any, ...]]) -> list[Diagnostic]:
-    return [Diagnostic(Severity(severity), code, message, Span(*span) if span else None, hint)
-            for severity, code, message, span, hint in data]
+def _is_span(value: Any) -> bool:
+    return (isinstance(value, list) and len(value) == 5 and isinstance(value[0], str)
+            and all(type(v) is int for v in value[1:]))
+
+
+def diagnostics_from_data(data: Any) -> list[Diagnostic] | None:
+    """Diagnostics back from `diagnostics_to_data`, or None when `data` has another shape."""
+    if not isinstance(data, list):
+        return None
+    out = []
+    severities = {str(s) for s in Severity}
+    for item in data:
+        if not (isinstance(item, list) and len(item) == 5 and item[0] in severities
+                and isinstance(item[1], str) and isinstance(item[2], str)
+                and (item[3] is None or _is_span(item[3]))
+                and (item[4] is None or isinstance(item[4], str))):
+            return None
+        severity, code, message, span, hint = item
+        out.append(Diagnostic(Severity(severity), code, message, Span(*span) if span else None,
+                              hint))
+    return out
+
+
+Positions = dict[tuple[str | int, ...], tuple[int, int, int, int]]
+
+
+def encode_positions(values: Positions, keys: Positions) -> bytes:
+    """Both position maps of a parsed YAML file as JSON (tuple keys become pair lists)."""
+    return json.dumps([list(values.items()), list(keys.items())],
+                      separators=(",", ":")).encode("ascii")
+
+
+def decode_positions(blob: bytes) -> tuple[Positions, Positions]:
+    """The maps back from `encode_positions`; empty maps for anything else (spans then fall
+    back to the file's start: a located diagnostic, never a crash)."""
+    try:
+        tables = json.loads(blob)
+        out: list[Positions] = []
+        for table in tables:
+            decoded: Positions = {}
+            for path, pos in table:
+                if not (isinstance(path, list) and all(type(p) in (str, int) for p in path)
+                        and isinstance(pos, list) and len(pos) == 4
+                        and all(type(v) is int for v in pos)):
+                    return {}, {}
+                decoded[tuple(path)] = (pos[0], pos[1], pos[2], pos[3])
+            out.append(decoded)
+        values, keys = out
+    except (ValueError, TypeError, RecursionError):
+        return {}, {}
+    return values, keys
 
 
 def _files(folder: Path) -> Iterator[os.DirEntry[str]]:
@@ -130,27 +216,24 @@ def result_key(root: Path, env: str | None) -> str:
 
 
 def _result_path(base: Path, key: str) -> Path:
-    return base / "validate" / f"{key}.marshal"
+    return base / "validate" / f"{key}.json"
 
 
 def load_result(key: str) -> list[Diagnostic] | None:
     base = cache_dir()
     if base is None:
         return None
-    try:
-        fmt, data = marshal.loads(_result_path(base, key).read_bytes())
-        if fmt != RESULT_FORMAT:
-            return None
-        return diagnostics_from_data(data)
-    except (OSError, ValueError, EOFError, TypeError):
+    parts = read_entry(_result_path(base, key))
+    if parts is None or len(parts) != 2 or parts[0] != RESULT_FORMAT:
         return None
+    return diagnostics_from_data(parts[1])
 
 
 def store_result(key: str, diagnostics: Iterable[Diagnostic]) -> None:
     base = cache_dir()
     if base is not None:
         write_atomic(_result_path(base, key),
-                     marshal.dumps((RESULT_FORMAT, diagnostics_to_data(diagnostics))))
+                     seal(RESULT_FORMAT, diagnostics_to_data(diagnostics)))
 
 
 def cached_diagnostics(root: Path, env: str | None,

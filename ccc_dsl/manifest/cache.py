@@ -1,21 +1,28 @@
 """A cache of parsed YAML files, keyed by a hash of the file's name and bytes.
 
 Composing YAML is the slow part of `ccc validate` on a large repo; the parsed form (plain data,
-position maps, diagnostics) is plain Python and marshals quickly. It lives in ccc's cache folder
-(ccc_dsl/cache.py), outside the config repo; a damaged entry is ignored.
+position maps, diagnostics) is JSON-able and parses quickly. It lives in ccc's cache folder
+(ccc_dsl/cache.py), outside the config repo, behind a checksum; a damaged or wrongly shaped
+entry is a miss: the file is parsed again and the entry rewritten.
 """
 
 from __future__ import annotations
 
 import hashlib
-import marshal
 from pathlib import Path
 from typing import Any
 
-from ccc_dsl.cache import cache_dir, diagnostics_from_data, diagnostics_to_data, write_atomic
-from ccc_dsl.manifest.yamlsafe import ParsedFile
+from ccc_dsl.cache import (
+    cache_dir,
+    diagnostics_from_data,
+    diagnostics_to_data,
+    read_entry,
+    seal,
+    write_atomic,
+)
+from ccc_dsl.manifest.yamlsafe import ParsedFile, PathKey
 
-FORMAT = 4
+FORMAT = 5
 """Bump when the parsed form or the YAML rules change, so old entries are not reused."""
 
 
@@ -26,33 +33,43 @@ def entry_key(file: str, raw: bytes) -> str:
 
 
 def _entry_path(base: Path, key: str) -> Path:
-    return base / "yaml" / key[:2] / f"{key}.marshal"
+    return base / "yaml" / key[:2] / f"{key}.json"
+
+
+def _var_paths(value: Any) -> list[PathKey] | None:
+    if not isinstance(value, list):
+        return None
+    out: list[PathKey] = []
+    for path in value:
+        if not (isinstance(path, list) and all(type(p) in (str, int) for p in path)):
+            return None
+        out.append(tuple(path))
+    return out
 
 
 def load(file: str, raw: bytes) -> ParsedFile | None:
+    """The cached parse of `raw` as `file`, or None (no cache, no entry, a bad entry)."""
     base = cache_dir()
     if base is None:
         return None
-    try:
-        blob = _entry_path(base, entry_key(file, raw)).read_bytes()
-        fmt, data, positions, diags, var_paths = marshal.loads(blob)
-    except (OSError, ValueError, EOFError, TypeError):
+    parts = read_entry(_entry_path(base, entry_key(file, raw)), lazy=1)
+    if parts is None or len(parts) != 5 or parts[0] != FORMAT:
         return None
-    if fmt != FORMAT:
+    _, data, diags, var_paths, positions = parts
+    diagnostics, paths = diagnostics_from_data(diags), _var_paths(var_paths)
+    if diagnostics is None or paths is None:
         return None
-    parsed = ParsedFile(file, data, positions=positions, var_paths=var_paths)
-    parsed.diagnostics.extend(diagnostics_from_data(diags))
-    return parsed
+    return ParsedFile(file, data, positions=positions, diagnostics=diagnostics, var_paths=paths)
 
 
 def store(raw: bytes, parsed: ParsedFile) -> None:
     base = cache_dir()
     if base is None:
         return
-    try:
-        blob = marshal.dumps((FORMAT, parsed.data, parsed.positions_blob(),
-                              diagnostics_to_data(parsed.diagnostics), parsed.var_paths))
-    except ValueError:  # something marshal can't hold: don't cache it
+    try:  # the position maps go last, so that loading can leave them undecoded
+        blob = seal(FORMAT, parsed.data, diagnostics_to_data(parsed.diagnostics),
+                    parsed.var_paths, parsed.positions_blob())
+    except (ValueError, TypeError):  # something JSON can't hold: don't cache it
         return
     write_atomic(_entry_path(base, entry_key(parsed.file, raw)), blob)
 
@@ -60,19 +77,27 @@ def store(raw: bytes, parsed: ParsedFile) -> None:
 def _phones_path(base: Path) -> Path:
     import phonenumbers
 
-    return base / f"phones-{FORMAT}-{phonenumbers.__version__}.marshal"
+    return base / f"phones-{FORMAT}-{phonenumbers.__version__}.json"
+
+
+def _is_phone_fact(value: Any) -> bool:
+    return isinstance(value, str) or (
+        isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
+        and isinstance(value[1], bool) and isinstance(value[2], str))
 
 
 def load_phones() -> dict[str, Any]:
-    """Memoized phone-number facts (valid for this phonenumbers version's metadata)."""
+    """Memoized phone-number facts (valid for this phonenumbers version's metadata); only the
+    entries of the right shape."""
     base = cache_dir()
     if base is None:
         return {}
-    try:
-        memo = marshal.loads(_phones_path(base).read_bytes())
-    except (OSError, ValueError, EOFError, TypeError):
+    parts = read_entry(_phones_path(base))
+    memo = parts[0] if parts is not None and len(parts) == 1 else None
+    if not isinstance(memo, dict):
         return {}
-    return memo if isinstance(memo, dict) else {}
+    return {key: tuple(value) if isinstance(value, list) else value
+            for key, value in memo.items() if "\0" in key and _is_phone_fact(value)}
 
 
 def store_phones(memo: dict[str, Any]) -> None:
@@ -84,7 +109,7 @@ def store_phones(memo: dict[str, Any]) -> None:
     if memo.keys() <= stored.keys():
         return
     try:
-        blob = marshal.dumps({**stored, **memo})
-    except ValueError:
+        blob = seal({**stored, **memo})
+    except (ValueError, TypeError):
         return
     write_atomic(_phones_path(base), blob)

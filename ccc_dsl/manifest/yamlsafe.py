@@ -4,12 +4,11 @@ ruamel.yaml composes the text into nodes (which carry start and end marks); this
 node tree into plain Python data plus two position maps, applying the safety rules itself:
 YAML 1.2 core-schema scalars (so `NO` and `09:00` stay strings), no custom tags, duplicate keys
 rejected, alias expansion and nesting depth capped, file size capped, UTF-8 only. Plain data and
-tuple-keyed position maps are cheap to cache (marshal) and are what pydantic validates.
+tuple-keyed position maps are cheap to cache (JSON) and are what pydantic validates.
 """
 
 from __future__ import annotations
 
-import marshal
 import re
 from typing import Any
 
@@ -21,6 +20,7 @@ from ruamel.yaml.reader import Reader, ReaderError
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.tag import Tag
 
+from ccc_dsl.cache import decode_positions, encode_positions
 from ccc_dsl.diagnostics import Diagnostic, Span, error
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -73,7 +73,7 @@ def core_scalar(text: str) -> Any:
 class ParsedFile:
     """One YAML file as plain data; `values`/`keys` map a path to the value's or key's position.
 
-    From the cache, the position maps arrive as one marshalled blob that is only decoded when a
+    From the cache, the position maps arrive as one encoded blob that is only decoded when a
     diagnostic needs a span: a valid repo never pays for them."""
 
     def __init__(self, file: str, data: Any = None, *, positions: bytes | None = None,
@@ -90,7 +90,7 @@ class ParsedFile:
 
     def _decode_positions(self) -> None:
         if self._positions is not None:
-            self._values, self._keys = marshal.loads(self._positions)
+            self._values, self._keys = decode_positions(self._positions)
             self._positions = None
 
     @property
@@ -104,10 +104,10 @@ class ParsedFile:
         return self._keys
 
     def positions_blob(self) -> bytes:
-        """Both position maps, marshalled, for the cache."""
+        """Both position maps, encoded for the cache."""
         if self._positions is not None:
             return self._positions
-        return marshal.dumps((self._values, self._keys))
+        return encode_positions(self._values, self._keys)
 
     def span(self, path: PathKey, key: bool = False) -> Span:
         """The span of the value (or key) at `path`, else of its nearest located ancestor."""

@@ -60,13 +60,13 @@ def test_cache_gives_the_same_result_and_survives_damage(tmp_path: Path) -> None
                                       encoding="utf-8")
     cold = load_repo(repo, "production")
     folder = cache.cache_dir()
-    assert folder is not None and any(folder.rglob("*.marshal"))
-    assert any(folder.glob("phones-*.marshal"))  # phone facts are memoized too
+    assert folder is not None and any(folder.rglob("*.json"))
+    assert any(folder.glob("phones-*.json"))  # phone facts are memoized too
     warm = load_repo(repo, "production")
     assert warm.diagnostics == cold.diagnostics and warm.diagnostics
     assert warm.model is not None and cold.model is not None
     assert warm.model.agents == cold.model.agents
-    for entry in folder.rglob("*.marshal"):
+    for entry in folder.rglob("*.json"):
         entry.write_bytes(b"garbage")
     assert load_repo(repo, "production").diagnostics == cold.diagnostics
 
