@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from enum import StrEnum
 from operator import attrgetter
 from types import UnionType
-from typing import Final, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Final, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from ccc_dsl.diagnostics import Span
 
@@ -59,25 +59,12 @@ class Node:
         """This node and every node below it, depth first in source order. Nodes of a `skip`
         type are yielded but not entered: a search that knows such a subtree can't hold what it
         looks for saves the work. Iterative, so any depth the parser accepts is fine."""
-        stack: list[Node] = [self]
-        pop, push, extend = stack.pop, stack.append, stack.extend
-        while stack:
-            node = pop()
-            yield node
-            if skip and isinstance(node, skip):
-                continue
-            values = _child_values(node)
-            for value in reversed(values):
-                if isinstance(value, tuple):
-                    extend(reversed(value))
-                elif value is not None:
-                    push(value)
+        return _walk(self, None, skip)
 
     def find_all(self, *types: type[N], skip: tuple[type[Node], ...] = ()) -> Iterator[N]:
         """Every node of one of `types` at or below this one, in source order."""
-        for node in self.walk(skip):
-            if isinstance(node, types):
-                yield node
+        found: Iterator[N] = _walk(self, types, skip)
+        return found
 
     def node_at(self, line: int, column: int) -> Node | None:
         """The innermost node whose span holds the 1-based position (the end column is
@@ -88,6 +75,49 @@ class Node:
                                                                             best.span)):
                 best = node
         return best
+
+
+def _walk(root: Node, wanted: tuple[type[Node], ...] | None,
+          skip: tuple[type[Node], ...]) -> Iterator[Any]:
+    """The one depth-first walk (`wanted` None: every node). Name resolution runs it over
+    every flow, so it tests classes by identity where it can (a class without subclasses is
+    matched exactly) and finds the children through a per-class getter."""
+    want_set, want_any = _exact(wanted) if wanted is not None else (None, None)
+    stop_set, stop_any = _exact(skip) if skip else (None, None)
+    getters = _GETTERS
+    stack: list[Any] = [root]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    while stack:
+        node = pop()
+        cls = type(node)
+        if want_set is not None:
+            if cls in want_set:
+                yield node
+        elif want_any is None or isinstance(node, want_any):
+            yield node
+        if (stop_set is not None and cls in stop_set) or (
+                stop_any is not None and isinstance(node, stop_any)):
+            continue
+        try:
+            getter = getters[cls]
+        except KeyError:
+            getter = getters[cls] = _getter(cls)
+        if getter is None:  # a leaf: Ref, Literal, Hangup, ...
+            continue
+        for value in reversed(getter(node)):
+            if type(value) is tuple:
+                extend(reversed(value))
+            elif value is not None:
+                push(value)
+
+
+def _exact(types: tuple[type[Node], ...]
+           ) -> tuple[frozenset[type], None] | tuple[None, tuple[type[Node], ...]]:
+    """(a set to test `type(node) in`, None) when none of `types` has subclasses (every
+    concrete node class), else (None, the tuple for isinstance), e.g. for `Node` itself."""
+    if any(t.__subclasses__() for t in types):
+        return None, types
+    return frozenset(types), None
 
 
 def _holds(span: Span, line: int, column: int) -> bool:
@@ -101,23 +131,24 @@ def _within(inner: Span, outer: Span) -> bool:
 
 _Child = Union["Node", tuple["Node", ...], None]
 _Getter = Callable[[Node], tuple[_Child, ...]]
-_GETTERS: dict[type, _Getter] = {}
-"""Node class -> a function giving the values of its fields that can hold nodes."""
+_GETTERS: dict[type, _Getter | None] = {}
+"""Node class -> a function giving the values of its fields that can hold nodes (None: the
+class has none)."""
 
 
 def _child_values(node: Node) -> tuple[_Child, ...]:
     cls = type(node)
-    getter = _GETTERS.get(cls)
-    if getter is None:
-        getter = _GETTERS[cls] = _getter(cls)
-    return getter(node)
+    if cls not in _GETTERS:
+        _GETTERS[cls] = _getter(cls)
+    getter = _GETTERS[cls]
+    return () if getter is None else getter(node)
 
 
-def _getter(cls: type) -> _Getter:
+def _getter(cls: type) -> _Getter | None:
     hints = get_type_hints(cls)
     names = [f.name for f in fields(cls) if _holds_nodes(hints[f.name])]
     if not names:
-        return lambda _node: ()
+        return None
     if len(names) == 1:
         one = attrgetter(names[0])
         return lambda node: (one(node),)
