@@ -59,3 +59,17 @@ class FakeClock:
 
     def call_later(self, ms: int, callback: Callable[[], None]) -> None:
         self.call_at(self._now + timedelta(milliseconds=ms), callback)
+
+
+class StartedClock:
+    """The real passage of time from a chosen start: a live call "on 2026-12-25 10:00" whose
+    timeouts still take real seconds (tests and demos of `ccc serve --clock`)."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("StartedClock needs a timezone-aware start time")
+        self._start = start
+        self._origin = datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self._start + (datetime.now(UTC) - self._origin)

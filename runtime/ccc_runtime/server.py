@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import os
 import signal
 import time
 import uuid
@@ -40,6 +41,7 @@ from .rundir import RuntimeDir
 from .sip.endpoint import ServerTransaction, SipEndpoint
 from .sip.message import SipParseError, parse_uri, user_of
 from .sip.prompts import PromptError, PromptStore
+from .sip.register import Registrations
 from .sip.rtp import MediaTicker, PortPool, PortsExhausted
 from .sip.sdp import PCMA, PCMU, build_sdp, parse_sdp
 from .sipchannel import Media, SipChannel
@@ -99,7 +101,10 @@ class Server:
         self.functions = functions
         self.store = MemoryStore()
         self.presence = Presence(self.clock)
-        self.history = JsonCallHistory(runtime_dir / "history.json")
+        try:
+            self.history = JsonCallHistory(runtime_dir / "history.json")
+        except ValueError as exc:
+            raise ServeError(str(exc)) from None
         self.sink = JsonLinesSink(runtime_dir / "records" / "trace.jsonl",
                                   runtime_dir / "records" / "calls.jsonl")
         self.deployed: Deployed | None = None
@@ -113,6 +118,7 @@ class Server:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopped: asyncio.Event | None = None
         self._watch: asyncio.Task[None] | None = None
+        self.registrations: Registrations | None = None
         self.metrics = metrics or Metrics(acd=self.acd)
 
     # ---- the Service protocol (control.py)
@@ -151,6 +157,10 @@ class Server:
         prompts = PromptStore(bundle.root, self.rundir.path / "cache" / "tts")
         self.deployed = Deployed(digest, bundle, runtime, prompts)
         log.info("serving bundle %s", digest[:12])
+        if self.registrations is not None:  # started: follow the new bundle's trunks
+            sync = asyncio.get_running_loop().create_task(self._register(bundle))
+            self._tasks.add(sync)
+            sync.add_done_callback(self._tasks.discard)
         task = asyncio.get_running_loop().create_task(self._warm(prompts, bundle))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -182,9 +192,22 @@ class Server:
             raise ServeError(f"can't listen on {self.host}:{self.port}: "
                              f"{exc.strerror or exc}") from None
         self.port = self.endpoint.port
+        self.registrations = Registrations(self.endpoint, self.clock, self.metrics)
+        assert self.deployed is not None
+        problems = await self.registrations.sync(self.deployed.bundle.config.trunks, os.environ)
+        if problems:
+            await self.registrations.stop()
+            self.endpoint.close()
+            raise ServeError("; ".join(problems))
         self.ticker = MediaTicker(loop)
         self._stopped = asyncio.Event()
         self._watch = loop.create_task(self._watch_current())
+
+    async def _register(self, bundle: Bundle) -> None:
+        """Registration mode: register as the bundle's trunks say (sip/register.py)."""
+        assert self.registrations is not None
+        for problem in await self.registrations.sync(bundle.config.trunks, os.environ):
+            log.error("registration: %s", problem)
 
     async def _watch_current(self) -> None:
         while True:
@@ -252,6 +275,8 @@ class Server:
             call.channel.close()
         if self.ticker is not None:
             self.ticker.close()
+        if self.registrations is not None:
+            await self.registrations.stop()
         if self.endpoint is not None:
             self.endpoint.close()
         self.sink.close()
@@ -274,6 +299,8 @@ class Server:
             address = ipaddress.ip_address(source)
         except ValueError:
             return False
+        if self.registrations is not None and source in self.registrations.sources:
+            return True  # a registrar we registered at routes calls to us
         trunks = deployed.bundle.config.trunks
         if not trunks:
             return address.is_loopback
@@ -299,6 +326,12 @@ class Server:
             return self._reject(txn, 400, "bad Request-URI")
         called = normalise(user, region) or user
         flow = deployed.bundle.flow_for_number(called)
+        if flow is None and self.registrations is not None and (
+                txn.source[0] in self.registrations.sources):
+            # through a registrar the Request-URI is our Contact; To keeps what was dialled
+            dialled = user_of(req.get("to") or "")
+            called = normalise(dialled, region) or dialled or called
+            flow = deployed.bundle.flow_for_number(called)
         if flow is None:
             return self._reject(txn, 404, f"no flow for {called[:32]}")
         if len(self.calls) >= self.max_calls:

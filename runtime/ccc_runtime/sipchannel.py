@@ -322,6 +322,7 @@ class SipChannel:
                            return_when=asyncio.FIRST_COMPLETED)
         self.leg.relay_to(None)
         leg.relay_to(None)
+        self._digits.clear()  # keys pressed in the conversation were for the other side
         if not other_gone.done():
             await dialog.bye(BYE_WAIT_S)
 
