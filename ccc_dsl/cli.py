@@ -15,6 +15,7 @@ import click
 
 from ccc_dsl import __version__
 from ccc_dsl.commands import deploy as deploy_commands
+from ccc_dsl.commands import explain as explain_commands
 from ccc_dsl.commands import init as init_commands
 from ccc_dsl.commands.common import (
     EXISTING,
@@ -306,7 +307,8 @@ def simulate(flow: str, path: Path, caller: str, called: str | None, at: str | N
 
 
 # Commands defined in ccc_dsl/commands/ (one module per group), registered here.
-COMMAND_MODULES: tuple[ModuleType, ...] = (deploy_commands, init_commands)
+COMMAND_MODULES: tuple[ModuleType, ...] = (deploy_commands, init_commands,
+                                           explain_commands)
 for _module in COMMAND_MODULES:
     for _command in _module.COMMANDS:
         cli.add_command(_command)

@@ -37,7 +37,8 @@ def test_text_shows_source_line_caret_and_hint(tmp_path: Path) -> None:
 def test_github_annotations_escape_properties_and_message() -> None:
     d = error("P101", "expected `->`\nafter key", Span("flows/a,b.ivr", 4, 9, 4, 10), hint="add ->")
     assert render_github([d]) == (
-        "::error file=flows/a%2Cb.ivr,line=4,col=9,endLine=4,title=P101::"
+        "::error file=flows/a%2Cb.ivr,line=4,col=9,endLine=4,"
+        "title=P101 unexpected input%2C with what was expected in words%3A…::"
         "expected `->`%0Aafter key (hint: add ->)"
     )
 

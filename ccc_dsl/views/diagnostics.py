@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from textwrap import shorten
 from typing import Any
 from urllib.parse import quote
 
@@ -117,7 +118,8 @@ def _github_escape(text: str, prop: bool = False) -> str:
 
 
 def render_github(diagnostics: Sequence[Diagnostic]) -> str:
-    """GitHub Actions workflow commands: `::error file=F,line=L,col=C,title=CODE::message`."""
+    """GitHub Actions workflow commands: `::error file=F,line=L,col=C,title=CODE TITLE::message`
+    (the code's registry title, so an annotation says what kind of problem it is)."""
     kinds = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
     out = []
     for d in diagnostics:
@@ -129,7 +131,9 @@ def render_github(diagnostics: Sequence[Diagnostic]) -> str:
                 f"col={d.span.column}",
                 f"endLine={d.span.end_line}",
             ]
-        props.append(f"title={_github_escape(d.code, True)}")
+        entry = lookup(d.code)
+        title = d.code if entry is None else f"{d.code} {shorten(entry.title, 60, placeholder='…')}"
+        props.append(f"title={_github_escape(title, True)}")
         message = d.message + (f" (hint: {d.hint})" if d.hint else "")
         out.append(f"::{kinds[d.severity]} {','.join(props)}::{_github_escape(message)}")
     return "\n".join(out)
@@ -139,16 +143,24 @@ _SARIF_LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.
 
 
 def sarif_rule(code: str) -> dict[str, Any]:
-    """A SARIF reportingDescriptor from the code registry: title, stage, default level and
-    where the docs explain it (a repo path: the docs have no published address)."""
+    """A SARIF reportingDescriptor from the code registry and its explanation (`ccc explain`):
+    title, what it means, the fix, default level, and helpUri, the code's section of
+    docs/diagnostics.md (a repo path: the docs have no published address)."""
+    from ccc_dsl.explanations import explanations, help_anchor  # SARIF only: spare the rest
+
     entry = lookup(code)
-    if entry is None:
+    explained = explanations().get(code)
+    if entry is None or explained is None:
         return {"id": code}
+    means, fix = " ".join(explained.means.split()), " ".join(explained.fix.split())
     return {
         "id": code,
         "shortDescription": {"text": entry.title},
-        "fullDescription": {"text": f"{entry.stage} stage: {entry.title}"},
-        "help": {"text": f"See {entry.docs}", "markdown": f"See [{entry.docs}]({entry.docs})"},
+        "fullDescription": {"text": means},
+        "helpUri": help_anchor(code),
+        "help": {"text": f"{means}\n\nFix: {fix}\n\nExample:\n{explained.example}",
+                 "markdown": f"{means}\n\n**Fix:** {fix}\n\n**Example:**\n\n```\n"
+                             f"{explained.example}```\n\nMore: `ccc explain {code}`"},
         "defaultConfiguration": {"level": _SARIF_LEVELS[entry.severity]},
         "properties": {"tags": [str(entry.stage)], "docs": entry.docs},
     }
