@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from difflib import get_close_matches
 from pathlib import Path
+
+SECRET_WORDS = re.compile(r"pass|pwd|token|secret|auth|cookie|api[-_]?key|credential",
+                          re.IGNORECASE)
+"""Words that mark a YAML key, tag or line as one that may hold a secret: such a line is never
+shown in a diagnostic's excerpt, nor its value in a message (docs/security.md)."""
 
 
 def did_you_mean(word: str, choices: list[str] | set[str]) -> str | None:

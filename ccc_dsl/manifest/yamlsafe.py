@@ -22,6 +22,7 @@ from ruamel.yaml.tag import Tag
 
 from ccc_dsl.cache import decode_positions, encode_positions
 from ccc_dsl.diagnostics import Diagnostic, Span, error
+from ccc_dsl.util import SECRET_WORDS
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
@@ -192,7 +193,8 @@ class _Converter:
         self.parsed.values[path] = _mark_pos(node)
         tag = str(node.ctag)
         if tag not in _CORE_TAGS:
-            self._fail("Y103", f"tag {tag} is not allowed", node,
+            shown = "a tag" if _secret_path(path) else f"tag {tag}"  # `password: !hunter2`
+            self._fail("Y103", f"{shown} is not allowed", node,
                        "remove the tag; manifests use plain YAML only")
             return None
         if isinstance(node, ScalarNode):
@@ -202,7 +204,7 @@ class _Converter:
             try:
                 if tag == _PLAIN:
                     return core_scalar(text)
-                return text if tag == _STR else self._explicit_scalar(node, text, tag)
+                return text if tag == _STR else self._explicit_scalar(node, text, tag, path)
             except ValueError:  # an integer over Python's 4300-digit conversion limit
                 self._fail("Y101", f"a number of {len(text)} characters is too long", node,
                            "quote it if it is text")
@@ -218,14 +220,15 @@ class _Converter:
             self.active.discard(ident)
         return None
 
-    def _explicit_scalar(self, node: ScalarNode, text: str, tag: str) -> Any:
+    def _explicit_scalar(self, node: ScalarNode, text: str, tag: str, path: PathKey) -> Any:
         suffix = tag.rsplit(":", 1)[-1]
         value = core_scalar(text)
         expected = {"int": int, "float": float, "bool": bool, "null": type(None)}.get(suffix)
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
         if expected is None or type(value) is not expected:
-            self._fail("Y103", f"{text!r} is not a valid !!{suffix}", node)
+            shown = "this value" if _secret_path(path) else repr(text)
+            self._fail("Y103", f"{shown} is not a valid !!{suffix}", node)
             return None
         return value
 
@@ -239,6 +242,10 @@ class _Converter:
                            key_node)
                 continue
             key = str(key_node.value)
+            if str(key_node.ctag) not in (_PLAIN, _STR):  # `!custom schedules:`, `!!binary x:`
+                self._fail("Y103", f"a tag on the key {key!r} is not allowed", key_node,
+                           "remove the tag; manifests use plain YAML only")
+                continue
             if key == "<<" and str(key_node.ctag) == _PLAIN:
                 self._fail("Y103", "merge keys (<<) are not supported", key_node,
                            "write the keys out, or use environment variables for shared values")
@@ -252,6 +259,11 @@ class _Converter:
             self.parsed.keys[(*path, key)] = _mark_pos(key_node)
             out[key] = self.convert(value_node, (*path, key), depth + 1)
         return out
+
+
+def _secret_path(path: PathKey) -> bool:
+    """Whether a value sits under a key that may hold a secret (its text is never shown)."""
+    return any(isinstance(p, str) and SECRET_WORDS.search(p) for p in path)
 
 
 class _Abort(Exception):

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from ccc_dsl import __version__
 from ccc_dsl.codes import lookup
 from ccc_dsl.diagnostics import Diagnostic, Severity
+from ccc_dsl.util import SECRET_WORDS
 from ccc_dsl.views.terminal import paint
 
 FORMATS = ("text", "json", "github", "sarif")
@@ -54,10 +55,14 @@ def _excerpt(line: str, column: int, end_column: int) -> tuple[str, str]:
     return shown, caret
 
 
-def _echo_source(code: str) -> bool:
-    """Whether the source line may be shown: never for a code whose line holds a secret."""
+def _echo_source(code: str, file: str, line: str) -> bool:
+    """Whether the source line may be shown: never for a code whose line holds a secret, nor
+    a YAML line that may hold one (`password: hunter2: x` is a syntax error, and its line is
+    the secret)."""
     entry = lookup(code)
-    return entry is None or entry.echo_source
+    if entry is not None and not entry.echo_source:
+        return False
+    return not (file.endswith((".yaml", ".yml")) and SECRET_WORDS.search(line))
 
 
 def render_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
@@ -67,9 +72,10 @@ def render_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
         where = f"{d.span}: " if d.span else ""
         head = paint(f"{d.severity}[{d.code}]", _COLORS[d.severity], color)
         out.append(f"{where}{head}: {d.message}")
-        if d.span is not None and _echo_source(d.code):
+        if d.span is not None:
             lines = _source_lines(d.span.file)
-            if 0 < d.span.line <= len(lines):
+            if 0 < d.span.line <= len(lines) and _echo_source(d.code, d.span.file,
+                                                              lines[d.span.line - 1]):
                 end = d.span.end_column if d.span.end_line == d.span.line else 0
                 shown, caret = _excerpt(lines[d.span.line - 1], d.span.column, end)
                 gutter = f"{d.span.line:>5} | "
