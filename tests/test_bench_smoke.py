@@ -38,3 +38,13 @@ def test_validate_benchmark_on_a_small_generated_repo(tmp_path: Path) -> None:
                           check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "warm cache, one file edited" in done.stdout
+
+
+def test_plan_benchmark_on_a_small_generated_repo(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, str(BENCH / "bench_plan.py"), "--repo",
+                           str(tmp_path / "repo"), "--resources", "100", "--files", "2",
+                           "--runs", "1"], capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "1 changed since the last apply; Plan: 0 to add, 1 to change" in done.stdout
+    assert "ccc plan --refresh=false, warm cache" in done.stdout

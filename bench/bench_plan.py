@@ -1,0 +1,173 @@
+"""Benchmark `ccc plan` on a generated repo of 10,000 resources in 100 files against a state of
+the same size (one apply to a local target), with 1 % of the resources changed since: cold
+(empty validate cache) and warm (the cache holds every file's parsed YAML), both without
+refresh, then warm with refresh. Then the same plan in process, phase by phase, to show where
+the time goes (`--profile` adds the top functions). Prints the figures; not a timed test.
+
+    python bench/bench_plan.py [--repo DIR] [--resources 10000] [--runs 5] [--profile]
+
+Goals (issue 9): under 1 s without refresh cold, under 0.3 s when the repo's validate cache is
+warm, for the whole command on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gen_manifests import generate
+
+ENV = "bench"
+TARGET = "    target: {type: local, path: .ccc/runtime/bench}\n"
+T = TypeVar("T")
+
+
+def _ccc(repo: Path, args: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> str:
+    done = subprocess.run([sys.executable, "-m", "ccc_dsl", *args], cwd=repo, env=env,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
+    if done.returncode not in ok:
+        raise SystemExit(f"ccc {' '.join(args)} failed ({done.returncode}):\n"
+                         f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def _timed(repo: Path, args: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    _ccc(repo, args, env, ok=(0, 2))
+    return time.perf_counter() - start
+
+
+EDITS = [(re.compile(r"(display_name: Agent \d+)\n"), r"\1 (renamed)\n"),
+         (re.compile(r'(en: \{tts: "Prompt number \d+)"'), r'\1, changed"'),
+         (re.compile(r"(outbound_concurrency: )(1?\d)\n"), None)]
+"""What a change is: an agent renamed, a prompt's text, a number's concurrency (None: +1)."""
+
+
+def prepare(repo: Path, resources: int, files: int, env: dict[str, str]) -> int:
+    """Generate the repo, apply it once (the state), then change 1 % of the resources (spread
+    over agents, prompts and numbers). Returns how many were changed."""
+    generate(repo, resources, files)
+    root = repo / "ccc.yaml"
+    text = root.read_text(encoding="utf-8")
+    root.write_text(text.replace("  bench:\n", "  bench:\n" + TARGET, 1), encoding="utf-8")
+    _ccc(repo, ["apply", ".", "--env", ENV, "--auto-approve"], env)
+    paths = sorted((repo / "resources").glob("*.yaml"))
+    texts = {path: path.read_text(encoding="utf-8") for path in paths}
+    candidates = sum(len(p.findall(t)) for t in texts.values() for p, _ in EDITS)
+    every = max(1, candidates // max(1, resources // 100))
+    seen = changed = 0
+
+    def one(match: re.Match[str], replacement: str | None) -> str:
+        nonlocal seen, changed
+        seen += 1
+        if seen % every:
+            return match.group(0)
+        changed += 1
+        if replacement is None:
+            return f"{match.group(1)}{(int(match.group(2)) + 1) % 20}\n"
+        return match.expand(replacement)
+
+    for path, content in texts.items():
+        for pattern, replacement in EDITS:
+            content = pattern.sub(lambda m, r=replacement: one(m, r), content)
+        path.write_text(content, encoding="utf-8")
+    return changed
+
+
+def _phase(name: str, work: Callable[[], T], phases: list[tuple[str, float]]) -> T:
+    start = time.perf_counter()
+    result = work()
+    phases.append((name, time.perf_counter() - start))
+    return result
+
+
+def in_process(repo: Path, profile: bool) -> list[tuple[str, float]]:
+    """One plan without refresh in this process, warm cache, timed phase by phase."""
+    phases: list[tuple[str, float]] = []
+    _phase("import ccc_dsl.deploy.apply", lambda: __import__("ccc_dsl.deploy.apply"), phases)
+    from ccc_dsl.deploy.apply import _pictures, open_env
+    from ccc_dsl.deploy.plan import make_plan
+    from ccc_dsl.deploy.resources import desired_resources
+    from ccc_dsl.diagnostics import Diagnostic
+    from ccc_dsl.manifest.loader import load_repo
+    from ccc_dsl.pipeline import build_bundle
+    from ccc_dsl.views.plan_text import render_text
+
+    profiler = cProfile.Profile() if profile else None
+    if profiler is not None:
+        profiler.enable()
+    _phase("load_repo (manifests only)", lambda: load_repo(repo, ENV), phases)
+    built = _phase("build_bundle (load, compile, bundle)", lambda: build_bundle(repo, ENV),
+                   phases)
+    model = built.build.analysis.program.model if built.build.analysis else None
+    assert built.ok and model is not None, built.diagnostics[:3]
+    opened = open_env(model, repo)
+    assert not isinstance(opened, Diagnostic), opened
+    state = _phase("state load", opened.backend.load, phases)
+    desired = _phase("desired_resources", lambda: desired_resources(built), phases)
+    plan = _phase("make_plan (diff, order)", lambda: make_plan(
+        desired, state, None, opened.target.hosts, env=model.env, target=opened.target_label,
+        digest=built.digest, root=repo, pictures=_pictures(built)), phases)
+    _phase("render_text", lambda: render_text(plan, color=False), phases)
+    if profiler is not None:
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
+        print(out.getvalue())
+    return phases
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repo", type=Path, help="use this (new) folder for the repo")
+    parser.add_argument("--resources", type=int, default=10_000)
+    parser.add_argument("--files", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="print the top functions")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = args.repo or Path(tmp) / "repo"
+        env = dict(os.environ, NO_COLOR="1", CCC_CACHE_DIR=str(Path(tmp) / "warm-cache"))
+        env.pop("CCC_NO_CACHE", None)
+        changed = prepare(repo, args.resources, args.files, env)
+        plan = ["plan", ".", "--env", ENV, "--refresh=false"]
+        summary = [line for line in _ccc(repo, plan, env, ok=(0,)).splitlines()
+                   if line.startswith("Plan:")]
+        print(f"{args.resources} resources in {args.files} files, {changed} changed since the "
+              f"last apply; {summary[0] if summary else 'no summary line'}")
+        cold = []
+        for i in range(args.runs):
+            cold.append(_timed(repo, plan, {**env, "CCC_CACHE_DIR": str(Path(tmp) / f"c{i}")}))
+        _timed(repo, plan, env)
+        warm = [_timed(repo, plan, env) for _ in range(args.runs)]
+        refreshed = [_timed(repo, plan[:-1], env) for _ in range(args.runs)]
+        os.environ["CCC_CACHE_DIR"] = env["CCC_CACHE_DIR"]
+        phases = in_process(repo, args.profile)
+
+    def line(label: str, values: list[float]) -> str:
+        return (f"{label}: median {statistics.median(values):.2f} s (min {min(values):.2f}, "
+                f"max {max(values):.2f}) over {len(values)} runs")
+
+    print(line("ccc plan --refresh=false, cold cache", cold))
+    print(line("ccc plan --refresh=false, warm cache", warm))
+    print(line("ccc plan (refresh), warm cache", refreshed))
+    print("in process, warm cache, by phase:")
+    for name, seconds in phases:
+        print(f"  {name:<40} {seconds:6.3f} s")
+
+
+if __name__ == "__main__":
+    main()
