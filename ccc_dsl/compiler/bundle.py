@@ -96,6 +96,12 @@ def bundle_config(model: Model) -> tuple[dict[str, Any], list[Diagnostic]]:
         "region": DEFAULT_REGION,
         **_outbound(model),
     }
+    problems += [_problem(f"trunk `{t.name}`: the runtime reads a registration password from "
+                          "an environment variable only (`password: {env: NAME}`)",
+                          model.span_of("trunks", t.name))
+                 for t in sorted(model.trunks.values(), key=lambda t: t.name)
+                 if t.registration is not None and t.password is not None
+                 and t.password.env is None]
     return config, problems
 
 
@@ -109,7 +115,10 @@ def _outbound(model: Model) -> dict[str, Any]:
     trunks = {t.name: {"gateway": t.gateway, "port": t.port, "transport": t.transport,
                        "codec": t.codec, "allowed_sources": list(t.allowed_sources),
                        "username": t.username,
-                       "password_env": t.password.env if t.password is not None else None}
+                       "password_env": t.password.env if t.password is not None else None,
+                       **({"registration": {"expires_s": t.registration.expires_seconds,
+                                            "domain": t.registration.domain or t.gateway}}
+                          if t.registration is not None else {})}
               for t in sorted(model.trunks.values(), key=lambda t: t.name)}
     name = model.instance.outbound_policy if model.instance else None
     policy = model.outbound_policies.get(name) if name is not None else None

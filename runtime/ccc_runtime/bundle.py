@@ -130,6 +130,13 @@ class PhoneNumberModel(_Model):
     trunk: str | None = None
 
 
+class RegistrationModel(_Model):
+    """Registration mode at this trunk's gateway (sip/register.py)."""
+
+    expires_s: int = Field(default=300, ge=30, le=86_400)
+    domain: str = Field(min_length=1, max_length=253)  # the AOR's host
+
+
 class TrunkModel(_Model):
     """The customer's voice gateway; the password is an environment variable's name."""
 
@@ -140,6 +147,14 @@ class TrunkModel(_Model):
     allowed_sources: list[str] = []
     username: str | None = None
     password_env: str | None = None
+    registration: RegistrationModel | None = None
+
+    @model_validator(mode="after")
+    def _credentials(self) -> TrunkModel:
+        if self.registration is not None and (self.username is None or
+                                              self.password_env is None):
+            raise ValueError("registration needs 'username' and 'password_env'")
+        return self
 
 
 class BundleConfig(_Model):

@@ -21,9 +21,12 @@ import hashlib
 import logging
 import re
 import secrets
+import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ..bundle import TrunkModel
 from ..clock import Clock, SystemClock
 from ..metrics import Metrics
 from .endpoint import SipEndpoint, new_tag
@@ -266,3 +269,74 @@ def _stale(response: SipMessage, header: str) -> bool:
         if challenge is not None and challenge.params.get("stale", "").lower() == "true":
             return True
     return False
+
+
+class Registrations:
+    """The registrations a bundle asks for (its trunks with `registration`), kept in step with
+    the bundle in service: `sync` starts new ones, restarts changed ones and stops removed
+    ones. `sources` holds the registrars' addresses, from which INVITEs are accepted."""
+
+    def __init__(self, endpoint: SipEndpoint, clock: Clock | None = None,
+                 metrics: Metrics | None = None) -> None:
+        self.endpoint = endpoint
+        self.clock = clock
+        self.metrics = metrics
+        self.active: dict[str, Registrar] = {}
+        self.sources: set[str] = set()
+
+    async def sync(self, trunks: Mapping[str, TrunkModel],
+                   environ: Mapping[str, str]) -> list[str]:
+        """Register as the trunks say; the problems that keep one from registering (a password
+        variable not set, a gateway that doesn't resolve), each naming its trunk."""
+        wanted: dict[str, Registration] = {}
+        problems: list[str] = []
+        for name, trunk in sorted(trunks.items()):
+            if trunk.registration is None or trunk.username is None or not trunk.password_env:
+                continue
+            password = environ.get(trunk.password_env)
+            if password is None:
+                problems.append(f"trunk {name!r}: registration password: environment variable "
+                                f"{trunk.password_env} is not set")
+                continue
+            try:
+                host = await _resolve(trunk.gateway, trunk.port)
+            except OSError as exc:
+                problems.append(f"trunk {name!r}: can't resolve {trunk.gateway}: {exc}")
+                continue
+            wanted[name] = Registration((host, trunk.port), trunk.username, password,
+                                        trunk.registration.domain,
+                                        trunk.registration.expires_s)
+        for name in sorted(set(self.active) - set(wanted)):
+            await self.active.pop(name).stop()
+        for name, registration in wanted.items():
+            running = self.active.get(name)
+            if running is not None and running.reg == registration:
+                continue
+            if running is not None:
+                await running.stop()
+            self.active[name] = Registrar(self.endpoint, registration, self.clock,
+                                          self.metrics)
+            self.active[name].start()
+        self.sources = {r.reg.registrar[0] for r in self.active.values()}
+        return problems
+
+    async def stop(self) -> None:
+        """Stop every registration, removing the bindings (each wait bounded)."""
+        await asyncio.gather(*(r.stop() for r in self.active.values()))
+        self.active.clear()
+        self.sources = set()
+
+
+async def _resolve(host: str, port: int) -> str:
+    """The IPv4/IPv6 address of a gateway, resolved without blocking the loop (5 s at most)."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM), 5.0)
+    except TimeoutError:
+        raise OSError("timed out") from None
+    except socket.gaierror as exc:
+        raise OSError(exc.strerror or str(exc)) from None
+    if not infos:
+        raise OSError("no address")
+    return str(infos[0][4][0])
