@@ -14,6 +14,7 @@ Formatting is idempotent: the output parses to the same AST, and formats to itse
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import re
 from collections.abc import Sequence
@@ -100,13 +101,17 @@ class _Comment:
 
 
 def _comments(source: str) -> list[_Comment]:
+    """The `//` comments in source order (line numbers counted as the scan goes: linear)."""
     found: list[_Comment] = []
+    line, counted = 1, 0
     for m in _COMMENT_RE.finditer(source):
         if not m.group().startswith("//"):
             continue
+        line += source.count("\n", counted, m.start())
+        counted = m.start()
         line_start = source.rfind("\n", 0, m.start()) + 1
         trailing = bool(source[line_start:m.start()].strip())
-        found.append(_Comment(source.count("\n", 0, m.start()) + 1, m.group().rstrip(), trailing))
+        found.append(_Comment(line, m.group().rstrip(), trailing))
     return found
 
 
@@ -114,9 +119,16 @@ def _merge_comments(lines: list[_Line], comments: Sequence[_Comment]) -> list[_L
     if not comments:
         return lines
     first_by_tag: dict[int, int] = {}
+    # The first printed line from a source line after L is the first whose running maximum
+    # of source lines passes L: a binary search, so merging stays n log n in comments.
+    running: list[int] = []
+    indexes: list[int] = []
     for i, ln in enumerate(lines):
         if ln.text:
             first_by_tag.setdefault(ln.tag, i)
+            if not running or ln.tag > running[-1]:
+                running.append(ln.tag)
+                indexes.append(i)
     before: dict[int, list[_Comment]] = {}
     after: dict[int, str] = {}
     tail: list[_Comment] = []
@@ -124,11 +136,11 @@ def _merge_comments(lines: list[_Line], comments: Sequence[_Comment]) -> list[_L
         if c.trailing and c.line in first_by_tag and first_by_tag[c.line] not in after:
             after[first_by_tag[c.line]] = c.text
             continue
-        target = next((i for i, ln in enumerate(lines) if ln.text and ln.tag > c.line), None)
-        if target is None:
+        found = bisect.bisect_right(running, c.line)
+        if found == len(running):
             tail.append(c)
         else:
-            before.setdefault(target, []).append(c)
+            before.setdefault(indexes[found], []).append(c)
     out: list[_Line] = []
     for i, ln in enumerate(lines):
         for c in before.get(i, []):
