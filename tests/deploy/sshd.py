@@ -163,3 +163,20 @@ class LoopbackHosts:
     def stop(self) -> None:
         for server in self.servers:
             server.stop()
+
+
+def deploy_env_to(root: Path, env: str, hosts: LoopbackHosts) -> None:
+    """Point environment `env` of the config repo at `root` to the loopback hosts (its
+    `target:` in ccc.yaml, rewritten with comments kept)."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    config = yaml.load(root / "ccc.yaml")
+    config["environments"][env]["target"] = {
+        "type": "ssh",
+        "hosts": [{"host": "127.0.0.1", "port": s.port, "path": str(d)}
+                  for s, d in zip(hosts.servers, hosts.dirs, strict=True)],
+        "identity_file": str(hosts.client_key),
+        "known_hosts": str(hosts.known_hosts),
+    }
+    yaml.dump(config, root / "ccc.yaml")

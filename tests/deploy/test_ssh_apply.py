@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from ccc_runtime.rundir import RuntimeDir
 from deploy_helpers import ccc, copy_examples, edit
-from ruamel.yaml import YAML
-from sshd import LoopbackHosts
+from sshd import LoopbackHosts, deploy_env_to
 
 ENV = "production"
 
@@ -32,16 +31,7 @@ def hosts(tmp_path: Path) -> Iterator[LoopbackHosts]:
 def repo(tmp_path: Path, hosts: LoopbackHosts) -> Path:
     """The examples, production deploying to the two loopback hosts."""
     root = copy_examples(tmp_path / "repo")
-    yaml = YAML()
-    config = yaml.load(root / "ccc.yaml")
-    config["environments"][ENV]["target"] = {
-        "type": "ssh",
-        "hosts": [{"host": "127.0.0.1", "port": s.port, "path": str(d)}
-                  for s, d in zip(hosts.servers, hosts.dirs, strict=True)],
-        "identity_file": str(hosts.client_key),
-        "known_hosts": str(hosts.known_hosts),
-    }
-    yaml.dump(config, root / "ccc.yaml")
+    deploy_env_to(root, ENV, hosts)
     return root
 
 
