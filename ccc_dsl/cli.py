@@ -17,6 +17,7 @@ from ccc_dsl import __version__
 from ccc_dsl.commands import deploy as deploy_commands
 from ccc_dsl.commands import explain as explain_commands
 from ccc_dsl.commands import init as init_commands
+from ccc_dsl.commands import serve as serve_commands
 from ccc_dsl.commands.common import (
     EXISTING,
     EXIT_INTERNAL,
@@ -308,7 +309,7 @@ def simulate(flow: str, path: Path, caller: str, called: str | None, at: str | N
 
 # Commands defined in ccc_dsl/commands/ (one module per group), registered here.
 COMMAND_MODULES: tuple[ModuleType, ...] = (deploy_commands, init_commands,
-                                           explain_commands)
+                                           explain_commands, serve_commands)
 for _module in COMMAND_MODULES:
     for _command in _module.COMMANDS:
         cli.add_command(_command)

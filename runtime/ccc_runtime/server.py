@@ -269,6 +269,8 @@ class Server:
             self._watch.cancel()
         for task in list(self._tasks):
             task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         for call in list(self.calls.values()):
             if call.task is not None:
                 call.task.cancel()
@@ -350,10 +352,14 @@ class Server:
             return self._reject(txn, 503, "no RTP port free", retry=True)
         if self.answer_delay_ms > 0 and not txn.final_status:
             txn.respond(180)
-            await asyncio.sleep(self.answer_delay_ms / 1000)
-        if txn.final_status:  # CANCELled meanwhile (the endpoint sent the 487)
+            try:
+                await asyncio.sleep(self.answer_delay_ms / 1000)
+            except asyncio.CancelledError:
+                leg.close()
+                raise
+        if txn.final_status or self.draining:  # CANCELled (the endpoint sent 487) or stopping
             leg.close()
-            return None
+            return self._reject(txn, 503, "draining", retry=True) if self.draining else None
         leg.connect(offer.host, offer.port, codec, offer.event_pt)
         advertise = self.endpoint.local_host(txn.source[0])
         dialog = self.endpoint.server_dialog(txn)

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ccc_dsl.pipeline import build_bundle
 from ccc_runtime.clock import StartedClock
 from ccc_runtime.rundir import RuntimeDir
 from ccc_runtime.server import Server
 from ccc_runtime.sip.rtp import RtpPacket, parse_rtp
+
+from ccc_dsl.pipeline import build_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -53,7 +54,12 @@ def make_repo(tmp: Path) -> Repo:
     shutil.copytree(EXAMPLES, path)
     agent_port, gateway_port = free_udp_port(), free_udp_port()
     people = path / "people.yaml"
-    people.write_text(people.read_text().replace(":5071", f":{agent_port}"))
+    # alice forwards to a mobile that may not be dialled: the toll-fraud guard's test
+    people.write_text(people.read_text().replace(":5071", f":{agent_port}").replace(
+        'mobile: "+86 138 0013 8000"', 'mobile: "+86 139 1234 0002"'))
+    outbound = path / "outbound.yaml"
+    outbound.write_text(outbound.read_text().replace(
+        'numbers: ["+86 139 1234 9999"', 'numbers: ["+86 139 1234 0002", "+86 139 1234 9999"'))
     root = path / "ccc.yaml"
     root.write_text(root.read_text().replace("gateway_port: 5080",
                                              f"gateway_port: {gateway_port}"))
@@ -94,8 +100,8 @@ async def sipp(scenario: str, tmp: Path, *, remote_port: int | None = None,
     log = tmp / f"sipp-{scenario}-{port}.log"
     argv = ["sipp", "-sf", str(SCENARIOS / scenario), "-m", "1", "-p", str(port), "-i",
             local_ip, "-mi", local_ip, "-mp", str(free_udp_port(local_ip)), "-nostdin",
-            "-timeout", f"{timeout_s}s", "-timeout_error", "-trace_logs", "-trace_err", "-trace_msg", "-log_file",
-            str(log), *extra]
+            "-timeout", f"{timeout_s}s", "-timeout_error", "-trace_logs", "-trace_err",
+            "-trace_msg", "-log_file", str(log), *extra]
     if remote_port is not None:
         argv.append(f"127.0.0.1:{remote_port}")
     for key, value in (keys or {}).items():

@@ -1,0 +1,173 @@
+"""`ccc serve`: the live runtime, answering SIP calls with a deployed bundle (docs/runtime.md).
+
+`ccc serve --runtime-dir DIR` serves what `ccc apply` deployed there; `ccc serve PATH` first
+compiles the config repo at PATH (or takes the bundle folder PATH) and installs it into the
+runtime directory, for a quick try. Loopback by default: a public address only with `--listen`.
+Startup problems (a bad bundle, the port in use) are one line and exit 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+from ccc_runtime.acd import AgentState
+from ccc_runtime.bundle import MANIFEST_FILE, BundleError, load_bundle
+from ccc_runtime.clock import Clock, StartedClock
+from ccc_runtime.rundir import RuntimeDir
+from ccc_runtime.server import DEFAULT_RTP_PORTS, ServeError, Server
+
+from ccc_dsl.commands.common import EXIT_INVALID, emit_diagnostics, env_option
+from ccc_dsl.deploy.targets.local import SERVE_PID_FILE
+from ccc_dsl.pipeline import build_bundle, find_repo_root
+
+DEFAULT_LISTEN = "127.0.0.1:5060"
+
+
+class _JsonLogs(logging.Formatter):
+    """One JSON object per log line (time, level, logger, message)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": datetime.fromtimestamp(record.created).astimezone().isoformat(),
+                 "level": record.levelname.lower(), "logger": record.name,
+                 "message": record.getMessage()}
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info).splitlines()[-1]
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _hostport(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise click.BadParameter(f"expected HOST:PORT, e.g. {DEFAULT_LISTEN}",
+                                 param_hint="--listen")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    low, sep, high = text.partition("-")
+    if not (sep and low.isdigit() and high.isdigit() and 1024 <= int(low) < int(high) < 65536):
+        raise click.BadParameter("expected LOW-HIGH, e.g. 40000-41000", param_hint="--rtp-ports")
+    return int(low), int(high)
+
+
+def _deploy_path(path: Path, env: str | None, runtime_dir: Path | None) -> Path:
+    """Install the repo's (or the bundle folder's) bundle into the runtime directory and make
+    it current; the runtime directory. Exits 1 with diagnostics when it can't be built."""
+    if (path / MANIFEST_FILE).is_file():
+        try:
+            load_bundle(path)
+        except BundleError as exc:
+            click.echo(f"ccc serve: {exc}", err=True)
+            raise SystemExit(EXIT_INVALID) from None
+        files = {str(p.relative_to(path)): p.read_bytes()
+                 for p in sorted(path.rglob("*")) if p.is_file()}
+        target = runtime_dir or Path(".ccc") / "runtime" / "bundle"
+    else:
+        root = find_repo_root(path)
+        if root is None:
+            click.echo(f"ccc serve: {path} is neither a config repo (no ccc.yaml) nor a bundle "
+                       "folder (no manifest.json)", err=True)
+            raise SystemExit(EXIT_INVALID)
+        built = build_bundle(root, env)
+        if not built.ok:
+            emit_diagnostics(built.diagnostics, "text")
+            click.echo("ccc serve: the config repo has errors; nothing served", err=True)
+            raise SystemExit(EXIT_INVALID)
+        files = built.files
+        target = runtime_dir or root / ".ccc" / "runtime" / (env or "default")
+    rundir = RuntimeDir(target)
+    try:
+        rundir.activate(rundir.install(files))
+    except (OSError, ValueError, BundleError) as exc:
+        click.echo(f"ccc serve: can't install the bundle into {target}: {exc}", err=True)
+        raise SystemExit(EXIT_INVALID) from None
+    return target
+
+
+async def _serve(server: Server, available: tuple[str, ...], pid_file: Path) -> None:
+    await server.start()
+    acd = server.acd()
+    for user in available:
+        if acd is not None and user in acd.agents:
+            acd.set_state(user, AgentState.AVAILABLE)
+        else:
+            logging.getLogger("ccc_runtime.server").warning("--available %s: no such agent", user)
+    server.install_signal_handlers()
+    pid_file.write_text(f"{os.getpid()}\n")
+    digest = server.deployed.digest[:12] if server.deployed else "-"
+    click.echo(f"ccc serve: listening on udp {server.host}:{server.port}, bundle {digest}, "
+               f"runtime dir {server.rundir.path} (SIGHUP reloads, SIGTERM drains)", err=True)
+    try:
+        await server.serve()
+    finally:
+        pid_file.unlink(missing_ok=True)
+
+
+@click.command("serve")
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
+@env_option
+@click.option("--listen", default=DEFAULT_LISTEN, show_default=True, metavar="HOST:PORT",
+              help="UDP address for SIP. Loopback by default; give a public address to take "
+                   "calls from the network.")
+@click.option("--runtime-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Runtime directory to serve (and, with PATH, to install into). Default with "
+                   "a repo: REPO/.ccc/runtime/ENV.")
+@click.option("--max-calls", type=click.IntRange(1, 100_000), default=100, show_default=True,
+              help="Calls at once; more get 503 with Retry-After.")
+@click.option("--rtp-ports", default=f"{DEFAULT_RTP_PORTS[0]}-{DEFAULT_RTP_PORTS[1]}",
+              show_default=True, metavar="LOW-HIGH", help="UDP ports for media.")
+@click.option("--advertise", metavar="ADDRESS",
+              help="The address peers should send to (Contact, SDP), when it differs from the "
+                   "listening one (e.g. behind NAT, or listening on 0.0.0.0).")
+@click.option("--drain-seconds", type=click.FloatRange(0, 3600), default=30.0,
+              show_default=True, help="On SIGTERM, how long calls in progress may go on.")
+@click.option("--available", multiple=True, metavar="USER",
+              help="Agents to start as available (until the control API sets states).")
+@click.option("--clock", "clock_at", metavar="ISO-TIME", hidden=True,
+              help="Run the calls' clock from this instant (tests and demos).")
+@click.option("--answer-delay-ms", type=click.IntRange(0, 60_000), default=0, hidden=True)
+def serve(path: Path | None, env: str | None, listen: str, runtime_dir: Path | None,
+          max_calls: int, rtp_ports: str, advertise: str | None, drain_seconds: float,
+          available: tuple[str, ...], clock_at: str | None, answer_delay_ms: int) -> None:
+    """Answer SIP calls with the deployed flows.
+
+    \b
+    Examples:
+      ccc serve examples                      compile and serve on 127.0.0.1:5060
+      ccc serve --runtime-dir /srv/ccc        serve what `ccc apply` deployed there
+      ccc serve examples --listen 0.0.0.0:5060 --advertise 203.0.113.5
+    """
+    host, port = _hostport(listen)
+    low_high = _port_range(rtp_ports)
+    clock: Clock | None = None
+    if clock_at is not None:
+        try:
+            clock = StartedClock(datetime.fromisoformat(clock_at))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--clock") from None
+    if path is not None:
+        runtime_dir = _deploy_path(path, env, runtime_dir)
+    elif runtime_dir is None:
+        raise click.UsageError("give a config repo or bundle folder (PATH), or --runtime-dir")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonLogs())
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    try:
+        server = Server(runtime_dir, host=host, port=port, clock=clock, max_calls=max_calls,
+                        rtp_ports=low_high, drain_s=drain_seconds, advertise=advertise,
+                        answer_delay_ms=answer_delay_ms)
+        asyncio.run(_serve(server, available, runtime_dir / SERVE_PID_FILE))
+    except ServeError as exc:
+        click.echo(f"ccc serve: {exc}", err=True)
+        raise SystemExit(EXIT_INVALID) from None
+    click.echo("ccc serve: stopped", err=True)
+
+
+COMMANDS: list[click.Command] = [serve]
