@@ -5,6 +5,7 @@ reload, and a host's failure that leaves the other one right."""
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import os
 import signal
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 from ccc_runtime.bundle import BUNDLE_FILE, MANIFEST_FILE, load_bundle, manifest_bytes
 from ccc_runtime.rundir import RuntimeDir
-from sshd import LoopbackHosts
+from sshd import LoopbackHosts, keygen
 
 from ccc_dsl.deploy.targets.base import HostResult
 from ccc_dsl.deploy.targets.ssh import SshHost, SshTarget
@@ -254,3 +255,20 @@ def test_a_running_serve_is_asked_to_reload(hosts: LoopbackHosts, bundle: dict[s
     finally:
         catcher.send_signal(signal.SIGTERM)
         catcher.wait(timeout=10)
+
+
+def test_a_key_the_host_refuses_and_a_missing_key_file_are_said_plainly(
+        hosts: LoopbackHosts, bundle: dict[str, bytes], tmp_path: Path) -> None:
+    stranger = keygen(tmp_path / "stranger")
+    listed = [SshHost("127.0.0.1", str(d), port=s.port)
+              for s, d in zip(hosts.servers, hosts.dirs, strict=True)]
+    refused = asyncio.run(SshTarget("p", listed, known_hosts=hosts.known_hosts,
+                                    identity_file=stranger).deploy(bundle, digest_of(bundle)))
+    assert [r.error for r in refused] == [
+        f"login refused for user {getpass.getuser()} with {stranger} (is the public key in "
+        "the host's authorized_keys?)"] * 2
+    missing = tmp_path / "no-such-key"
+    gone = asyncio.run(SshTarget("p", listed[:1], known_hosts=hosts.known_hosts,
+                                 identity_file=missing).deploy(bundle, digest_of(bundle)))
+    assert gone[0].error == f"can't use identity file {missing}: No such file or directory"
+    assert not any((d / "current").exists() for d in hosts.dirs)

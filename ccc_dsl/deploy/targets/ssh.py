@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import hashlib
 import json
 import os
@@ -212,7 +213,7 @@ class SshTarget:
             text = await self._host_key_problem(host)
         elif isinstance(exc, asyncssh.PermissionDenied):
             key = self.identity_file or "the default keys"
-            text = (f"login refused for user {host.user or 'the local user'} with {key} "
+            text = (f"login refused for user {host.user or getpass.getuser()} with {key} "
                     "(is the public key in the host's authorized_keys?)")
         elif isinstance(exc, TimeoutError):
             text = f"timed out while {job.step}"
