@@ -10,11 +10,12 @@ parsed again (at most MAX_ROUNDS times), so one run reports the errors of severa
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from lark import Lark
 from lark.exceptions import UnexpectedInput
@@ -108,10 +109,16 @@ def parse_text(text: str, file: str) -> ParseResult:
     return ParseResult(module, sorted_diagnostics(checks))
 
 
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Control characters a flow never needs (tab, line feed and carriage return aside): a NUL or
+an ESC in a string would reach speech, records and terminals."""
+
+
 def decode(data: bytes, file: str) -> tuple[str | None, list[Diagnostic]]:
-    """UTF-8 text of a file, or a located P100 diagnostic for bytes that are not UTF-8."""
+    """UTF-8 text of a file, or a located P100 diagnostic for bytes that are not UTF-8 (P107
+    for a control character)."""
     try:
-        return data.decode("utf-8"), []
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
@@ -119,6 +126,15 @@ def decode(data: bytes, file: str) -> tuple[str | None, list[Diagnostic]]:
             "P100", f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
             Span.point(file, line, column), "save the file as UTF-8",
         )]
+    bad = _CONTROL.search(text)
+    if bad is None:
+        return text, []
+    line = text.count("\n", 0, bad.start()) + 1
+    column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+    return None, [error(
+        "P107", f"a control character (U+{ord(bad.group()):04X}) is not allowed in a flow",
+        Span.point(file, line, column), "remove it; in a string write \\n or \\t",
+    )]
 
 
 def parse_file(path: Path) -> ParseResult:

@@ -16,7 +16,7 @@ from ccc_dsl import __version__
 from ccc_dsl.codes import lookup
 from ccc_dsl.diagnostics import Diagnostic, Severity
 from ccc_dsl.util import SECRET_WORDS
-from ccc_dsl.views.terminal import paint
+from ccc_dsl.views.terminal import paint, visible
 
 FORMATS = ("text", "json", "github", "sarif")
 
@@ -69,9 +69,9 @@ def render_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
     """rustc-like text: `file:line:col: severity[code]: message`, the line, a caret, a hint."""
     out: list[str] = []
     for d in diagnostics:
-        where = f"{d.span}: " if d.span else ""
+        where = visible(f"{d.span}: ") if d.span else ""
         head = paint(f"{d.severity}[{d.code}]", _COLORS[d.severity], color)
-        out.append(f"{where}{head}: {d.message}")
+        out.append(f"{where}{head}: {visible(d.message)}")
         if d.span is not None:
             lines = _source_lines(d.span.file)
             if 0 < d.span.line <= len(lines) and _echo_source(d.code, d.span.file,
@@ -83,7 +83,7 @@ def render_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
                 painted = paint(caret, _COLORS[d.severity], color)
                 out.append(" " * (len(gutter) - 2) + "| " + painted)
         if d.hint:
-            out.append(f"  = hint: {d.hint}")
+            out.append(f"  = hint: {visible(d.hint)}")
     errors = sum(1 for d in diagnostics if d.severity is Severity.ERROR)
     warnings = sum(1 for d in diagnostics if d.severity is Severity.WARNING)
     if diagnostics:

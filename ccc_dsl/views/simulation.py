@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict
 
 from ccc_dsl.simulate import Simulation
+from ccc_dsl.views.terminal import visible
 
 
 def render_text(sim: Simulation) -> str:
@@ -33,7 +34,7 @@ def render_text(sim: Simulation) -> str:
                                                 sort_keys=True))
     lines += [f"fault: {f}" for f in r.faults]
     lines.append(f"{r.steps} steps, {r.record.duration_ms / 1000:g}s of call time")
-    return "\n".join(lines)
+    return visible("\n".join(lines))  # speech, keys and replies come from outside
 
 
 def render_json(sim: Simulation) -> str:

@@ -10,6 +10,7 @@ from ccc_dsl.diagnostics import sorted_diagnostics
 from ccc_dsl.flowtest.coverage import FlowCoverage
 from ccc_dsl.flowtest.runner import CaseResult, RunReport
 from ccc_dsl.views import diagnostics as diagnostics_view
+from ccc_dsl.views.terminal import visible
 
 WIDTH = 78
 
@@ -34,13 +35,13 @@ def render_text(report: RunReport, min_coverage: float | None = None, color: boo
     for result in report.results:
         by_file.setdefault(result.case.file.display, []).append(result)
     for name, results in by_file.items():
-        lines.append(f"{name} " + "".join("." if r.passed else "F" for r in results))
+        lines.append(visible(f"{name} ") + "".join("." if r.passed else "F" for r in results))
     failed = [r for r in report.results if not r.passed]
     if failed:
         lines.append("")
         lines.append(" FAILURES ".center(WIDTH, "="))
         for result in failed:
-            lines += _failure(result)
+            lines += [visible(line) for line in _failure(result)]
     if report.coverage and report.results:
         lines.append("")
         lines += coverage_table(report.coverage)
