@@ -74,10 +74,15 @@ def install(tmp: Path, files: Mapping[str, bytes]) -> Path:
     return rundir.path
 
 
+def rtp_range(width: int = 400) -> tuple[int, int]:
+    """An even RTP port range somewhere in 30000-60400 (the pool skips ports in use)."""
+    low = 30000 + free_udp_port() % 15000 * 2
+    return low, low + width
+
+
 async def start_server(runtime_dir: Path, at: datetime = OPEN, **options: Any) -> Server:
-    low = free_udp_port() // 2 * 2
-    server = Server(runtime_dir, port=0, clock=StartedClock(at),
-                    rtp_ports=(low, low + 400), drain_s=options.pop("drain_s", 5.0), **options)
+    server = Server(runtime_dir, port=0, clock=StartedClock(at), rtp_ports=rtp_range(),
+                    drain_s=options.pop("drain_s", 5.0), **options)
     await server.start()
     return server
 
