@@ -31,7 +31,7 @@ from ccc_dsl.compiler.driver import BUILD_FILE, Analysis, Build, analyse, emit_a
 from ccc_dsl.diagnostics import Diagnostic, Span, error, has_errors, sorted_diagnostics
 from ccc_dsl.grammar import ast
 from ccc_dsl.grammar.parser import parse_file, parse_text
-from ccc_dsl.manifest.loader import ROOT_FILE, load_repo
+from ccc_dsl.manifest.loader import ROOT_FILE, LoadResult, load_repo
 from ccc_dsl.manifest.model import Model
 
 
@@ -44,6 +44,9 @@ class RepoCheck:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     analysis: Analysis | None = None
     """Name resolution and flow analyses (the compiler's front half); its IRs feed emission."""
+    manifests: LoadResult | None = None
+    """The loaded manifests, for a later check that only flows changed (`check_repo(...,
+    manifests=)`)."""
 
 
 def find_repo_root(path: Path) -> Path | None:
@@ -56,13 +59,18 @@ def find_repo_root(path: Path) -> Path | None:
 
 
 def check_repo(root: Path, env: str | None,
-               overlays: Mapping[Path, str] | None = None) -> RepoCheck:
+               overlays: Mapping[Path, str] | None = None,
+               manifests: LoadResult | None = None) -> RepoCheck:
     """Load, parse and analyse the config repo at `root`. `overlays` maps files of the repo
     (manifests or flows) to unsaved text to check instead of what is on disk, as an editor
-    asks; files are found as on disk, so an overlay of a file that doesn't exist yet is unused."""
+    asks; files are found as on disk, so an overlay of a file that doesn't exist yet is unused.
+    `manifests`, an earlier check's `.manifests` of the same repo and env, is reused instead of
+    loading them again: a language server re-checks as flows are typed, and the manifests of a
+    large repo take longer to load than the flows to check."""
     resolved = {Path(p).resolve(): text for p, text in overlays.items()} if overlays else None
-    loaded = load_repo(root, env, resolved)
-    check = RepoCheck(model=loaded.model, diagnostics=list(loaded.diagnostics))
+    loaded = manifests if manifests is not None else load_repo(root, env, resolved)
+    check = RepoCheck(model=loaded.model, diagnostics=list(loaded.diagnostics),
+                      manifests=loaded)
     unparsed = 0
     with paused_gc():  # ASTs are many small objects without cycles: don't rescan them
         for flow_file in loaded.flow_files:

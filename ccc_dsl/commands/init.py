@@ -1,5 +1,5 @@
-"""`ccc init` and `ccc schema`: a new config repo that validates and tests at once, and the JSON
-Schemas an editor validates the manifests with.
+"""`ccc init`, `ccc schema` and `ccc lsp`: a new config repo that validates and tests at once,
+the JSON Schemas an editor validates the manifests with, and the language server.
 
 The templates and schemas are package data (ccc_dsl/templates/, ccc_dsl/schemas/), so what
 `pip install` gives is enough: `templates/example` is the checkout's examples/ (a link in the
@@ -135,4 +135,13 @@ def schema_command(out_dir: Path) -> None:
         raise SystemExit(EXIT_INVALID) from None
 
 
-COMMANDS: list[click.Command] = [init_command, schema_command]
+@click.command("lsp")
+def lsp_command() -> None:
+    """Run the language server over stdio, for an editor to start: diagnostics as you type
+    (those of `ccc validate`), formatting, go to definition, references, completion, hover."""
+    from ccc_dsl.lsp.server import main  # pygls is only imported by this command
+
+    main()
+
+
+COMMANDS: list[click.Command] = [init_command, schema_command, lsp_command]
