@@ -294,9 +294,13 @@ class RtpLeg(asyncio.DatagramProtocol):
         self.stop()
         self.closed = True
         self.on_digit = self.on_audio = None
-        if self.transport is not None:
-            with contextlib.suppress(Exception):
-                self.transport.close()
+        if self.transport is None:
+            self.pool.release(self.port)
+            return
+        with contextlib.suppress(Exception):
+            self.transport.close()  # the port goes back once the socket is really closed
+
+    def connection_lost(self, exc: Exception | None) -> None:
         self.pool.release(self.port)
 
 
