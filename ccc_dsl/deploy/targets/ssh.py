@@ -81,7 +81,6 @@ class _HostError(Exception):
 class _Job:
     """What is known about one host while an operation runs on it."""
 
-    label: str
     say: Callable[[str], None]
     step: str = "connecting"
     running: str | None = None
@@ -149,7 +148,7 @@ class SshTarget:
                    work: _Step) -> HostResult:
         """One operation on one host, in its own session and time limit; its failure becomes
         that host's result (a cancel, e.g. Ctrl-C, goes on up)."""
-        job = _Job(label, partial(progress, label) if progress else (lambda _message: None))
+        job = _Job(partial(progress, label) if progress else (lambda _message: None))
         try:
             async with asyncio.timeout(self.host_timeout):
                 job.at("connecting")
@@ -163,7 +162,7 @@ class SshTarget:
         return HostResult(label, job.running, uploaded=job.uploaded)
 
     async def _refresh_one(self, host: SshHost, label: str) -> HostStatus:
-        job = _Job(label, lambda _message: None, step="reading current")
+        job = _Job(lambda _message: None, step="reading current")
         try:
             async with asyncio.timeout(self.host_timeout), self._session(host) as (conn, sftp):
                 remote = _Remote(conn, sftp, host)
