@@ -104,3 +104,14 @@ def test_a_bundle_template_that_mutates_call_data_is_a_located_fault() -> None:
     assert result.faults[0].loc.line == 4
     assert "can't use calls" in result.faults[0].message
     assert result.variables["result"] == {"balance": 7}
+
+
+def test_a_manifest_prompt_gets_the_same_check(tmp_path: Path) -> None:
+    repo = write_repo(tmp_path / "r", 'flow t "T" {\n  s: play "hello" then hangup\n}\n')
+    things = repo / "things.yaml"
+    things.write_text(things.read_text(encoding="utf-8").replace(
+        'languages: {en: {tts: "Hello"}}', "languages: {en: {tts: \"{{ 'a'|center(9) }}\"}}"),
+        encoding="utf-8")
+    result = CliRunner().invoke(cli, ["validate", str(repo)])
+    assert result.exit_code == 1
+    assert "things.yaml:" in result.output and "can't use the filter 'center'" in result.output

@@ -26,7 +26,7 @@ from typing import Final
 from ccc_dsl.codes import Stage, stage_of
 from ccc_dsl.diagnostics import Diagnostic, Span
 from ccc_dsl.grammar import ast
-from ccc_dsl.grammar.parser import decode, parse_file, parse_text
+from ccc_dsl.grammar.parser import MAX_FLOW_BYTES, decode, parse_file, parse_text
 from ccc_dsl.grammar.transformer import format_duration
 
 WIDTH: Final = 100
@@ -476,10 +476,11 @@ def format_file(path: Path) -> FileFormat:
     """Format one file in memory (nothing is written)."""
     data: bytes | None
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FLOW_BYTES + 1)
     except OSError:
         data = None
-    if data is None:
+    if data is None or len(data) > MAX_FLOW_BYTES:  # parse_file says why
         return FileFormat(path, "", None, parse_file(path).diagnostics)
     text, problems = decode(data, str(path))
     if text is None:

@@ -29,6 +29,8 @@ from ccc_dsl.grammar.transformer import AstBuilder
 GRAMMAR_PATH = Path(__file__).with_name("ivr.lark")
 _LOCK = threading.Lock()
 MAX_ROUNDS = 12  # parses per file when skipping past errors
+MAX_FLOW_BYTES: Final = 4 * 1024 * 1024
+"""Largest .ivr file read (a flow of 100,000 lines is about 3 MiB); a larger one is P100."""
 
 
 @dataclass
@@ -141,10 +143,15 @@ def parse_file(path: Path) -> ParseResult:
     """Read and parse one `.ivr` file; unreadable files give a P100 diagnostic."""
     file = str(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FLOW_BYTES + 1)
     except OSError as exc:
         return ParseResult(None, [error("P100", f"cannot read the file: {exc.strerror}",
                                         Span.point(file, 1, 1))])
+    if len(data) > MAX_FLOW_BYTES:
+        return ParseResult(None, [error(
+            "P100", f"the file is over {MAX_FLOW_BYTES // (1024 * 1024)} MiB; no flow is that "
+            "long", Span.point(file, 1, 1), "split it into flows of their own files")])
     text, diagnostics = decode(data, file)
     if text is None:
         return ParseResult(None, diagnostics)

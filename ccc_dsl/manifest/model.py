@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+from ccc_runtime.templates import template_error
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -223,6 +224,9 @@ class PromptVariant(Spec):
     def _one_source(self) -> PromptVariant:
         if (self.file is None) == (self.tts is None):
             raise ValueError("give exactly one of `file` (a WAV path) or `tts` (text)")
+        problem = template_error(self.tts) if self.tts and "{" in self.tts else None
+        if problem is not None:  # the check `say` templates get (docs/security.md)
+            raise ValueError(f"`tts` is not a valid speech template: {problem}")
         return self
 
 
