@@ -56,14 +56,60 @@ def validate(path: Path, env: str | None, fmt: str) -> None:
         click.echo(f"{path}: valid" + (f" (env {env})" if env else ""))
 
 
+def _fmt_stdin(check: bool, show_diff: bool) -> None:
+    """`ccc fmt -`, for editors: stdin formatted to stdout. On syntax errors the input comes
+    back unchanged (an editor that replaces its buffer with the output loses nothing), the
+    errors go to stderr, and the exit code is 1."""
+    import shutil
+    import tempfile
+    from dataclasses import replace
+
+    from ccc_dsl.grammar.formatter import format_file
+    from ccc_dsl.grammar.parser import MAX_FLOW_BYTES
+    from ccc_dsl.views.diagnostics import render
+
+    data = sys.stdin.buffer.read(MAX_FLOW_BYTES + 1)
+    with tempfile.TemporaryDirectory() as tmp:  # format_file's checks, exactly, on the bytes
+        staged = Path(tmp) / "stdin.ivr"
+        staged.write_bytes(data)
+        result = format_file(staged)
+    if result.formatted is None:
+        problems = [replace(d, span=replace(d.span, file="<stdin>")) if d.span else d
+                    for d in result.diagnostics]
+        click.echo(render(sorted_diagnostics(problems), "text", color=use_color(sys.stderr)),
+                   err=True)
+        if not (check or show_diff):
+            sys.stdout.buffer.write(data)
+            shutil.copyfileobj(sys.stdin.buffer, sys.stdout.buffer)  # the rest of an oversize one
+            sys.stdout.buffer.flush()
+        raise SystemExit(EXIT_INVALID)
+    if show_diff:
+        click.echo(result.diff().replace(str(staged), "-"), nl=False)
+    elif check:
+        if result.changed:
+            click.echo("would reformat -", err=True)
+    else:
+        click.echo(result.formatted, nl=False)
+    if check and result.changed:
+        raise SystemExit(EXIT_INVALID)
+
+
 @cli.command("fmt")
-@click.argument("paths", nargs=-1, type=EXISTING)
+@click.argument("paths", nargs=-1,
+                type=click.Path(exists=True, path_type=Path, allow_dash=True))
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
 @click.option("--diff", "show_diff", is_flag=True, help="Write nothing; print a diff of changes.")
 def fmt_command(paths: tuple[Path, ...], check: bool, show_diff: bool) -> None:
-    """Format the .ivr files in PATHS (default: the current folder) in the one canonical layout."""
+    """Format the .ivr files in PATHS (default: the current folder) in the one canonical layout;
+    `ccc fmt -` formats stdin to stdout (for editors)."""
     from ccc_dsl.grammar.formatter import format_file, ivr_files
     from ccc_dsl.util import write_file_atomic
+
+    if Path("-") in paths:
+        if len(paths) > 1:
+            raise click.UsageError("`-` (stdin) can't be mixed with other paths")
+        _fmt_stdin(check, show_diff)
+        return
 
     changed, failed, files = 0, 0, ivr_files(list(paths) or [Path(".")])
     for path in files:
