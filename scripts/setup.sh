@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: graphviz renders `ccc graph --format svg`; openssh-server, kamailio (the
 # registrar of the registration tests) and sip-tester (SIPp) are peers the tests start.
-DEB_PACKAGES=(graphviz openssh-server kamailio sip-tester)
+DEB_PACKAGES=(graphviz openssh-server kamailio sip-tester espeak-ng sox)  # TTS and prompt conversion for live calls
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
