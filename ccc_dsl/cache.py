@@ -158,8 +158,10 @@ def decode_positions(blob: bytes) -> tuple[Positions, Positions]:
     return values, keys
 
 
-def _files(folder: Path) -> Iterator[os.DirEntry[str]]:
-    """Every regular file below `folder`, hidden folders (.git, .venv) left out, sorted."""
+def _files(folder: Path, everything: bool = False) -> Iterator[os.DirEntry[str]]:
+    """Every regular file below `folder`, hidden folders (.git, .venv) left out, sorted; with
+    `everything`, every other entry too (folders, devices, dangling links): the loader reports
+    a `dir.yaml` folder or a link to /dev/zero, so they decide a result as files do."""
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError:
@@ -168,11 +170,13 @@ def _files(folder: Path) -> Iterator[os.DirEntry[str]]:
         try:
             is_dir, is_file = entry.is_dir(follow_symlinks=False), entry.is_file()
         except OSError:  # a symlink loop or a vanished entry: not a file the loader can read
-            continue
+            is_dir = is_file = False
         if is_dir:
             if not entry.name.startswith("."):
-                yield from _files(Path(entry.path))
-        elif is_file:
+                if everything:
+                    yield entry
+                yield from _files(Path(entry.path), everything)
+        elif is_file or everything:
             yield entry
 
 
@@ -198,10 +202,15 @@ def result_key(root: Path, env: str | None) -> str:
     digest = hashlib.blake2b(_tool_fingerprint(), digest_size=20)
     digest.update(f"\0{root.resolve()}\0{env}\0".encode("utf-8", "surrogateescape"))
     folder = root if root.is_dir() else root.parent  # `ccc validate repo/ccc.yaml`
-    for entry in _files(folder):
+    for entry in _files(folder, everything=True):
         try:
+            if not entry.is_file():
+                kind = "dir" if entry.is_dir(follow_symlinks=False) else "other"
+                digest.update(f"{entry.path}\0{kind}\0".encode("utf-8", "surrogateescape"))
+                continue
             stat = entry.stat()
         except OSError:
+            digest.update(f"{entry.path}\0unreadable\0".encode("utf-8", "surrogateescape"))
             continue
         digest.update(f"{entry.path}\0{stat.st_size}\0".encode("utf-8", "surrogateescape"))
         if stat.st_size <= CONTENT_HASH_LIMIT:

@@ -223,20 +223,31 @@ class _Loader:
                 continue
             hits = 0
             for path in matches:
-                if not path.is_file():
+                wanted = path.suffix in ((".ivr",) if allow_any_suffix else (".yaml", ".yml"))
+                if not (path.is_file() or wanted):
+                    continue  # a folder that `flows/**` passes through
+                if not allow_any_suffix and not wanted:
                     continue
-                if not allow_any_suffix and path.suffix not in (".yaml", ".yml"):
-                    continue
+                rel = path.relative_to(self.real_root)
+                if any(part.startswith(".") for part in rel.parts[:-1]):
+                    continue  # hidden folders (.git, .ccc) are not part of the repo
                 try:
                     inside = path.resolve().relative_to(self.real_root)
+                except RuntimeError:  # a symlink loop
+                    inside = None
                 except ValueError:
-                    self.diagnostics.append(error(
-                        "Y114", f"{path.relative_to(self.real_root)} links outside the repo",
-                        span, "replace the symlink with the file"))
+                    self.diagnostics.append(error("Y114", f"{rel} links outside the repo", span,
+                                                  "replace the symlink with the file"))
                     continue
-                if any(part.startswith(".") for part in (
-                        *path.relative_to(self.real_root).parts[:-1], *inside.parts[:-1])):
-                    continue  # hidden folders (.git, .ccc) are not part of the repo
+                if inside is None or not path.is_file():  # skipped, but never silently
+                    what = ("a symlink loop" if inside is None else "a folder" if path.is_dir()
+                            else "a broken symlink" if not path.exists() else "not a regular file")
+                    self.diagnostics.append(error(
+                        "Y113", f"{rel} matches `{pattern}` but is {what}", span,
+                        "rename it, or narrow the pattern"))
+                    continue
+                if any(part.startswith(".") for part in inside.parts[:-1]):
+                    continue  # a link into a hidden folder
                 hits += 1
                 found.setdefault(path.relative_to(self.real_root).as_posix(), path)
             if hits == 0 and key == "include":
@@ -553,6 +564,11 @@ def load_repo(root: Path, env: str | None, overlays: Overlays | None = None) -> 
     """Load and validate the config repo at `root` (its folder, or its `ccc.yaml`); a file
     with an overlay (keys: resolved paths) is read from there instead of from disk."""
     root = Path(root)
+    if root.is_file() and root.name != ROOT_FILE:  # `ccc validate people.yaml`: not a repo
+        return LoadResult(None, [error("Y110", f"{root} is a file, not a config repo",
+                                       Span.point(str(root), 1, 1),
+                                       f"pass the folder of its config repo (the one holding "
+                                       f"{ROOT_FILE}), or that {ROOT_FILE}")])
     if root.is_file():
         root_dir, root_file = root.parent, root
     else:
