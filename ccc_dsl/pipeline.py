@@ -58,6 +58,10 @@ def find_repo_root(path: Path) -> Path | None:
     return None
 
 
+_FILE_LOST = frozenset({"Y101", "Y104", "Y105", "Y106", "Y107", "Y108", "Y112", "Y113"})
+"""YAML errors after which a file's names are unknown (Y102 and Y103 keep the rest)."""
+
+
 def check_repo(root: Path, env: str | None,
                overlays: Mapping[Path, str] | None = None,
                manifests: LoadResult | None = None) -> RepoCheck:
@@ -84,6 +88,10 @@ def check_repo(root: Path, env: str | None,
     if unparsed:
         # The flows of a file with syntax errors are unknown: analysing the rest would report
         # every call to them as a call to a missing flow. Syntax first, as compilers do.
+        return check
+    if any(d.code in _FILE_LOST and d.is_error for d in loaded.diagnostics):
+        # Likewise a manifest that couldn't be read at all: the names it declares are unknown,
+        # and every flow using one would get an R5xx before the real Y1xx.
         return check
     root_dir = Path(loaded.model.root) if loaded.model is not None else None
     check.analysis = analyse(check.modules, check.model, root_dir)
