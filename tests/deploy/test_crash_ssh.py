@@ -1,6 +1,7 @@
 """Crash safety over SSH: SIGKILL `ccc apply` to two loopback sshd hosts at random moments
-(the same harness as test_crash.py): each host's `current` stays absent or whole, the state
-loads, its lock is taken over, and the next apply and plan converge."""
+(the harness of test_crash.py; 4 trials by default, 50 slow): each host's `current` stays
+absent or whole, the state loads, its lock is taken over, and the next apply and plan
+converge."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ def ssh_repo(tmp_path: Path) -> Iterator[Repo]:
 
 
 def test_ssh_apply_killed_at_random_moments_converges(ssh_repo: Repo) -> None:
-    seen = run_trials(ssh_repo, 8, seed=int(os.environ.get("CCC_CRASH_SEED", "11")))
-    assert seen["holding the lock"] >= 2
+    seen = run_trials(ssh_repo, 4, seed=int(os.environ.get("CCC_CRASH_SEED", "11")))
+    assert seen["holding the lock"] >= 1  # one trial aimed at each moment
 
 
 @pytest.mark.slow
