@@ -45,17 +45,19 @@ class Repo:
 
     path: Path
     files: dict[str, bytes]
-    agent_port: int
+    agent_port: int  # bob's phone
     gateway_port: int
+    alice_port: int = 0
 
 
 def make_repo(tmp: Path) -> Repo:
     path = tmp / "repo"
     shutil.copytree(EXAMPLES, path)
-    agent_port, gateway_port = free_udp_port(), free_udp_port()
+    agent_port, gateway_port, alice_port = free_udp_port(), free_udp_port(), free_udp_port()
     people = path / "people.yaml"
     # alice forwards to a mobile that may not be dialled: the toll-fraud guard's test
     people.write_text(people.read_text().replace(":5071", f":{agent_port}").replace(
+        ":5070", f":{alice_port}").replace(
         'mobile: "+86 138 0013 8000"', 'mobile: "+86 139 1234 0002"'))
     outbound = path / "outbound.yaml"
     outbound.write_text(outbound.read_text().replace(
@@ -65,7 +67,7 @@ def make_repo(tmp: Path) -> Repo:
                                              f"gateway_port: {gateway_port}"))
     built = build_bundle(path, "staging")
     assert built.ok, built.diagnostics
-    return Repo(path, built.files, agent_port, gateway_port)
+    return Repo(path, built.files, agent_port, gateway_port, alice_port)
 
 
 def install(tmp: Path, files: Mapping[str, bytes]) -> Path:

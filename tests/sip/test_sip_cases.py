@@ -7,19 +7,26 @@ import asyncio
 import json
 import os
 import socket
+import wave
 from pathlib import Path
 
 import pytest
+from ccc_runtime.acd import AgentState
 from ccc_runtime.bundle import manifest_bytes
 from ccc_runtime.rundir import RuntimeDir
+from ccc_runtime.sip import g711
 from ccc_runtime.sip.endpoint import SipEndpoint
 from ccc_runtime.sip.message import NameAddr, parse
+from ccc_runtime.sip.sdp import build_sdp
 from sip_helpers import (
     CLOSED,
+    EXAMPLES,
+    Receiver,
     Repo,
     SippRun,
     call_records,
     caller_keys,
+    free_udp_port,
     install,
     make_repo,
     sipp,
@@ -39,19 +46,27 @@ def _ok(run: SippRun) -> None:
 def test_after_hours_caller_hangs_up_mid_prompt(repo: Repo, tmp_path: Path) -> None:
     runtime_dir = install(tmp_path, repo.files)
 
-    async def main() -> SippRun:
+    async def main() -> tuple[SippRun, bytes]:
         server = await start_server(runtime_dir, at=CLOSED)
+        receiver = await Receiver.open()
         run = await sipp("caller_bye.xml", tmp_path, remote_port=server.port,
-                         keys=caller_keys(9), extra=("-d", "700"))
+                         keys=caller_keys(receiver.port, codec=8), extra=("-d", "700"))
         await server.drain()
+        receiver.close()
         assert server.pool.in_use == 0 and not server.calls
-        return run
+        return run, receiver.audio(8)
 
-    _ok(asyncio.run(main()))
+    run, heard = asyncio.run(main())
+    _ok(run)
     [record] = call_records(runtime_dir)
     assert record["outcome"] == "caller hung up"
     assert "after_hours@0" in record["path"]
     assert record["duration_ms"] < 3000
+    # a PCMA caller hears the zh "closed" prompt as A-law (pyVoIP sent u-law here)
+    with wave.open(str(EXAMPLES / "prompts/zh/closed.wav")) as wav:
+        expected = g711.encode(wav.readframes(wav.getnframes()), alaw=True)
+    size = min(len(heard), len(expected))
+    assert size >= 800 and heard[:size] == expected[:size]  # at least 100 ms, exactly
 
 
 def test_cancel_before_the_answer_gets_487(repo: Repo, tmp_path: Path) -> None:
@@ -118,6 +133,59 @@ def test_a_transfer_the_outbound_policy_forbids_is_refused_and_recorded(
     # 99 rings alice, offline, whose mobile is on the outbound blacklist: refused, so busy
     assert record["outbound_refused"] == ["+8613912340002: on the outbound blacklist"]
     assert record["queue"] == "support"  # the busy exit: `busy -> support`
+
+
+def test_an_agent_who_is_busy_takes_the_busy_exit(repo: Repo, tmp_path: Path) -> None:
+    runtime_dir = install(tmp_path, repo.files)
+
+    async def main() -> tuple[SippRun, SippRun]:
+        server = await start_server(runtime_dir)
+        acd = server.acd()
+        assert acd is not None
+        acd.set_state("alice", AgentState.AVAILABLE)
+        agent = asyncio.ensure_future(sipp("agent_busy.xml", tmp_path,
+                                           local_port=repo.alice_port))
+        await asyncio.sleep(0.3)
+        run = await sipp("caller_operator.xml", tmp_path, remote_port=server.port,
+                         keys=caller_keys(9), extra=("-d", "1500"))
+        agent_run = await agent
+        await server.drain()
+        assert acd.status("alice").state is AgentState.AVAILABLE  # freed again
+        return run, agent_run
+
+    caller, agent = asyncio.run(main())
+    _ok(caller)
+    _ok(agent)  # SIPp got the ACK for its 486
+    [record] = call_records(runtime_dir)
+    assert record["agent"] is None and record["queue"] == "support"
+    assert record["outbound_refused"] == []
+
+
+def test_the_uac_cancels_a_leg_that_only_rings(tmp_path: Path) -> None:
+    async def main() -> tuple[list[int], SippRun]:
+        port = free_udp_port()
+        agent = asyncio.ensure_future(sipp("agent_noanswer.xml", tmp_path, local_port=port))
+        await asyncio.sleep(0.3)
+        endpoint = await SipEndpoint.bind("127.0.0.1", 0, lambda txn: None)
+        uri = f"sip:agent@127.0.0.1:{port}"
+        out = endpoint.invite(uri, NameAddr("", "sip:+8613700000001@127.0.0.1", {}),
+                              NameAddr("", uri, {}), build_sdp("127.0.0.1", 40000, None, 101, 1))
+        seen = []
+        response = await out.next_response(5)
+        assert response is not None
+        seen.append(response.status)
+        out.cancel()  # the ring timeout
+        while seen[-1] < 300:
+            response = await out.next_response(5)
+            assert response is not None
+            seen.append(response.status)
+        run = await agent
+        endpoint.close()
+        return seen, run
+
+    seen, agent = asyncio.run(main())
+    assert seen == [180, 487]
+    _ok(agent)  # the 487 was ACKed
 
 
 def test_reload_during_a_call_new_calls_take_the_new_bundle(repo: Repo,
@@ -210,15 +278,10 @@ def test_the_agent_leg_is_a_real_uac(tmp_path: Path) -> None:
     (SIPp checks it), BYE."""
 
     async def main() -> tuple[int, str, SippRun]:
-        uas_port = 0
-        from sip_helpers import free_udp_port
-
         uas_port = free_udp_port()
         uas = asyncio.ensure_future(sipp_builtin_uas(tmp_path, uas_port))
         await asyncio.sleep(0.3)
         endpoint = await SipEndpoint.bind("127.0.0.1", 0, lambda txn: None)
-        from ccc_runtime.sip.sdp import build_sdp
-
         uri = f"sip:agent@127.0.0.1:{uas_port}"
         out = endpoint.invite(uri, NameAddr("", "sip:+8613700000001@127.0.0.1", {}),
                               NameAddr("", uri, {}), build_sdp("127.0.0.1", 40000, None, 101, 1))
@@ -251,3 +314,21 @@ async def sipp_builtin_uas(tmp: Path, port: int) -> SippRun:
         out, err = await proc.communicate()
     return SippRun(proc.returncode or 0, out.decode(errors="replace"),
                    err.decode(errors="replace"), "")
+
+
+@pytest.mark.slow
+def test_a_call_of_a_minute_stays_up(repo: Repo, tmp_path: Path) -> None:
+    """pyVoIP's wrong ACK tag dropped calls after about 30 s; ours take the ACK and stay."""
+    runtime_dir = install(tmp_path, repo.files)
+
+    async def main() -> SippRun:
+        server = await start_server(runtime_dir)
+        run = await sipp("caller_voicemail.xml", tmp_path, remote_port=server.port,
+                         keys=caller_keys(9), extra=("-d", "56000"), timeout_s=90)
+        await server.drain()
+        return run
+
+    _ok(asyncio.run(main()))
+    [record] = call_records(runtime_dir)
+    assert record["outcome"] == "voicemail sales"
+    assert record["duration_ms"] >= 60_000

@@ -52,7 +52,7 @@ def test_sigterm_drains_the_call_in_progress_refuses_new_ones_and_exits_0(
     async def main() -> tuple[SippRun, SippRun, int]:
         proc = await _start(repo, runtime_dir, port)
         try:
-            keys = caller_keys(9)
+            keys = caller_keys(9, codec=8)  # a PCMA caller
             call = asyncio.ensure_future(sipp("caller_voicemail.xml", tmp_path,
                                               remote_port=port, keys=keys,
                                               extra=("-d", "2500")))
