@@ -234,14 +234,14 @@ time.sleep(60)
 def test_a_running_serve_is_asked_to_reload(hosts: LoopbackHosts, bundle: dict[str, bytes],
                                             tmp_path: Path) -> None:
     flag = tmp_path / "reloaded"
-    catcher = subprocess.Popen([sys.executable, "-c", HUP_CATCHER, str(flag)],
-                               stdout=subprocess.PIPE)
+    serve = subprocess.Popen([sys.executable, "-c", HUP_CATCHER, str(flag), "ccc-serve"],
+                             stdout=subprocess.PIPE)
+    other = subprocess.Popen(["sleep", "60"])  # a stale serve.pid: its pid is someone else's
     try:
-        assert catcher.stdout is not None and catcher.stdout.readline() == b"ready\n"
-        hosts.dirs[0].mkdir(parents=True)
-        (hosts.dirs[0] / "serve.pid").write_text(f"{catcher.pid}\n")
-        (hosts.dirs[1]).mkdir(parents=True)
-        (hosts.dirs[1] / "serve.pid").write_text("not a pid\n")
+        assert serve.stdout is not None and serve.stdout.readline() == b"ready\n"
+        for folder, pid in zip(hosts.dirs, (serve.pid, other.pid), strict=True):
+            folder.mkdir(parents=True)
+            (folder / "serve.pid").write_text(f"{pid}\n")
         log: list[tuple[str, str]] = []
         results = deploy(make_target(hosts), bundle, log)
         assert [r.error for r in results] == [None, None]
@@ -250,11 +250,14 @@ def test_a_running_serve_is_asked_to_reload(hosts: LoopbackHosts, bundle: dict[s
             time.sleep(0.05)
         assert flag.read_text() == "reloaded"
         first, second = make_target(hosts).hosts
-        assert (first, f"asked ccc serve (pid {catcher.pid}) to reload") in log
-        assert (second, "serve.pid holds no pid: not signalled") in log
+        assert (first, f"asked ccc serve (pid {serve.pid}) to reload") in log
+        assert (second, f"pid {other.pid} in serve.pid is not a running ccc serve: not "
+                "signalled") in log
+        assert other.poll() is None  # not hung up on
     finally:
-        catcher.send_signal(signal.SIGTERM)
-        catcher.wait(timeout=10)
+        for process in (serve, other):
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=10)
 
 
 def test_a_key_the_host_refuses_and_a_missing_key_file_are_said_plainly(

@@ -11,8 +11,9 @@ Each host is handled on its own, all in parallel; a host's failure becomes its
    holds is hard-linked from it (bundles never change once written), only the rest is uploaded;
    then the staging folder is renamed to `bundles/<digest>`;
 4. create a new symlink and rename it over `current` (SFTP posix-rename, or `mv -T`);
-5. ask `ccc serve` there to reload (SIGHUP to the pid in `serve.pid`), best effort: the switch
-   of `current` alone is enough, the runtime also checks it on its own.
+5. ask `ccc serve` there to reload (SIGHUP to the pid in `serve.pid`, when /proc says that pid
+   is ccc), best effort: the switch of `current` alone is enough, the runtime also checks it
+   on its own.
 
 A crash or a cut connection at any step leaves the old `current` or the new one, each pointing
 at a whole bundle; a leftover staging folder is removed by the next deploy of that bundle.
@@ -399,6 +400,13 @@ async def _reload(remote: _Remote, job: _Job) -> None:
         job.say(f"{SERVE_PID_FILE} holds no pid: not signalled")
         return
     pid = int(text)
+    try:  # a stale pid file must not signal another program (SIGHUP ends most)
+        cmdline = await _read_small(remote.sftp, f"/proc/{pid}/cmdline", 4096)
+    except _HostError:
+        cmdline = None
+    if cmdline is None or b"ccc" not in cmdline:
+        job.say(f"pid {pid} in {SERVE_PID_FILE} is not a running ccc serve: not signalled")
+        return
     try:
         done = await remote.conn.run(f"kill -HUP {pid}", check=False, timeout=10)
         sent, reason = done.exit_status == 0, _first_line(done.stderr)
