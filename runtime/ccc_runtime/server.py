@@ -198,6 +198,8 @@ class Server:
         if problems:
             await self.registrations.stop()
             self.endpoint.close()
+            if self._tasks:  # let the prompt warm-up end: on 3.11 a subprocess cancelled
+                await asyncio.wait(set(self._tasks), timeout=10)  # while starting hangs exit
             raise ServeError("; ".join(problems))
         self.ticker = MediaTicker(loop)
         self._stopped = asyncio.Event()
