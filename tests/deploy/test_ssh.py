@@ -275,3 +275,15 @@ def test_a_key_the_host_refuses_and_a_missing_key_file_are_said_plainly(
                                  identity_file=missing).deploy(bundle, digest_of(bundle)))
     assert gone[0].error == f"can't use identity file {missing}: No such file or directory"
     assert not any((d / "current").exists() for d in hosts.dirs)
+
+
+def test_hosts_beyond_the_parallel_limit_wait_their_turn(
+        hosts: LoopbackHosts, bundle: dict[str, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ccc_dsl.deploy.targets.ssh.HOSTS_AT_ONCE", 1)
+    log: list[tuple[str, str]] = []
+    target = make_target(hosts)
+    results = deploy(target, bundle, log)
+    assert [r.error for r in results] == [None, None]
+    first, second = target.hosts
+    done_first = log.index((first, f"done: runs {digest_of(bundle)[:12]}"))
+    assert log.index((second, "connecting")) > done_first

@@ -56,6 +56,8 @@ MAX_LISTING = 10_000
 MAX_REUSED_BUNDLES = 16
 """Bounds on what a host sends back: a broken or hostile host can't exhaust memory or time."""
 UPLOADS_AT_ONCE = 8
+HOSTS_AT_ONCE = 16
+"""Hosts worked on in parallel; the others wait their turn (their time limit starts then)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +121,9 @@ class SshTarget:
 
     async def refresh(self) -> list[HostStatus]:
         """What each host runs: the digest of `current` and its REFRESH_FILES."""
+        slots = asyncio.Semaphore(HOSTS_AT_ONCE)
         return list(await asyncio.gather(*(
-            self._refresh_one(host, label) for host, label in self._pairs())))
+            self._refresh_one(host, label, slots) for host, label in self._pairs())))
 
     async def deploy(self, files: Mapping[str, bytes], digest: str,
                      progress: Progress | None = None) -> list[HostResult]:
@@ -132,13 +135,15 @@ class SshTarget:
         if bad:
             raise ValueError(f"bundle paths outside the folder: {', '.join(bad)}")
         step = partial(_deploy, files=files, digest=digest)
+        slots = asyncio.Semaphore(HOSTS_AT_ONCE)
         return list(await asyncio.gather(*(
-            self._run(host, label, progress, step) for host, label in self._pairs())))
+            self._run(host, label, progress, step, slots) for host, label in self._pairs())))
 
     async def destroy(self, progress: Progress | None = None) -> list[HostResult]:
         """Remove `current` on every host (bundles stay, so a later deploy is quick)."""
+        slots = asyncio.Semaphore(HOSTS_AT_ONCE)
         return list(await asyncio.gather(*(
-            self._run(host, label, progress, _destroy) for host, label in self._pairs())))
+            self._run(host, label, progress, _destroy, slots) for host, label in self._pairs())))
 
     # -- per host ------------------------------------------------------------------------
 
@@ -146,12 +151,12 @@ class SshTarget:
         return list(zip(self._hosts, self._labels, strict=True))
 
     async def _run(self, host: SshHost, label: str, progress: Progress | None,
-                   work: _Step) -> HostResult:
+                   work: _Step, slots: asyncio.Semaphore) -> HostResult:
         """One operation on one host, in its own session and time limit; its failure becomes
         that host's result (a cancel, e.g. Ctrl-C, goes on up)."""
         job = _Job(partial(progress, label) if progress else (lambda _message: None))
         try:
-            async with asyncio.timeout(self.host_timeout):
+            async with slots, asyncio.timeout(self.host_timeout):
                 job.at("connecting")
                 async with self._session(host) as (conn, sftp):
                     await work(_Remote(conn, sftp, host), job)
@@ -162,10 +167,12 @@ class SshTarget:
         job.say("done: " + (f"runs {job.running[:12]}" if job.running else "runs nothing"))
         return HostResult(label, job.running, uploaded=job.uploaded)
 
-    async def _refresh_one(self, host: SshHost, label: str) -> HostStatus:
+    async def _refresh_one(self, host: SshHost, label: str,
+                           slots: asyncio.Semaphore) -> HostStatus:
         job = _Job(lambda _message: None, step="reading current")
         try:
-            async with asyncio.timeout(self.host_timeout), self._session(host) as (conn, sftp):
+            async with (slots, asyncio.timeout(self.host_timeout),
+                        self._session(host) as (conn, sftp)):
                 remote = _Remote(conn, sftp, host)
                 digest = await _read_current(remote)
                 job.step = "reading the current bundle"
