@@ -9,6 +9,8 @@ from typing import Any
 
 from ccc_runtime.sip.endpoint import ServerTransaction, SipEndpoint
 from ccc_runtime.sip.message import SipMessage, parse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 class Peer(asyncio.DatagramProtocol):
@@ -155,3 +157,44 @@ def test_responses_follow_the_top_via_not_a_configured_server() -> None:
         other.transport.close()
 
     _run(lambda txn: None, scenario)
+
+
+class _Wire:
+    """A transport double: what the endpoint sends, kept."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, tuple[str, int]]] = []
+
+    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.sent.append((data, addr))
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_extra_info(self, name: str) -> Any:
+        return ("127.0.0.1", 5060)
+
+    def close(self) -> None:
+        pass
+
+
+_SEEDS = [_request(m, 5062, 5060, to_tag=t) for m in ("INVITE", "BYE", "CANCEL", "ACK",
+                                                       "OPTIONS", "INFO") for t in ("", "x")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_SEEDS), st.lists(st.tuples(st.integers(0, 300), st.binary(max_size=6)),
+                                         max_size=5))
+def test_mutated_requests_never_break_the_endpoint(seed: bytes,
+                                                   edits: list[tuple[int, bytes]]) -> None:
+    async def main() -> None:
+        endpoint = SipEndpoint(asyncio.get_running_loop(), lambda txn: txn.respond(200))
+        endpoint.connection_made(_Wire())  # type: ignore[arg-type]
+        data = bytearray(seed)
+        for where, insert in edits:
+            data[where:where + len(insert)] = insert
+        endpoint.datagram_received(bytes(data), ("127.0.0.1", 5062))
+        endpoint.datagram_received(bytes(data), ("127.0.0.1", 5062))  # and again
+        endpoint.close()
+
+    asyncio.run(main())
