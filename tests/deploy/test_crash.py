@@ -182,7 +182,7 @@ def run_trials(repo: Repo, trials: int, seed: int) -> dict[str, int]:
             delay = rng.uniform(0, 0.02)
         else:
             hit = _until(apply, lambda old=before: repo.running() != old)
-            delay = rng.uniform(0, 0.01)
+            delay = rng.uniform(0, 0.002)
         try:
             apply.wait(timeout=delay if hit else COMMAND_TIMEOUT)
         except subprocess.TimeoutExpired:
