@@ -20,6 +20,7 @@ import click
 from ccc_runtime.acd import AgentState
 from ccc_runtime.bundle import MANIFEST_FILE, BundleError, load_bundle
 from ccc_runtime.clock import Clock, StartedClock
+from ccc_runtime.control import TOKEN_FILE, ControlError, ControlServer, load_token
 from ccc_runtime.rundir import RuntimeDir
 from ccc_runtime.server import DEFAULT_RTP_PORTS, ServeError, Server
 
@@ -42,11 +43,11 @@ class _JsonLogs(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def _hostport(text: str) -> tuple[str, int]:
+def _hostport(text: str, option: str = "--listen") -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
         raise click.BadParameter(f"expected HOST:PORT, e.g. {DEFAULT_LISTEN}",
-                                 param_hint="--listen")
+                                 param_hint=option)
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
@@ -91,7 +92,25 @@ def _deploy_path(path: Path, env: str | None, runtime_dir: Path | None) -> Path:
     return target
 
 
-async def _serve(server: Server, available: tuple[str, ...], pid_file: Path) -> None:
+async def _serve(server: Server, available: tuple[str, ...], pid_file: Path,
+                 control: tuple[str, int] | None) -> None:
+    api: ControlServer | None = None
+    if control is not None:  # first: a token or port problem stops us before any call
+        try:
+            api = ControlServer(server, load_token(server.rundir.path), *control)
+            await api.start()
+        except (ControlError, OSError) as exc:
+            raise ServeError(f"control API on {control[0]}:{control[1]}: "
+                             f"{getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        await _run(server, available, pid_file, api)
+    finally:
+        if api is not None:
+            await api.stop()
+
+
+async def _run(server: Server, available: tuple[str, ...], pid_file: Path,
+               api: ControlServer | None) -> None:
     await server.start()
     acd = server.acd()
     for user in available:
@@ -104,6 +123,9 @@ async def _serve(server: Server, available: tuple[str, ...], pid_file: Path) -> 
     digest = server.deployed.digest[:12] if server.deployed else "-"
     click.echo(f"ccc serve: listening on udp {server.host}:{server.port}, bundle {digest}, "
                f"runtime dir {server.rundir.path} (SIGHUP reloads, SIGTERM drains)", err=True)
+    if api is not None:
+        click.echo(f"ccc serve: control API on http://{api.host}:{api.port} (bearer token in "
+                   f"{server.rundir.path / TOKEN_FILE})", err=True)
     try:
         await server.serve()
     finally:
@@ -128,6 +150,9 @@ async def _serve(server: Server, available: tuple[str, ...], pid_file: Path) -> 
                    "listening one (e.g. behind NAT, or listening on 0.0.0.0).")
 @click.option("--drain-seconds", type=click.FloatRange(0, 3600), default=30.0,
               show_default=True, help="On SIGTERM, how long calls in progress may go on.")
+@click.option("--control", metavar="HOST:PORT",
+              help="Serve the control and health API (HTTP) here, e.g. 127.0.0.1:8089; "
+                   "requests need the bearer token in RUNTIME_DIR/control.token.")
 @click.option("--available", multiple=True, metavar="USER",
               help="Agents to start as available (until the control API sets states).")
 @click.option("--clock", "clock_at", metavar="ISO-TIME", hidden=True,
@@ -135,7 +160,8 @@ async def _serve(server: Server, available: tuple[str, ...], pid_file: Path) -> 
 @click.option("--answer-delay-ms", type=click.IntRange(0, 60_000), default=0, hidden=True)
 def serve(path: Path | None, env: str | None, listen: str, runtime_dir: Path | None,
           max_calls: int, rtp_ports: str, advertise: str | None, drain_seconds: float,
-          available: tuple[str, ...], clock_at: str | None, answer_delay_ms: int) -> None:
+          control: str | None, available: tuple[str, ...], clock_at: str | None,
+          answer_delay_ms: int) -> None:
     """Answer SIP calls with the deployed flows.
 
     \b
@@ -143,8 +169,10 @@ def serve(path: Path | None, env: str | None, listen: str, runtime_dir: Path | N
       ccc serve examples                      compile and serve on 127.0.0.1:5060
       ccc serve --runtime-dir /srv/ccc        serve what `ccc apply` deployed there
       ccc serve examples --listen 0.0.0.0:5060 --advertise 203.0.113.5
+      ccc serve examples --control 127.0.0.1:8089   with the control API
     """
     host, port = _hostport(listen)
+    control_at = _hostport(control, "--control") if control is not None else None
     low_high = _port_range(rtp_ports)
     clock: Clock | None = None
     if clock_at is not None:
@@ -163,7 +191,7 @@ def serve(path: Path | None, env: str | None, listen: str, runtime_dir: Path | N
         server = Server(runtime_dir, host=host, port=port, clock=clock, max_calls=max_calls,
                         rtp_ports=low_high, drain_s=drain_seconds, advertise=advertise,
                         answer_delay_ms=answer_delay_ms)
-        asyncio.run(_serve(server, available, runtime_dir / SERVE_PID_FILE))
+        asyncio.run(_serve(server, available, runtime_dir / SERVE_PID_FILE, control_at))
     except ServeError as exc:
         click.echo(f"ccc serve: {exc}", err=True)
         raise SystemExit(EXIT_INVALID) from None

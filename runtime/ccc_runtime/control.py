@@ -291,22 +291,3 @@ class ControlServer:
     async def stop(self) -> None:
         await self._runner.cleanup()
 
-
-def parse_hostport(text: str, default_port: int) -> tuple[str, int]:
-    """`HOST:PORT`, `HOST`, `:PORT` or `[v6]:PORT` -> (host, port); ValueError when bad."""
-    host, port = text, str(default_port)
-    if text.startswith("["):
-        end = text.find("]")
-        if end < 0:
-            raise ValueError(f"{text!r}: missing ']'")
-        host, rest = text[1:end], text[end + 1:]
-        if rest:
-            if not rest.startswith(":"):
-                raise ValueError(f"{text!r}: expected HOST:PORT")
-            port = rest[1:]
-    elif ":" in text:
-        host, port = text.rsplit(":", 1)
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"{text!r}: the port must be a number 0-65535")
-    return host or DEFAULT_HOST, int(port)
-

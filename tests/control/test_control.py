@@ -23,7 +23,6 @@ from ccc_runtime.control import (
     Health,
     ReloadError,
     load_token,
-    parse_hostport,
 )
 from ccc_runtime.metrics import Metrics
 from prometheus_client.parser import text_string_to_metric_families
@@ -293,16 +292,3 @@ def test_two_services_keep_their_own_metrics() -> None:
     assert one.value("ccc_calls_in_progress") == 1
     assert two.value("ccc_calls_in_progress") == 0
 
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("127.0.0.1:8080", ("127.0.0.1", 8080)), (":9000", ("127.0.0.1", 9000)),
-    ("localhost", ("localhost", 7000)), ("[::1]:81", ("::1", 81)), ("[::1]", ("::1", 7000)),
-])
-def test_hostport(text: str, expected: tuple[str, int]) -> None:
-    assert parse_hostport(text, 7000) == expected
-
-
-@pytest.mark.parametrize("text", ["h:port", "h:70000", "[::1", "[::1]x", "h:-1"])
-def test_bad_hostport(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_hostport(text, 7000)
