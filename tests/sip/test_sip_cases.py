@@ -332,3 +332,44 @@ def test_a_call_of_a_minute_stays_up(repo: Repo, tmp_path: Path) -> None:
     [record] = call_records(runtime_dir)
     assert record["outcome"] == "voicemail sales"
     assert record["duration_ms"] >= 60_000
+
+
+def test_keys_sent_as_sip_info_drive_the_menu(repo: Repo, tmp_path: Path) -> None:
+    runtime_dir = install(tmp_path, repo.files)
+
+    async def main() -> SippRun:
+        server = await start_server(runtime_dir)
+        run = await sipp("caller_info.xml", tmp_path, remote_port=server.port,
+                         keys=caller_keys(9), extra=("-d", "4000"))
+        await server.drain()
+        return run
+
+    _ok(asyncio.run(main()))
+    [record] = call_records(runtime_dir)
+    assert record["outcome"] == "voicemail sales"  # 1 (zh), 1 (sales, nobody there)
+
+
+def test_a_transfer_to_a_number_goes_through_the_trunk_with_the_guards_caller_id(
+        repo: Repo, tmp_path: Path) -> None:
+    runtime_dir = install(tmp_path, repo.files)
+
+    async def main() -> tuple[SippRun, SippRun]:
+        server = await start_server(runtime_dir)
+        gateway = asyncio.ensure_future(sipp("agent.xml", tmp_path,
+                                             local_port=repo.gateway_port))
+        await asyncio.sleep(0.3)
+        run = await sipp("caller_wait.xml", tmp_path, remote_port=server.port,
+                         keys={**caller_keys(9), "service": "02081230000"})  # the VIP line
+        gateway_run = await gateway
+        await server.drain()
+        return run, gateway_run
+
+    caller, gateway = asyncio.run(main())
+    _ok(caller)
+    _ok(gateway)
+    # the VIP queue is unstaffed; alice's mobile is refused; then the flow's outside number,
+    # shown with the Beijing landline (the callee is in Beijing)
+    assert "FROM=+861062340000" in gateway.log
+    [record] = call_records(runtime_dir)
+    assert record["outcome"] == "transferred to number +8613800138000"
+    assert record["outbound_refused"] == ["+8613912340002: on the outbound blacklist"]
