@@ -120,6 +120,7 @@ class Server:
         self._watch: asyncio.Task[None] | None = None
         self.registrations: Registrations | None = None
         self.metrics = metrics or Metrics(acd=self.acd)
+        self.metrics.rtp_ports_in_use.set_function(lambda: self.pool.in_use)
 
     # ---- the Service protocol (control.py)
     def health(self) -> Health:
@@ -147,7 +148,9 @@ class Server:
         try:
             bundle = load_bundle(path)
         except BundleError as exc:
+            self.metrics.reloads.labels(result="failed").inc()
             raise ReloadError(str(exc)) from None
+        self.metrics.reloads.labels(result="ok").inc()
         acd = Acd(bundle.agents, self.store, self.history, self.clock,
                   bundle.config.after_call_work_ms,
                   {g: m.average_handle_seconds for g, m in bundle.config.skill_groups.items()},
@@ -192,6 +195,7 @@ class Server:
             raise ServeError(f"can't listen on {self.host}:{self.port}: "
                              f"{exc.strerror or exc}") from None
         self.port = self.endpoint.port
+        self.endpoint.on_error = self.metrics.sip_error
         self.registrations = Registrations(self.endpoint, self.clock, self.metrics)
         assert self.deployed is not None
         problems = await self.registrations.sync(self.deployed.bundle.config.trunks, os.environ)
@@ -396,6 +400,7 @@ class Server:
             with contextlib.suppress(Exception):
                 await channel.hangup()
         finally:
+            self.metrics.media_seconds.inc(leg.sent * 0.02)  # 20 ms per packet sent
             channel.close()
             self.calls.pop(call_id, None)
             self.counters["finished"] += 1

@@ -262,7 +262,10 @@ def test_a_malformed_sip_burst_during_a_good_call_hurts_no_one(repo: Repo,
         run = await call
         assert server.endpoint is not None
         errors = server.endpoint.counters["parse_errors"]
+        assert server.metrics.value("ccc_sip_errors_total", {"kind": "parse"}) == errors
         await server.drain()
+        assert server.metrics.value("ccc_rtp_ports_in_use") == 0
+        assert (server.metrics.value("ccc_media_seconds_total") or 0) > 1.0
         return run, answer.status, errors
 
     run, options_status, parse_errors = asyncio.run(main())

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from .message import (
+    MAX_MESSAGE,
     NameAddr,
     SipMessage,
     SipParseError,
@@ -310,6 +311,8 @@ class SipEndpoint(asyncio.DatagramProtocol):
         """Hook for out-of-dialog requests other than INVITE (a REGISTER client, say);
         returns True when it took the request."""
         self.counters: Counter[str] = Counter()
+        self.on_error: Callable[[str], None] | None = None
+        """Told each dropped datagram's kind: parse, too-large, overload (for metrics)."""
 
     @classmethod
     async def bind(cls, host: str, port: int, on_invite: Callable[[ServerTransaction], None],
@@ -371,6 +374,8 @@ class SipEndpoint(asyncio.DatagramProtocol):
         except SipParseError as exc:
             self.counters["parse_errors"] += 1
             log.debug("dropped a datagram from %s: %s", source[0], exc)
+            if self.on_error is not None:
+                self.on_error("too-large" if len(data) > MAX_MESSAGE else "parse")
 
     def _request(self, msg: SipMessage, source: tuple[str, int]) -> None:
         method = msg.method or ""
@@ -386,6 +391,8 @@ class SipEndpoint(asyncio.DatagramProtocol):
             return
         if len(self.server) >= MAX_TRANSACTIONS:
             self.counters["overload_drops"] += 1
+            if self.on_error is not None:
+                self.on_error("overload")
             return
         txn = self.server[key] = ServerTransaction(self, msg, source, key)
         self.expire(key, TIMEOUT * 2)  # a request never answered is forgotten too
