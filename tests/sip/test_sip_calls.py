@@ -70,3 +70,35 @@ def test_caller_hears_the_menu_presses_keys_talks_to_the_agent_and_takes_the_sur
     assert start >= 0, "the main greeting's audio never arrived"
     got = g711.decode(heard[start:start + len(expected)], alaw=False)
     assert got == g711.decode(expected, alaw=False)
+
+
+def test_a_caller_waits_on_hold_music_until_the_agent_is_free(repo: Repo,
+                                                               tmp_path: Path) -> None:
+    runtime_dir = install(tmp_path, repo.files)
+
+    async def main() -> tuple[object, object, Receiver]:
+        server = await start_server(runtime_dir)
+        acd = server.acd()
+        assert acd is not None
+        acd.set_state("bob", AgentState.BUSY)  # logged in, on another call: the caller queues
+        asyncio.get_running_loop().call_later(
+            3.2, acd.set_state, "bob", AgentState.AVAILABLE)
+        receiver = await Receiver.open()
+        agent = asyncio.ensure_future(sipp("agent.xml", tmp_path, local_port=repo.agent_port))
+        await asyncio.sleep(0.3)
+        caller = await sipp("caller_menu.xml", tmp_path, remote_port=server.port,
+                            keys=caller_keys(receiver.port))
+        agent_run = await agent
+        await server.drain()
+        receiver.close()
+        return caller, agent_run, receiver
+
+    caller, agent, receiver = asyncio.run(main())
+    assert caller.rc == 0, caller.stderr + caller.log  # type: ignore[attr-defined]
+    assert agent.rc == 0, agent.stderr + agent.log  # type: ignore[attr-defined]
+    [record] = call_records(runtime_dir)
+    assert record["agent"] == "bob" and record["queue"] == "sales"
+    assert record["queue_wait_ms"] >= 500
+    assert record["survey_score"] == 4
+    music = g711.encode(_wav_pcm(EXAMPLES / "prompts/hold-music.wav"), alaw=False)
+    assert receiver.audio(0).find(music[:1600]) >= 0, "no hold music was heard"
