@@ -78,6 +78,9 @@ class SipChannel:
         self._music: Sequence[Utterance] | None = None
         self._other_legs: set[RtpLeg] = set()
         self._outgoing: set[OutgoingInvite] = set()
+        self._settling: set[OutgoingInvite] = set()
+        """Legs CANCELled after the caller left: kept until their INVITE has ended (bounded)."""
+        self._tasks: set[asyncio.Task[None]] = set()
         leg.on_digit = self._digit
         dialog.on_request = self._in_dialog
 
@@ -255,7 +258,8 @@ class SipChannel:
             self.leg.relay_to(None)
             leg.close()
             self._other_legs.discard(leg)
-            out.close()
+            if out not in self._settling:
+                out.close()
             self._outgoing.discard(out)
 
     async def _ring(self, out: OutgoingInvite, leg: RtpLeg, timeout_s: float) -> TransferStatus:
@@ -272,7 +276,10 @@ class SipChannel:
             if not answer.done():  # the caller hung up while the other side rang
                 answer.cancel()
                 out.cancel()
-                self.loop.create_task(self._settle(out))
+                self._settling.add(out)  # its transaction must live on for the 487's ACK
+                task = self.loop.create_task(self._settle_then_close(out))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
                 raise CallerHangup
             response = answer.result()
             if response is None or response.status < 200:
@@ -289,6 +296,13 @@ class SipChannel:
             chosen = offer.choose(self.leg.codec) or PCMA  # the caller's: no transcoding
             leg.connect(offer.host, offer.port, chosen, offer.event_pt)
             return TransferStatus.ANSWERED
+
+    async def _settle_then_close(self, out: OutgoingInvite) -> None:
+        try:
+            await self._settle(out)
+        finally:
+            self._settling.discard(out)
+            out.close()
 
     async def _settle(self, out: OutgoingInvite) -> None:
         """After a CANCEL: take the INVITE's final response (487, or a 2xx that crossed the

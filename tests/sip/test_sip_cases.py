@@ -378,3 +378,30 @@ def test_a_transfer_to_a_number_goes_through_the_trunk_with_the_guards_caller_id
     [record] = call_records(runtime_dir)
     assert record["outcome"] == "transferred to number +8613800138000"
     assert record["outbound_refused"] == ["+8613912340002: on the outbound blacklist"]
+
+
+def test_a_caller_who_hangs_up_while_the_agent_rings_cancels_the_leg(repo: Repo,
+                                                                    tmp_path: Path) -> None:
+    runtime_dir = install(tmp_path, repo.files)
+
+    async def main() -> tuple[SippRun, SippRun, AgentState]:
+        server = await start_server(runtime_dir)
+        acd = server.acd()
+        assert acd is not None
+        acd.set_state("bob", AgentState.AVAILABLE)
+        agent = asyncio.ensure_future(sipp("agent_noanswer.xml", tmp_path,
+                                           local_port=repo.agent_port))
+        await asyncio.sleep(0.3)
+        caller = await sipp("caller_voicemail.xml", tmp_path, remote_port=server.port,
+                            keys=caller_keys(9), extra=("-d", "200"))
+        agent_run = await agent
+        await server.drain()
+        assert server.pool.in_use == 0
+        return caller, agent_run, acd.status("bob").state
+
+    caller, agent, bob = asyncio.run(main())
+    _ok(caller)
+    _ok(agent)  # the agent's phone got the CANCEL, and the ACK for its 487
+    assert bob is AgentState.AVAILABLE  # freed for the next caller
+    [record] = call_records(runtime_dir)
+    assert record["outcome"] == "caller hung up" and record["agent"] is None
