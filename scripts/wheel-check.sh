@@ -23,4 +23,6 @@ venv/bin/ccc test fresh --min-coverage 100 | tail -n 1
 venv/bin/ccc init --example full >/dev/null
 venv/bin/ccc validate full
 venv/bin/ccc test full --min-coverage 100 | tail -n 1
+venv/bin/ccc explain A608 >/dev/null  # the explanations are package data too
+venv/bin/python -c "import ccc_dsl.lsp.server"  # pygls is a dependency of the wheel
 echo "wheel-check: the installed wheels validate, compile and test the examples and what ccc init writes"

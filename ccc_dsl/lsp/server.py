@@ -103,9 +103,11 @@ def _overlays(ls: CccLanguageServer, root: Path) -> dict[Path, str]:
     return out
 
 
-def _client_range(ls: CccLanguageServer, span: Span) -> types.Range:
-    """A span (1-based, in characters) as an LSP range (0-based, in the client's units)."""
-    lines = _lines(ls, span.file)
+def _client_range(ls: CccLanguageServer, span: Span,
+                  lines: Sequence[str] | None = None) -> types.Range:
+    """A span (1-based, in characters) as an LSP range (0-based, in the client's units);
+    `lines`, the file's text, when the caller has it already."""
+    lines = _lines(ls, span.file) if lines is None else lines
     codec = ls.workspace.position_codec
     start = types.Position(max(span.line - 1, 0), max(span.column - 1, 0))
     end = types.Position(max(span.end_line - 1, 0), max(span.end_column - 1, 0))
@@ -138,12 +140,13 @@ def _lines(ls: CccLanguageServer, file: str) -> Sequence[str]:
         return []
 
 
-def to_lsp(ls: CccLanguageServer, d: Diagnostic) -> types.Diagnostic:
-    span = d.span or Span.point("", 1, 1)
+def to_lsp(ls: CccLanguageServer, d: Diagnostic, span: Span,
+           lines: Sequence[str]) -> types.Diagnostic:
+    """A diagnostic as LSP has it, at `span` (its own, or where one without a span is shown)."""
     return types.Diagnostic(
-        range=_client_range(ls, span), message=d.message + (f"\nhint: {d.hint}" if d.hint else ""),
-        severity=_SEVERITY[d.severity], code=d.code, source="ccc",
-        code_description=None)
+        range=_client_range(ls, span, lines),
+        message=d.message + (f"\nhint: {d.hint}" if d.hint else ""),
+        severity=_SEVERITY[d.severity], code=d.code, source="ccc")
 
 
 def _publish(ls: CccLanguageServer, by_uri: dict[str, list[types.Diagnostic]],
@@ -178,15 +181,15 @@ def check(ls: CccLanguageServer, uri: str, reload: bool = False) -> None:
         # them (a 10,000-resource model made full collections pause edits by ~100 ms).
         gc.freeze()
     by_uri: dict[str, list[types.Diagnostic]] = {uri: []}  # the edited file's, even if none
-    uris: dict[str, str] = {}  # a span's file as spelt -> its URI, found once per file
+    files: dict[str, tuple[str, Sequence[str]]] = {}  # span file -> URI, text (once per file)
     root_file = str(repo.root / ROOT_FILE)
     for d in repo.check.diagnostics:
-        file = d.span.file if d.span is not None and d.span.file else root_file
-        target = uris.get(file) or uris.setdefault(file, _uri_of(ls, file) or "")
+        span = d.span if d.span is not None and d.span.file else Span.point(root_file, 1, 1)
+        if span.file not in files:
+            files[span.file] = (_uri_of(ls, span.file) or "", _lines(ls, span.file))
+        target, lines = files[span.file]
         if target:
-            if d.span is None:
-                d = Diagnostic(d.severity, d.code, d.message, Span.point(root_file, 1, 1), d.hint)
-            by_uri.setdefault(target, []).append(to_lsp(ls, d))
+            by_uri.setdefault(target, []).append(to_lsp(ls, d, span, lines))
     repo.published = _publish(ls, by_uri, repo.published)
 
 
@@ -201,7 +204,8 @@ def _check_loose(ls: CccLanguageServer, uri: str, path: Path) -> None:
     if parsed.module is not None:
         ls.loose[uri] = parsed.module
     ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
-        uri, [to_lsp(ls, d) for d in parsed.diagnostics]))
+        uri, [to_lsp(ls, d, d.span or Span.point(str(path), 1, 1), doc.lines)
+              for d in parsed.diagnostics]))
 
 
 @server.feature(types.INITIALIZE)

@@ -206,3 +206,25 @@ async def test_hover(client: LanguageClient, repo: Path) -> None:
         types.TextDocumentIdentifier(uri), _position(text, '    menu prompt "language-menu"', 5)))
     assert over_menu is not None and isinstance(over_menu.contents, types.MarkupContent)
     assert "key" in over_menu.contents.value.lower()
+
+
+async def test_a_flow_outside_any_repo_gets_the_parsers_diagnostics(
+        client: LanguageClient, repo: Path) -> None:
+    loose = repo.parent / "loose"
+    loose.mkdir(exist_ok=True)
+    flow = loose / "draft.ivr"
+    flow.write_text(BROKEN, encoding="utf-8")
+    uri = _open(client, flow)
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert [d.code for d in client.diagnostics[uri]] == ["P104"]
+
+
+async def test_hover_on_a_manifest_key(client: LanguageClient, repo: Path) -> None:
+    people = repo / "people.yaml"
+    text = people.read_text(encoding="utf-8")
+    uri = _open(client, people)
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    found = await client.text_document_hover_async(types.HoverParams(
+        types.TextDocumentIdentifier(uri), _position(text, "\n  sales:", 3)))
+    assert found is not None and isinstance(found.contents, types.MarkupContent)
+    assert "skill group `sales`" in found.contents.value and "agent(s)" in found.contents.value
