@@ -35,6 +35,7 @@ REPRODUCERS = [
     ("{{ x.__class__ }}", "attributes starting with '_'"),
     ("{{ " + "(" * 40 + "1" + ")" * 40 + " }}", "brackets nest over"),
     ("{{ " + "not " * 150 + "x }}", "over 100 tokens"),
+    ("{" * 78 + " (({{ (({({(({(", "brackets nest over"),  # atheris: RecursionError in jinja2
 ]
 
 

@@ -137,11 +137,11 @@ def _lexical_problem(env: ImmutableSandboxedEnvironment, source: str) -> str | N
             in_tag += 1
             if in_tag > MAX_TEMPLATE_TAG_TOKENS:
                 return f"a placeholder has over {MAX_TEMPLATE_TAG_TOKENS} tokens"
-        if kind == "operator" and value in "([":
+        if kind == "operator" and value in "([{":
             depth += 1
             if depth > MAX_TEMPLATE_DEPTH:
                 return f"brackets nest over {MAX_TEMPLATE_DEPTH} deep"
-        elif kind == "operator" and value in ")]":
+        elif kind == "operator" and value in ")]}":
             depth -= 1
     return None
 
