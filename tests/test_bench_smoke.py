@@ -16,6 +16,9 @@ CASES = {
     "bench_compile.py": (["--flows", "20", "--repeat", "1"], "end to end"),
     "bench_flowtests.py": (["--tests", "60", "--runs", "1"], "calls only"),
     "bench_vm.py": (["--calls", "20"], "steps/s"),
+    "bench_sip_load.py": (["--targets", "ours", "--calls", "2", "--ramp", "10",
+                           "--extra-hold-ms", "1200", "--latency-calls", "2",
+                           "--latency-hold-ms", "1500"], "all digits heard"),
 }
 
 
