@@ -26,29 +26,29 @@ def emit(ir: FlowIR, source_hash: str, compiler_version: str, file: str) -> byte
     The IR must have an entry (flows with errors are not emitted); BytecodeError otherwise.
     The builder checks every operand and every exit; it doesn't decode the image again (the
     tests decode every emitted image)."""
-    nodes = ir.attrs()
-    order = [n for _, _, n in sorted([(attrs["span"].line, attrs["span"].column, n)
+    nodes = ir.nodes
+    order = [n for _, _, n in sorted([(attrs.span.line, attrs.span.column, n)
                                       for n, attrs in nodes.items()])]
     index = {node: i for i, node in enumerate(order)}
     succ = ir.successors()
     # After the flow's nodes: a hang-up for sub-flow calls that never return (the dead-end
     # analysis checked that; the format still wants their exit connected, so it leads to a
     # hang-up no call reaches), then the error handler (an apology, then a hang-up).
-    dead_calls = [n for n in order if not succ[n] and nodes[n]["op"] is Op.CALL_FLOW]
+    dead_calls = [n for n in order if not succ[n] and nodes[n].op is Op.CALL_FLOW]
     hangup = len(order) if dead_calls else None
     apology = len(order) + (hangup is not None)
     builder = FlowBuilder(ir.name, source_hash, compiler_version, source_file=file)
     add_node = builder.add_node
     for node in order:
         attrs = nodes[node]
-        op, operands = attrs["op"], attrs["operands"]
+        op, operands = attrs.op, attrs.operands
         numbers = exit_numbers(op, operands)
         exits: list[int | None] = [None] * len(numbers)
-        for target, exit_name, _ in succ[node]:
-            exits[numbers[exit_name]] = index[target]
+        for edge in succ[node]:
+            exits[numbers[edge.exit]] = index[edge.target]
         if hangup is not None and not succ[node] and op is Op.CALL_FLOW:
-            exits[0] = hangup
-        add_node(op, operands, exits, span=attrs["span"])
+            exits[numbers["next"]] = hangup
+        add_node(op, operands, exits, span=attrs.span)
     if hangup is not None:
         add_node(Op.HANGUP, [], [], span=ir.name_span)
     if ir.entry is not None:

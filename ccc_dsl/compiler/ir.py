@@ -1,21 +1,17 @@
-"""The graph IR: one networkx `MultiDiGraph` per flow, lowered from the AST.
+"""The graph IR: per flow, typed nodes and exits, lowered from the AST.
 
-A node is one runtime step with opcode-level meaning (`op`, `operands` exactly as the bytecode
-builder takes them, `span`); an edge is one exit, keyed and labelled by its name (`ok`, `busy`,
-a key such as `"1"`). Labels and gotos disappear here: a `goto` is an edge. Exits the bytecode
-may leave unconnected (a menu's `noinput`, a transfer's `done`) have no edge and keep the
-runtime default; an exit whose path runs off the end of the flow is listed in the node's
-`falls_off`, so the dead-end analysis can point at it.
+A node (`IRNode`) is one runtime step with opcode-level meaning: `op`, `operands` exactly as
+the bytecode builder takes them (read them by their SPECS name: `node.operand("keys")`) and
+`span`; an edge (`IREdge`) is one exit, named as in SPECS (`ok`, `busy`) or by its key (`"1"`).
+Labels and gotos disappear here: a `goto` is an edge. Exits the bytecode may leave unconnected
+(a menu's `noinput`, a transfer's `done`) have no edge and keep the runtime default; an exit
+whose path runs off the end of the flow is listed in the node's `falls_off`, so the dead-end
+analysis can point at it.
 
-Node attributes: `op`, `operands`, `span`, `step` (label of the step it was written in),
-`first` (the first statement of its step; then `step_span` is the step label's span),
-`what` (a word for messages, e.g. `menu`),
-`written` (exit names written in the source), `reads` (variables read, with spans: dotted
-paths from expressions, roots from `say` templates),
-`writes` (variable roots set on every exit), `tts` (inline speech texts, with spans),
-`prompts` (prompt resources played), `falls_off` ((exit, span) pairs).
-Edge attributes: `label`, `kind` (`choice` = the caller chose it, `counted` = a retry counter
-bounds it, `auto` = anything else), `writes` (roots set only on this exit), `span`.
+`FlowIR` owns the graph: nodes in creation order, each node's exits in networkx's edge order
+(grouped by target), the reachable set; `to_networkx()` gives the same graph as a networkx
+`MultiDiGraph` (node and edge attributes as named here) for graph algorithms and tests.
+The IR is not changed after lowering: optimizations build new IRs (`FlowIR.rebuilt`).
 
 Lowering runs statements back to front: each statement is lowered with its continuation (what
 runs after it), so `If`, exits and fall-through between steps need no patching.
@@ -24,15 +20,15 @@ runs after it), so `If`, exits and fall-through between steps need no patching.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 import jinja2.meta
 import networkx as nx
-from ccc_runtime.bytecode import Const, Op
+from ccc_runtime.bytecode import OPERAND_INDEX, Const, Op
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error
 from ccc_dsl.grammar import ast
@@ -53,8 +49,65 @@ CALL_DATA = frozenset({
 })
 """The call data fields the runtime sets (docs/bytecode.md, "Call data variables")."""
 SURVEY_VAR = "survey.score"
-_CACHES = ("reachable", "successors")
-"""Keys of `graph.graph` where `FlowIR` keeps what it computes once per graph."""
+
+EdgeKind = Literal["choice", "counted", "auto"]
+"""`choice`: the caller chose it; `counted`: a retry counter bounds it; `auto`: anything else."""
+Located = tuple[tuple[str, Span], ...]
+"""Names or texts with where they are written."""
+
+
+@dataclass(slots=True)
+class IRNode:
+    """One step of a flow. Built by lowering and not changed after (optimizations copy)."""
+
+    op: Op
+    operands: list[Const]
+    """Positional, as the builder takes them; read them by name with `operand`."""
+    span: Span
+    step: str
+    """Label of the step it was written in."""
+    what: str
+    """A word for messages, e.g. `menu`."""
+    written: frozenset[str] = frozenset()
+    """Exit names written in the source."""
+    reads: Located = ()
+    """Variables read: dotted paths from expressions, roots from `say` templates."""
+    writes: tuple[str, ...] = ()
+    """Variable roots set on every exit."""
+    tts: Located = ()
+    """Inline speech texts."""
+    prompts: Located = ()
+    """Prompt resources played."""
+    falls_off: Located = ()
+    """(exit, span) of the exits whose path runs off the end of the flow."""
+    first: bool = False
+    """The first statement of its step (then `step_span` is the step label's span)."""
+    step_span: Span | None = None
+
+    def operand(self, name: str) -> Const:
+        """The operand called `name` in the opcode's SPECS (KeyError for another name)."""
+        return self.operands[OPERAND_INDEX[self.op][name]]
+
+    def copy(self) -> IRNode:
+        return IRNode(self.op, list(self.operands), self.span, self.step, self.what,
+                      self.written, self.reads, self.writes, self.tts, self.prompts,
+                      self.falls_off, self.first, self.step_span)
+
+
+@dataclass(frozen=True, slots=True)
+class IREdge:
+    """One connected exit of a node."""
+
+    target: int
+    exit: str
+    kind: EdgeKind
+    writes: tuple[str, ...]
+    """Variable roots set only on this exit (a collect's `ok`, a function's `ok`)."""
+    span: Span
+
+
+_NODE_FIELDS = tuple(f.name for f in fields(IRNode))
+_EDGE_DATA = ("kind", "writes", "span")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,60 +118,75 @@ class FlowIR:
     file: str
     span: Span
     name_span: Span
-    graph: Any  # nx.MultiDiGraph (networkx has no type hints)
+    nodes: Mapping[int, IRNode]
+    """Node id -> node, in creation order (deterministic)."""
+    edges: Mapping[int, list[IREdge]]
+    """Node id -> its exits, in networkx's edge order (grouped by target)."""
     entry: int | None
     calls: tuple[tuple[str, Span], ...] = ()
     """Sub-flows called (flow name, span of the name), in source order."""
     lowering: tuple[Diagnostic, ...] = ()
     """Problems found while lowering (goto cycles), reported by the driver."""
+    _memo: dict[str, frozenset[int]] = field(default_factory=dict, compare=False, repr=False)
 
-    def nodes(self) -> list[int]:
-        """Node ids in creation order (deterministic)."""
-        return list(self.graph.nodes)
+    def __len__(self) -> int:
+        return len(self.nodes)
 
-    def out_edges(self, node: int) -> list[tuple[int, int, str, dict[str, Any]]]:
-        """(u, v, exit, attributes) of a node, in the order the exits were connected."""
-        return [(u, v, k, d) for u, v, k, d in self.graph.out_edges(node, keys=True, data=True)]
-
-    def attrs(self) -> dict[int, dict[str, Any]]:
-        """Node -> its attribute dict, in creation order: networkx's own node dict (read it,
-        don't change it), as a plain lookup is far cheaper than `graph.nodes[n]`."""
-        nodes: dict[int, dict[str, Any]] = self.graph._node
-        return nodes
-
-    def successors(self) -> dict[int, list[tuple[int, str, dict[str, Any]]]]:
-        """Node -> its exits as (target, exit, edge attributes), in networkx's edge order.
-        Computed once per graph (IR graphs are not changed after lowering: optimizations copy
-        them), as the analyses walk edges far more often than networkx views are cheap for."""
-        cached: dict[int, list[tuple[int, str, dict[str, Any]]]] | None = \
-            self.graph.graph.get("successors")
-        if cached is None:
-            cached = self.graph.graph["successors"] = _successors(self.graph._adj)
-        return cached
+    def successors(self) -> Mapping[int, list[IREdge]]:
+        """Node -> its exits (the same as `edges`; the name the analyses read best with)."""
+        return self.edges
 
     def reachable(self) -> frozenset[int]:
-        """Nodes a call can reach from the entry (computed once per graph)."""
-        cached: frozenset[int] | None = self.graph.graph.get("reachable")
+        """Nodes a call can reach from the entry (computed once per IR)."""
+        cached = self._memo.get("reachable")
         if cached is None:
-            found: set[int] = set()
-            if self.entry is not None:
-                succ = self.successors()
-                todo = [self.entry]
-                found.add(self.entry)
-                while todo:
-                    for target, _, _ in succ[todo.pop()]:
-                        if target not in found:
-                            found.add(target)
-                            todo.append(target)
-            cached = self.graph.graph["reachable"] = frozenset(found)
+            cached = self._memo["reachable"] = frozenset(
+                self.descendants(self.entry, inclusive=True) if self.entry is not None else ())
         return cached
 
-    def with_graph(self, graph: Any, entry: int | None) -> FlowIR:
-        """The same flow with another graph (optimizations return new IRs)."""
-        for cache in _CACHES:
-            graph.graph.pop(cache, None)
-        return FlowIR(self.name, self.file, self.span, self.name_span, graph, entry,
-                      self.calls, self.lowering)
+    def descendants(self, node: int, inclusive: bool = False) -> set[int]:
+        """Nodes reachable from `node`: without it, as nx.descendants, or with it."""
+        found: set[int] = {node}
+        todo = [node]
+        succ = self.edges
+        while todo:
+            for edge in succ[todo.pop()]:
+                if edge.target not in found:
+                    found.add(edge.target)
+                    todo.append(edge.target)
+        if not inclusive:
+            found.discard(node)
+        return found
+
+    def rebuilt(self, nodes: dict[int, IRNode], edges: Iterable[tuple[int, IREdge]]) -> FlowIR:
+        """The same flow with other nodes and exits (what optimizations return): `edges` are
+        (source, exit) pairs in connection order; an exit connected twice keeps its place and
+        takes the later data, as networkx's add_edge does."""
+        return FlowIR(self.name, self.file, self.span, self.name_span, nodes,
+                      _grouped(nodes, edges), self.entry, self.calls, self.lowering)
+
+    def to_networkx(self) -> Any:
+        """The graph as a networkx MultiDiGraph (nx.MultiDiGraph; networkx has no type
+        hints): node attributes are IRNode's fields, edges keyed by exit name with `label`,
+        `kind`, `writes` and `span`. Built through networkx's public API."""
+        graph = nx.MultiDiGraph()
+        graph.add_nodes_from((n, {name: getattr(node, name) for name in _NODE_FIELDS})
+                             for n, node in self.nodes.items())
+        graph.add_edges_from((u, e.target, e.exit, {"label": e.exit, "kind": e.kind,
+                                                    "writes": e.writes, "span": e.span})
+                             for u, out in self.edges.items() for e in out)
+        return graph
+
+
+def _grouped(nodes: Mapping[int, IRNode], edges: Iterable[tuple[int, IREdge]],
+             ) -> dict[int, list[IREdge]]:
+    """Each node's exits in networkx's order: grouped by target in order of first connection,
+    then by exit in order of first connection; a repeated (target, exit) replaces the data."""
+    by_target: dict[int, dict[int, dict[str, IREdge]]] = {n: {} for n in nodes}
+    for source, edge in edges:
+        by_target[source].setdefault(edge.target, {})[edge.exit] = edge
+    return {n: [e for keyed in targets.values() for e in keyed.values()]
+            for n, targets in by_target.items()}
 
 
 # ------------------------------------------------------------------------- expressions
@@ -234,9 +302,9 @@ Target = int | _Label | _End
 class _Lowering:
     flow: ast.Flow
     model_routing: dict[str, str]
-    nodes: dict[int, dict[str, Any]] = field(default_factory=dict)
-    """Node id (0, 1, 2... in creation order) -> its attributes."""
-    pending: list[tuple[int, str, Target, str, tuple[str, ...], Span]] = field(
+    nodes: dict[int, IRNode] = field(default_factory=dict)
+    """Node id (0, 1, 2... in creation order) -> the node."""
+    pending: list[tuple[int, str, Target, EdgeKind, tuple[str, ...], Span]] = field(
         default_factory=list)
     calls: list[tuple[str, Span]] = field(default_factory=list)
     step: str = ""
@@ -260,18 +328,16 @@ class _Lowering:
                         roots = template_roots(text.template)
                         if roots:
                             read_list += [(root, text.span) for root in roots]
-        self.nodes[node_id] = {
-            "op": op, "operands": operands, "span": stmt.span, "step": self.step,
-            "first": False, "what": what, "written": frozenset(written) if written else _NONE,
-            "reads": tuple(read_list) if read_list else (), "writes": writes,
-            "tts": tuple(tts) if tts else (), "prompts": tuple(prompts) if prompts else (),
-            "falls_off": ()}
+        self.nodes[node_id] = IRNode(
+            op, operands, stmt.span, self.step, what,
+            frozenset(written) if written else _NONE, tuple(read_list) if read_list else (),
+            writes, tuple(tts) if tts else (), tuple(prompts) if prompts else ())
         return node_id
 
-    def connect(self, node: int, exit_name: str, target: Target, kind: str = "auto",
+    def connect(self, node: int, exit_name: str, target: Target, kind: EdgeKind = "auto",
                 writes: tuple[str, ...] = (), span: Span | None = None) -> None:
         self.pending.append((node, exit_name, target, kind, writes,
-                             span or self.nodes[node]["span"]))
+                             span or self.nodes[node].span))
 
     def block(self, stmts: ast.Block, cont: Target, reprompt: int | None) -> Target:
         for stmt in reversed(stmts):
@@ -290,13 +356,13 @@ class _Lowering:
         writes = edge_writes or {}
         for ex in stmt.exits:
             target = self.block(ex.body, cont, reprompt)
-            kind = ("choice" if ex.is_key or ex.name in choice
-                    else "counted" if ex.name in counted else "auto")
+            kind: EdgeKind = ("choice" if ex.is_key or ex.name in choice
+                              else "counted" if ex.name in counted else "auto")
             self.connect(node, ex.name, target, kind, writes.get(ex.name, ()), ex.span)
         for name, continues in defaults.items():
             if name not in written and continues:
-                kind = "choice" if name in choice else "auto"
-                self.connect(node, name, cont, kind, writes.get(name, ()))
+                self.connect(node, name, cont, "choice" if name in choice else "auto",
+                             writes.get(name, ()))
 
     # One method per statement type (`_STATEMENTS` maps types to them): each lowers its
     # statement given its continuation and returns where the statement starts.
@@ -487,8 +553,8 @@ def lower_flow(flow: ast.Flow, file: str, routing: dict[str, str] | None = None)
             first_nodes.append((_first_node(low.nodes, before), step.label_span))
     nodes = low.nodes
     for node, label_span in first_nodes:
-        nodes[node]["first"] = True
-        nodes[node]["step_span"] = label_span
+        nodes[node].first = True
+        nodes[node].step_span = label_span
     diagnostics: list[Diagnostic] = []
     memo: dict[str, int | _End | None] = {}
 
@@ -527,68 +593,29 @@ def lower_flow(flow: ast.Flow, file: str, routing: dict[str, str] | None = None)
     if flow.steps:
         first = resolve(entries[flow.steps[0].label])
         entry = first if isinstance(first, int) else None
-    # The graph is built the way networkx's add_edge builds it (u -> v -> exit -> attributes,
-    # successors and predecessors sharing each exit dict), straight into the dicts networkx
-    # lets a graph's storage be replaced with: the per-call overhead of add_node/add_edge was
-    # half the cost of lowering.
-    succ: dict[int, dict[int, dict[str, dict[str, Any]]]] = {n: {} for n in nodes}
-    pred: dict[int, dict[int, dict[str, dict[str, Any]]]] = {n: {} for n in nodes}
-    # The `successors` cache, filled on the way: in arrival order, which is networkx's order
-    # (grouped by target) unless a node's edges to one target are not consecutive.
-    successors: dict[int, list[tuple[int, str, dict[str, Any]]]] = {n: [] for n in nodes}
-    regroup: list[int] = []
+    # Each node's exits in networkx's order (grouped by target), built in arrival order and
+    # regrouped only for a node whose exits to one target are not consecutive (rare).
+    successors: dict[int, list[IREdge]] = {n: [] for n in nodes}
+    regroup = False
     for node, exit_name, target, kind, writes, span in low.pending:
         resolved = target if type(target) is int else resolve(target)
         if isinstance(resolved, int):
-            keyed = succ[node].get(resolved)
-            if keyed is None:
-                data = {"label": exit_name, "kind": kind, "writes": writes, "span": span}
-                succ[node][resolved] = pred[resolved][node] = {exit_name: data}
-                successors[node].append((resolved, exit_name, data))
-            elif exit_name not in keyed:
-                data = keyed[exit_name] = {"label": exit_name, "kind": kind, "writes": writes,
-                                           "span": span}
-                if successors[node][-1][0] != resolved:
-                    regroup.append(node)
-                successors[node].append((resolved, exit_name, data))
-            else:  # the same exit written twice (reported by the parser): as add_edge does
-                keyed[exit_name].update(label=exit_name, kind=kind, writes=writes, span=span)
+            out = successors[node]
+            if out and out[-1].target != resolved:
+                regroup = regroup or any(e.target == resolved for e in out)
+            elif out and any(e.exit == exit_name for e in out if e.target == resolved):
+                regroup = True  # the same exit written twice (reported by the parser)
+            out.append(IREdge(resolved, exit_name, kind, writes, span))
         elif isinstance(resolved, _End):
             attrs = nodes[node]
-            attrs["falls_off"] = (*attrs["falls_off"], (exit_name, span))
-    for node in regroup:
-        successors[node] = _successors({node: succ[node]})[node]
-    graph = nx.MultiDiGraph()
-    graph._node, graph._adj, graph._pred = nodes, succ, pred
-    graph.graph["successors"] = successors
-    return FlowIR(flow.name, file, flow.span, flow.name_span, graph, entry,
+            attrs.falls_off = (*attrs.falls_off, (exit_name, span))
+    edges = (_grouped(nodes, ((n, e) for n, out in successors.items() for e in out))
+             if regroup else successors)
+    return FlowIR(flow.name, file, flow.span, flow.name_span, nodes, edges, entry,
                   tuple(low.calls), tuple(diagnostics))
 
 
-def _first_node(nodes: dict[int, dict[str, Any]], since: int) -> int:
+def _first_node(nodes: dict[int, IRNode], since: int) -> int:
     """The node of the step's first statement: the earliest in source among the new nodes."""
     return min(range(since, len(nodes)),
-               key=lambda n: (nodes[n]["span"].line, nodes[n]["span"].column, n))
-
-
-def _successors(adjacency: dict[int, dict[int, dict[str, dict[str, Any]]]],
-                ) -> dict[int, list[tuple[int, str, dict[str, Any]]]]:
-    """Node -> (target, exit, attributes) from networkx's adjacency of a multigraph (u -> v ->
-    key -> attributes), in the order `graph.edges(keys=True, data=True)` yields them."""
-    return {u: [(v, key, data) for v, keyed in targets.items() for key, data in keyed.items()]
-            for u, targets in adjacency.items()}
-
-
-def copy_graph(graph: Any) -> Any:
-    """What `graph.copy()` makes (the same nodes and edges in the same order, every attribute
-    dict copied) without the caches of `FlowIR` and without networkx's per-edge calls."""
-    nodes = {n: dict(attrs) for n, attrs in graph._node.items()}
-    succ: dict[int, dict[int, dict[str, dict[str, Any]]]] = {n: {} for n in nodes}
-    pred: dict[int, dict[int, dict[str, dict[str, Any]]]] = {n: {} for n in nodes}
-    for u, targets in graph._adj.items():
-        for v, keyed in targets.items():
-            succ[u][v] = pred[v][u] = {key: dict(data) for key, data in keyed.items()}
-    copy = nx.MultiDiGraph()
-    copy._node, copy._adj, copy._pred = nodes, succ, pred
-    copy.graph.update((k, v) for k, v in graph.graph.items() if k not in _CACHES)
-    return copy
+               key=lambda n: (nodes[n].span.line, nodes[n].span.column, n))

@@ -54,9 +54,8 @@ class Program:
         ir = self.flows.get(name)
         if ir is None:
             return frozenset()
-        roots = {w for attrs in ir.attrs().values() for w in attrs["writes"]}
-        roots.update(w for edges in ir.successors().values() for _, _, attrs in edges
-                     for w in attrs["writes"])
+        roots = {w for node in ir.nodes.values() for w in node.writes}
+        roots.update(w for edges in ir.edges.values() for edge in edges for w in edge.writes)
         return frozenset(roots)
 
     def writes(self, name: str) -> frozenset[str]:
@@ -88,7 +87,7 @@ class Program:
 
     def _asks_itself(self, name: str) -> bool:
         ir = self.flows.get(name)
-        return ir is not None and any(attrs["op"] in INPUT_OPS for attrs in ir.attrs().values())
+        return ir is not None and any(node.op in INPUT_OPS for node in ir.nodes.values())
 
     def returns(self, name: str) -> bool:
         """Whether a sub-flow can come back (a `return` is reachable); calling one that can't
@@ -99,8 +98,8 @@ class Program:
             return True
         key = ("returns", name)
         if key not in self.memo:
-            nodes = ir.attrs()
-            self.memo[key] = any(nodes[n]["op"] is Op.RETURN for n in ir.reachable())
+            nodes = ir.nodes
+            self.memo[key] = any(nodes[n].op is Op.RETURN for n in ir.reachable())
         found: bool = self.memo[key]
         return found
 

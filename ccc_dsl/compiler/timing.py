@@ -24,7 +24,7 @@ from typing import Any
 import networkx as nx
 from ccc_runtime.bytecode import Const, Op
 
-from ccc_dsl.compiler.ir import PERSON_OPS, FlowIR
+from ccc_dsl.compiler.ir import PERSON_OPS, FlowIR, IRNode
 from ccc_dsl.compiler.program import Program
 from ccc_dsl.diagnostics import Span
 
@@ -117,22 +117,23 @@ def audio_seconds(program: Program, prompt: Const) -> float:
     return total
 
 
-_PROMPT_OPERANDS = {Op.PLAY: (0,), Op.MENU: (0,), Op.COLLECT: (1,), Op.SURVEY: (0, 7)}
+_PROMPT_OPERANDS = {Op.PLAY: ("prompt",), Op.MENU: ("prompt",), Op.COLLECT: ("prompt",),
+                    Op.SURVEY: ("prompt", "thanks")}
 
 
-def node_seconds(program: Program, attrs: dict[str, Any]) -> float:
+def node_seconds(program: Program, attrs: IRNode) -> float:
     """Seconds of prompts a node plays before it moves on."""
-    indexes = _PROMPT_OPERANDS.get(attrs["op"])
-    if indexes is None:
+    names = _PROMPT_OPERANDS.get(attrs.op)
+    if names is None:
         return 0.0
-    return sum(audio_seconds(program, attrs["operands"][i]) for i in indexes)
+    return sum(audio_seconds(program, attrs.operand(name)) for name in names)
 
 
 def _forward_edges(ir: FlowIR) -> tuple[dict[int, list[tuple[int, str]]], list[int]]:
     """Edges of the DFS tree, forward and cross edges (back edges and mistakes dropped), and
     the nodes the search reached, each after everything it leads to (the order in which the
     search finished them)."""
-    nodes = ir.attrs()
+    nodes = ir.nodes
     forward: dict[int, list[tuple[int, str]]] = {n: [] for n in nodes}
     order: list[int] = []
     if ir.entry is None:
@@ -142,8 +143,9 @@ def _forward_edges(ir: FlowIR) -> tuple[dict[int, list[tuple[int, str]]], list[i
     stack: list[tuple[int, Any]] = [(ir.entry, iter(succ[ir.entry]))]
     while stack:
         node, edges = stack[-1]
-        for target, key, _ in edges:
-            if key in _MISTAKES and nodes[node]["op"] in (Op.MENU, Op.COLLECT, Op.SURVEY):
+        for edge in edges:
+            target, key = edge.target, edge.exit
+            if key in _MISTAKES and nodes[node].op in (Op.MENU, Op.COLLECT, Op.SURVEY):
                 continue
             if state.get(target) == 1:
                 continue  # a back edge: going round again is not progress
@@ -179,16 +181,16 @@ def _flow_timing(program: Program, name: str) -> Timing:
     ir = program.flows.get(name)
     if ir is None or ir.entry is None:
         return Timing(None, None, None)
-    nodes = ir.attrs()
+    nodes = ir.nodes
     forward, order = _forward_edges(ir)
     # best[node] = (person seconds, person span, person keys, return seconds, return keys)
     best: dict[int, _Best] = {}
 
     for node in order:  # each after everything it leads to
         attrs = nodes[node]
-        op = attrs["op"]
+        op = attrs.op
         if op in PERSON_OPS:
-            best[node] = (0.0, attrs["span"], 0, None, None)
+            best[node] = (0.0, attrs.span, 0, None, None)
             continue
         if op is Op.RETURN:
             best[node] = (None, None, None, 0.0, 0)
@@ -201,7 +203,7 @@ def _flow_timing(program: Program, name: str) -> Timing:
         ret_k: int | None = None
         options: list[tuple[float, int, _Best]] = []
         if op is Op.CALL_FLOW:
-            sub = flow_timing(program, str(attrs["operands"][0]))
+            sub = flow_timing(program, str(attrs.operand("flow")))
             if sub.seconds is not None:
                 options.append((0.0, 0, (sub.seconds, sub.person, sub.key_presses, None, None)))
             if sub.return_seconds is not None:

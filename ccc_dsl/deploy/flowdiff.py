@@ -49,27 +49,28 @@ class FlowChange:
 
 def node_keys(ir: FlowIR) -> dict[int, str]:
     """IR node -> its stable key (see the module docstring); deterministic."""
-    attrs = ir.attrs()
+    attrs = ir.nodes
     succ = ir.successors()
     keys: dict[int, str] = {}
     by_step: dict[str, list[int]] = {}
     for node, a in attrs.items():
-        by_step.setdefault(str(a.get("step", "")), []).append(node)
+        by_step.setdefault(a.step, []).append(node)
     for step, nodes in by_step.items():
         members = set(nodes)
-        firsts = [n for n in nodes if attrs[n].get("first")]
+        firsts = [n for n in nodes if attrs[n].first]
         todo = []
         for n in firsts[:1]:
             keys[n] = step
             todo.append(n)
         while todo:
             node = todo.pop(0)
-            for target, exit_name, _ in succ[node]:
-                if target in members and target not in keys and not attrs[target].get("first"):
-                    keys[target] = f"{keys[node]}/{exit_name}"
+            for edge in succ[node]:
+                target = edge.target
+                if target in members and target not in keys and not attrs[target].first:
+                    keys[target] = f"{keys[node]}/{edge.exit}"
                     todo.append(target)
         rest = sorted((n for n in nodes if n not in keys),
-                      key=lambda n: (attrs[n]["span"].line, attrs[n]["span"].column, n))
+                      key=lambda n: (attrs[n].span.line, attrs[n].span.column, n))
         for i, n in enumerate(rest, 1):
             keys[n] = f"{step}#{i}"
     return keys
@@ -89,19 +90,19 @@ def flow_summary(ir: FlowIR, root: Path | None = None) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError):
         lines = []
     keys = node_keys(ir)
-    attrs = ir.attrs()
+    attrs = ir.nodes
     nodes: dict[str, Any] = {}
     for node, a in attrs.items():
         exits = {}
-        for target, exit_name, data in ir.successors()[node]:
-            span = data.get("span") or a["span"]
-            exits[exit_name] = {"to": keys[target], "line": span.line,
+        for edge in ir.successors()[node]:
+            span = edge.span
+            exits[edge.exit] = {"to": keys[edge.target], "line": span.line,
                                 "src": _line_text(lines, span.line)}
-        sig = hashlib.sha256(json.dumps([int(a["op"]), a["operands"]], sort_keys=True,
+        sig = hashlib.sha256(json.dumps([int(a.op), a.operands], sort_keys=True,
                                         ensure_ascii=False).encode()).hexdigest()[:16]
-        nodes[keys[node]] = {"what": a.get("what", a["op"].name.lower()), "text": describe(a),
-                             "sig": sig, "line": a["span"].line,
-                             "src": _line_text(lines, a["span"].line),
+        nodes[keys[node]] = {"what": a.what, "text": describe(a),
+                             "sig": sig, "line": a.span.line,
+                             "src": _line_text(lines, a.span.line),
                              "exits": dict(sorted(exits.items()))}
     entry = keys.get(ir.entry) if ir.entry is not None else None
     return {"entry": entry, "nodes": dict(sorted(nodes.items()))}

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ccc_runtime.bundle import BUNDLE_FILE, MANIFEST_FILE
-from ccc_runtime.bytecode import SPECS, Op, decode
+from ccc_runtime.bytecode import Op, decode
 
 from ccc_dsl.compiler.ir import FlowIR
 from ccc_dsl.deploy.flowdiff import flow_summary
@@ -192,17 +192,16 @@ def _manifest_refs(kind: str, r: Any) -> Iterator[str]:
 
 
 def _flow_refs(ir: FlowIR) -> Iterator[str]:
-    for attrs in ir.attrs().values():
-        op: Op = attrs["op"]
-        names = [n for n, _ in SPECS[op].operands]
+    for node in ir.nodes.values():
+        op = node.op
         if op in _FLOW_REFS:
             kind, operand = _FLOW_REFS[op]
-            yield address(kind, str(attrs["operands"][names.index(operand)]))
+            yield address(kind, str(node.operand(operand)))
         if op is Op.TRANSFER_AGENT:
-            agent = attrs["operands"][names.index("agent")]
+            agent = node.operand("agent")
             if isinstance(agent, list) and agent[:1] == ["const"]:
                 yield address("agent", str(agent[1]))
-        for prompt, _ in attrs.get("prompts", ()):
+        for prompt, _ in node.prompts:
             yield address("prompt", prompt)
 
 

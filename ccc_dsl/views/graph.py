@@ -11,11 +11,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Collection
-from typing import Any, Final
+from typing import Final
 
 from ccc_runtime.bytecode import Const, Op
 
-from ccc_dsl.compiler.ir import FlowIR
+from ccc_dsl.compiler.ir import FlowIR, IRNode
 
 FORMATS: Final = ("mermaid", "dot", "svg")
 _MAX_LABEL = 40
@@ -70,38 +70,45 @@ def _audio(prompt: Const) -> str:
     return ", ".join(parts)
 
 
-def describe(attrs: dict[str, Any]) -> str:
+_NAMED = {Op.HOURS: ("hours", "schedule"), Op.BLACKLIST: ("blacklist", "list"),
+          Op.CALL_FUNCTION: ("call function", "function"), Op.STAFFING: ("staffing", "group"),
+          Op.QUEUE: ("transfer queue", "group"), Op.VOICEMAIL: ("voicemail", "box")}
+"""Opcodes described by a word and the resource their operand names."""
+
+
+def describe(node: IRNode) -> str:
     """What a node does, in a few words."""
-    op: Op = attrs["op"]
-    o = attrs["operands"]
-    simple = {Op.HOURS: "hours", Op.BLACKLIST: "blacklist", Op.CALL_FUNCTION: "call function",
-              Op.STAFFING: "staffing", Op.QUEUE: "transfer queue", Op.VOICEMAIL: "voicemail"}
-    if op in simple:
-        text = f'{simple[op]} "{o[0]}"'
+    op = node.op
+    o = node.operand
+    if op in _NAMED:
+        word, operand = _NAMED[op]
+        text = f'{word} "{o(operand)}"'
     elif op in (Op.PLAY, Op.MENU):
-        text = f"{op.name.lower()} {_audio(o[0])}"
+        text = f"{op.name.lower()} {_audio(o('prompt'))}"
     elif op is Op.COLLECT:
-        text = f"collect {o[0]} ({o[2]}..{o[3]} digits)"
+        text = f"collect {o('var')} ({o('min_digits')}..{o('max_digits')} digits)"
     elif op is Op.SET:
-        text = f"set {o[0]} = {expr_text(o[1])}"
+        text = f"set {o('var')} = {expr_text(o('value'))}"
     elif op is Op.BRANCH:
-        text = f"if {expr_text(o[0])}"
-    elif op in (Op.TRANSFER_AGENT, Op.TRANSFER_NUMBER):
-        text = f"transfer {op.name[9:].lower()} {expr_text(o[0])}"
+        text = f"if {expr_text(o('cond'))}"
+    elif op is Op.TRANSFER_AGENT:
+        text = f"transfer agent {expr_text(o('agent'))}"
+    elif op is Op.TRANSFER_NUMBER:
+        text = f"transfer number {expr_text(o('number'))}"
     elif op is Op.SURVEY:
-        text = f"survey {o[1]}..{o[2]}"
+        text = f"survey {o('min_score')}..{o('max_score')}"
     elif op is Op.SET_LANGUAGE:
-        text = f"language {expr_text(o[0])}"
+        text = f"language {expr_text(o('language'))}"
     elif op is Op.CALL_FLOW:
-        text = f"call flow {o[0]}"
+        text = f"call flow {o('flow')}"
     else:
         text = op.name.lower()
     return _short(text)
 
 
 def _ordered(ir: FlowIR) -> list[int]:
-    g = ir.graph
-    return sorted(g.nodes, key=lambda n: (g.nodes[n]["span"].line, g.nodes[n]["span"].column, n))
+    nodes = ir.nodes
+    return sorted(nodes, key=lambda n: (nodes[n].span.line, nodes[n].span.column, n))
 
 
 def _mermaid_text(text: str) -> str:
@@ -111,27 +118,27 @@ def _mermaid_text(text: str) -> str:
 def to_mermaid(ir: FlowIR, marked: Collection[int] = ()) -> str:
     """A Mermaid flowchart (GitHub renders ```mermaid blocks in pull requests); `marked` nodes
     (e.g. what a plan changes) are filled yellow."""
-    g = ir.graph
+    nodes = ir.nodes
     order = _ordered(ir)
     ids = {node: f"n{i}" for i, node in enumerate(order)}
     reachable = ir.reachable()
     lines = ["flowchart TD", f'  start(["{_mermaid_text(ir.name)}"])']
     dead = False
     for node in order:
-        attrs = g.nodes[node]
-        label = _mermaid_text(f"{attrs['span'].line}: {describe(attrs)}")
-        if attrs["op"] in _TERMINAL:
+        attrs = nodes[node]
+        label = _mermaid_text(f"{attrs.span.line}: {describe(attrs)}")
+        if attrs.op in _TERMINAL:
             lines.append(f'  {ids[node]}(["{label}"])')
-        elif attrs["op"] in _DECISION:
+        elif attrs.op in _DECISION:
             lines.append(f'  {ids[node]}{{"{label}"}}')
         else:
             lines.append(f'  {ids[node]}["{label}"]')
     if ir.entry is not None:
         lines.append(f"  start --> {ids[ir.entry]}")
     for node in order:
-        for _, target, key in g.out_edges(node, keys=True):
-            lines.append(f'  {ids[node]} -->|"{_mermaid_text(key)}"| {ids[target]}')
-        for exit_name, _ in g.nodes[node]["falls_off"]:
+        for edge in ir.edges[node]:
+            lines.append(f'  {ids[node]} -->|"{_mermaid_text(edge.exit)}"| {ids[edge.target]}')
+        for exit_name, _ in nodes[node].falls_off:
             dead = True
             lines.append(f'  {ids[node]} -->|"{_mermaid_text(exit_name)}"| dead')
     if dead:
@@ -150,7 +157,7 @@ def _dot_text(text: str) -> str:
 
 def to_dot(ir: FlowIR) -> str:
     """Graphviz DOT (`dot -Tsvg` draws it)."""
-    g = ir.graph
+    nodes = ir.nodes
     order = _ordered(ir)
     ids = {node: f"n{i}" for i, node in enumerate(order)}
     reachable = ir.reachable()
@@ -160,18 +167,18 @@ def to_dot(ir: FlowIR) -> str:
              f'  start [label="{_dot_text(ir.name)}", shape=oval];']
     dead = False
     for node in order:
-        attrs = g.nodes[node]
-        shape = ("oval" if attrs["op"] in _TERMINAL else
-                 "diamond" if attrs["op"] in _DECISION else "box")
+        attrs = nodes[node]
+        shape = ("oval" if attrs.op in _TERMINAL else
+                 "diamond" if attrs.op in _DECISION else "box")
         style = ', style="rounded,dashed", fontcolor=gray' if node not in reachable else ""
-        label = _dot_text(f"{attrs['span'].line}: {describe(attrs)}")
+        label = _dot_text(f"{attrs.span.line}: {describe(attrs)}")
         lines.append(f'  {ids[node]} [label="{label}", shape={shape}{style}];')
     if ir.entry is not None:
         lines.append(f"  start -> {ids[ir.entry]};")
     for node in order:
-        for _, target, key in g.out_edges(node, keys=True):
-            lines.append(f'  {ids[node]} -> {ids[target]} [label="{_dot_text(key)}"];')
-        for exit_name, _ in g.nodes[node]["falls_off"]:
+        for edge in ir.edges[node]:
+            lines.append(f'  {ids[node]} -> {ids[edge.target]} [label="{_dot_text(edge.exit)}"];')
+        for exit_name, _ in nodes[node].falls_off:
             dead = True
             lines.append(f'  {ids[node]} -> dead [label="{_dot_text(exit_name)}"];')
     if dead:

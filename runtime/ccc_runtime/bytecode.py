@@ -143,6 +143,13 @@ SPECS: dict[Op, OpSpec] = {
     Op.HANGUP: OpSpec((), ()),
 }
 
+OPERAND_INDEX: dict[Op, dict[str, int]] = {
+    op: {name: i for i, (name, _) in enumerate(spec.operands)} for op, spec in SPECS.items()}
+"""Per opcode, operand name -> its position: how the compiler and the VM read operands by name."""
+EXIT_INDEX: dict[Op, dict[str, int]] = {
+    op: {name: i for i, name in enumerate(spec.exits)} for op, spec in SPECS.items()}
+"""Per opcode, fixed exit name -> its number (keyed exits follow, in the order of the keys)."""
+
 QUEUE_ROUTINGS = frozenset({"longest-idle", "familiar"})
 ANNOUNCE_KINDS = frozenset({"position", "wait"})
 OFFER_KINDS = frozenset({"voicemail", "callback"})
@@ -196,11 +203,20 @@ class Node:
     loc: SourceLoc
 
     def operand(self, name: str) -> Const:
-        """The operand called `name` in the opcode's spec."""
-        for (spec_name, _), value in zip(SPECS[self.op].operands, self.operands, strict=True):
-            if spec_name == name:
-                return value
-        raise KeyError(name)
+        """The operand called `name` in the opcode's spec (KeyError for another name)."""
+        return self.operands[OPERAND_INDEX[self.op][name]]
+
+    def exit(self, name: str) -> int:
+        """The number of the fixed exit called `name` in the opcode's spec."""
+        return EXIT_INDEX[self.op][name]
+
+    def key_exit(self, key: str) -> int:
+        """The number of the keyed exit for `key` (a key of the opcode's KEYS operand)."""
+        spec = SPECS[self.op]
+        assert spec.keyed_from is not None
+        keys = self.operand(spec.keyed_from)
+        assert isinstance(keys, list)
+        return len(spec.exits) + keys.index(key)
 
     def exit_name(self, number: int) -> str:
         """A readable name for exit `number`: its fixed name, or `key 1` for a keyed exit."""

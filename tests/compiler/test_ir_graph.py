@@ -1,6 +1,6 @@
-"""The IR graphs are built straight into networkx's storage (for speed: ccc_dsl/compiler/ir.py)
-and copied the same way; these tests hold them to what networkx's own API would have built, so a
-networkx release that stores graphs differently fails here and not in a user's analysis."""
+"""The IR keeps each node's exits in the order networkx keeps a multigraph's edges, and its
+reachability agrees with networkx's; these tests hold `FlowIR` to networkx's own API (through
+`to_networkx`), so the IR and the graph tools see the same graph."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import networkx as nx
 import pytest
 from cc_helpers import EXAMPLES
 
-from ccc_dsl.compiler.ir import FlowIR, copy_graph, lower_flow
+from ccc_dsl.compiler.ir import FlowIR, IREdge, lower_flow
 from ccc_dsl.grammar.parser import parse_file, parse_text
 
 GEN = Path(__file__).parents[2] / "bench" / "gen_flows.py"
@@ -38,36 +38,42 @@ def _corpus_flows() -> list[FlowIR]:
 FLOWS = _corpus_flows()
 
 
-def _public_twin(ir: FlowIR) -> Any:
-    """The same graph built only through networkx's public API."""
-    twin = nx.MultiDiGraph()
-    twin.add_nodes_from((n, dict(a)) for n, a in ir.graph.nodes(data=True))
-    for node, exits in ir.successors().items():
-        for target, key, data in exits:
-            twin.add_edge(node, target, key=key, **data)
-    return twin
-
-
 @pytest.mark.parametrize("ir", FLOWS, ids=lambda ir: ir.name)
 def test_graph_matches_what_networkx_builds(ir: FlowIR) -> None:
-    g = ir.graph
-    twin = _public_twin(ir)
-    assert list(g.nodes(data=True)) == list(twin.nodes(data=True))
-    assert list(g.edges(keys=True, data=True)) == list(twin.edges(keys=True, data=True))
-    assert sorted(g.in_edges(keys=True)) == sorted(twin.in_edges(keys=True))
-    for node in g:
-        assert ir.successors()[node] == [
-            (v, k, d) for _, v, k, d in twin.out_edges(node, keys=True, data=True)]
+    twin = ir.to_networkx()
+    assert list(twin.nodes) == list(ir.nodes)
+    for node, attrs in twin.nodes(data=True):
+        assert attrs["op"] is ir.nodes[node].op and attrs["span"] == ir.nodes[node].span
+    for node in twin:
+        assert [(v, k) for _, v, k in twin.out_edges(node, keys=True)] == [
+            (e.target, e.exit) for e in ir.successors()[node]]
     if ir.entry is not None:
         assert ir.reachable() == {ir.entry} | nx.descendants(twin, ir.entry)
+    for node in list(ir.nodes)[:5]:
+        assert ir.descendants(node) == nx.descendants(twin, node)
+
+
+def test_rebuilt_orders_and_replaces_exits_as_add_edge_does() -> None:
+    ir = FLOWS[0]
+    nodes = {n: ir.nodes[n].copy() for n in list(ir.nodes)[:3]}
+    span = ir.span
+    added = [(0, 2, "a"), (0, 1, "b"), (0, 2, "c"), (0, 1, "b"), (1, 2, "d")]
+    kinds = ["auto", "auto", "auto", "choice", "auto"]
+    rebuilt = ir.rebuilt(nodes, [(u, IREdge(v, k, kind, (), span))  # type: ignore[arg-type]
+                                 for (u, v, k), kind in zip(added, kinds, strict=True)])
+    reference = nx.MultiDiGraph()
+    reference.add_nodes_from(nodes)
+    for (u, v, k), kind in zip(added, kinds, strict=True):
+        reference.add_edge(u, v, key=k, kind=kind)
+    for node in nodes:
+        assert [(e.target, e.exit, e.kind) for e in rebuilt.edges[node]] == [
+            (v, k, d["kind"]) for _, v, k, d in reference.out_edges(node, keys=True, data=True)]
 
 
 @pytest.mark.parametrize("ir", FLOWS[:20], ids=lambda ir: ir.name)
-def test_copy_graph_is_a_deep_copy_like_networkx(ir: FlowIR) -> None:
-    copy = copy_graph(ir.graph)
-    reference = ir.graph.copy()
-    assert list(copy.nodes(data=True)) == list(reference.nodes(data=True))
-    assert list(copy.edges(keys=True, data=True)) == list(reference.edges(keys=True, data=True))
-    node = next(iter(copy))
-    copy.nodes[node]["changed"] = True
-    assert "changed" not in ir.graph.nodes[node]
+def test_a_node_copy_is_independent(ir: FlowIR) -> None:
+    node = next(iter(ir.nodes))
+    copy = ir.nodes[node].copy()
+    assert copy == ir.nodes[node] and copy is not ir.nodes[node]
+    copy.operands.append("changed")
+    assert "changed" not in ir.nodes[node].operands

@@ -53,13 +53,14 @@ PLAYS = '''flow t "T" {
 def test_merge_plays_merges_quiet_prompts_only() -> None:
     ir = lowered(PLAYS)
     merged = merge_plays(ir)
-    g = merged.graph
-    ops = [g.nodes[n]["op"] for n in sorted(g.nodes, key=lambda n: g.nodes[n]["span"])]
+    nodes = merged.nodes
+    ops = [nodes[n].op for n in sorted(nodes, key=lambda n: nodes[n].span)]
     assert ops == [Op.PLAY, Op.PLAY, Op.HANGUP]
-    first = merged.graph.nodes[merged.entry]["operands"][0]
+    assert merged.entry is not None
+    first = nodes[merged.entry].operand("prompt")
     assert first == [False, ["prompt", "bye"], ["tts", "one"], ["prompt", "closed"],
                      ["prompt", "holiday"]]
-    assert len(ir.graph) == 5  # the input IR is not changed
+    assert len(ir) == 5  # the input IR is not changed
 
 
 def test_merged_plays_sound_the_same_on_the_runtime() -> None:
@@ -74,9 +75,9 @@ def test_merged_plays_sound_the_same_on_the_runtime() -> None:
 
 def test_drop_unreachable_removes_dead_nodes_only() -> None:
     ir = lowered('flow t "T" {\n  a:\n    hangup\n    play "bye"\n  b:\n    hangup\n}\n')
-    assert len(ir.graph) == 3
+    assert len(ir) == 3
     kept = drop_unreachable(ir)
-    assert [kept.graph.nodes[n]["op"] for n in kept.graph.nodes] == [Op.HANGUP]
+    assert [node.op for node in kept.nodes.values()] == [Op.HANGUP]
     assert run_image(emit(kept, "h", COMPILER_VERSION, "t.ivr")).outcome.describe() == "hung up"
 
 
@@ -92,13 +93,14 @@ def test_unwritten_exits_follow_the_language_rules() -> None:
     hangup
 }
 ''')
-    g = ir.graph
+    nodes = ir.nodes
+    assert ir.entry is not None
     queue = ir.entry
     # `busy` unwritten continues with the menu; `done` unwritten ends the call (unconnected)
-    queue_exits = {k: g.nodes[v]["op"] for _, v, k in g.out_edges(queue, keys=True)}
+    queue_exits = {e.exit: nodes[e.target].op for e in ir.edges[queue]}
     assert queue_exits == {"timeout": Op.VOICEMAIL, "busy": Op.MENU}
-    menu = next(n for n in g.nodes if g.nodes[n]["op"] is Op.MENU)
-    exits = {k: g.nodes[v]["op"] for _, v, k in g.out_edges(menu, keys=True)}
+    menu = next(n for n in nodes if nodes[n].op is Op.MENU)
+    exits = {e.exit: nodes[e.target].op for e in ir.edges[menu]}
     assert exits == {"1": Op.HANGUP, "exhausted": Op.HANGUP}  # noinput/nomatch ask again
 
 

@@ -97,14 +97,13 @@ def test_random_valid_flows_compile_and_keep_the_graph_invariants(text: str) -> 
     assert diagnostics == [], text
     (compiled,) = emit_all(result, {"t.ivr": text.encode()}).values()
     ir = optimize(result.program.flows["t"])
-    g = ir.graph
-    assert ir.reachable() == set(g.nodes)
-    for node, attrs in g.nodes(data=True):
-        assert attrs["falls_off"] == ()
-        if g.out_degree(node) == 0:
-            assert attrs["op"] in ENDS, (text, attrs["op"])
+    assert ir.reachable() == set(ir.nodes)
+    for n, attrs in ir.nodes.items():
+        assert attrs.falls_off == ()
+        if not ir.edges[n]:
+            assert attrs.op in ENDS, (text, attrs.op)
     image = decode(compiled.image)
-    assert len(image.nodes) == len(g) + 2  # plus the error handler: apology, hang-up
+    assert len(image.nodes) == len(ir) + 2  # plus the error handler: apology, hang-up
     for node in image.nodes:
         spec = SPECS[node.op]
         for number, target in enumerate(node.exits[:len(spec.exits)]):

@@ -15,8 +15,8 @@ from ccc_dsl.util import did_you_mean
 
 def unknown_call_data(ir: FlowIR, program: Program) -> list[Diagnostic]:
     out: list[Diagnostic] = []
-    for attrs in ir.attrs().values():
-        for path, span in attrs["reads"]:
+    for attrs in ir.nodes.values():
+        for path, span in attrs.reads:
             root, dot, _ = path.partition(".")
             if dot and root in CALL_DATA_ROOTS and path not in CALL_DATA:
                 fields = {f for f in CALL_DATA if f.startswith(root + ".")}

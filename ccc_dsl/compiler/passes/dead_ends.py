@@ -15,20 +15,20 @@ from ccc_dsl.diagnostics import Diagnostic
 
 
 def dead_ends(ir: FlowIR, program: Program) -> list[Diagnostic]:
-    nodes = ir.attrs()
+    nodes = ir.nodes
     out: list[Diagnostic] = []
     if ir.entry is None and not ir.lowering and not nodes:
         out.append(diagnostic("A602", f"flow `{ir.name}` does nothing: it has no statement",
                               ir.name_span, "add a step, e.g. `start: hangup`"))
     for node in sorted(ir.reachable()):
         attrs = nodes[node]
-        if not attrs["falls_off"]:
+        if not attrs.falls_off:
             continue
-        if attrs["op"] is Op.CALL_FLOW and not program.returns(str(attrs["operands"][0])):
+        if attrs.op is Op.CALL_FLOW and not program.returns(str(attrs.operand("flow"))):
             continue  # the sub-flow never comes back, so nothing runs after it
-        for exit_name, span in attrs["falls_off"]:
-            after = (f"after `{attrs['what']}`" if exit_name == "next"
-                     else f"on `{exit_name}` of this `{attrs['what']}`")
+        for exit_name, span in attrs.falls_off:
+            after = (f"after `{attrs.what}`" if exit_name == "next"
+                     else f"on `{exit_name}` of this `{attrs.what}`")
             out.append(diagnostic(
                 "A602", f"{after} the call runs off the end of flow `{ir.name}` without a "
                 "hang-up, transfer or voicemail", span,

@@ -7,7 +7,7 @@ from ccc_dsl.compiler.ir import FlowIR
 
 def drop_unreachable(ir: FlowIR) -> FlowIR:
     reachable = ir.reachable()
-    if len(reachable) == len(ir.graph):
+    if len(reachable) == len(ir):
         return ir
-    keep = [n for n in ir.graph.nodes if n in reachable]
-    return ir.with_graph(ir.graph.subgraph(keep).copy(), ir.entry)
+    nodes = {n: node.copy() for n, node in ir.nodes.items() if n in reachable}
+    return ir.rebuilt(nodes, ((n, e) for n in nodes for e in ir.edges[n]))

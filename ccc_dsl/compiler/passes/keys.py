@@ -15,16 +15,19 @@ from ccc_dsl.diagnostics import Diagnostic
 
 def shadowed_keys(ir: FlowIR, program: Program) -> list[Diagnostic]:
     out: list[Diagnostic] = []
-    for attrs in ir.attrs().values():
-        if attrs["op"] is not Op.QUEUE:
+    for node in ir.nodes.values():
+        if node.op is not Op.QUEUE:
             continue
-        offers, keys = attrs["operands"][6], attrs["operands"][7]
+        offers, keys = node.operand("offers"), node.operand("keys")
+        assert isinstance(offers, list) and isinstance(keys, list)
         seen: dict[str, str] = {str(k): f"the exit `{k}`" for k in keys}
-        for kind, _, key, _ in offers:
+        for offer in offers:
+            assert isinstance(offer, list)
+            kind, key = offer[0], str(offer[2])  # [kind, after_ms, key, prompt]
             owner = seen.get(key)
             if owner is not None:
                 out.append(diagnostic("A606", f"key `{key}` of the {kind} offer is also {owner} "
-                                      "of this queue: one shadows the other", attrs["span"],
+                                      "of this queue: one shadows the other", node.span,
                                       "give the offer a key of its own"))
             seen.setdefault(key, f"the key of the {kind} offer")
     return out

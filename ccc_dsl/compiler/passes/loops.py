@@ -84,15 +84,15 @@ def _acyclic(edges: dict[int, list[tuple[int, str]]]) -> bool:
 
 
 def loops(ir: FlowIR, program: Program) -> list[Diagnostic]:
-    nodes = ir.attrs()
+    nodes = ir.nodes
     reachable = ir.reachable()
     auto_edges: dict[int, list[tuple[int, str]]] = {}  # u -> (target, exit) of auto edges
     for u, edges in ir.successors().items():
         if u not in reachable:
             continue
-        if nodes[u]["op"] is Op.CALL_FLOW and program.asks_caller(nodes[u]["operands"][0]):
+        if nodes[u].op is Op.CALL_FLOW and program.asks_caller(str(nodes[u].operand("flow"))):
             continue
-        targets = [(v, label) for v, label, attrs in edges if attrs["kind"] == "auto"]
+        targets = [(e.target, e.exit) for e in edges if e.kind == "auto"]
         if targets:
             auto_edges[u] = targets
     out: list[Diagnostic] = []
@@ -111,23 +111,23 @@ def loops(ir: FlowIR, program: Program) -> list[Diagnostic]:
             (only,) = component
             if only not in auto[only]:
                 continue
-        members = sorted(component, key=lambda n: (nodes[n]["span"], n))
+        members = sorted(component, key=lambda n: (nodes[n].span, n))
         first = nodes[members[0]]
-        exhausted = [u for u in members if nodes[u]["op"] in INPUT_OPS
+        exhausted = [u for u in members if nodes[u].op in INPUT_OPS
                      and any((u, v) in exhausted_edges for v in component)]
         if exhausted:
             attrs = nodes[exhausted[0]]
-            out.append(diagnostic("A605", f"this `{attrs['what']}` has no retry limit: its "
-                                  "`exhausted` exit leads back to it", attrs["span"],
+            out.append(diagnostic("A605", f"this `{attrs.what}` has no retry limit: its "
+                                  "`exhausted` exit leads back to it", attrs.span,
                                   "let `exhausted` end the call, e.g. `exhausted -> play \"bye\" "
                                   "then hangup`"))
-        elif not any(nodes[n]["op"] in WAIT_OPS for n in component):
-            out.append(diagnostic("A603", f"this `{first['what']}` starts a loop that repeats "
-                                  "without caller input", first["span"],
+        elif not any(nodes[n].op in WAIT_OPS for n in component):
+            out.append(diagnostic("A603", f"this `{first.what}` starts a loop that repeats "
+                                  "without caller input", first.span,
                                   "break the loop with a menu, a retry limit or a hang-up"))
         else:
-            out.append(diagnostic("A604", f"this `{first['what']}` starts a loop that can repeat "
-                                  "forever without the caller choosing", first["span"],
+            out.append(diagnostic("A604", f"this `{first.what}` starts a loop that can repeat "
+                                  "forever without the caller choosing", first.span,
                                   "after a failed transfer, end the call (e.g. voicemail) instead "
                                   "of trying again"))
     return out

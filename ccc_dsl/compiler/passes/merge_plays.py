@@ -7,51 +7,53 @@ change what is heard) and the second is reached only from the first."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from ccc_runtime.bytecode import Op
 
-from ccc_dsl.compiler.ir import FlowIR, copy_graph
+from ccc_dsl.compiler.ir import FlowIR, IRNode
 from ccc_dsl.diagnostics import Span
 
 
-def _quiet_play(attrs: dict[str, object]) -> bool:
-    operands = attrs["operands"]
-    return (attrs["op"] is Op.PLAY and isinstance(operands, list)
-            and isinstance(operands[0], list) and operands[0][0] is False)
+def _quiet_play(node: IRNode) -> bool:
+    prompt = node.operand("prompt") if node.op is Op.PLAY else None
+    return isinstance(prompt, list) and prompt[0] is False
 
 
 def merge_plays(ir: FlowIR) -> FlowIR:
-    nodes = ir.attrs()
+    nodes = ir.nodes
     succ = ir.successors()
-    in_degree = Counter(target for edges in succ.values() for target, _, _ in edges)
+    in_degree = Counter(edge.target for edges in succ.values() for edge in edges)
     pairs = []
-    for u, attrs in nodes.items():
-        if not _quiet_play(attrs) or attrs["falls_off"]:
+    for u, node in nodes.items():
+        if not _quiet_play(node) or node.falls_off:
             continue
         out = succ[u]
         if len(out) != 1:
             continue
-        v = out[0][0]
+        v = out[0].target
         if v != u and v != ir.entry and _quiet_play(nodes[v]) and in_degree[v] == 1:
             pairs.append((u, v))
     if not pairs:
         return ir
-    g = copy_graph(ir.graph)
+    new = {n: node.copy() for n, node in nodes.items()}
+    edges = {n: list(out) for n, out in succ.items()}
     merged: dict[int, int] = {}  # absorbed node -> the node that absorbed it
     for u, v in pairs:
         while u in merged:
             u = merged[u]
-        a, b = g.nodes[u], g.nodes[v]
-        a["operands"] = [[False, *a["operands"][0][1:], *b["operands"][0][1:]]]
-        for name in ("tts", "prompts", "reads"):
-            a[name] = (*a[name], *b[name])
-        a["falls_off"] = b["falls_off"]
-        sa, sb = a["span"], b["span"]
+        a, b = new[u], new[v]
+        first, second = a.operand("prompt"), b.operand("prompt")
+        assert isinstance(first, list) and isinstance(second, list)
+        a.operands = [[False, *first[1:], *second[1:]]]
+        a.tts, a.prompts, a.reads = (*a.tts, *b.tts), (*a.prompts, *b.prompts), (*a.reads,
+                                                                                  *b.reads)
+        a.falls_off = b.falls_off
+        sa, sb = a.span, b.span
         if sa.file == sb.file and (sb.end_line, sb.end_column) > (sa.end_line, sa.end_column):
-            a["span"] = Span(sa.file, sa.line, sa.column, sb.end_line, sb.end_column)
-        g.remove_edge(u, v)
-        for _, target, key, data in list(g.out_edges(v, keys=True, data=True)):
-            g.add_edge(u, target if target != v else u, key=key, **data)
-        g.remove_node(v)
+            a.span = Span(sa.file, sa.line, sa.column, sb.end_line, sb.end_column)
+        edges[u] = [e for e in edges[u] if e.target != v] + [
+            replace(e, target=u) if e.target == v else e for e in edges.pop(v)]
+        del new[v]
         merged[v] = u
-    return ir.with_graph(g, ir.entry)
+    return ir.rebuilt(new, ((n, e) for n, out in edges.items() for e in out))

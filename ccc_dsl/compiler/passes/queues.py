@@ -14,18 +14,18 @@ from ccc_dsl.diagnostics import Diagnostic
 
 
 def queue_exits(ir: FlowIR, program: Program) -> list[Diagnostic]:
-    nodes = ir.attrs()
+    nodes = ir.nodes
     out: list[Diagnostic] = []
     for node in sorted(ir.reachable()):
         attrs = nodes[node]
-        if attrs["op"] is not Op.QUEUE:
+        if attrs.op is not Op.QUEUE:
             continue
-        missing = [e for e in ("busy", "timeout") if e not in attrs["written"]]
+        missing = [e for e in ("busy", "timeout") if e not in attrs.written]
         if missing:
-            group = attrs["operands"][0]
+            group = attrs.operand("group")
             out.append(diagnostic(
                 "A608", f"queue `{group}` has no {' or '.join(f'`{e}`' for e in missing)} "
                 "exit: a caller who finds nobody logged in or waits too long falls through to "
-                "the next statement", attrs["span"],
+                "the next statement", attrs.span,
                 f"add e.g. `{missing[-1]} -> voicemail \"{group}\"`"))
     return out

@@ -20,14 +20,14 @@ def undeclared_result_fields(ir: FlowIR, program: Program) -> list[Diagnostic]:
     model = program.model
     if model is None:
         return []
-    nodes = ir.attrs()
-    calls = [attrs for attrs in nodes.values() if attrs["op"] is Op.CALL_FUNCTION]
+    nodes = ir.nodes
+    calls = [attrs for attrs in nodes.values() if attrs.op is Op.CALL_FUNCTION]
     if not calls:
         return []
     declared: dict[str, dict[str, str]] = {}  # result root -> field -> the function declaring it
     unknown: set[str] = set()  # roots written by something whose fields we don't know
     for attrs in calls:
-        name, _, _, result_var = attrs["operands"]
+        name, result_var = attrs.operand("function"), attrs.operand("result_var")
         root, _, rest = str(result_var).partition(".")
         function = model.functions.get(str(name))
         if function is None or not function.returns or rest:
@@ -40,13 +40,13 @@ def undeclared_result_fields(ir: FlowIR, program: Program) -> list[Diagnostic]:
         return []
     successors = ir.successors()
     for node, attrs in nodes.items():
-        unknown.update(attrs["writes"])
-        if attrs["op"] is not Op.CALL_FUNCTION:
-            for _, _, data in successors[node]:
-                unknown.update(data["writes"])
+        unknown.update(attrs.writes)
+        if attrs.op is not Op.CALL_FUNCTION:
+            for edge in successors[node]:
+                unknown.update(edge.writes)
     out: list[Diagnostic] = []
     for attrs in nodes.values():
-        for path, span in attrs["reads"]:
+        for path, span in attrs.reads:
             root, dot, rest = path.partition(".")
             known = declared.get(root)
             if not dot or known is None or root in unknown:

@@ -18,8 +18,8 @@ TTS_MAX_CHARS: Final = 500
 
 def tts_text(ir: FlowIR, program: Program) -> list[Diagnostic]:
     out: list[Diagnostic] = []
-    for attrs in ir.attrs().values():
-        for template, span in attrs["tts"]:
+    for attrs in ir.nodes.values():
+        for template, span in attrs.tts:
             if not template.strip():
                 out.append(diagnostic("A610", "this text is empty: there is nothing to speak", span,
                                       "write the text, or remove the `say`"))

@@ -15,12 +15,12 @@ from ccc_dsl.diagnostics import Diagnostic
 
 
 def read_before_set(ir: FlowIR, program: Program) -> list[Diagnostic]:
-    nodes = ir.attrs()
-    if ir.entry is None or not any(attrs["reads"] for attrs in nodes.values()):
+    nodes = ir.nodes
+    if ir.entry is None or not any(attrs.reads for attrs in nodes.values()):
         return []
     start = CALL_DATA_ROOTS | program.inherited.get(ir.name, frozenset())
     if all(path.split(".", 1)[0] in start for attrs in nodes.values()
-           for path, _ in attrs["reads"]):
+           for path, _ in attrs.reads):
         return []  # only call data and what callers set are read: nothing to find
     # The states hold what the flow may have set beyond `start` (which every state includes):
     # smaller sets, the same answers.
@@ -32,12 +32,12 @@ def read_before_set(ir: FlowIR, program: Program) -> list[Diagnostic]:
         node = todo.pop()
         attrs = nodes[node]
         after = state[node]
-        if attrs["writes"]:
-            after = after.union(attrs["writes"])
-        if attrs["op"] is Op.CALL_FLOW:
-            after |= program.writes(str(attrs["operands"][0]))
-        for target, _, edge in succ[node]:
-            writes = edge["writes"]
+        if attrs.writes:
+            after = after.union(attrs.writes)
+        if attrs.op is Op.CALL_FLOW:
+            after |= program.writes(str(attrs.operand("flow")))
+        for edge in succ[node]:
+            target, writes = edge.target, edge.writes
             new = after.union(writes) if writes else after
             old = state.get(target)
             if old is None:
@@ -48,7 +48,7 @@ def read_before_set(ir: FlowIR, program: Program) -> list[Diagnostic]:
                 todo.append(target)
     out: list[Diagnostic] = []
     for node in sorted(state):
-        for path, span in nodes[node]["reads"]:
+        for path, span in nodes[node].reads:
             root = path.split(".", 1)[0]
             if root not in start and root not in state[node]:
                 out.append(diagnostic("A607", f"variable `{root}` is read before anything sets it",
