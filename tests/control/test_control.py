@@ -292,3 +292,17 @@ def test_two_services_keep_their_own_metrics() -> None:
     assert one.value("ccc_calls_in_progress") == 1
     assert two.value("ccc_calls_in_progress") == 0
 
+
+
+def test_oversized_request_lines_and_headers_are_refused() -> None:
+    async def test(service: FakeService, request: Client) -> None:
+        status = (await request("GET", "/agents", headers={"X-Big": "a" * 5000}))[0]
+        assert status == 400
+        status = (await request("GET", "/agents",
+                                headers={f"X-H{i}": "1" for i in range(40)}))[0]
+        assert status == 400
+        status = (await request("GET", "/agents/" + "a" * 5000))[0]
+        assert status == 400
+        assert (await request("GET", "/agents"))[0] == 200  # the server is fine
+
+    serve(test)
