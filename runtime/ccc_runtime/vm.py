@@ -296,6 +296,14 @@ class Interpreter:
         self._exit_taken = node.exit_name(number)
         return node.exits[number]
 
+    def take_exit(self, node: Node, name: str) -> int | None:
+        """Take the exit called `name` in the opcode's SPECS (`ok`, `busy`...)."""
+        return self.take(node, node.exit(name))
+
+    def take_key(self, node: Node, key: str) -> int | None:
+        """Take the exit of `key`, one of the node's KEYS operand."""
+        return self.take(node, node.key_exit(key))
+
     def end(self, outcome: Outcome) -> None:
         self.outcome = outcome
 
@@ -427,16 +435,17 @@ class Interpreter:
             return self.typeahead.pop(0)
         return await self.channel.read_digit(timeout_ms)
 
-    def retry(self, node: Node, which: int, limit: int, exhausted: int) -> int | None:
-        """Count a noinput (which=0) or nomatch (which=1); take its exit, or `exhausted` once
-        the limit is used up. An unconnected noinput/nomatch exit asks again."""
+    def retry(self, node: Node, which: str, limit: int) -> int | None:
+        """Count a `noinput` or `nomatch`; take its exit, or `exhausted` once the limit is used
+        up. An unconnected noinput/nomatch exit asks again."""
         counters = self.counters.setdefault((self.image.name, node.index), [0, 0])
         self.typeahead.clear()
-        if counters[which] >= limit:
+        counter = 0 if which == "noinput" else 1
+        if counters[counter] >= limit:
             counters[0] = counters[1] = 0
-            return self.take(node, exhausted)
-        counters[which] += 1
-        target = self.take(node, which if node.op is Op.MENU else which + 1)
+            return self.take_exit(node, "exhausted")
+        counters[counter] += 1
+        target = self.take_exit(node, which)
         return node.index if target is None else target
 
     def reset_counters(self, node: Node) -> None:
@@ -490,15 +499,22 @@ def _ops(node: Node) -> Sequence[Any]:
     return node.operands
 
 
+def _int(node: Node, name: str) -> int:
+    """An INT operand by its SPECS name (decode checked its type)."""
+    value = node.operand(name)
+    assert isinstance(value, int)
+    return value
+
+
 # ---------------------------------------------------------------------- opcode handlers
 
 
 async def _play(vm: Interpreter, node: Node) -> int | None:
-    key = await vm.play(node.operands[0])
+    key = await vm.play(node.operand("prompt"))
     vm._inputs = {"key": key}
-    if key is not None and node.exits[1] is not None:
-        return vm.take(node, 1)
-    return vm.take(node, 0)
+    if key is not None and node.exits[node.exit("keyed")] is not None:
+        return vm.take_exit(node, "keyed")
+    return vm.take_exit(node, "next")
 
 
 async def _menu(vm: Interpreter, node: Node) -> int | None:
@@ -511,7 +527,7 @@ async def _menu(vm: Interpreter, node: Node) -> int | None:
         if digit is None:
             if not digits:
                 vm._inputs = {"digits": ""}
-                return vm.retry(node, 0, ni_max, 2)
+                return vm.retry(node, "noinput", ni_max)
             break
         digits += digit
         if digits in keys and not any(k != digits and k.startswith(digits) for k in keys):
@@ -520,10 +536,10 @@ async def _menu(vm: Interpreter, node: Node) -> int | None:
             break
     vm._inputs = {"digits": digits}
     if digits not in keys:
-        return vm.retry(node, 1, nm_max, 2)
+        return vm.retry(node, "nomatch", nm_max)
     vm.reset_counters(node)
     vm.vars["menu"] = {"key": digits}
-    return vm.take(node, 3 + keys.index(digits))
+    return vm.take_key(node, digits)
 
 
 async def _collect(vm: Interpreter, node: Node) -> int | None:
@@ -542,13 +558,13 @@ async def _collect(vm: Interpreter, node: Node) -> int | None:
         digits += digit
     vm._inputs = {"digits": digits, "terminated": terminated}
     if not digits and not terminated:
-        return vm.retry(node, 0, ni_max, 3)
+        return vm.retry(node, "noinput", ni_max)
     vm.assign(var, digits)
     if not lo <= len(digits) <= hi or (
             pattern is not None and vm.rt.pattern(pattern).fullmatch(digits) is None):
-        return vm.retry(node, 1, nm_max, 3)
+        return vm.retry(node, "nomatch", nm_max)
     vm.reset_counters(node)
-    return vm.take(node, 0)
+    return vm.take_exit(node, "ok")
 
 
 async def _survey(vm: Interpreter, node: Node) -> int | None:
@@ -558,45 +574,45 @@ async def _survey(vm: Interpreter, node: Node) -> int | None:
     digit = await vm.read(timeout)
     vm._inputs = {"key": digit}
     if digit is None:
-        return vm.retry(node, 0, ni_max, 3)
+        return vm.retry(node, "noinput", ni_max)
     if not (digit.isdigit() and lo <= int(digit) <= hi):
-        return vm.retry(node, 1, nm_max, 3)
+        return vm.retry(node, "nomatch", nm_max)
     vm.reset_counters(node)
     vm.assign(var, int(digit))
     vm.survey_score = int(digit)
     if thanks is not None:
         await vm.play(thanks)
-    return vm.take(node, 0)
+    return vm.take_exit(node, "ok")
 
 
 async def _hours(vm: Interpreter, node: Node) -> int | None:
-    status = vm.rt.bundle.schedules[str(node.operands[0])].status(vm.rt.clock.now())
+    status = vm.rt.bundle.schedules[str(node.operand("schedule"))].status(vm.rt.clock.now())
     vm._inputs = {"status": status.value}
-    if status is HoursStatus.HOLIDAY and node.exits[2] is None:
+    if status is HoursStatus.HOLIDAY and node.exits[node.exit("holiday")] is None:
         status = HoursStatus.CLOSED
-    return vm.take(node, {"open": 0, "closed": 1, "holiday": 2}[status.value])
+    return vm.take_exit(node, status.value)  # the exits are named as the statuses
 
 
 async def _blacklist(vm: Interpreter, node: Node) -> int | None:
-    subject = vm.eval(node.operands[1])
+    subject = vm.eval(node.operand("subject"))
     if not isinstance(subject, str):
         subject = "" if subject is None else str(subject)
-    listed = vm.rt.listed(str(node.operands[0]), subject)
+    listed = vm.rt.listed(str(node.operand("list")), subject)
     vm._inputs = {"subject": subject}
-    return vm.take(node, 0 if listed else 1)
+    return vm.take_exit(node, "listed" if listed else "clear")
 
 
 async def _set(vm: Interpreter, node: Node) -> int | None:
-    value = vm.eval(node.operands[1])
-    vm.assign(str(node.operands[0]), value)
+    value = vm.eval(node.operand("value"))
+    vm.assign(str(node.operand("var")), value)
     vm._inputs = {"value": value}
-    return vm.take(node, 0)
+    return vm.take_exit(node, "next")
 
 
 async def _branch(vm: Interpreter, node: Node) -> int | None:
-    value = vm.eval(node.operands[0])
+    value = vm.eval(node.operand("cond"))
     vm._inputs = {"value": value}
-    return vm.take(node, 0 if _truthy(value) else 1)
+    return vm.take_exit(node, "true" if _truthy(value) else "false")
 
 
 async def _call_function(vm: Interpreter, node: Node) -> int | None:
@@ -607,15 +623,15 @@ async def _call_function(vm: Interpreter, node: Node) -> int | None:
         reply = await vm.rt.functions.call(name, args, timeout)
     except FunctionFailure as failure:
         vm._inputs["error"] = str(failure)
-        return vm.take(node, 1)
+        return vm.take_exit(node, "error")
     vm.assign(result_var, reply)
-    return vm.take(node, 0)
+    return vm.take_exit(node, "ok")
 
 
 async def _staffing(vm: Interpreter, node: Node) -> int | None:
-    status = vm.rt.acd.staffing(str(node.operands[0]))
+    status = vm.rt.acd.staffing(str(node.operand("group")))
     vm._inputs = {"staffing": status.value}
-    return vm.take(node, {Staffing.FREE: 0, Staffing.BUSY: 1, Staffing.NONE: 2}[status])
+    return vm.take_exit(node, status.value)  # the exits are named as the statuses
 
 
 async def _connect(vm: Interpreter, route: Route, timeout_ms: int) -> TransferStatus:
@@ -671,9 +687,9 @@ async def _queue_wait(vm: Interpreter, node: Node) -> int | None:
             vm._inputs["mobile"] = mobile.user
             if status is TransferStatus.ANSWERED:
                 vm.end(Outcome("mobile", mobile.user))
-                return vm.take(node, 0)
-        target = vm.take(node, 2)
-        return target if target is not None else vm.take(node, 1)
+                return vm.take_exit(node, "done")
+        target = vm.take_exit(node, "busy")
+        return target if target is not None else vm.take_exit(node, "timeout")
     entry = acd.enqueue(vm.call_id, group, vm.caller, priority)
     start = vm.queue_started = vm.rt.clock.now()
     next_announce = [int(a[1]) for a in announcements]
@@ -687,13 +703,13 @@ async def _queue_wait(vm: Interpreter, node: Node) -> int | None:
             status = await _connect(vm, route, AGENT_RING_MS)
             if status is TransferStatus.ANSWERED:
                 vm.end(Outcome("queue", group))
-                return vm.take(node, 0)
+                return vm.take_exit(node, "done")
             acd.requeue(entry)
         elapsed = _ms_since(vm, start)
         if elapsed >= timeout:
             acd.leave(vm.call_id)
             vm.queue_wait_ms = elapsed
-            return vm.take(node, 1)
+            return vm.take_exit(node, "timeout")
         if route is not None:  # the agent didn't answer: try the next one at once
             continue
         key: str | None = None
@@ -725,7 +741,7 @@ async def _queue_wait(vm: Interpreter, node: Node) -> int | None:
             acd.leave(vm.call_id)
             vm.queue_wait_ms = _ms_since(vm, start)
             vm._inputs["key"] = key
-            return vm.take(node, 5 + keys.index(key))
+            return vm.take_key(node, key)
         for j, (kind, _, offer_key, _) in enumerate(offers):
             if offered[j] and key == offer_key:
                 acd.leave(vm.call_id)
@@ -741,7 +757,7 @@ async def _take_offer(vm: Interpreter, node: Node, kind: str, group: str) -> int
     if kind == "callback":
         vm.rt.acd.request_callback(vm.call_id, group, vm.caller)
         vm.callback_group = group
-    target = vm.take(node, 3 if kind == "voicemail" else 4)
+    target = vm.take_exit(node, kind)  # the `voicemail` or `callback` exit
     if target is not None:
         return target
     if kind == "voicemail":
@@ -757,23 +773,26 @@ def _ms_since(vm: Interpreter, start: datetime) -> int:
 
 
 async def _transfer_agent(vm: Interpreter, node: Node) -> int | None:
-    user = vm.eval(node.operands[0])
+    user = vm.eval(node.operand("agent"))
     if not isinstance(user, str):
         raise Fault(f"transfer to agent needs a userName, got {_show(user)}")
     vm._inputs = {"agent": user}
     route = vm.rt.acd.route_to_agent(user)
     status = TransferStatus.BUSY if route is None else await _connect(
-        vm, route, _ops(node)[1])
+        vm, route, _int(node, "timeout_ms"))
     vm._inputs["status"] = status.value
-    number = {TransferStatus.ANSWERED: 0, TransferStatus.BUSY: 1,
-              TransferStatus.NO_ANSWER: 2}[status]
     if status is TransferStatus.ANSWERED:
         assert route is not None
         vm.end(Outcome("mobile" if route.to_mobile else "agent", user))
-    target = vm.take(node, number)
+    target = vm.take_exit(node, _TRANSFER_EXITS[status])
     if target is None and status is not TransferStatus.ANSWERED:
         vm.end(Outcome("transfer-failed", f"agent {user} {status.value}"))
     return target
+
+
+_TRANSFER_EXITS = {TransferStatus.ANSWERED: "done", TransferStatus.BUSY: "busy",
+                   TransferStatus.NO_ANSWER: "timeout"}
+"""The exit a transfer takes for how the other side answered."""
 
 
 async def _dial(vm: Interpreter, number: str, timeout_ms: int) -> TransferStatus:
@@ -791,17 +810,15 @@ async def _dial(vm: Interpreter, number: str, timeout_ms: int) -> TransferStatus
 
 
 async def _transfer_number(vm: Interpreter, node: Node) -> int | None:
-    number = vm.eval(node.operands[0])
+    number = vm.eval(node.operand("number"))
     if not isinstance(number, str) or not _E164.fullmatch(number):
         raise Fault(f"transfer needs an E.164 number like +8613800138000, got {_show(number)}")
     vm._inputs = {"number": number}
-    status = await _dial(vm, number, _ops(node)[1])
+    status = await _dial(vm, number, _int(node, "timeout_ms"))
     vm._inputs["status"] = status.value
-    exit_no = {TransferStatus.ANSWERED: 0, TransferStatus.BUSY: 1,
-               TransferStatus.NO_ANSWER: 2}[status]
     if status is TransferStatus.ANSWERED:
         vm.end(Outcome("number", number))
-    target = vm.take(node, exit_no)
+    target = vm.take_exit(node, _TRANSFER_EXITS[status])
     if target is None and status is not TransferStatus.ANSWERED:
         vm.end(Outcome("transfer-failed", f"{number} {status.value}"))
     return target
@@ -815,11 +832,11 @@ async def _voicemail(vm: Interpreter, node: Node) -> int | None:
     length = await vm.channel.record_voicemail(box, max_ms)
     vm._inputs = {"box": box, "length_ms": length}
     vm.end(Outcome("voicemail", box))
-    return vm.take(node, 0)
+    return vm.take_exit(node, "next")
 
 
 async def _set_language(vm: Interpreter, node: Node) -> int | None:
-    language = vm.eval(node.operands[0])
+    language = vm.eval(node.operand("language"))
     if language not in vm.rt.bundle.config.languages:
         raise Fault(f"unknown language {_show(language)}; the bundle has "
                     f"{', '.join(vm.rt.bundle.config.languages)}")
@@ -827,7 +844,7 @@ async def _set_language(vm: Interpreter, node: Node) -> int | None:
     if identifiable(vm.caller):
         vm.rt.acd.history.remember_language(vm.caller, language)
     vm._inputs = {"language": language}
-    return vm.take(node, 0)
+    return vm.take_exit(node, "next")
 
 
 async def _call_flow(vm: Interpreter, node: Node) -> int | None:
@@ -835,8 +852,8 @@ async def _call_flow(vm: Interpreter, node: Node) -> int | None:
         raise Fault(f"sub-flows nested deeper than {vm.rt.max_depth}")
     # the exit after the call is taken (for coverage) only when the sub-flow returns
     vm.stack.append((vm.image, node.index))
-    vm._exit_taken = node.exit_name(0)
-    vm.image = vm.rt.bundle.flows[str(node.operands[0])]
+    vm._exit_taken = node.exit_name(node.exit("next"))
+    vm.image = vm.rt.bundle.flows[str(node.operand("flow"))]
     vm._inputs = {"flow": vm.image.name}
     return vm.image.entry
 
@@ -845,7 +862,7 @@ async def _return(vm: Interpreter, node: Node) -> int | None:
     if not vm.stack:
         return None
     vm.image, call = vm.stack.pop()
-    target = vm.take(vm.image.nodes[call], 0)
+    target = vm.take_exit(vm.image.nodes[call], "next")
     vm._exit_taken = f"return to {vm.image.name}"
     return target
 
