@@ -80,6 +80,9 @@ class Metrics:
                                       registry=r)
         self.media_seconds = Counter("ccc_media_seconds",
                                      "Seconds of call media sent (call-seconds)", registry=r)
+        self.registered = Gauge("ccc_registered",
+                                "1 while a registration at a registrar is bound, else 0",
+                                ["aor"], registry=r)
         self.reloads = Counter("ccc_reloads", "Bundle reloads by result", ["result"],
                                registry=r)
         r.register(_AgentStates(acd))

@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from ccc_runtime.metrics import Metrics
 from ccc_runtime.sip.endpoint import ServerTransaction, SipEndpoint
 from ccc_runtime.sip.message import SipMessage
 from ccc_runtime.sip.register import (
@@ -117,11 +118,14 @@ def test_re_registers_before_expiry(tmp_path: Path) -> None:
     try:
         async def main() -> tuple[int, bool]:
             endpoint = await SipEndpoint.bind("127.0.0.1", 0, lambda txn: None)
+            metrics = Metrics()
             registrar = Registrar(endpoint, Registration(kam.address, USER, PASSWORD,
-                                                         expires_s=4))
+                                                         expires_s=4), metrics=metrics)
             registrar.start()
             try:
                 await asyncio.sleep(5.5)  # granted 4 s: re-registers at 2 s, 4 s
+                aor = {"aor": f"sip:{USER}@127.0.0.1"}
+                assert metrics.value("ccc_registered", aor) == 1
                 return registrar.attempts, registrar.registered
             finally:
                 await registrar.stop()
@@ -136,11 +140,14 @@ def test_re_registers_before_expiry(tmp_path: Path) -> None:
 def test_a_wrong_password_is_not_registered_and_backs_off(kamailio: Kamailio) -> None:
     async def main() -> Registrar:
         endpoint = await SipEndpoint.bind("127.0.0.1", 0, lambda txn: None)
+        metrics = Metrics()
         registrar = Registrar(endpoint, Registration(kamailio.address, USER, "wrong",
-                                                     expires_s=60))
+                                                     expires_s=60), metrics=metrics)
         registrar.start()
         try:
             await asyncio.sleep(2.0)
+            assert metrics.value("ccc_registered", {"aor": registrar.reg.aor}) == 0
+            assert (metrics.value("ccc_sip_errors_total", {"kind": "register"}) or 0) >= 1
             return registrar
         finally:
             await registrar.stop()

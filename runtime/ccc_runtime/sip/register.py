@@ -228,6 +228,7 @@ class Registrar:
                 granted = self._granted(response)
                 self.registered = granted > 0
                 self.expires_at = self.clock.now() + timedelta(seconds=granted)
+                self._gauge()
                 self.last_error = ""
                 failures = 0
                 wait = max(1.0, min(granted / 2, granted - 5.0))
@@ -236,6 +237,7 @@ class Registrar:
             else:
                 if self.expires_at is None or self.clock.now() >= self.expires_at:
                     self.registered = False
+                self._gauge()
                 self.last_error = f"{response.status} {response.reason}".strip()
                 wait = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]
                 failures += 1
@@ -244,6 +246,10 @@ class Registrar:
                 log.warning("registration of %s at %s:%d failed: %s; retrying in %g s",
                             self.reg.aor, *self.reg.registrar, self.last_error, wait)
             await asyncio.sleep(wait)
+
+    def _gauge(self) -> None:
+        if self.metrics is not None:
+            self.metrics.registered.labels(aor=self.reg.aor).set(1 if self.registered else 0)
 
     def start(self) -> asyncio.Task[None]:
         if self._task is None or self._task.done():
@@ -261,6 +267,7 @@ class Registrar:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.register_once(expires=0), UNREGISTER_WAIT_S)
             self.registered = False
+            self._gauge()
 
 
 def _stale(response: SipMessage, header: str) -> bool:
