@@ -191,3 +191,27 @@ def test_a_registrar_that_never_answers_hangs_nothing() -> None:
             pass
     assert ticks >= 20 and stop_s < 1.0 and total < 4
     assert retransmissions >= 2  # REGISTER retransmitted at T1, 2*T1 (timer E)
+
+
+def test_hostile_registrar_answers_are_bounded() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        endpoint = SipEndpoint(loop, lambda txn: None)
+        registrar = Registrar(endpoint, Registration(("127.0.0.1", 5060), USER, PASSWORD,
+                                                     expires_s=120))
+        ours = endpoint.contact_for("127.0.0.1", USER)
+        huge = "9" * 5000  # int() of this raises on 3.11: must not reach it
+        response = SipMessage(status=200, headers=[("contact", f"{ours};expires={huge}"),
+                                                   ("expires", huge)])
+        assert registrar._granted(response) == 120
+        response = SipMessage(status=200, headers=[("contact", f"{ours};expires=99999999")])
+        assert registrar._granted(response) == 86_400
+        response = SipMessage(status=200, headers=[("contact", "<sip:other@10.0.0.1>;expires=5"),
+                                                   ("expires", "30")])
+        assert registrar._granted(response) == 30
+    finally:
+        loop.close()
+    challenge = parse_challenge('Digest realm="a\\"b, c", nonce="n\\\\"')
+    assert challenge is not None
+    value = digest_authorization(challenge, "REGISTER", "sip:x", "u", "p")
+    assert value is not None and 'realm="a\\"b, c"' in value and 'nonce="n\\\\"' in value

@@ -102,18 +102,31 @@ def digest_authorization(challenge: Challenge, method: str, uri: str, user: str,
         return None
     ha1 = h(f"{user}:{realm}:{password}")
     ha2 = h(f"{method}:{uri}")
-    fields = [f'username="{user}"', f'realm="{realm}"', f'nonce="{nonce}"', f'uri="{uri}"']
+    fields = [f'username="{_quoted(user)}"', f'realm="{_quoted(realm)}"',
+              f'nonce="{_quoted(nonce)}"', f'uri="{_quoted(uri)}"']
     if qops:
         cnonce = cnonce or secrets.token_hex(8)
         count = f"{nc:08x}"
         response = h(f"{ha1}:{nonce}:{count}:{cnonce}:auth:{ha2}")
-        fields += [f'response="{response}"', "qop=auth", f"nc={count}", f'cnonce="{cnonce}"']
+        fields += [f'response="{response}"', "qop=auth", f"nc={count}",
+                   f'cnonce="{_quoted(cnonce)}"']
     else:
         fields.append(f'response="{h(f"{ha1}:{nonce}:{ha2}")}"')
     fields.append(f"algorithm={algorithm}")
     if "opaque" in challenge.params:
-        fields.append(f'opaque="{challenge.params["opaque"]}"')
+        fields.append(f'opaque="{_quoted(challenge.params["opaque"])}"')
     return "Digest " + ", ".join(fields)
+
+
+def _quoted(text: str) -> str:
+    """A quoted-string's inside: a registrar's realm or nonce can't break our header."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _small_int(text: str | None) -> int | None:
+    """A header's or parameter's number of seconds; None unless it is 1-10 digits."""
+    value = (text or "").strip()
+    return int(value) if value.isdigit() and len(value) <= 10 else None
 
 
 class Registrar:
@@ -169,9 +182,9 @@ class Registrar:
         """Send REGISTER (answering one digest challenge); the final response."""
         want = self.reg.expires_s if expires is None else expires
         response = await self._exchange(self._request(want, None))
-        brief = (response.get("min-expires") or "").strip()
-        if response.status == 423 and brief.isdigit() and want < int(brief) <= MAX_EXPIRES:
-            want = int(brief)  # Interval Too Brief: ask for the registrar's minimum
+        brief = _small_int(response.get("min-expires"))
+        if response.status == 423 and brief is not None and want < brief <= MAX_EXPIRES:
+            want = brief  # Interval Too Brief: ask for the registrar's minimum
             response = await self._exchange(self._request(want, None))
         for _ in range(2):  # a challenge, then perhaps one `stale=true` challenge
             if response.status not in (401, 407):
@@ -208,11 +221,11 @@ class Registrar:
         for value in response.get_all("contact"):
             for item in split_commas(value):
                 contact = parse_name_addr(item)
-                if contact.uri == ours_uri and (contact.params.get("expires") or "").isdigit():
-                    granted = int(contact.params["expires"] or 0)
-        header = response.get("expires") or ""
-        if granted is None and header.strip().isdigit():
-            granted = int(header.strip())
+                seconds = _small_int(contact.params.get("expires"))
+                if contact.uri == ours_uri and seconds is not None:
+                    granted = seconds
+        if granted is None:
+            granted = _small_int(response.get("expires"))
         if granted is None:
             granted = self.reg.expires_s
         return max(0, min(granted, MAX_EXPIRES))
