@@ -203,13 +203,16 @@ def _order(desired: Mapping[str, Resource], prior: Mapping[str, Resource],
            changes: dict[str, Change]) -> None:
     """Number the steps: components of the reference graph in dependency order (creates,
     updates and replacements), then deletes in reverse dependency order."""
+    # Only what changes is ordered: whatever refers to a created or deleted resource changes
+    # itself (its attributes or its bytecode name it), so no order runs through a no-op.
+    moving = {a for a, c in changes.items() if c.action != "no-op"}
     graph = nx.DiGraph()
-    graph.add_nodes_from(changes)
-    for addr in changes:
+    graph.add_nodes_from(moving)
+    for addr in moving:
         resource = desired.get(addr) or prior.get(addr)
         assert resource is not None
         for dep in resource.depends_on:
-            if dep in changes:
+            if dep in moving:
                 graph.add_edge(dep, addr)
     dag = nx.condensation(graph)
     members = dag.graph["mapping"]

@@ -71,7 +71,8 @@ class Resource:
     runtime: dict[str, Any] = field(default_factory=dict)
     """Locator (`bundle.json:agents/alice`) -> the value there, for drift."""
     source: str | None = None
-    """Where it is written, repo-relative `file:line:col` (located errors after deletion)."""
+    """Where it is written, repo-relative `file:line:col`: kept for flows and for resources
+    with prevent_destroy (S901 points there, even after the resource left the repo)."""
     prevent_destroy: bool = False
     graph: dict[str, Any] | None = None
 
@@ -155,15 +156,17 @@ def bundle_docs(files: Mapping[str, bytes]) -> dict[str, Any]:
             MANIFEST_FILE: read_json_file(files, MANIFEST_FILE)}
 
 
-def _relative_source(model: Model, kind: str, name: str) -> str | None:
+def _relative_source(model: Model, root: Path, kind: str, name: str) -> str | None:
+    """`file:line:col` of a resource, repo-relative (`root` resolved once by the caller)."""
     span = model.span_of(kind, name)
     if span is None:
         return None
+    file = Path(span.file)
     try:
-        file = Path(span.file).resolve().relative_to(Path(model.root).resolve()).as_posix()
+        rel = (file if file.is_absolute() else file.resolve()).relative_to(root).as_posix()
     except ValueError:
-        file = span.file
-    return f"{file}:{span.line}:{span.column}"
+        rel = span.file
+    return f"{rel}:{span.line}:{span.column}"
 
 
 def _dump(resource: Any) -> dict[str, Any]:
@@ -231,15 +234,18 @@ def desired_resources(built: BundleBuild) -> dict[str, Resource]:
     model = analysis.program.model
     assert model is not None
     root = Path(model.root)
+    real_root = root.resolve()
     docs = bundle_docs(built.files)
     out: dict[str, Resource] = {}
     instance_addr: str | None = None
     if model.instance is not None:
         inst = model.instance
         instance_addr = address("instance", inst.name)
+        guarded = bool(inst.lifecycle and inst.lifecycle.prevent_destroy)
         out[instance_addr] = Resource(
-            instance_addr, _dump(inst), source=_relative_source(model, "instance", "instance"),
-            prevent_destroy=bool(inst.lifecycle and inst.lifecycle.prevent_destroy))
+            instance_addr, _dump(inst), prevent_destroy=guarded,
+            source=_relative_source(model, real_root, "instance", "instance") if guarded
+            else None)
     contained = [instance_addr] if instance_addr else []
     for kind, word in KIND_WORDS.items():
         if kind == "instance":
@@ -251,12 +257,14 @@ def desired_resources(built: BundleBuild) -> dict[str, Resource]:
                 for variant in r.languages.values():
                     if variant.file and variant.file in built.files:
                         hashes[variant.file] = sha256(built.files[variant.file])
+            guarded = bool(r.lifecycle and r.lifecycle.prevent_destroy)
+            # Only a guarded resource needs its place (S901 points there, even after it is
+            # gone from the repo): finding positions costs more than the rest on big repos.
             out[addr] = Resource(
                 addr, _dump(r), hashes,
                 sorted({*contained, *_manifest_refs(kind, r)}),
                 runtime_values(_locators(kind, r, model), docs),
-                _relative_source(model, kind, name),
-                bool(r.lifecycle and r.lifecycle.prevent_destroy))
+                _relative_source(model, real_root, kind, name) if guarded else None, guarded)
     for name, flow in built.build.flows.items():
         ir = analysis.program.flows[name]
         addr = address("flow", name)
