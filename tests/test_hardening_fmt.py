@@ -19,14 +19,14 @@ def commented_flow(comments: int) -> str:
     return "\n".join(lines)
 
 
-def test_twenty_thousand_comment_lines_format_in_bounded_time(tmp_path: Path) -> None:
+def test_forty_thousand_comment_lines_format_in_bounded_time(tmp_path: Path) -> None:
     flow = tmp_path / "t.ivr"
-    flow.write_text(commented_flow(20_000), encoding="utf-8")
+    flow.write_text(commented_flow(40_000), encoding="utf-8")
     start = time.perf_counter()
     result = format_file(flow)
-    assert time.perf_counter() - start < 2.0  # 3.9 s before, on the same machine
+    assert time.perf_counter() - start < 4.0  # 0.4 s now; 15 s when it was quadratic
     assert result.formatted is not None and result.changed
-    assert result.formatted.count("// comment ") == 20_000
-    assert result.formatted.count("// after ") == 2_000
+    assert result.formatted.count("// comment ") == 40_000
+    assert result.formatted.count("// after ") == 4_000
     flow.write_text(result.formatted, encoding="utf-8")
     assert not format_file(flow).changed  # idempotent
