@@ -228,3 +228,17 @@ async def test_hover_on_a_manifest_key(client: LanguageClient, repo: Path) -> No
         types.TextDocumentIdentifier(uri), _position(text, "\n  sales:", 3)))
     assert found is not None and isinstance(found.contents, types.MarkupContent)
     assert "skill group `sales`" in found.contents.value and "agent(s)" in found.contents.value
+
+
+async def test_columns_are_in_the_clients_utf16_units(client: LanguageClient,
+                                                      repo: Path) -> None:
+    flow = repo / "flows" / "extra.ivr"
+    text = 'flow extra {\n  start:\n    say "\U0001f600 hi" then plya "bye"\n}\n'
+    flow.write_text(text, encoding="utf-8")
+    uri = _open(client, flow, text)
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    (found,) = client.diagnostics[uri]
+    line = text.splitlines()[2]
+    before = line[:line.index('"bye"')]
+    assert found.range.start == types.Position(2, len(before.encode("utf-16-le")) // 2)
+    assert found.range.start.character == len(before) + 1  # the emoji is two UTF-16 units
