@@ -113,7 +113,7 @@ def render_markdown() -> str:
     return "\n".join(out)
 
 
-@click.command("explain")
+@click.command("explain", short_help="Say what a diagnostic code means, with an example.")
 @click.argument("code", required=False)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]),
               default="text", show_default=True,

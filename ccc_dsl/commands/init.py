@@ -87,7 +87,7 @@ def _write_new(target: Path, contents: dict[str, bytes]) -> list[str]:
     return []
 
 
-@click.command("init")
+@click.command("init", short_help="Create a config repo that validates and tests as it is.")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path),
                 default=Path("."))
 @click.option("--example", is_flag=True,
@@ -118,7 +118,7 @@ def init_command(directory: Path, example: bool, fmt: str) -> None:
     click.echo(f"next: {where}ccc validate && ccc test")
 
 
-@click.command("schema")
+@click.command("schema", short_help="Write the JSON Schemas of the manifests for editors.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path(SCHEMA_DIR), show_default=True,
               help="Folder to write the schemas into (created if missing).")
@@ -135,7 +135,7 @@ def schema_command(out_dir: Path) -> None:
         raise SystemExit(EXIT_INVALID) from None
 
 
-@click.command("lsp")
+@click.command("lsp", short_help="Run the language server for editors (over stdio).")
 def lsp_command() -> None:
     """Run the language server over stdio, for an editor to start: diagnostics as you type
     (those of `ccc validate`), formatting, go to definition, references, completion, hover."""
