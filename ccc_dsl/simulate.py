@@ -18,9 +18,11 @@ from typing import Any
 
 from ccc_runtime.acd import AgentState
 from ccc_runtime.clock import FakeClock
-from ccc_runtime.functions import StubFunctions
+from ccc_runtime.functions import MAX_REPLY_BYTES, StubFunctions
+from ccc_runtime.limits import MAX_VALUE_DEPTH
 from ccc_runtime.records import MemorySink, TraceEvent
 from ccc_runtime.simchannel import Press, SimChannel
+from ccc_runtime.values import json_too_deep
 from ccc_runtime.vm import CallResult, Runtime
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error
@@ -53,6 +55,9 @@ def load_stub(spec: str) -> tuple[str, Any] | Diagnostic:
                      Span.point(file, 1, 1))
     except UnicodeDecodeError:
         return error("T706", "the stub file is not UTF-8 text", Span.point(file, 1, 1))
+    if len(text) > MAX_REPLY_BYTES or json_too_deep(text.encode("utf-8")):
+        return error("T706", f"the stub file is over {MAX_REPLY_BYTES} bytes or nested deeper "
+                     f"than {MAX_VALUE_DEPTH}, as no function reply may be", Span.point(file, 1, 1))
     try:
         return name, json.loads(text)
     except json.JSONDecodeError as exc:

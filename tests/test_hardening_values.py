@@ -120,3 +120,22 @@ def test_a_reply_nested_too_deep_is_a_function_failure(deep_server: str) -> None
         asyncio.run(functions.call("f", {}, 0))
     assert info.value.kind == "bad-json"
     assert f"nested deeper than {MAX_VALUE_DEPTH}" in str(info.value)
+
+
+def test_a_stub_file_nested_too_deep_is_t706_not_a_crash(tmp_path: Path) -> None:
+    """A stub stands in for a reply, so it gets a reply's bounds, in simulate and ccc test."""
+    flow = 'flow t "T" {\n  s: call function "lookup" timeout 1s {\n' \
+           '      ok -> hangup\n      error -> hangup\n    }\n}\n'
+    test = ('tests:\n  - name: deep\n    flow: t\n    caller: "+8613700000001"\n'
+            '    at: 2026-11-18T10:00+08:00\n    functions:\n      lookup: {file: deep.json}\n'
+            '    expect: {outcome: hung up}\n')
+    repo = write_repo(tmp_path / "r", flow, {"t_test.yaml": test})
+    deep = repo / "tests" / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["simulate", "t", str(repo), "--caller", "+8613700000001",
+                                 "--stub", f"lookup={deep}", "--at", "2026-11-18T10:00+08:00"])
+    assert result.exit_code == 1 and "T706" in result.output, result.output
+    result = runner.invoke(cli, ["test", str(repo)])
+    assert result.exit_code == 1 and "T706" in result.output, result.output
+    assert "RecursionError" not in result.output

@@ -13,7 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from ccc_runtime.functions import MAX_REPLY_BYTES
+from ccc_runtime.limits import MAX_VALUE_DEPTH
 from ccc_runtime.simchannel import Press
+from ccc_runtime.values import json_too_deep
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error
@@ -224,7 +227,12 @@ class SuiteFile:
             return stub.reply, None
         target = self.path.parent / stub.file
         try:
-            return json.loads(target.read_text(encoding="utf-8")), None
+            with target.open("rb") as handle:
+                raw = handle.read(MAX_REPLY_BYTES + 1)
+            if len(raw) > MAX_REPLY_BYTES or json_too_deep(raw):
+                raise ValueError(f"over {MAX_REPLY_BYTES} bytes or nested deeper than "
+                                 f"{MAX_VALUE_DEPTH}, as no function reply may be")
+            return json.loads(raw.decode("utf-8")), None
         except OSError as exc:
             problem = f"can't read {stub.file}: {exc.strerror or exc}"
         except (ValueError, UnicodeDecodeError) as exc:
