@@ -139,3 +139,17 @@ def test_a_stub_file_nested_too_deep_is_t706_not_a_crash(tmp_path: Path) -> None
     result = runner.invoke(cli, ["test", str(repo)])
     assert result.exit_code == 1 and "T706" in result.output, result.output
     assert "RecursionError" not in result.output
+
+
+def test_a_hand_made_bundle_nested_too_deep_is_a_bundle_error(tmp_path: Path) -> None:
+    from ccc_runtime.bundle import BundleError, load_bundle, manifest_bytes
+
+    files = {"bundle.json": b'{"flows": {}, "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"}
+    for rel, data in files.items():
+        (tmp_path / rel).write_bytes(data)
+    (tmp_path / "manifest.json").write_bytes(manifest_bytes(files))
+    with pytest.raises(BundleError, match="nested too deep"):
+        load_bundle(tmp_path)
+    (tmp_path / "manifest.json").write_bytes(b"[" * 100_000)
+    with pytest.raises(BundleError, match="nested too deep"):
+        load_bundle(tmp_path)

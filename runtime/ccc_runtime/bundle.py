@@ -28,6 +28,7 @@ from .bytecode import SPECS, BytecodeError, FlowImage, Kind, Op, decode
 from .functions import FunctionSpec, SecretHeader
 from .hours import WEEKDAYS, Schedule, TimeRange, parse_dates, parse_range
 from .templates import TemplateRenderer
+from .values import json_too_deep
 
 BUNDLE_FILE = "bundle.json"
 MANIFEST_FILE = "manifest.json"
@@ -283,11 +284,20 @@ def manifest_bytes(files: Mapping[str, bytes]) -> bytes:
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
+def _json_file(path: Path) -> Any:
+    """A bundle's JSON file; nesting is checked before `json.loads`, which recurses per bracket
+    (a hand-made file must not crash the runtime): too deep is a JSONDecodeError."""
+    raw = path.read_bytes()
+    if json_too_deep(raw):
+        raise json.JSONDecodeError("nested too deep", "", 0)
+    return json.loads(raw.decode("utf-8"))
+
+
 def read_manifest(directory: Path) -> BundleManifest:
     """Read `directory/manifest.json` and check that every file it names has its hash."""
     path = directory / MANIFEST_FILE
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = _json_file(path)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(str(path), [f"can't read the bundle manifest: {exc}"]) from None
     files = doc.get("files") if isinstance(doc, dict) else None
@@ -323,7 +333,7 @@ def load_bundle(directory: Path) -> Bundle:
     read_manifest(directory)
     path = directory / BUNDLE_FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = _json_file(path)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(str(path), [f"can't read the bundle: {exc}"]) from None
     if not isinstance(data, dict) or not isinstance(data.get("flows"), dict):
