@@ -383,7 +383,7 @@ class Server:
         txn.respond(200, headers=[("contact", self.endpoint.contact_for(txn.source[0])),
                                   ("content-type", "application/sdp")], body=answer)
         txn.acked.add_done_callback(
-            lambda acked: None if acked.result() else channel.caller_gone())
+            lambda acked: None if acked.result() else self._never_acked(channel))
         call = LiveCall(call_id, caller, called, flow, deployed, channel,
                         self.clock.now())
         call.task = asyncio.current_task()
@@ -406,6 +406,14 @@ class Server:
             self.counters["finished"] += 1
             self.metrics.call_ended(outcome, queue, wait)
         return None
+
+    def _never_acked(self, channel: SipChannel) -> None:
+        """No ACK for our 200 within 64*T1: the call is over; say so with a BYE (RFC 3261
+        13.3.1.4) and wake the interpreter."""
+        log.info("call %s: no ACK for the 200; hanging up", channel.call_id)
+        task = asyncio.get_running_loop().create_task(channel.hangup())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     @staticmethod
     def _prefers_pcma(deployed: Deployed) -> bool:

@@ -377,8 +377,8 @@ class SipChannel:
         self.state = "hangup"
         if not self.gone.done():
             self.leg.stop()
+            self.caller_gone()  # whatever the call waits for ends now, not after the BYE's 200
             await self.dialog.bye(BYE_WAIT_S)
-            self.caller_gone()
 
     def close(self) -> None:
         """Free everything of the call: media legs, placed legs, dialogs (idempotent)."""
