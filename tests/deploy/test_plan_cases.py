@@ -192,3 +192,16 @@ def test_markdown_is_cut_cleanly_under_the_limit(applied: Path, tmp_path: Path) 
     assert "left out to stay under 3,000 characters" in cut or "was cut here" in cut
     assert cut.count("<details>") == cut.count("</details>")
     assert cut.count("```") % 2 == 0
+
+
+def test_removed_key_and_node_in_flow_words(applied: Path, tmp_path: Path) -> None:
+    repo = _copy(applied, tmp_path)
+    edit(repo / "flows/main.ivr", "      9 -> call flow vip_routing\n", "")
+    [change] = [c for c in _plan(repo).plan.changes if c.action != "no-op"]
+    assert change.address == "flow.main"
+    messages = [f.message for f in change.flow]
+    assert "menu `main_menu` key 9: exit removed (it led to `main_menu/9`)" in messages
+    assert "removed call flow at `main_menu/9`: call flow vip_routing" in messages
+    removed = next(f for f in change.flow if f.change == "removed")
+    assert removed.after is None and removed.before is not None
+    assert removed.before.text == "9 -> call flow vip_routing"
