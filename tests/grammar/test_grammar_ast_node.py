@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import fields, is_dataclass
 
+from gr_helpers import EXAMPLES
+
 from ccc_dsl.grammar import ast
 from ccc_dsl.grammar.parser import parse_file, parse_text
-
-from .conftest import EXAMPLES
 
 FLOW = '''flow demo {
   start:

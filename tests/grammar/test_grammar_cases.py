@@ -1,19 +1,18 @@
 """Data-driven cases: every `cases/*.ivr` parses to the AST (span-free dump) and diagnostics in
-its syrupy snapshot. `valid_*` cases must give no diagnostic; `error_*` ones a syntax error
-(P1xx) and no module; `check_*` ones a module and P2xx checks."""
+its golden file `cases/*.expected` (tests/golden.py). `valid_*` cases must give no diagnostic;
+`error_*` ones a syntax error (P1xx) and no module; `check_*` ones a module and P2xx checks."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from syrupy.assertion import SnapshotAssertion
+from golden import assert_golden
+from gr_helpers import CASES
 
 from ccc_dsl.diagnostics import Diagnostic
 from ccc_dsl.grammar.ast import dump
 from ccc_dsl.grammar.parser import parse_text
-
-from .conftest import CASES
 
 CASE_FILES = sorted(CASES.glob("*.ivr"))
 
@@ -39,7 +38,7 @@ def test_there_are_cases_of_each_kind() -> None:
 
 
 @pytest.mark.parametrize("path", CASE_FILES, ids=[p.stem for p in CASE_FILES])
-def test_case(path: Path, snapshot: SnapshotAssertion) -> None:
+def test_case(path: Path) -> None:
     result = parse_text(path.read_text(encoding="utf-8"), f"cases/{path.name}")
     kind = path.name.split("_")[0]
     if kind == "valid":
@@ -53,4 +52,4 @@ def test_case(path: Path, snapshot: SnapshotAssertion) -> None:
         assert result.diagnostics and all(d.code.startswith("P2") for d in result.diagnostics)
     assert all(d.span is not None and d.span.file == f"cases/{path.name}"
                for d in result.diagnostics)
-    assert render_case(path) == snapshot
+    assert_golden(path.with_suffix(".expected"), render_case(path))

@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from gr_helpers import EXAMPLES
 
 from ccc_dsl.grammar import ast
 from ccc_dsl.grammar.formatter import format_text
 from ccc_dsl.grammar.parser import parse_file, parse_text
-
-from .conftest import EXAMPLES
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.ivr"))
 

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from gr_helpers import CASES
 
 from ccc_dsl.cli import cli
 from ccc_dsl.grammar.formatter import format_source, format_text
 from ccc_dsl.grammar.parser import parse_text
-
-from .conftest import CASES
 
 MESSY = """// Head comment.
 flow main   "Main" { // about main

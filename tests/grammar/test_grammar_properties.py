@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gr_helpers import EXAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,8 +13,6 @@ from ccc_dsl.diagnostics import Span
 from ccc_dsl.grammar import ast
 from ccc_dsl.grammar.formatter import format_module, format_text
 from ccc_dsl.grammar.parser import parse_text
-
-from .conftest import EXAMPLES
 
 FILE = "gen.ivr"
 S = Span(FILE, 1, 1, 1, 1)  # spans don't take part in equality

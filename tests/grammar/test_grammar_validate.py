@@ -7,10 +7,9 @@ import shutil
 from pathlib import Path
 
 from click.testing import CliRunner
+from gr_helpers import EXAMPLES
 
 from ccc_dsl.cli import cli
-
-from .conftest import EXAMPLES
 
 
 def test_validate_reports_flow_and_manifest_errors_together(tmp_path: Path) -> None:
