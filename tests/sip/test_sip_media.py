@@ -23,6 +23,8 @@ from ccc_runtime.sip.rtp import (
     build_rtp,
     parse_rtp,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sip_helpers import EXAMPLES, Receiver, rtp_range
 
 PCAPS = Path("/usr/share/sip-tester")
@@ -170,3 +172,15 @@ def test_prompt_audio_files_and_tts_are_made_once(tmp_path: Path) -> None:
             await store.audio(Utterance("x", "zh", file="../../etc/passwd"))
 
     asyncio.run(main())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=64), max_size=20))
+def test_random_datagrams_never_break_rtp_parsing_or_digit_detection(datagrams: list[bytes]
+                                                                     ) -> None:
+    detector = DtmfDetector()
+    for data in datagrams:
+        packet = parse_rtp(b"\x80\x65" + data)
+        if packet is not None:
+            digit = detector.feed(packet)
+            assert digit is None or digit in "0123456789*#ABCD"

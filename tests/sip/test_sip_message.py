@@ -141,3 +141,17 @@ def test_sdp_offer_and_our_answer() -> None:
 def test_unusable_sdp_is_refused(sdp: bytes) -> None:
     with pytest.raises(SipParseError):
         parse_sdp(sdp)
+
+
+SDP_LINES = [*SDP.split(b"\r\n"), b"m=audio 1 RTP/AVP", b"c=IN IP6 ::1", b"a=rtpmap:x"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=2000),
+                 st.lists(st.sampled_from(SDP_LINES), max_size=30).map(b"\r\n".join)))
+def test_any_sdp_body_parses_or_is_refused_with_sip_parse_error(body: bytes) -> None:
+    try:
+        offer = parse_sdp(body)
+    except SipParseError:
+        return
+    assert 0 <= offer.port < 65536 and all(0 <= pt < 128 for pt in offer.payload_types)
