@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,9 @@ def _ccc(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_call_stays_up_across_an_apply(tmp_path: Path) -> None:
     repo = make_repo(tmp_path).path
+    # make_repo copies examples/ whole: a deploy made there (scripts/main-job.sh applies the
+    # examples) would come along, its `current` link copied as a folder.
+    shutil.rmtree(repo / ".ccc", ignore_errors=True)
     first = _ccc(repo, "apply", "--auto-approve")
     assert first.returncode == 0, first.stderr
     runtime_dir = repo / RUNTIME
