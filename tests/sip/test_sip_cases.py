@@ -405,3 +405,28 @@ def test_a_caller_who_hangs_up_while_the_agent_rings_cancels_the_leg(repo: Repo,
     assert bob is AgentState.AVAILABLE  # freed for the next caller
     [record] = call_records(runtime_dir)
     assert record["outcome"] == "caller hung up" and record["agent"] is None
+
+
+def test_a_changed_current_is_noticed_without_a_signal(repo: Repo, tmp_path: Path) -> None:
+    runtime_dir = install(tmp_path, repo.files)
+    config = json.loads(repo.files["bundle.json"])
+    config["after_call_work_ms"] = 2000
+    changed = {**repo.files, "bundle.json": json.dumps(config).encode()}
+    changed["manifest.json"] = manifest_bytes(changed)
+
+    async def main() -> tuple[str, str, str]:
+        server = await start_server(runtime_dir)
+        old = server.health().bundle or ""
+        rundir = RuntimeDir(runtime_dir)
+        new = rundir.install(changed)
+        rundir.activate(new)
+        for _ in range(60):  # the watcher looks every 2 s
+            if server.health().bundle == new:
+                break
+            await asyncio.sleep(0.1)
+        seen = server.health().bundle or ""
+        await server.drain()
+        return old, new, seen
+
+    old, new, seen = asyncio.run(main())
+    assert old != new and seen == new
