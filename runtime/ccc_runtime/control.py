@@ -23,6 +23,7 @@ from __future__ import annotations
 import difflib
 import hmac
 import json
+import logging
 import os
 import secrets
 import stat
@@ -36,6 +37,8 @@ from aiohttp import web
 
 from .acd import REQUESTABLE, Acd, AgentState
 from .metrics import CONTENT_TYPE, Metrics
+
+log = logging.getLogger("ccc_runtime.control")
 
 TOKEN_FILE = "control.token"
 MAX_BODY = 4096
@@ -146,10 +149,14 @@ def make_app(service: Service, token: str) -> web.Application:
         given = request.headers.get("Authorization", "").encode("utf-8", "replace")
         return hmac.compare_digest(given, expected)
 
+    def open_health(request: web.Request) -> bool:
+        """`GET /health` without any Authorization header: the status only."""
+        return (request.method == "GET" and request.path == "/health"
+                and "Authorization" not in request.headers)
+
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not authorized(request) and not (request.method == "GET" and request.path == "/health"
-                           and "Authorization" not in request.headers):
+        if not authorized(request) and not open_health(request):
             response = _error(401, "missing or wrong bearer token (see RUNTIME_DIR/"
                                    f"{TOKEN_FILE})")
             response.headers["WWW-Authenticate"] = 'Bearer realm="ccc"'
@@ -160,6 +167,9 @@ def make_app(service: Service, token: str) -> web.Application:
             if exc.status < 400:
                 raise
             return _error(exc.status, exc.reason)
+        except Exception:  # a bug answers 500 in JSON and is logged; the service goes on
+            log.exception("control API: %s %s failed", request.method, request.path[:200])
+            return _error(500, "internal error (see the runtime's log)")
 
     async def health(request: web.Request) -> web.Response:
         info = service.health()
@@ -193,7 +203,7 @@ def make_app(service: Service, token: str) -> web.Application:
         if user not in acd.agents:
             close = difflib.get_close_matches(user, list(acd.agents), n=1)
             hint = {"hint": f"did you mean {close[0]!r}?"} if close else {}
-            raise _Refused(_error(404, f"unknown agent {user!r}", **hint))
+            raise _Refused(_error(404, f"unknown agent {user[:64]!r}", **hint))
         return user
 
     async def agent(request: web.Request) -> web.Response:

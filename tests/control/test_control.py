@@ -46,6 +46,7 @@ class FakeService:
         self.bundle = DIGEST_A
         self.next_bundle: str | None = DIGEST_B
         self.status = "serving"
+        self.broken = False
         self.calls = [CallView("c1", "+8613700000001", "+864001234567", "main", DIGEST_A,
                                START, "prompt")]
 
@@ -60,6 +61,8 @@ class FakeService:
         return self._acd
 
     def calls_in_progress(self) -> list[CallView]:
+        if self.broken:
+            raise RuntimeError("a bug")
         return list(self.calls)
 
     async def reload(self) -> str:
@@ -304,5 +307,16 @@ def test_oversized_request_lines_and_headers_are_refused() -> None:
         status = (await request("GET", "/agents/" + "a" * 5000))[0]
         assert status == 400
         assert (await request("GET", "/agents"))[0] == 200  # the server is fine
+
+    serve(test)
+
+
+def test_a_bug_behind_an_endpoint_is_a_json_500_and_the_api_goes_on() -> None:
+    async def test(service: FakeService, request: Client) -> None:
+        service.broken = True
+        status, body, _ = await request("GET", "/calls")
+        assert status == 500 and "internal error" in body["error"] and "a bug" not in body["error"]
+        service.broken = False
+        assert (await request("GET", "/calls"))[0] == 200
 
     serve(test)
