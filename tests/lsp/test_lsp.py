@@ -242,3 +242,17 @@ async def test_columns_are_in_the_clients_utf16_units(client: LanguageClient,
     before = line[:line.index('"bye"')]
     assert found.range.start == types.Position(2, len(before.encode("utf-16-le")) // 2)
     assert found.range.start.character == len(before) + 1  # the emoji is two UTF-16 units
+
+
+async def test_manifest_edits_are_checked_when_typing_pauses(client: LanguageClient,
+                                                             repo: Path) -> None:
+    people = repo / "people.yaml"
+    text = people.read_text(encoding="utf-8")
+    uri = _open(client, people)
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert list(client.diagnostics[uri]) == []
+    _change(client, uri, text.replace("display_name: Alice Wang", "display_nam: Alice"), 2)
+    _change(client, uri, text, 3)
+    _change(client, uri, text.replace("routing: familiar_agent", "routing: familiar", 1), 4)
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert [d.code for d in client.diagnostics[uri]] == ["M202"]  # the last edit's, alone
