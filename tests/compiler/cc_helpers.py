@@ -1,9 +1,8 @@
-"""Shared helpers for the compiler tests: the example model, case files and their
-expectations, and a copy of the example repo with its known flow problems fixed."""
+"""Shared helpers for the compiler tests: the example model, case files and their golden
+files, and a copy of the example repo with its known flow problems fixed."""
 
 from __future__ import annotations
 
-import re
 import shutil
 from functools import cache
 from pathlib import Path
@@ -18,7 +17,6 @@ from ccc_dsl.manifest.model import Model
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 CASES = Path(__file__).resolve().parent / "cases"
-_EXPECT = re.compile(r"//\s*expect:\s*(\d+):(\d+)\s+([A-Z]\d{3})")
 
 
 @cache
@@ -32,13 +30,10 @@ def case_files(case: Path) -> list[Path]:
     return sorted(case.glob("*.ivr")) if case.is_dir() else [case]
 
 
-def expected(case: Path) -> list[tuple[str, int, int, str]]:
-    """(file, line, column, code) from the `// expect: L:C CODE` comments of a case."""
-    out = []
-    for file in case_files(case):
-        for match in _EXPECT.finditer(file.read_text(encoding="utf-8")):
-            out.append((str(file), int(match[1]), int(match[2]), match[3]))
-    return sorted(out)
+def golden_file(case: Path) -> Path:
+    """Where a case's expected diagnostics are: `NAME.expected`, or `expected.txt` in a folder
+    case (tests/golden.py)."""
+    return case / "expected.txt" if case.is_dir() else case.with_suffix(".expected")
 
 
 def parse_modules(files: list[Path]) -> list[ast.Module]:

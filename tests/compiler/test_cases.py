@@ -1,13 +1,15 @@
-"""Data-driven analysis cases: each file (or folder) under cases/ is a flow whose
-`// expect: LINE:COL CODE` comments list exactly the diagnostics it must produce, against the
-example call center's manifests."""
+"""Data-driven analysis cases: each file (or folder) under cases/ is a flow whose golden file
+(`NAME.expected`, or `expected.txt` in a folder; tests/golden.py) lists exactly the diagnostics
+it must produce, against the example call center's manifests."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
-from cc_helpers import CASES, EXAMPLES, ROOT, analyse_files, case_files, example_model, expected
+from cc_helpers import CASES, EXAMPLES, ROOT, analyse_files, case_files, example_model, golden_file
+from golden import assert_golden, diagnostic_lines
 
 from ccc_dsl.compiler.driver import analyse
 from ccc_dsl.grammar.parser import parse_file
@@ -18,10 +20,8 @@ ALL_CASES = sorted([*CASES.glob("*.ivr"), *(p for p in CASES.iterdir() if p.is_d
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda p: p.stem)
 def test_case_reports_exactly_its_expected_diagnostics(case: Path) -> None:
     _, diagnostics = analyse_files(case_files(case))
-    found = sorted((d.span.file, d.span.line, d.span.column, d.code)
-                   for d in diagnostics if d.span is not None)
-    assert found == expected(case), "\n".join(f"{d.span}: {d.code} {d.message}"
-                                              for d in diagnostics)
+    lines = diagnostic_lines(diagnostics, CASES)
+    assert_golden(golden_file(case), "".join(f"{line}\n" for line in lines))
 
 
 def test_every_diagnostic_has_a_message_and_a_hint() -> None:
@@ -32,7 +32,8 @@ def test_every_diagnostic_has_a_message_and_a_hint() -> None:
 
 
 def test_there_is_a_case_for_every_analysis_code() -> None:
-    codes = {code for case in ALL_CASES for *_, code in expected(case)}
+    codes = {code for case in ALL_CASES
+             for code in re.findall(r"\[([A-Z]\d{3})\]", golden_file(case).read_text())}
     wanted = {f"A6{n:02d}" for n in range(1, 15)} - {"A612"}
     wanted |= {"R501", "R502", "R503", "R504", "R505", "R506", "R507", "R508", "R510", "R511",
                "R512", "R513", "R514"}

@@ -1,6 +1,7 @@
 """The example call center through the whole compiler: what the analyses say about it,
-disassembly snapshots of every flow, byte-for-byte determinism (also across processes with
-different hash seeds), and the bundle running a call on the runtime."""
+the disassembly of every flow (golden files in disasm/, tests/golden.py), byte-for-byte
+determinism (also across processes with different hash seeds), and the bundle running a call on
+the runtime."""
 
 from __future__ import annotations
 
@@ -21,12 +22,13 @@ from ccc_runtime.clock import FakeClock
 from ccc_runtime.functions import StubFunctions
 from ccc_runtime.simchannel import SimChannel, parse_keys
 from ccc_runtime.vm import Runtime
-from syrupy.assertion import SnapshotAssertion
+from golden import assert_golden
 
 from ccc_dsl.compiler.bundle import bundle_config
 from ccc_dsl.compiler.driver import emit_all
 from ccc_dsl.pipeline import check_repo, compile_repo
 
+DISASM = Path(__file__).resolve().parent / "disasm"
 FLOWS = ["account_lookup", "after_hours", "main", "screening", "survey", "vip_routing"]
 
 
@@ -48,9 +50,9 @@ def test_examples_copy_compile_cleanly(examples: Path, env: str | None) -> None:
 
 
 @pytest.mark.parametrize("flow", FLOWS)
-def test_disassembly_snapshot(examples: Path, flow: str, snapshot: SnapshotAssertion) -> None:
+def test_disassembly_snapshot(examples: Path, flow: str) -> None:
     build = compile_repo(examples, None)
-    assert disassemble(decode(build.flows[flow].image)) == snapshot
+    assert_golden(DISASM / f"{flow}.txt", disassemble(decode(build.flows[flow].image)))
 
 
 def test_compiling_twice_gives_identical_bytes(examples: Path) -> None:
