@@ -4,7 +4,7 @@
 formatted flow of about 25 lines built from the constructs real call centers use (screening,
 work hours, menus with retries, digit collection, function calls with read-back, queues with an
 in-queue experience, named agents, voicemail, survey), using only the names of the bundled
-example call center (shared/names.md). The same seed gives the same corpus.
+example call center (examples/). The same seed gives the same corpus.
 """
 
 from __future__ import annotations

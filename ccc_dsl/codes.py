@@ -22,7 +22,7 @@ class Stage(StrEnum):
 
     YAML = "yaml"  # Y1xx: a manifest or test file is not safe, readable YAML
     MANIFEST = "manifest"  # M2xx/M3xx: schema, environments and references of the manifests
-    DOMAIN = "domain"  # D4xx: the call-center rules (shared/DOMAIN.md)
+    DOMAIN = "domain"  # D4xx: the call-center rules (ccc_dsl/data/domain.yaml)
     SYNTAX = "syntax"  # P1xx: the .ivr file does not parse
     FLOW = "flow"  # P2xx: checks of one .ivr file without the manifests
     RESOLVE = "resolve"  # R5xx: names in flows against the manifests

@@ -1,4 +1,4 @@
-"""Cross-resource checks: references (M3xx) and the domain rules (D4xx) of shared/DOMAIN.md.
+"""Cross-resource checks: references (M3xx) and the domain rules (D4xx, docs/manifest.md).
 
 Each check is a small function from the model to diagnostics; `run_checks` runs them all. Figures
 (what a number type may do, supplier windows, regions, size limits) come from the data file.

@@ -1,5 +1,5 @@
 """The bundled example flows: they parse cleanly, are already formatted, and use only the
-shared names of the example call center (shared/names.md), which the manifests define."""
+names of the example call center, which its manifests (examples/*.yaml) define."""
 
 from __future__ import annotations
 
