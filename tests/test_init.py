@@ -80,3 +80,14 @@ def test_schema_command_writes_the_generated_schemas(tmp_path: Path) -> None:
     assert sorted(p.name for p in out_dir.iterdir()) == sorted(expected)
     for name, text in expected.items():
         assert (out_dir / name).read_text(encoding="utf-8") == text
+
+
+def test_init_repo_deploys_to_its_local_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                               ) -> None:
+    assert _run("init", str(tmp_path))[0] == 0
+    monkeypatch.chdir(tmp_path)
+    code, out = _run("apply", "--auto-approve")
+    assert code == 0 and "Apply complete: 6 added" in out, out
+    assert (tmp_path / ".ccc" / "runtime" / "local" / "current").exists()
+    code, out = _run("plan")
+    assert code == 0 and "No changes." in out, out
