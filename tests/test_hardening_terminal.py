@@ -76,3 +76,9 @@ flow t "T" {
 def test_visible_keeps_text_and_line_breaks() -> None:
     assert visible("余额 12.5 元\n\tok") == "余额 12.5 元\n\tok"
     assert visible("\x00\x1b\x9b\u2066") == "\\x00\\x1b\\x9b\\u2066"
+
+
+def test_plan_values_show_c1_controls_and_direction_marks_escaped() -> None:
+    from ccc_dsl.views.plan_text import value_text
+
+    assert value_text({"description": "a\x9b\u202eb"}) == '{"description": "a\\x9b\\u202eb"}'

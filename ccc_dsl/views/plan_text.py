@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from ccc_dsl.deploy.plan import AttributeChange, Change, Plan
-from ccc_dsl.views.terminal import paint
+from ccc_dsl.views.terminal import paint, visible
 
 MARKERS = {"create": ("+", "32"), "update": ("~", "33"), "replace": ("-/+", "35"),
            "delete": ("-", "31")}
@@ -16,7 +16,7 @@ _MAX_VALUE = 200
 
 def value_text(value: Any) -> str:
     """A JSON value on one line, shortened."""
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    text = visible(json.dumps(value, ensure_ascii=False, sort_keys=True))  # C1, direction marks
     return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 1] + "…"
 
 
@@ -87,9 +87,11 @@ def render_text(plan: Plan, color: bool = False) -> str:
         for f in c.flow:
             lines.append(f"      {f.message}")
             if f.before is not None:
-                lines.append(paint(f"        - {f.before.line}: {f.before.text}", "31", color))
+                lines.append(paint(f"        - {f.before.line}: {visible(f.before.text)}", "31",
+                                   color))
             if f.after is not None:
-                lines.append(paint(f"        + {f.after.line}: {f.after.text}", "32", color))
+                lines.append(paint(f"        + {f.after.line}: {visible(f.after.text)}", "32",
+                                   color))
     hosts = [h for h in plan.hosts if h.action != "none" or h.error]
     if hosts:
         lines += ["", "Hosts:"]
