@@ -378,7 +378,7 @@ class Server:
             media=Media(self.pool, self.ticker, self.host, advertise),
             prompts=deployed.prompts, call_id=call_id, caller=caller,
             guard=deployed.runtime.outbound, trunks=dict(deployed.bundle.config.trunks),
-            voicemail_dir=self.rundir.path / "voicemail")
+            voicemail_dir=self.rundir.path / "voicemail", contact_of=self._contact)
         answer = build_sdp(advertise, leg.port, codec, offer.event_pt, int(time.time()))
         txn.respond(200, headers=[("contact", self.endpoint.contact_for(txn.source[0])),
                                   ("content-type", "application/sdp")], body=answer)
@@ -406,6 +406,12 @@ class Server:
             self.counters["finished"] += 1
             self.metrics.call_ended(outcome, queue, wait)
         return None
+
+    def _contact(self, user: str) -> str | None:
+        """A registered agent's current contact (Presence, fed by a registrar)."""
+        acd = self.acd()
+        agent = acd.agents.get(user) if acd is not None else None
+        return self.presence.contact(agent) if agent is not None else None
 
     def _never_acked(self, channel: SipChannel) -> None:
         """No ACK for our 200 within 64*T1: the call is over; say so with a BYE (RFC 3261

@@ -18,7 +18,7 @@ import logging
 import re
 import secrets
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +57,8 @@ class SipChannel:
 
     def __init__(self, *, endpoint: SipEndpoint, dialog: Dialog, leg: RtpLeg, media: Media,
                  prompts: PromptStore, call_id: str, caller: str, guard: OutboundGuard,
-                 trunks: dict[str, TrunkModel], voicemail_dir: Path) -> None:
+                 trunks: dict[str, TrunkModel], voicemail_dir: Path,
+                 contact_of: Callable[[str], str | None] | None = None) -> None:
         self.endpoint = endpoint
         self.dialog = dialog
         self.leg = leg
@@ -68,6 +69,8 @@ class SipChannel:
         self.guard = guard
         self.trunks = trunks
         self.voicemail_dir = voicemail_dir
+        self.contact_of = contact_of
+        """Where a registered agent without a configured address is now (the ACD's Presence)."""
         self.loop = asyncio.get_running_loop()
         self.gone: asyncio.Future[None] = self.loop.create_future()
         """Done when the caller has hung up."""
@@ -208,11 +211,12 @@ class SipChannel:
                 return key
 
     async def connect_agent(self, agent: AgentLeg, timeout_ms: int) -> TransferStatus:
-        if agent.address is None:
+        address = agent.address or (self.contact_of(agent.user) if self.contact_of else None)
+        if address is None:
             log.info("call %s: agent %s has no address to ring", self.call_id, agent.user)
             return TransferStatus.NO_ANSWER
         self.state = f"agent {agent.user}"
-        return await self._bridge(agent.address, None, self.caller, None, timeout_ms)
+        return await self._bridge(address, None, self.caller, None, timeout_ms)
 
     async def transfer_number(self, number: str, timeout_ms: int) -> TransferStatus:
         grant = self.guard.active(self.call_id, number)

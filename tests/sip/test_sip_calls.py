@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import wave
 from pathlib import Path
 
 import pytest
 from ccc_runtime.acd import AgentState
+from ccc_runtime.bundle import manifest_bytes
 from ccc_runtime.sip import g711
 from sip_helpers import (
     EXAMPLES,
@@ -102,3 +104,33 @@ def test_a_caller_waits_on_hold_music_until_the_agent_is_free(repo: Repo,
     assert record["survey_score"] == 4
     music = g711.encode(_wav_pcm(EXAMPLES / "prompts/hold-music.wav"), alaw=False)
     assert receiver.audio(0).find(music[:1600]) >= 0, "no hold music was heard"
+
+
+def test_an_agent_without_an_address_is_rung_where_they_registered(repo: Repo,
+                                                                   tmp_path: Path) -> None:
+    config = json.loads(repo.files["bundle.json"])
+    config["agents"]["bob"]["address"] = None  # found through the registrar
+    files = {**repo.files, "bundle.json": json.dumps(config).encode()}
+    files["manifest.json"] = manifest_bytes(files)
+    runtime_dir = install(tmp_path, files)
+
+    async def main() -> tuple[object, object]:
+        server = await start_server(runtime_dir)
+        acd = server.acd()
+        assert acd is not None
+        acd.set_state("bob", AgentState.AVAILABLE)
+        assert not acd.reachable("bob")
+        server.presence.register("bob", f"sip:bob@127.0.0.1:{repo.agent_port}", 60)
+        agent = asyncio.ensure_future(sipp("agent.xml", tmp_path, local_port=repo.agent_port))
+        await asyncio.sleep(0.3)
+        caller = await sipp("caller_menu.xml", tmp_path, remote_port=server.port,
+                            keys=caller_keys(9))
+        agent_run = await agent
+        await server.drain()
+        return caller, agent_run
+
+    caller, agent = asyncio.run(main())
+    assert caller.rc == 0, caller.stderr + caller.log  # type: ignore[attr-defined]
+    assert agent.rc == 0, agent.stderr + agent.log  # type: ignore[attr-defined]
+    [record] = call_records(runtime_dir)
+    assert record["agent"] == "bob" and record["survey_score"] == 4
