@@ -2,7 +2,7 @@
 
 `Registrar.run()` sends REGISTER for the AOR `sip:USER@DOMAIN` with our Contact, answers a
 401/407 digest challenge (RFC 7616/2617: MD5 or SHA-256, qop=auth or none), and re-registers
-when half the granted time has passed (at least 5 s before it ends), so a lost datagram or a
+at half the granted time or 5 s before it ends, whichever comes first, so a lost datagram or a
 slow registrar still leaves time for a retry before the binding expires. A registrar that
 doesn't answer never blocks anything: each REGISTER is a client transaction with timer F (a
 synthetic 408 after 32 s), waited for with `asyncio.wait_for`, and failures back off from 1 s
