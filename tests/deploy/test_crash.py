@@ -210,6 +210,7 @@ def test_apply_killed_at_random_moments_leaves_a_state_that_converges(repo: Repo
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # minutes of kills and applies, more on a busy machine
 def test_apply_killed_a_hundred_times(repo: Repo) -> None:
     seen = run_trials(repo, 100, seed=int(os.environ.get("CCC_CRASH_SEED", "2026")))
     assert seen["holding the lock"] >= 25

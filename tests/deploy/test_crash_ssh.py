@@ -33,6 +33,7 @@ def test_ssh_apply_killed_at_random_moments_converges(ssh_repo: Repo) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # minutes of kills and applies, more on a busy machine
 def test_ssh_apply_killed_fifty_times(ssh_repo: Repo) -> None:
     seen = run_trials(ssh_repo, 50, seed=int(os.environ.get("CCC_CRASH_SEED", "77")))
     assert seen["holding the lock"] >= 12
