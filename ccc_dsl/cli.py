@@ -177,10 +177,10 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
     from ccc_runtime.bundle import MANIFEST_FILE
     from ccc_runtime.rundir import write_tree
 
-    from ccc_dsl.pipeline import build_bundle
+    from ccc_dsl.pipeline import cached_bundle
     from ccc_dsl.views import compile as view
 
-    built = build_bundle(path, env)
+    built = cached_bundle(path, env)
     build = built.build
     diagnostics = sorted_diagnostics([*build.diagnostics, *(
         d for d in built.diagnostics if d not in build.diagnostics)])

@@ -5,6 +5,8 @@
 - `compile_repo`: the same, then emit one .ccb image per flow when nothing is wrong;
 - `build_bundle`: the same, then the runtime bundle: the one builder that `ccc compile -o`,
   `ccc test`, `ccc simulate`, `ccc serve` and `ccc apply` all use (layout: docs/runtime.md);
+- `cached_bundle`: `build_bundle` through the build cache (ccc_dsl/compiler/cache.py), for the
+  commands that need the bundle and not the IR;
 - `find_repo_root`: the config repo a path belongs to.
 """
 
@@ -26,6 +28,8 @@ from ccc_runtime.bundle import (
     manifest_bytes,
 )
 
+from ccc_dsl.cache import cache_dir
+from ccc_dsl.compiler import cache
 from ccc_dsl.compiler.bundle import bundle_config
 from ccc_dsl.compiler.driver import BUILD_FILE, Analysis, Build, analyse, emit_all, paused_gc
 from ccc_dsl.diagnostics import Diagnostic, Span, error, has_errors, sorted_diagnostics
@@ -174,3 +178,26 @@ def build_bundle(root: Path, env: str | None) -> BundleBuild:
     result.files = dict(sorted(files.items()))
     result.bundle = bundle
     return result
+
+
+def cached_bundle(root: Path, env: str | None) -> BundleBuild:
+    """`build_bundle`, reused when the repo, the environment and ccc are unchanged since a
+    build was kept (its `build.analysis` is then None). `ccc compile`, `ccc test` and `ccc
+    simulate` run it; a damaged or missing entry is simply built again."""
+    if cache_dir() is None:
+        return build_bundle(root, env)
+    key = cache.build_key(root, env)
+    hit = cache.load_build(key)
+    if hit is not None:
+        build, files, errors = hit
+        result = BundleBuild(build, diagnostics=errors)
+        if files:
+            bundle = cache.rebuild_bundle(files, build, root)
+            if bundle is not None:
+                result.files, result.bundle = files, bundle
+                return result
+        elif errors:
+            return result
+    built = build_bundle(root, env)
+    cache.store_build(key, built.build, built.files, built.diagnostics)
+    return built

@@ -27,7 +27,7 @@ from ccc_runtime.vm import CallResult, Runtime
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error
 from ccc_dsl.manifest.loader import ROOT_FILE
-from ccc_dsl.pipeline import build_bundle, find_repo_root
+from ccc_dsl.pipeline import cached_bundle, find_repo_root
 from ccc_dsl.util import did_you_mean
 
 SIMULATED_CALL_ID = "simulated"
@@ -76,7 +76,7 @@ def simulate(path: Path, flow: str, *, caller: str, called: str | None, at: date
         sim.diagnostics.append(error("T710", f"no {ROOT_FILE} in {path} or any folder above it",
                                      Span.point(str(path), 1, 1)))
         return sim
-    built = build_bundle(root, env)
+    built = cached_bundle(root, env)
     sim.diagnostics += built.diagnostics
     bundle = built.bundle
     if bundle is None:

@@ -1,4 +1,4 @@
-"""Run flow tests: build the repo's runtime bundle (pipeline.build_bundle), run every test's
+"""Run flow tests: build the repo's runtime bundle (pipeline.cached_bundle), run every test's
 call on the runtime's interpreter with a fake clock and a scripted caller, compare with what is
 expected.
 
@@ -31,7 +31,7 @@ from ccc_dsl.flowtest.coverage import FlowCoverage, measure
 from ccc_dsl.flowtest.model import CallSetup, CaseSpec, SuiteFile, load_test_file, merged
 from ccc_dsl.manifest.loader import ROOT_FILE
 from ccc_dsl.manifest.yamlsafe import PathKey
-from ccc_dsl.pipeline import build_bundle, find_repo_root
+from ccc_dsl.pipeline import cached_bundle, find_repo_root
 from ccc_dsl.util import did_you_mean
 
 TEST_GLOBS = ("*.yaml", "*.yml")
@@ -360,7 +360,7 @@ def _run(report: RunReport, path: Path, env: str | None, pattern: str | None) ->
     report.files = [load_test_file(p, str(p)) for p in paths]
     for file in report.files:
         report.diagnostics += file.diagnostics
-    built = build_bundle(root, env)
+    built = cached_bundle(root, env)
     report.diagnostics += built.diagnostics
     bundle = built.bundle
     if bundle is None:

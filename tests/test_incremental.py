@@ -1,0 +1,156 @@
+"""The build cache is never wrong: after any edit that can change a flow's result, a build
+through the cache gives the same bytes and diagnostics as a cold build, and an unchanged repo
+is a hit."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ccc_dsl.compiler import cache
+from ccc_dsl.diagnostics import Diagnostic
+from ccc_dsl.pipeline import BundleBuild, build_bundle, cached_bundle
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    shutil.copytree(EXAMPLES, repo, ignore=shutil.ignore_patterns("build"))
+    return repo
+
+
+def _seen(built: BundleBuild) -> tuple[dict[str, bytes], list[Diagnostic], list[Diagnostic]]:
+    return built.files, built.build.diagnostics, built.diagnostics
+
+
+def _same_as_cold(repo: Path, env: str | None = None) -> BundleBuild:
+    warm = cached_bundle(repo, env)
+    cold = build_bundle(repo, env)
+    assert _seen(warm) == _seen(cold)
+    assert warm.ok == cold.ok
+    if cold.ok:
+        assert warm.bundle is not None and sorted(warm.bundle.flows) == sorted(cold.build.flows)
+        assert {n: (f.sha256, f.timing) for n, f in warm.build.flows.items()} == {
+            n: (f.sha256, f.timing) for n, f in cold.build.flows.items()}
+    return warm
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_an_unchanged_repo_is_a_hit_with_the_same_bundle(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    first = cached_bundle(repo, None)
+    assert first.build.analysis is not None  # built cold
+    second = _same_as_cold(repo)
+    assert second.build.analysis is None  # from the cache
+    assert second.digest == first.digest
+
+
+EDITS: dict[str, Callable[[Path], None]] = {
+    "the flow": lambda r: _edit(r / "flows" / "survey.ivr", "survey", "survey "),
+    "a sub-flow it calls": lambda r: _edit(r / "flows" / "after_hours.ivr", "timeout 5s",
+                                           "timeout 9s"),
+    "a prompt": lambda r: _edit(r / "prompts.yaml", "Sorry, that key is not valid.",
+                                "Sorry, that key is wrong."),
+    "a skill group": lambda r: _edit(r / "people.yaml", "routing: familiar_agent",
+                                     "routing: longest_idle"),
+    "a function's returns": lambda r: _edit(r / "functions.yaml", "returns: [balance, name, found]",
+                                            "returns: [name, found]"),
+    "an environment variable": lambda r: _edit(r / "ccc.yaml", "instance_name: AcmeStaging",
+                                               "instance_name: AcmeStaging2"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(EDITS))
+def test_an_edit_gives_the_cold_result(tmp_path: Path, what: str) -> None:
+    repo = _repo(tmp_path)
+    for env in (None, "staging"):
+        cached_bundle(repo, env)
+        assert cached_bundle(repo, env).build.analysis is None  # kept
+    EDITS[what](repo)
+    for env in (None, "staging"):
+        assert _same_as_cold(repo, env).build.analysis is not None  # a miss: built again
+
+
+def test_a_sub_flow_edit_changes_its_callers_result(tmp_path: Path) -> None:
+    """`main` calls `after_hours`: removing its `return` makes the call a dead end (or
+    changes the time to agent), and the cached build must say so."""
+    repo = _repo(tmp_path)
+    before = cached_bundle(repo, None)
+    sub = repo / "flows" / "account_lookup.ivr"
+    sub.write_text(sub.read_text(encoding="utf-8").replace("return", "hangup"), encoding="utf-8")
+    after = _same_as_cold(repo)
+    assert _seen(after) != _seen(before)
+
+
+def test_another_environment_is_another_entry(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    plain = cached_bundle(repo, None)
+    staging = _same_as_cold(repo, "production")
+    assert staging.build.analysis is not None
+    assert staging.files != plain.files
+
+
+def test_another_compiler_version_is_a_miss(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = _repo(tmp_path)
+    cached_bundle(repo, None)
+    monkeypatch.setattr(cache, "COMPILER_VERSION", "0.0.0-other")
+    assert cached_bundle(repo, None).build.analysis is not None
+
+
+def test_a_damaged_entry_is_a_miss(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    cached_bundle(repo, None)
+    base = cache.cache_dir()
+    assert base is not None
+    for entry in (base / "build").iterdir():
+        blob = bytearray(entry.read_bytes())
+        blob[len(blob) // 2] ^= 0x01
+        entry.write_bytes(bytes(blob))
+    assert _same_as_cold(repo).build.analysis is not None
+
+
+def test_a_failed_build_is_kept_with_its_diagnostics(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _edit(repo / "flows" / "main.ivr", "call flow screening", "call flow screenin")
+    first = _same_as_cold(repo)
+    assert not first.ok
+    assert _same_as_cold(repo).build.analysis is None
+
+
+_FLOWS = sorted(p.name for p in (EXAMPLES / "flows").glob("*.ivr"))
+_MUTATIONS = st.sampled_from([
+    ("flows", "return", "hangup"),
+    ("flows", "timeout 5s", "timeout 6s"),
+    ("flows", "queue", "queue "),
+    ("prompts.yaml", "tts:", "tts: "),
+    ("functions.yaml", "found]", "found, extra]"),
+    ("people.yaml", "familiar_agent", "longest_idle"),
+])
+
+
+@settings(max_examples=8, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(_MUTATIONS, st.sampled_from(_FLOWS)), min_size=1, max_size=4),
+       env=st.sampled_from([None, "staging"]))
+def test_random_edit_sequences_warm_equals_cold(tmp_path_factory: pytest.TempPathFactory,
+                                                edits: list[tuple[tuple[str, str, str], str]],
+                                                env: str | None) -> None:
+    repo = _repo(tmp_path_factory.mktemp("edits"))
+    cached_bundle(repo, env)
+    for (where, old, new), flow in edits:
+        path = repo / "flows" / flow if where == "flows" else repo / where
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+        _same_as_cold(repo, env)
