@@ -26,7 +26,6 @@ from ccc_runtime.server import DEFAULT_RTP_PORTS, ServeError, Server
 
 from ccc_dsl.commands.common import EXIT_INVALID, emit_diagnostics, env_option
 from ccc_dsl.deploy.targets.local import SERVE_PID_FILE
-from ccc_dsl.pipeline import build_bundle, find_repo_root
 
 DEFAULT_LISTEN = "127.0.0.1:5060"
 
@@ -71,6 +70,8 @@ def _deploy_path(path: Path, env: str | None, runtime_dir: Path | None) -> Path:
                  for p in sorted(path.rglob("*")) if p.is_file()}
         target = runtime_dir or Path(".ccc") / "runtime" / "bundle"
     else:
+        from ccc_dsl.pipeline import build_bundle, find_repo_root  # the compiler: only here
+
         root = find_repo_root(path)
         if root is None:
             click.echo(f"ccc serve: {path} is neither a config repo (no ccc.yaml) nor a bundle "
