@@ -22,7 +22,7 @@ import hashlib
 import importlib.util
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -197,12 +197,16 @@ def _tool_fingerprint() -> bytes:
     return digest.digest()
 
 
-def result_key(root: Path, env: str | None) -> str:
-    """The fingerprint of a validate run: the repo's files as they are now, env, and ccc."""
+def result_key(root: Path, env: str | None, skip: Collection[str] = frozenset()) -> str:
+    """The fingerprint of a validate run: the repo's files as they are now, env, and ccc.
+    Files whose path (as found below `root`) is in `skip` are left out: the incremental
+    build (ccc_dsl/compiler/cache.py) keys each flow file on its own."""
     digest = hashlib.blake2b(_tool_fingerprint(), digest_size=20)
     digest.update(f"\0{root.resolve()}\0{env}\0".encode("utf-8", "surrogateescape"))
     folder = root if root.is_dir() else root.parent  # `ccc validate repo/ccc.yaml`
     for entry in _files(folder, everything=True):
+        if entry.path in skip:
+            continue
         try:
             if not entry.is_file():
                 kind = "dir" if entry.is_dir(follow_symlinks=False) else "other"

@@ -103,9 +103,10 @@ def check_repo(root: Path, env: str | None,
     return check
 
 
-def compile_repo(root: Path, env: str | None) -> Build:
-    """Load, parse, analyse and (when there are no errors) emit the config repo at `root`."""
-    check = check_repo(root, env)
+def compile_repo(root: Path, env: str | None, manifests: LoadResult | None = None) -> Build:
+    """Load, parse, analyse and (when there are no errors) emit the config repo at `root`
+    (`manifests`: as `check_repo`'s)."""
+    check = check_repo(root, env, manifests=manifests)
     analysis = check.analysis
     diagnostics = sorted_diagnostics(check.diagnostics)
     if analysis is None or has_errors(diagnostics):
@@ -136,11 +137,13 @@ def _json_bytes(doc: Any) -> bytes:
     return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
-def build_bundle(root: Path, env: str | None) -> BundleBuild:
+def build_bundle(root: Path, env: str | None, build: Build | None = None) -> BundleBuild:
     """Compile the repo and assemble its bundle: bundle.json (the call-time configuration),
     one FLOW.ccb per flow, the prompt audio under its repo-relative path, build.json (the build
-    manifest) and manifest.json (hashes and digest). Errors come back as diagnostics."""
-    build = compile_repo(root, env)
+    manifest) and manifest.json (hashes and digest). Errors come back as diagnostics. `build`:
+    the repo already compiled (incrementally: `cached_bundle`)."""
+    if build is None:
+        build = compile_repo(root, env)
     result = BundleBuild(build, diagnostics=[d for d in build.diagnostics if d.is_error])
     model = build.analysis.program.model if build.analysis is not None else None
     where = Span.point(str(root / ROOT_FILE), 1, 1)
@@ -198,6 +201,9 @@ def cached_bundle(root: Path, env: str | None) -> BundleBuild:
                 return result
         elif errors:
             return result
-    built = build_bundle(root, env)
+    loaded = load_repo(root, env)
+    incremental = cache.incremental_build(loaded, env)
+    built = build_bundle(root, env, incremental if incremental is not None else compile_repo(
+        root, env, loaded))
     cache.store_build(key, built.build, built.files, built.diagnostics)
     return built

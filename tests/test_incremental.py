@@ -140,7 +140,7 @@ _MUTATIONS = st.sampled_from([
 ])
 
 
-@settings(max_examples=8, deadline=None,
+@settings(max_examples=10, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edits=st.lists(st.tuples(_MUTATIONS, st.sampled_from(_FLOWS)), min_size=1, max_size=4),
        env=st.sampled_from([None, "staging"]))
@@ -154,3 +154,26 @@ def test_random_edit_sequences_warm_equals_cold(tmp_path_factory: pytest.TempPat
         text = path.read_text(encoding="utf-8")
         path.write_text(text.replace(old, new, 1), encoding="utf-8")
         _same_as_cold(repo, env)
+
+
+def test_an_edited_flow_reparses_only_itself_and_its_callers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`main` calls `after_hours`: an edit of `after_hours` re-analyses `main` too (its
+    context: the sources of the sub-flows it reaches); nothing else is parsed again."""
+    repo = _repo(tmp_path)
+    cached_bundle(repo, None)
+    parsed: list[str] = []
+    real = cache.parse_file
+
+    def counting(path: Path) -> object:
+        parsed.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(cache, "parse_file", counting)
+    _edit(repo / "flows" / "after_hours.ivr", "timeout 5s", "timeout 6s")
+    _same_as_cold(repo)
+    assert sorted(parsed) == ["after_hours.ivr", "main.ivr"]  # main calls after_hours
+    parsed.clear()
+    _edit(repo / "flows" / "main.ivr", "call flow", "call  flow")
+    _same_as_cold(repo)
+    assert parsed == ["main.ivr"]  # nobody calls main

@@ -19,6 +19,17 @@ from ccc_dsl.compiler.ir import INPUT_OPS, FlowIR
 from ccc_dsl.manifest.model import Model
 
 
+@dataclass(frozen=True, slots=True)
+class FlowSummary:
+    """What other flows' analyses need of a flow, kept by the incremental build
+    (ccc_dsl/compiler/cache.py) for a flow it doesn't lower again."""
+
+    calls: tuple[str, ...]
+    own_writes: frozenset[str]
+    asks: bool
+    returns: bool
+
+
 @dataclass
 class Program:
     flows: dict[str, FlowIR]
@@ -28,32 +39,46 @@ class Program:
     memo: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
     """Results of analyses that other flows reuse (time to agent, prompt lengths), by
     (what, name)."""
+    summaries: dict[str, FlowSummary] = field(default_factory=dict)
+    """Flows of the repo without an IR here (reused from an earlier build): their facts."""
     _written: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
     _asks: dict[str, bool] = field(default_factory=dict, repr=False)
 
     @cached_property
     def callers(self) -> dict[str, set[str]]:
         """Flow name -> the flows that call it as a sub-flow."""
-        out: dict[str, set[str]] = {name: set() for name in self.flows}
-        for ir in self.flows.values():
-            for callee, _ in ir.calls:
-                out.setdefault(callee, set()).add(ir.name)
+        out: dict[str, set[str]] = {name: set() for name in (*self.flows, *self.summaries)}
+        for name, callees in self.calls_of():
+            for callee in callees:
+                out.setdefault(callee, set()).add(name)
         return out
+
+    def calls_of(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Every flow (summarized ones too) with the sub-flows it calls."""
+        return [*((ir.name, tuple(callee for callee, _ in ir.calls)) for ir in self.flows.values()),
+                *((name, summary.calls) for name, summary in self.summaries.items())]
+
+    def summary(self, name: str) -> FlowSummary:
+        """The facts of a lowered flow that other flows' analyses use."""
+        ir = self.flows[name]
+        return FlowSummary(tuple(callee for callee, _ in ir.calls), self.own_writes(name),
+                           self._asks_itself(name), self.returns(name))
 
     @cached_property
     def call_graph(self) -> Any:
         """nx.DiGraph of flow -> sub-flow calls."""
         graph = nx.DiGraph()
-        for ir in self.flows.values():
-            graph.add_node(ir.name)
-            graph.add_edges_from((ir.name, callee) for callee, _ in ir.calls)
+        for name, callees in self.calls_of():
+            graph.add_node(name)
+            graph.add_edges_from((name, callee) for callee in callees)
         return graph
 
     def own_writes(self, name: str) -> frozenset[str]:
         """Variable roots a flow sets anywhere in its own graph."""
         ir = self.flows.get(name)
         if ir is None:
-            return frozenset()
+            summary = self.summaries.get(name)
+            return frozenset() if summary is None else summary.own_writes
         roots = {w for node in ir.nodes.values() for w in node.writes}
         roots.update(w for edges in ir.edges.values() for edge in edges for w in edge.writes)
         return frozenset(roots)
@@ -87,7 +112,10 @@ class Program:
 
     def _asks_itself(self, name: str) -> bool:
         ir = self.flows.get(name)
-        return ir is not None and any(node.op in INPUT_OPS for node in ir.nodes.values())
+        if ir is None:
+            summary = self.summaries.get(name)
+            return summary is not None and summary.asks
+        return any(node.op in INPUT_OPS for node in ir.nodes.values())
 
     def returns(self, name: str) -> bool:
         """Whether a sub-flow can come back (a `return` is reachable); calling one that can't
@@ -95,7 +123,8 @@ class Program:
         flow counts as returning, so its callers are still checked."""
         ir = self.flows.get(name)
         if ir is None:
-            return True
+            summary = self.summaries.get(name)
+            return summary is None or summary.returns
         key = ("returns", name)
         if key not in self.memo:
             nodes = ir.nodes
@@ -108,7 +137,11 @@ class Program:
         """Variable roots that may already be set when a flow starts: for a sub-flow, anything
         its callers (transitively) may set before calling it. An over-approximation on
         purpose: "read before set" must never fire on a variable a caller provides."""
+        return {name: self.inherited_of(name) for name in self.flows}
+
+    def inherited_of(self, name: str) -> frozenset[str]:
+        """`inherited` of one flow (summarized ones too)."""
         graph = self.call_graph
-        return {name: frozenset().union(*(self.writes(caller)
-                                          for caller in nx.ancestors(graph, name)))
-                for name in self.flows}
+        if name not in graph:
+            return frozenset()
+        return frozenset().union(*(self.writes(caller) for caller in nx.ancestors(graph, name)))

@@ -11,7 +11,7 @@ reported as missing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from ccc_dsl.diagnostics import Diagnostic, error
 from ccc_dsl.grammar import ast
@@ -46,9 +46,12 @@ def _declared(model: Model | None, kind: str) -> set[str]:
     return set(names) if names is not None else set(model.resources(kind))
 
 
-def resolve_names(modules: list[ast.Module], model: Model | None) -> list[Diagnostic]:
+def resolve_names(modules: list[ast.Module], model: Model | None,
+                  known_flows: Collection[str] = (), bindings: bool = True) -> list[Diagnostic]:
     """R5xx diagnostics for every name of `modules` that doesn't resolve against `model` (with
-    no model, only flow names and labels are checked: the manifests already failed)."""
+    no model, only flow names and labels are checked: the manifests already failed).
+    `known_flows`: flows of the repo defined outside `modules` (an incremental build checks
+    only the files that changed); `bindings`: check the flow bindings too."""
     out: list[Diagnostic] = []
     flows: dict[str, ast.Flow] = {}
     for module in modules:
@@ -61,7 +64,7 @@ def resolve_names(modules: list[ast.Module], model: Model | None) -> list[Diagno
             flows.setdefault(flow.name, flow)
     names = {kind: _declared(model, manifest_kind)
              for kind, (_, _, manifest_kind) in _KINDS.items() if manifest_kind}
-    names[ast.RefKind.FLOW] = set(flows)
+    names[ast.RefKind.FLOW] = set(flows).union(known_flows)
     languages = call_languages(model) if model is not None else set()
     for module in modules:
         for flow in module.flows:
@@ -77,8 +80,8 @@ def resolve_names(modules: list[ast.Module], model: Model | None) -> list[Diagno
                     out += check_outside_number(node.number, model)
                 elif isinstance(node, ast.Language) and model is not None:
                     out += _check_language(node.value, languages)
-    if model is not None:
-        out += _bindings(model, set(flows))
+    if model is not None and bindings:
+        out += _bindings(model, names[ast.RefKind.FLOW])
     return out
 
 
