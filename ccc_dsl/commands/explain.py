@@ -113,6 +113,16 @@ def render_markdown() -> str:
     return "\n".join(out)
 
 
+def _suggest(word: str) -> str | None:
+    """Codes that start with `word` first (`P10` means the P10x family, not the P210 that
+    differs by one character), else the closest code."""
+    family = [c for c in CODES if c.startswith(word)] if word else []
+    if family:
+        shown = ", ".join(f"`{c}`" for c in family[:8])
+        return f"did you mean {shown}{', ...' if len(family) > 8 else ''}?"
+    return did_you_mean(word, set(CODES))
+
+
 @click.command("explain", short_help="Say what a diagnostic code means, with an example.")
 @click.argument("code", required=False)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]),
@@ -139,7 +149,7 @@ def explain_command(code: str | None, fmt: str) -> None:
         return
     entry_code = CODES.get(code.strip().upper())
     if entry_code is None:
-        hint = did_you_mean(code.strip().upper(), set(CODES))
+        hint = _suggest(code.strip().upper())
         click.echo(f"ccc: unknown code `{code!s:.20}`" + (f"; {hint}" if hint else "")
                    + " (`ccc explain` lists every code)", err=True)
         raise SystemExit(EXIT_INVALID)
