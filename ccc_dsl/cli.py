@@ -177,10 +177,11 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
     from ccc_runtime.bundle import MANIFEST_FILE
     from ccc_runtime.rundir import write_tree
 
+    from ccc_dsl.compiler.cache import tree_holds
     from ccc_dsl.pipeline import cached_bundle
     from ccc_dsl.views import compile as view
 
-    built = cached_bundle(path, env)
+    built = cached_bundle(path, env, verify=False)
     build = built.build
     diagnostics = sorted_diagnostics([*build.diagnostics, *(
         d for d in built.diagnostics if d not in build.diagnostics)])
@@ -192,7 +193,7 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
                    "folder; not replacing it (give -o an empty or new folder)", err=True)
         raise SystemExit(EXIT_INVALID)
     try:
-        if not failed:
+        if not failed and not tree_holds(target, built.files):
             write_tree(built.files, target)
     except OSError as exc:
         click.echo(f"ccc: can't write {target}: {exc.strerror or exc}", err=True)
@@ -259,8 +260,9 @@ def _not_nan(param: click.Parameter, value: float | None) -> float | None:
               show_default=True, help="text for people; json for machines.")
 def test_command(path: Path, env: str | None, pattern: str | None, junit: Path | None,
                  min_coverage: float | None, fmt: str) -> None:
-    """Run the flow tests of the config repo at PATH (its tests/*.yaml), or the test files at
-    PATH, in the simulator; report failures and the coverage of every flow."""
+    """Run the flow tests of the config repo at PATH (every *.yaml/*.yml under its tests/,
+    subfolders too), or the test files under PATH, in the simulator; report failures and the
+    coverage of every flow. Exit 1 when -k matches no test."""
     from ccc_dsl.flowtest.runner import run_tests
     from ccc_dsl.views import testreport
     from ccc_dsl.views.junit import write_junit

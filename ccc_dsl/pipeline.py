@@ -126,7 +126,7 @@ class BundleBuild:
 
     @property
     def ok(self) -> bool:
-        return self.bundle is not None
+        return self.bundle is not None or bool(self.files)
 
     @property
     def digest(self) -> str:
@@ -183,10 +183,12 @@ def build_bundle(root: Path, env: str | None, build: Build | None = None) -> Bun
     return result
 
 
-def cached_bundle(root: Path, env: str | None) -> BundleBuild:
+def cached_bundle(root: Path, env: str | None, verify: bool = True) -> BundleBuild:
     """`build_bundle`, reused when the repo, the environment and ccc are unchanged since a
-    build was kept (its `build.analysis` is then None). `ccc compile`, `ccc test` and `ccc
-    simulate` run it; a damaged or missing entry is simply built again."""
+    build was kept (its `build.analysis` is then None), else built incrementally. `ccc
+    compile`, `ccc test` and `ccc simulate` run it; a damaged or missing entry is simply built
+    again. `verify=False`: a kept build's files without decoding its images again into a
+    `Bundle` (`bundle` stays None; `ccc compile` only writes the files)."""
     if cache_dir() is None:
         return build_bundle(root, env)
     key = cache.build_key(root, env)
@@ -194,6 +196,9 @@ def cached_bundle(root: Path, env: str | None) -> BundleBuild:
     if hit is not None:
         build, files, errors = hit
         result = BundleBuild(build, diagnostics=errors)
+        if files and not verify:
+            result.files = files
+            return result
         if files:
             bundle = cache.rebuild_bundle(files, build, root)
             if bundle is not None:

@@ -177,3 +177,21 @@ def test_an_edited_flow_reparses_only_itself_and_its_callers(
     _edit(repo / "flows" / "main.ivr", "call flow", "call  flow")
     _same_as_cold(repo)
     assert parsed == ["main.ivr"]  # nobody calls main
+
+
+def test_ccc_compile_twice_rewrites_nothing_and_repairs_a_changed_output(
+        tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ccc_dsl.cli import cli
+
+    repo, out = _repo(tmp_path), tmp_path / "out"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["compile", str(repo), "-o", str(out)]).exit_code == 0
+    first = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    stamp = (out / "main.ccb").stat().st_mtime_ns
+    assert runner.invoke(cli, ["compile", str(repo), "-o", str(out)]).exit_code == 0
+    assert (out / "main.ccb").stat().st_mtime_ns == stamp  # same tree: not written again
+    (out / "main.ccb").write_bytes(b"tampered")
+    assert runner.invoke(cli, ["compile", str(repo), "-o", str(out)]).exit_code == 0
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == first

@@ -413,3 +413,16 @@ def _finish(loaded: LoadResult, files: dict[str, Path], texts: dict[str, bytes],
         with contextlib.suppress(ValueError):  # what JSON can't hold: simply not kept
             write_atomic(index_path, seal(INDEX_FORMAT, {f: r.data() for f, r in records.items()}))
     return Build(dict(sorted(compiled.items())), diagnostics, analysis)
+
+
+def tree_holds(folder: Path, files: dict[str, bytes]) -> bool:
+    """Whether `folder` already holds exactly `files` (a rebuild of an unchanged repo then
+    rewrites nothing: writing a bundle fsyncs every file, the slowest part of a warm compile)."""
+    try:
+        found = {p.relative_to(folder).as_posix(): p for p in folder.rglob("*")
+                 if not p.is_dir()}
+        return found.keys() == files.keys() and all(
+            path.is_file() and not path.is_symlink() and path.read_bytes() == files[rel]
+            for rel, path in found.items())
+    except OSError:
+        return False
