@@ -266,28 +266,40 @@ def _located(exc: ValidationError, parsed: ParsedFile) -> list[Diagnostic]:
     out = []
     for err in exc.errors(include_url=False):
         where = _data_path(err["loc"], parsed.data)
-        dotted = ".".join(str(p) for p in where) or "the file"
         last = err["loc"][-1] if err["loc"] else ""
         if err["type"] == "missing":
-            out.append(error("T702", f"{_owner(where[:-1])}: missing required key `{last}`",
+            owner = _owner(where[:-1], parsed.data)
+            out.append(error("T702", f"{owner}: missing required key `{last}`",
                              parsed.span(where[:-1], key=True), f"add `{last}:`"))
         elif err["type"] == "extra_forbidden":
             allowed = _allowed_keys(where[:-1])
             hint = did_you_mean(str(last), allowed) if allowed else None
             if hint is None and allowed:
                 hint = "allowed keys: " + ", ".join(sorted(allowed))
-            out.append(error("T701", f"{_owner(where[:-1])}: unknown key `{last}`",
+            out.append(error("T701", f"{_owner(where[:-1], parsed.data)}: unknown key `{last}`",
                              parsed.span(where, key=True), hint))
         else:
-            out.append(error("T703", f"`{dotted}`: {_message(err)}", parsed.span(where)))
+            out.append(error("T703", f"{_owner(where, parsed.data)}: {_message(err)}",
+                             parsed.span(where)))
     return out
 
 
-def _owner(path: PathKey) -> str:
+def _owner(path: PathKey, data: Any) -> str:
+    """Where in the file, in one numbering for every T70x: a test by its name where it has
+    one (else `test #N`, counting from 1), then the key path inside it."""
     if len(path) >= 2 and path[0] == "tests" and isinstance(path[1], int):
         rest = ".".join(str(p) for p in path[2:])
-        return f"test #{path[1] + 1}" + (f" `{rest}`" if rest else "")
-    return ".".join(str(p) for p in path) or "test file"
+        return _test_label(path[1], data) + (f" `{rest}`" if rest else "")
+    return (f"`{'.'.join(str(p) for p in path)}`" if path else "") or "test file"
+
+
+def _test_label(index: int, data: Any) -> str:
+    tests = data.get("tests") if isinstance(data, dict) else None
+    case = tests[index] if isinstance(tests, list) and index < len(tests) else None
+    name = case.get("name") if isinstance(case, dict) else None
+    if isinstance(name, str) and name.strip():
+        return f"test `{name[:80]}`"
+    return f"test #{index + 1}"
 
 
 _MODELS: dict[str, type[BaseModel]] = {

@@ -372,6 +372,13 @@ def _run(report: RunReport, path: Path, env: str | None, pattern: str | None) ->
             cases += found
             report.diagnostics += problems
     chosen, report.deselected = select(cases, pattern)
+    if pattern is not None and cases and not chosen:
+        # pytest exits 5 here; a CI job must not pass on a -k that ran nothing
+        where = str(path)
+        report.diagnostics.append(error(
+            "T711", f"no tests matched -k {pattern!r:.80} ({len(cases)} deselected)",
+            Span.point(where, 1, 1),
+            "-k keeps tests whose file::name contains PATTERN, or matches it with * ? ["))
     report.results = asyncio.run(run_cases(bundle, chosen))
     report.coverage = measure(bundle.flows, (r.result for r in report.results), root)
 

@@ -65,9 +65,15 @@ def test_a_bad_test_file_is_a_located_diagnostic(tmp_path: Path) -> None:
                                                        "    expect: {}\n"})
     code, out = run("test", str(root))
     assert code == 1
-    assert "t.yaml:7:5: error[T701]: test #1: unknown key `kyes`" in out
+    assert "t.yaml:7:5: error[T701]: test `x`: unknown key `kyes`" in out
     assert "did you mean `keys`?" in out
     assert "Traceback" not in out
+
+
+def test_a_pattern_that_matches_no_test_fails(failing: Path) -> None:
+    code, out = run("test", str(failing), "-k", "no-such-test")
+    assert code == 1  # pytest exits 5: a CI job must not pass having run nothing
+    assert "error[T711]: no tests matched -k 'no-such-test'" in out
 
 
 def test_json_output(failing: Path) -> None:

@@ -99,8 +99,26 @@ def test_unknown_and_missing_keys_are_located_with_hints(tmp_path: Path) -> None
     assert codes["T701"].span is not None and codes["T701"].span.line == 4
     assert codes["T701"].span.column == 5
     assert codes["T701"].hint == "did you mean `expect`?"
-    assert codes["T702"].message == "test #1: missing required key `expect`"
+    assert codes["T702"].message == "test `one`: missing required key `expect`"
     assert codes["T702"].span is not None and codes["T702"].span.line == 2
+
+
+def test_every_t70x_names_a_test_the_same_way(tmp_path: Path) -> None:
+    loaded = load_test_file(write(tmp_path, """\
+        tests:
+          - name: one
+            kyes: "1"
+            expect: {}
+          - name: two
+            keys: 5
+            expect: {}
+          - keys: "1"
+        """))
+    messages = sorted(d.message for d in loaded.diagnostics)
+    assert "test `one`: unknown key `kyes`" in messages
+    assert any(m.startswith("test `two` `keys`: ") for m in messages)  # T703, not tests.1.keys
+    assert "test #3: missing required key `name`" in messages
+    assert not any("tests." in m for m in messages)
 
 
 def test_bad_values_are_located_at_the_value(tmp_path: Path) -> None:
