@@ -1,8 +1,11 @@
 """`ccc serve`: the live runtime, answering SIP calls with a deployed bundle (docs/runtime.md).
 
-`ccc serve --runtime-dir DIR` serves what `ccc apply` deployed there; `ccc serve PATH` first
-compiles the config repo at PATH (or takes the bundle folder PATH) and installs it into the
-runtime directory, for a quick try. Loopback by default: a public address only with `--listen`.
+`ccc serve --runtime-dir DIR` serves what `ccc apply` deployed there. `ccc serve PATH` (PATH
+defaults to `.`) resolves the environment as `ccc plan`/`ccc apply` do (`--env`, else
+`default_env`): when it deploys to this machine, serve what `ccc apply` put in its runtime
+directory (never the unreviewed working tree: `ccc apply` changes it); otherwise, or with
+`--runtime-dir`, compile the repo (or take the bundle folder PATH) into a scratch runtime
+directory, for a quick try. Loopback by default: a public address only with `--listen`.
 Startup problems (a bad bundle, the port in use) are one line and exit 1, never a traceback.
 """
 
@@ -26,8 +29,10 @@ from ccc_runtime.server import DEFAULT_RTP_PORTS, ServeError, Server
 
 from ccc_dsl.commands.common import EXIT_INVALID, emit_diagnostics, env_option
 from ccc_dsl.deploy.targets.local import SERVE_PID_FILE
+from ccc_dsl.util import did_you_mean
 
 DEFAULT_LISTEN = "127.0.0.1:5060"
+EXIT_USAGE = 2
 
 
 class _JsonLogs(logging.Formatter):
@@ -44,8 +49,11 @@ class _JsonLogs(logging.Formatter):
 
 def _hostport(text: str, option: str = "--listen") -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+    if not sep or not port.isdigit():
         raise click.BadParameter(f"expected HOST:PORT, e.g. {DEFAULT_LISTEN}",
+                                 param_hint=option)
+    if not 0 <= int(port) < 65536:
+        raise click.BadParameter(f"port {int(port)} is out of range (0-65535)",
                                  param_hint=option)
     return host.strip("[]") or "127.0.0.1", int(port)
 
@@ -57,9 +65,36 @@ def _port_range(text: str) -> tuple[int, int]:
     return int(low), int(high)
 
 
+def _applied_dir(root: Path, env: str | None) -> Path | None:
+    """The runtime directory `ccc apply` deploys the environment to, when it is on this
+    machine (the same resolution as plan/apply); None when it deploys elsewhere or nowhere.
+    Exits 1 when the manifests are wrong or nothing was applied there yet."""
+    from ccc_dsl.deploy.targets import local_runtime_dir
+    from ccc_dsl.manifest.loader import load_repo
+
+    loaded = load_repo(root, env)
+    if loaded.model is None:
+        emit_diagnostics(loaded.diagnostics, "text")
+        raise SystemExit(EXIT_INVALID)
+    model = loaded.model
+    target = local_runtime_dir(model.environment.target if model.environment else None, root)
+    if target is None:
+        return None
+    name = model.env or "default"
+    if RuntimeDir(target).current() is None:
+        click.echo(f"ccc serve: nothing is deployed to environment `{name}` ({target}) yet: "
+                   f"run `ccc apply {root} --env {name}` first, or pass --runtime-dir DIR to "
+                   "serve the working tree from a scratch directory", err=True)
+        raise SystemExit(EXIT_INVALID)
+    click.echo(f"ccc serve: serving what `ccc apply` deployed to environment `{name}` "
+               f"({target}); `ccc apply` changes it", err=True)
+    return target
+
+
 def _deploy_path(path: Path, env: str | None, runtime_dir: Path | None) -> Path:
-    """Install the repo's (or the bundle folder's) bundle into the runtime directory and make
-    it current; the runtime directory. Exits 1 with diagnostics when it can't be built."""
+    """The runtime directory to serve for PATH: the environment's applied local target, or
+    (with --runtime-dir, or no local target) a scratch one the repo's (or the bundle
+    folder's) bundle is installed into. Exits 1 with diagnostics when it can't be built."""
     if (path / MANIFEST_FILE).is_file():
         try:
             load_bundle(path)
@@ -77,13 +112,18 @@ def _deploy_path(path: Path, env: str | None, runtime_dir: Path | None) -> Path:
             click.echo(f"ccc serve: {path} is neither a config repo (no ccc.yaml) nor a bundle "
                        "folder (no manifest.json)", err=True)
             raise SystemExit(EXIT_INVALID)
+        applied = _applied_dir(root, env) if runtime_dir is None else None
+        if applied is not None:
+            return applied
         built = build_bundle(root, env)
         if not built.ok:
             emit_diagnostics(built.diagnostics, "text")
             click.echo("ccc serve: the config repo has errors; nothing served", err=True)
             raise SystemExit(EXIT_INVALID)
         files = built.files
-        target = runtime_dir or root / ".ccc" / "runtime" / (env or "default")
+        analysis = built.build.analysis
+        name = analysis.program.model.env if analysis and analysis.program.model else None
+        target = runtime_dir or root / ".ccc" / "runtime" / (name or "default")
     rundir = RuntimeDir(target)
     try:
         rundir.activate(rundir.install(files))
@@ -91,6 +131,31 @@ def _deploy_path(path: Path, env: str | None, runtime_dir: Path | None) -> Path:
         click.echo(f"ccc serve: can't install the bundle into {target}: {exc}", err=True)
         raise SystemExit(EXIT_INVALID) from None
     return target
+
+
+def _servable(path: Path) -> bool:
+    """A bundle folder, or inside a config repo."""
+    from ccc_dsl.pipeline import find_repo_root
+
+    return (path / MANIFEST_FILE).is_file() or find_repo_root(path) is not None
+
+
+def _check_agents(runtime_dir: Path, available: tuple[str, ...]) -> None:
+    """Exit 1 on an `--available` user the deployed bundle has no agent for (before anything
+    starts: a typo must not leave an agent silently unavailable)."""
+    folder = RuntimeDir(runtime_dir).current_path()
+    if not available or folder is None:
+        return  # nothing to check, or nothing deployed: Server says so
+    try:
+        agents = {agent.user for agent in load_bundle(folder).agents}
+    except BundleError:
+        return  # Server reports the broken bundle
+    for user in available:
+        if user not in agents:
+            hint = did_you_mean(user, agents)
+            click.echo(f"ccc serve: --available {user}: no such agent in the bundle"
+                       + (f" ({hint})" if hint else ""), err=True)
+            raise SystemExit(EXIT_INVALID)
 
 
 async def _serve(server: Server, available: tuple[str, ...], pid_file: Path,
@@ -114,11 +179,9 @@ async def _run(server: Server, available: tuple[str, ...], pid_file: Path,
                api: ControlServer | None) -> None:
     await server.start()
     acd = server.acd()
-    for user in available:
+    for user in available:  # each is an agent: _check_agents
         if acd is not None and user in acd.agents:
             acd.set_state(user, AgentState.AVAILABLE)
-        else:
-            logging.getLogger("ccc_runtime.server").warning("--available %s: no such agent", user)
     server.install_signal_handlers()
     pid_file.write_text(f"{os.getpid()}\n")
     digest = server.deployed.digest[:12] if server.deployed else "-"
@@ -140,8 +203,9 @@ async def _run(server: Server, available: tuple[str, ...], pid_file: Path,
               help="UDP address for SIP. Loopback by default; give a public address to take "
                    "calls from the network.")
 @click.option("--runtime-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Runtime directory to serve (and, with PATH, to install into). Default with "
-                   "a repo: REPO/.ccc/runtime/ENV.")
+              help="Runtime directory to serve (and, with PATH, a scratch one to compile the "
+                   "repo into). Default with a repo: the environment's local target, served "
+                   "as `ccc apply` deployed it.")
 @click.option("--max-calls", type=click.IntRange(1, 100_000), default=100, show_default=True,
               help="Calls at once; more get 503 with Retry-After.")
 @click.option("--rtp-ports", default=f"{DEFAULT_RTP_PORTS[0]}-{DEFAULT_RTP_PORTS[1]}",
@@ -167,7 +231,8 @@ def serve(path: Path | None, env: str | None, listen: str, runtime_dir: Path | N
 
     \b
     Examples:
-      ccc serve examples                      compile and serve on 127.0.0.1:5060
+      ccc serve examples                      serve what `ccc apply` deployed (default_env)
+      ccc serve examples --runtime-dir /tmp/rt   compile the working tree into a scratch dir
       ccc serve --runtime-dir /srv/ccc        serve what `ccc apply` deployed there
       ccc serve examples --listen 0.0.0.0:5060 --advertise 203.0.113.5
       ccc serve examples --control 127.0.0.1:8089   with the control API
@@ -181,10 +246,16 @@ def serve(path: Path | None, env: str | None, listen: str, runtime_dir: Path | N
             clock = StartedClock(datetime.fromisoformat(clock_at))
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--clock") from None
+    if path is None and runtime_dir is None:
+        path = Path(".")
+        if not _servable(path):
+            click.echo("ccc serve: no config repo here (no ccc.yaml in . or above): give "
+                       "PATH, or --runtime-dir DIR", err=True)
+            raise SystemExit(EXIT_USAGE)
     if path is not None:
         runtime_dir = _deploy_path(path, env, runtime_dir)
-    elif runtime_dir is None:
-        raise click.UsageError("give a config repo or bundle folder (PATH), or --runtime-dir")
+    assert runtime_dir is not None
+    _check_agents(runtime_dir, available)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonLogs())
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)

@@ -1,7 +1,8 @@
 """Where a bundle is deployed: a runtime directory on this machine, or on hosts over SSH.
 
 `make_target` turns an environment's `target:` settings (ccc_dsl.manifest.model) into a
-`Target` (base.py); relative paths are from the repo root.
+`Target` (base.py); relative paths are from the repo root. `local_runtime_dir` is the one place
+that says where a local target lives, so `ccc serve` and `ccc apply` use the same directory.
 """
 
 from __future__ import annotations
@@ -18,13 +19,20 @@ def _path(root: Path, text: str) -> Path:
     return path if path.is_absolute() else root / path
 
 
+def local_runtime_dir(settings: LocalSettings | SshSettings | None, root: Path) -> Path | None:
+    """The runtime directory of an environment that deploys to this machine; None otherwise."""
+    return _path(root, settings.path) if isinstance(settings, LocalSettings) else None
+
+
 def make_target(settings: LocalSettings | SshSettings, root: Path, env: str | None) -> Target:
     """The target an environment deploys to."""
     name = env or "default"
     if isinstance(settings, LocalSettings):
         from ccc_dsl.deploy.targets.local import LocalTarget
 
-        return LocalTarget(_path(root, settings.path), name)
+        path = local_runtime_dir(settings, root)
+        assert path is not None
+        return LocalTarget(path, name)
     from ccc_dsl.deploy.targets.ssh import SshHost, SshTarget
 
     hosts = [SshHost(h.host, h.path, h.user, h.port) for h in settings.hosts]
