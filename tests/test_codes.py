@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 
 from ccc_dsl.codes import CODES, DOCS
-from ccc_dsl.diagnostics import error, warning
-from ccc_dsl.views.diagnostics import render_sarif
+from ccc_dsl.diagnostics import Diagnostic, error, warning
+from ccc_dsl.views.diagnostics import render_github, render_sarif
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted([*(ROOT / "ccc_dsl").rglob("*.py"), *(ROOT / "runtime/ccc_runtime").rglob("*.py")])
@@ -78,3 +78,31 @@ def test_sarif_rules_carry_title_level_and_docs() -> None:
     assert rules["A601"]["defaultConfiguration"]["level"] == "warning"
     assert rules["P101"]["properties"]["docs"] == "docs/dsl.md#diagnostics"
     assert rules["Z999"] == {"id": "Z999"}
+
+
+CODE_TOKEN = re.compile(r"\b[A-Z]\d{3}\b")
+PRINTED = re.compile(r"\b(error|warning|info)\[([A-Z]\d{3})\]")
+ANNOTATION = re.compile(r"::(error|warning|notice) [^\n]*?title=([A-Z]\d{3})([^:\n]*)::")
+
+
+def _pages() -> list[Path]:
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def test_codes_in_readme_and_docs_exist_and_are_printed_as_the_tool_prints_them() -> None:
+    """A code in the docs is one the tool has; where the docs show output (`error[D404]`, a
+    GitHub annotation), its severity and title are what the tool prints for that code."""
+    kinds = {"error": "error", "warning": "warning", "notice": "info"}
+    for page in _pages():
+        text = page.read_text(encoding="utf-8")
+        name = page.relative_to(ROOT)
+        unknown = sorted(set(CODE_TOKEN.findall(text)) - set(CODES))
+        assert not unknown, f"{name} names codes the tool doesn't have: {unknown}"
+        for severity, code in PRINTED.findall(text):
+            assert str(CODES[code].severity) == severity, f"{name}: {severity}[{code}]"
+        for kind, code, title in ANNOTATION.findall(text):
+            assert str(CODES[code].severity) == kinds[kind], f"{name}: ::{kind} ... {code}"
+            printed = render_github([Diagnostic(CODES[code].severity, code, "m")])
+            expected = printed.split("title=", 1)[1].split("::", 1)[0]
+            assert f"{code}{title}" == expected.replace("%3A", ":").replace("%2C", ","), (
+                f"{name}: the annotation of {code} is titled as the tool doesn't print it")
