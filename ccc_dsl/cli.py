@@ -31,8 +31,12 @@ from ccc_dsl.views.terminal import use_color
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ccc")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """ccc: call-center configuration as code, and an IVR compiler."""
+    # the renderers paint only when use_color says so (NO_COLOR, FORCE_COLOR, a terminal);
+    # click.echo must not strip what they painted because stdout is a pipe (FORCE_COLOR=1 | cat)
+    ctx.color = True
 
 
 @cli.command()
