@@ -22,7 +22,10 @@ from ccc_dsl.commands.common import (
     EXISTING,
     EXIT_INTERNAL,
     EXIT_INVALID,
+    complete_flow,
     emit_diagnostics,
+    env_option,
+    epilog,
     format_option,
 )
 from ccc_dsl.diagnostics import Diagnostic, has_errors, sorted_diagnostics
@@ -39,9 +42,11 @@ def cli(ctx: click.Context) -> None:
     ctx.color = True
 
 
-@cli.command()
+@cli.command(short_help="Validate the manifests and flows; report every problem.", epilog=epilog(
+    "ccc validate examples --env production --format github",
+    "valid (warnings alone don't fail)", "errors were found"))
 @click.argument("path", type=EXISTING, default=Path("."))
-@click.option("--env", "env", metavar="NAME", help="Environment whose values to select.")
+@env_option
 @format_option
 def validate(path: Path, env: str | None, fmt: str) -> None:
     """Validate the manifests and flows of the config repo at PATH; report every problem."""
@@ -98,7 +103,9 @@ def _fmt_stdin(check: bool, show_diff: bool) -> None:
         raise SystemExit(EXIT_INVALID)
 
 
-@cli.command("fmt")
+@cli.command("fmt", short_help="Format .ivr files in the one canonical layout.", epilog=epilog(
+    "ccc fmt --check examples/flows    (stdin to stdout: ccc fmt - < main.ivr)",
+    "formatted, or nothing to do", "syntax errors, or with --check a file would change"))
 @click.argument("paths", nargs=-1,
                 type=click.Path(exists=True, path_type=Path, allow_dash=True))
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
@@ -143,7 +150,8 @@ def fmt_command(paths: tuple[Path, ...], check: bool, show_diff: bool) -> None:
         raise SystemExit(EXIT_INVALID)
 
 
-@cli.command()
+@cli.command(short_help="Print a compiled flow (.ccb) readably.", epilog=epilog(
+    "ccc disasm build/main.ccb", "printed", "the file can't be read or is not a valid .ccb"))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="text for people; json for machines.")
@@ -167,9 +175,11 @@ def disasm(file: Path, fmt: str) -> None:
         click.echo(disassemble(image), nl=False)
 
 
-@cli.command("compile")
+@cli.command("compile", short_help="Compile the repo into a runtime bundle.", epilog=epilog(
+    "ccc compile examples --env staging -o build/staging",
+    "compiled and written", "errors (nothing is written), or the folder can't be written"))
 @click.argument("path", type=EXISTING, default=Path("."))
-@click.option("--env", "env", metavar="NAME", help="Environment whose values to select.")
+@env_option
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Folder for the bundle (default: PATH/build); replaced as a whole.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
@@ -212,10 +222,12 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
         raise SystemExit(EXIT_INVALID)
 
 
-@cli.command()
-@click.argument("flow")
+@cli.command(short_help="Draw a flow as a Mermaid, DOT or SVG graph.", epilog=epilog(
+    "ccc graph main examples --format svg > main.svg",
+    "drawn", "no such flow, the flow's file has errors, or svg without Graphviz"))
+@click.argument("flow", shell_complete=complete_flow)
 @click.argument("path", type=EXISTING, default=Path("."))
-@click.option("--env", "env", metavar="NAME", help="Environment whose values to select.")
+@env_option
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg"]),
               default="mermaid", show_default=True,
               help="mermaid renders in pull requests; svg needs Graphviz `dot`.")
@@ -250,9 +262,12 @@ def _not_nan(param: click.Parameter, value: float | None) -> float | None:
     return value
 
 
-@cli.command("test")
+@cli.command("test", short_help="Run the flow tests and report their coverage.", epilog=epilog(
+    "ccc test examples --min-coverage 100 --junit-xml report.xml",
+    "every test passed (and coverage reached --min-coverage)",
+    "a test failed, a test file has errors, no test ran, or coverage is too low"))
 @click.argument("path", type=EXISTING, default=Path("."))
-@click.option("--env", "env", metavar="NAME", help="Environment whose values to select.")
+@env_option
 @click.option("-k", "pattern", metavar="PATTERN",
               help="Run only tests whose file::name contains PATTERN (or matches it as a glob).")
 @click.option("--junit-xml", "junit", type=click.Path(path_type=Path, dir_okay=False),
@@ -285,8 +300,10 @@ def test_command(path: Path, env: str | None, pattern: str | None, junit: Path |
         raise SystemExit(EXIT_INVALID)
 
 
-@cli.command()
-@click.argument("flow")
+@cli.command(short_help="Place one simulated call into a flow and trace it.", epilog=epilog(
+    'ccc simulate main examples --caller +8613912345678 --keys "1,3" --agent dave=available',
+    "the call ran (whatever its outcome)", "bad input: no such flow, a bad stub, repo errors"))
+@click.argument("flow", shell_complete=complete_flow)
 @click.argument("path", type=EXISTING, default=Path("."))
 @click.option("--caller", required=True, metavar="NUMBER", help="The calling number.")
 @click.option("--called", metavar="NUMBER",
@@ -298,9 +315,9 @@ def test_command(path: Path, env: str | None, pattern: str | None, junit: Path |
 @click.option("--stub", "stubs", multiple=True, metavar="FUNCTION=FILE.json",
               help="Reply to a function with the JSON in FILE (repeatable).")
 @click.option("--agent", "agent_states", multiple=True, metavar="NAME=STATE",
-              help="Set an agent's state: available, busy, after-call-work, offline "
+              help="Set an agent's state: available, busy, after-call-work, break, offline "
                    "(repeatable; agents start offline).")
-@click.option("--env", "env", metavar="NAME", help="Environment whose values to select.")
+@env_option
 @click.option("--interactive", is_flag=True,
               help="When the key script runs out, ask at the keyboard for each key.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
@@ -331,8 +348,8 @@ def simulate(flow: str, path: Path, caller: str, called: str | None, at: str | N
     for item in agent_states:
         user, _, state = item.partition("=")
         if state not in {s.value for s in AgentState}:
-            raise click.BadParameter(f"{item!r}: expected NAME=available|busy|after-call-work"
-                                     "|offline", param_hint="--agent")
+            raise click.BadParameter(f"{item!r}: expected NAME="
+                                     + "|".join(s.value for s in AgentState), param_hint="--agent")
         agents[user] = AgentState(state)
     replies: dict[str, object] = {}
     problems: list[Diagnostic] = []
@@ -346,9 +363,20 @@ def simulate(flow: str, path: Path, caller: str, called: str | None, at: str | N
         emit_diagnostics(problems, fmt)
         raise SystemExit(EXIT_INVALID)
 
+    ended: list[bool] = []
+
     def ask(question: str) -> str | None:
-        answer: str = click.prompt(question, default="", show_default=False, err=True)
-        return answer.strip() or None
+        """A key from the keyboard; end of input is silence, for this wait and every later one
+        (so `</dev/null` or Ctrl-D finishes the call instead of aborting it)."""
+        if ended:
+            return None
+        click.echo(f"{question}: ", nl=False, err=True)
+        line = sys.stdin.readline(256)
+        if not line:
+            ended.append(True)
+            click.echo("(end of input: silence)", err=True)
+            return None
+        return line.strip() or None
 
     sim = run_simulation(path, flow, caller=caller, called=called, at=moment,
                          presses=presses, stubs=replies, agents=agents, env=env,

@@ -94,10 +94,15 @@ def simulate(path: Path, flow: str, *, caller: str, called: str | None, at: date
         if name not in bundle.functions:
             sim.diagnostics.append(error("T717", f"no function `{name}` in {path}", None,
                                          did_you_mean(name, set(bundle.functions))))
+    bound = sorted(n for n, f in bundle.config.numbers.items() if f == flow)
+    if called is not None and called not in bundle.config.numbers:
+        sim.diagnostics.append(error(
+            "T715", f"no flow is bound to the called number `{called}`", None,
+            f"numbers bound to `{flow}`: {', '.join(bound)}" if bound
+            else f"no number is bound to `{flow}`: leave out --called"))
     if sim.diagnostics:
         return sim
     if called is None:
-        bound = sorted(n for n, f in bundle.config.numbers.items() if f == flow)
         called = bound[0] if bound else ""
     clock = FakeClock(at)
     sink = MemorySink()
