@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from ccc_dsl.commands.common import EXISTING, EXIT_INVALID, emit_diagnostics, env_option
+from ccc_dsl.commands.common import (
+    EXISTING,
+    EXIT_INVALID,
+    emit_diagnostics,
+    env_option,
+    epilog,
+)
 from ccc_dsl.util import did_you_mean
 from ccc_dsl.views.terminal import use_color
 
@@ -81,7 +87,10 @@ def _refuse_errors(planned: Planned, fmt: str = "text") -> None:
         _fail("the plan can't be carried out (see the errors above)")
 
 
-@click.command("plan")
+@click.command("plan", short_help="Show what `ccc apply` would change.", epilog=epilog(
+    "ccc plan examples --env staging -out staging.plan",
+    "planned (with --detailed-exitcode: 0 no changes, 2 changes)",
+    "errors in the repo, or the plan can't be carried out"))
 @click.argument("path", type=EXISTING, default=Path("."))
 @env_option
 @click.option("-out", "--out", "out", type=click.Path(dir_okay=False, path_type=Path),
@@ -96,10 +105,7 @@ def _refuse_errors(planned: Planned, fmt: str = "text") -> None:
                                       "comment, json for machines.")
 def plan_command(path: Path, env: str | None, out: Path | None, refresh: bool,
                  detailed_exitcode: bool, fmt: str) -> None:
-    """Show what `ccc apply` would change on the environment's target; changes nothing.
-
-    Example: ccc plan examples --env staging -out staging.plan
-    """
+    """Show what `ccc apply` would change on the environment's target; changes nothing."""
     planned = _planned(path, env, refresh=refresh)
     _refuse_errors(planned, fmt)
     _show(planned.plan, fmt)
@@ -196,7 +202,10 @@ def _is_planfile(path: Path) -> bool:
     return path.is_file() and path.name != "ccc.yaml"
 
 
-@click.command("apply")
+@click.command("apply", epilog=epilog(
+    "ccc plan examples -out staging.plan && ccc apply staging.plan",
+    "applied, or nothing to do",
+    "errors, a stale or edited plan, a refusal, or a host failed"))
 @click.argument("target", metavar="[PATH | PLANFILE]", type=EXISTING, default=Path("."))
 @env_option
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (for CI).")
@@ -207,8 +216,6 @@ def apply_command(target: Path, env: str | None, auto_approve: bool) -> None:
     --auto-approve). With a PLANFILE from `ccc plan -out`: carry out exactly that plan, or
     refuse it when the state moved on (stale), it is for another environment, or it was
     edited.
-
-    Example: ccc plan examples -out staging.plan && ccc apply staging.plan
     """
     if _is_planfile(target):
         _run(_saved(target, env), "apply", saved=True, auto_approve=True)
@@ -219,15 +226,15 @@ def apply_command(target: Path, env: str | None, auto_approve: bool) -> None:
     _run(planned, "apply", saved=False, auto_approve=auto_approve)
 
 
-@click.command("destroy")
+@click.command("destroy", short_help="Remove what the environment's target runs.", epilog=epilog(
+    "ccc destroy examples --env staging --auto-approve",
+    "destroyed, or nothing to do",
+    "errors, a refusal, or a host failed"))
 @click.argument("path", type=EXISTING, default=Path("."))
 @env_option
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking (for CI).")
 def destroy_command(path: Path, env: str | None, auto_approve: bool) -> None:
-    """Remove what the environment's target runs and forget its resources.
-
-    Example: ccc destroy examples --env staging --auto-approve
-    """
+    """Remove what the environment's target runs and forget its resources."""
     planned = _planned(path, env, destroy=True)
     _refuse_errors(planned)
     _show(planned.plan, "text")
@@ -266,21 +273,22 @@ def _resource_or_fail(state: State, addr: str) -> None:
               did_you_mean(addr, set(state.resources)) or "`ccc state list` lists them")
 
 
-@click.group("state")
+@click.group("state", epilog=epilog(
+    "ccc state list examples --env staging", "done", "see each subcommand's --help"))
 def state_group() -> None:
     """Read and repair an environment's state (what ccc last deployed)."""
 
 
-@state_group.command("list")
+@state_group.command("list", epilog=epilog(
+    "ccc state list examples --env staging",
+    "listed",
+    "no such environment, or the state can't be read"))
 @click.argument("path", type=EXISTING, default=Path("."))
 @env_option
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
               show_default=True, help="Output format.")
 def state_list(path: Path, env: str | None, fmt: str) -> None:
-    """List the resources in the state, one address a line.
-
-    Example: ccc state list examples --env staging
-    """
+    """List the resources in the state, one address a line."""
     state = _load(_state_env(path, env))
     if fmt == "json":
         click.echo(json.dumps(sorted(state.resources), indent=2))
@@ -289,30 +297,31 @@ def state_list(path: Path, env: str | None, fmt: str) -> None:
             click.echo(addr)
 
 
-@state_group.command("show")
+@state_group.command("show", short_help="Show one resource of the state as JSON.", epilog=epilog(
+    "ccc state show skill_group.sales examples",
+    "shown",
+    "no such resource, or the state can't be read"))
 @click.argument("address")
 @click.argument("path", type=EXISTING, default=Path("."))
 @env_option
 def state_show(address: str, path: Path, env: str | None) -> None:
-    """Show one resource of the state as JSON (secrets are references only).
-
-    Example: ccc state show skill_group.sales examples
-    """
+    """Show one resource of the state as JSON (secrets are references only)."""
     state = _load(_state_env(path, env))
     _resource_or_fail(state, address)
     click.echo(json.dumps(state.resources[address].to_json(), indent=2, sort_keys=True,
                           ensure_ascii=False))
 
 
-@state_group.command("rm")
+@state_group.command("rm", short_help="Forget a resource (the target keeps running it).",
+                     epilog=epilog(
+    "ccc state rm agent.alice examples",
+    "forgotten",
+    "no such resource, or the state is locked"))
 @click.argument("address")
 @click.argument("path", type=EXISTING, default=Path("."))
 @env_option
 def state_rm(address: str, path: Path, env: str | None) -> None:
-    """Forget a resource (the target keeps running it; the next plan creates it again).
-
-    Example: ccc state rm agent.alice examples
-    """
+    """Forget a resource (the target keeps running it; the next plan creates it again)."""
     from ccc_dsl.deploy.apply import locked
     from ccc_dsl.deploy.state import StateError
 
@@ -329,26 +338,26 @@ def state_rm(address: str, path: Path, env: str | None) -> None:
     click.echo(f"removed {address} from the state (serial {state.serial})")
 
 
-@state_group.command("pull")
+@state_group.command("pull", epilog=epilog(
+    "ccc state pull examples > staging.state.json",
+    "printed",
+    "the state can't be read"))
 @click.argument("path", type=EXISTING, default=Path("."))
 @env_option
 def state_pull(path: Path, env: str | None) -> None:
-    """Print the whole state document (JSON) to stdout.
-
-    Example: ccc state pull examples > staging.state.json
-    """
+    """Print the whole state document (JSON) to stdout."""
     click.echo(_load(_state_env(path, env)).to_bytes().decode("utf-8"), nl=False)
 
 
-@state_group.command("unlock")
+@state_group.command("unlock", epilog=epilog(
+    "ccc state unlock 0b7e3c1e-... examples",
+    "unlocked",
+    "the lock has another ID, or the state can't be read"))
 @click.argument("lock_id", metavar="ID")
 @click.argument("path", type=EXISTING, default=Path("."))
 @env_option
 def state_unlock(lock_id: str, path: Path, env: str | None) -> None:
-    """Force the state's lock open (when the process holding it is gone).
-
-    Example: ccc state unlock 0b7e3c1e-... examples
-    """
+    """Force the state's lock open (when the process holding it is gone)."""
     from ccc_dsl.deploy.state import StateError
 
     opened = _state_env(path, env)

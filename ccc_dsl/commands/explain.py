@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ccc_dsl.codes import CODES, Code, Stage
-from ccc_dsl.commands.common import EXIT_INVALID
+from ccc_dsl.commands.common import EXIT_INVALID, epilog
 from ccc_dsl.util import did_you_mean
 
 if TYPE_CHECKING:  # the data loads on use: every other command starts without it
@@ -123,7 +123,8 @@ def _suggest(word: str) -> str | None:
     return did_you_mean(word, set(CODES))
 
 
-@click.command("explain", short_help="Say what a diagnostic code means, with an example.")
+@click.command("explain", short_help="Say what a diagnostic code means, with an example.",
+               epilog=epilog("ccc explain D404", "explained", "no such code"))
 @click.argument("code", required=False)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]),
               default="text", show_default=True,

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 import click
 
-from ccc_dsl.commands.common import EXIT_INVALID
+from ccc_dsl.commands.common import EXIT_INVALID, epilog
 
 SCHEMA_DIR = "schemas"
 """Where `ccc init` puts the schemas in a new repo, and `ccc schema` by default."""
@@ -87,7 +87,9 @@ def _write_new(target: Path, contents: dict[str, bytes]) -> list[str]:
     return []
 
 
-@click.command("init", short_help="Create a config repo that validates and tests as it is.")
+@click.command("init", short_help="Create a config repo that validates and tests as it is.",
+               epilog=epilog("ccc init my-cc && cd my-cc && ccc validate && ccc test",
+                             "created", "a file is there already, or the folder can't be written"))
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path),
                 default=Path("."))
 @click.option("--example", is_flag=True,
@@ -118,7 +120,8 @@ def init_command(directory: Path, example: bool, fmt: str) -> None:
     click.echo(f"next: {where}ccc validate && ccc test")
 
 
-@click.command("schema", short_help="Write the JSON Schemas of the manifests for editors.")
+@click.command("schema", short_help="Write the JSON Schemas of the manifests for editors.",
+               epilog=epilog("ccc schema --out schemas", "written", "the folder can't be written"))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path(SCHEMA_DIR), show_default=True,
               help="Folder to write the schemas into (created if missing).")
@@ -135,7 +138,10 @@ def schema_command(out_dir: Path) -> None:
         raise SystemExit(EXIT_INVALID) from None
 
 
-@click.command("lsp", short_help="Run the language server for editors (over stdio).")
+@click.command("lsp", short_help="Run the language server for editors (over stdio).",
+               epilog=epilog("ccc lsp   (an editor starts it: docs/editors.md)",
+                             "shut down and exited as asked, or the editor closed its input",
+                             "told to exit without a shutdown first (as LSP says)"))
 def lsp_command() -> None:
     """Run the language server over stdio, for an editor to start: diagnostics as you type
     (those of `ccc validate`), formatting, go to definition, references, completion, hover."""

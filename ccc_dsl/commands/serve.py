@@ -27,7 +27,7 @@ from ccc_runtime.control import TOKEN_FILE, ControlError, ControlServer, load_to
 from ccc_runtime.rundir import RuntimeDir
 from ccc_runtime.server import DEFAULT_RTP_PORTS, ServeError, Server
 
-from ccc_dsl.commands.common import EXIT_INVALID, emit_diagnostics, env_option
+from ccc_dsl.commands.common import EXIT_INVALID, emit_diagnostics, env_option, epilog
 from ccc_dsl.deploy.targets.local import SERVE_PID_FILE
 from ccc_dsl.util import did_you_mean
 
@@ -196,7 +196,10 @@ async def _run(server: Server, available: tuple[str, ...], pid_file: Path,
         pid_file.unlink(missing_ok=True)
 
 
-@click.command("serve")
+@click.command("serve", epilog=epilog(
+    "ccc serve examples --env staging --listen 127.0.0.1:5060 --control 127.0.0.1:8089",
+    "stopped by SIGTERM or SIGINT, calls drained",
+    "can't start: no bundle, a bad address or port, a missing secret variable"))
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
 @env_option
 @click.option("--listen", default=DEFAULT_LISTEN, show_default=True, metavar="HOST:PORT",
