@@ -30,7 +30,8 @@ from ccc_runtime.bytecode import Op, decode
 
 from ccc_dsl.compiler.ir import FlowIR
 from ccc_dsl.deploy.flowdiff import flow_summary
-from ccc_dsl.manifest.model import IMMUTABLE_FIELDS, Model
+from ccc_dsl.manifest.loader import SECRET_FIELDS
+from ccc_dsl.manifest.model import IMMUTABLE_FIELDS, Model, is_env_name
 from ccc_dsl.pipeline import BundleBuild
 
 KIND_WORDS: dict[str, str] = {
@@ -103,9 +104,34 @@ class Resource:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> Resource:
-        return cls(str(doc["address"]), dict(doc["attributes"]), dict(doc.get("hashes", {})),
-                   list(doc.get("depends_on", [])), dict(doc.get("runtime", {})),
-                   doc.get("source"), bool(doc.get("prevent_destroy", False)), doc.get("graph"))
+        """A recorded resource; a secret reference that is not surely a variable name (a state
+        written before validation caught a pasted key) is hidden before anything can print it."""
+        return cls(str(doc["address"]), _hide_pasted(dict(doc["attributes"])),
+                   dict(doc.get("hashes", {})), list(doc.get("depends_on", [])),
+                   _hide_pasted(dict(doc.get("runtime", {}))), doc.get("source"),
+                   bool(doc.get("prevent_destroy", False)), doc.get("graph"))
+
+
+HIDDEN_REF = "<hidden: not a variable name>"
+"""What a plan shows for an `env` reference that may hold the secret itself."""
+
+
+def _hide_pasted(value: Any, depth: int = 0) -> Any:
+    """`value` with the `env` of every `token:`/`password:` reference that fails is_env_name
+    replaced by HIDDEN_REF."""
+    if depth > 64:  # state files are bounded on load; this only guards the recursion
+        return value
+    if isinstance(value, dict):
+        out = {k: _hide_pasted(v, depth + 1) for k, v in value.items()}
+        for key in SECRET_FIELDS & out.keys():
+            ref = out[key]
+            if isinstance(ref, dict) and isinstance(ref.get("env"), str) and not is_env_name(
+                    ref["env"]):
+                out[key] = {**ref, "env": HIDDEN_REF}
+        return out
+    if isinstance(value, list):
+        return [_hide_pasted(v, depth + 1) for v in value]
+    return value
 
 
 def canonical(value: Any) -> bytes:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from ccc_runtime.templates import template_error
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -34,7 +35,32 @@ TIME_RANGE_RE = r"^([01][0-9]|2[0-4]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$"
 TimeRange = Annotated[str, StringConstraints(pattern=TIME_RANGE_RE)]
 """`HH:MM-HH:MM`, local time; `24:00` ends a day."""
 
-EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_TOKEN_PREFIXES = ("sk_live_", "sk_test_", "rk_live_", "rk_test_", "pk_live_", "whsec_", "ghp_",
+                   "gho_", "ghs_", "ghu_", "ghr_", "github_pat_", "glpat", "xox", "akia", "asia",
+                   "aiza", "sg_", "shpat_", "npm_", "pypi_")
+"""How well-known API keys start (Stripe, GitHub, GitLab, Slack, AWS, Google, ...): a value
+pasted where a variable name belongs."""
+
+
+def is_env_name(text: str) -> bool:
+    """Whether `text` can be an environment variable's name and does not look like the secret
+    itself (a known key prefix, or a long run mixing upper case, lower case and digits the
+    way generated keys do; names are ACME_TRUNK_PASSWORD or sip_password)."""
+    if not _ENV_NAME.fullmatch(text) or text.lower().startswith(_TOKEN_PREFIXES):
+        return False
+    return not any(len(part) >= 16 and re.search("[a-z]", part) and re.search("[A-Z]", part)
+                   and re.search("[0-9]", part) for part in text.split("_"))
+
+
+def _env_name(value: str) -> str:
+    if not is_env_name(value):  # never echo it: it may be the secret
+        raise ValueError("this looks like a secret's value, not an environment variable's name")
+    return value
+
+
+EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"),
+                       AfterValidator(_env_name)]
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
 SkillLevel = Annotated[int, Field(ge=1, le=10)]
 
