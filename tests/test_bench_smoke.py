@@ -31,6 +31,14 @@ def test_benchmark_runs_and_prints_its_figures(script: str) -> None:
     assert marker in done.stdout
 
 
+def test_compile_benchmark_on_disk_times_cold_warm_and_one_edit() -> None:
+    done = subprocess.run([sys.executable, str(BENCH / "bench_compile.py"), "--cli", "--flows",
+                           "10", "--runs", "1"], capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "one flow edited" in done.stdout and "warm" in done.stdout
+
+
 def test_validate_benchmark_on_a_small_generated_repo(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     subprocess.run([sys.executable, str(BENCH / "gen_manifests.py"), str(repo),
