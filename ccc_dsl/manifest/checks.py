@@ -178,7 +178,8 @@ def _outbound_ok(model: Model, number: str) -> bool:
 
 def check_outbound(model: Model, _: Path) -> Iterator[Diagnostic]:
     """400 numbers never call out, show as caller id or forward to mobiles (D404-D407);
-    staffed skill groups have an outbound number (D408)."""
+    staffed skill groups have an outbound number (D408: only when none is listed, since a
+    listed one that can't call out is D404 or M301 already, at the number itself)."""
     types = domain_data().number_types
     staffed = {group for agent in model.agents.values() for group in agent.groups}
     for g in model.skill_groups.values():
@@ -188,11 +189,11 @@ def check_outbound(model: Model, _: Path) -> Iterator[Diagnostic]:
                 yield error("D404", f"{n.type} number `{name}` can't be used for outbound calls",
                             _span(model, "skill_groups", g.name, "outbound_numbers", i),
                             "bind a landline or mobile number for outbound instead")
-        if g.name in staffed and not any(_outbound_ok(model, n) or _broken(model, "numbers", n)
-                                         for n in g.outbound_numbers):
+        if g.name in staffed and not g.outbound_numbers:
             yield warning("D408", f"skill group `{g.name}` has agents but no outbound number",
                           _span(model, "skill_groups", g.name),
-                          "its agents can't call out; add `outbound_numbers:`")
+                          "its agents can't call out; list a landline or mobile number in "
+                          "`outbound_numbers:`")
     for p in model.outbound_policies.values():
         n = model.numbers.get(p.caller_id.number or "")
         if n is not None and not types[n.type].caller_id:
