@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -146,9 +146,39 @@ class _Loader:
                 "declare the call center with `instance: {name: ..., domain: ...}`"))
         model.declared = {k: set(v) for k, v in self.declared.items()}
         self.diagnostics.extend(run_checks(model, self.root_dir))
+        self._hint_variables(files, resolver)
         cache.store_phones(phones.export())
         flows = self._globs(settings.flows, root, "flows", allow_any_suffix=True)
         return LoadResult(model, self.diagnostics, flows)
+
+    def _hint_variables(self, files: list[ParsedFile], resolver: Resolver) -> None:
+        """A call-center rule (D4xx) broken by a value that came from `${var.NAME}` says which
+        variable, and where the environment defines it, as schema errors do: the fix is
+        there, not at the use. Spans are only looked up when such an error exists."""
+        wanting = [i for i, d in enumerate(self.diagnostics)
+                   if d.span is not None and stage_of(d.code) is Stage.DOMAIN]
+        if not wanting or not resolver.origins:
+            return
+        by_file = {parsed.file: parsed for parsed in files}
+        uses: dict[str, list[tuple[Span, str]]] = {}
+        for i in wanting:
+            d = self.diagnostics[i]
+            assert d.span is not None
+            if d.span.file not in uses:
+                parsed = by_file.get(d.span.file)
+                uses[d.span.file] = [] if parsed is None else [
+                    (parsed.span(path), name)
+                    for (file, path), name in resolver.origins.items() if file == parsed.file]
+            start = (d.span.line, d.span.column)
+            holding = [(span, name) for span, name in uses[d.span.file]
+                       if (span.line, span.column) <= start < (span.end_line, span.end_column)]
+            if not holding:
+                continue
+            _, name = min(holding, key=lambda item: (item[0].end_line - item[0].line,
+                                                     item[0].end_column - item[0].column))
+            extra = resolver.hint_for(name)
+            if extra and extra not in (d.hint or ""):
+                self.diagnostics[i] = replace(d, hint=f"{d.hint}; {extra}" if d.hint else extra)
 
     def _settings(self, root: ParsedFile) -> RootSettings:
         data = {k: v for k, v in root.data.items() if k in ROOT_KEYS}

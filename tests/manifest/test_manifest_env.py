@@ -92,3 +92,16 @@ def test_prompt_over_5_mb_is_rejected(tmp_path: Path) -> None:
     assert {(d.code, os.path.basename(d.span.file) if d.span else "")
             for d in result.diagnostics} == {("D414", "prompts.yaml")}
     assert len(result.diagnostics) == 2
+
+
+def test_a_domain_error_in_a_value_from_a_variable_names_the_variable(tmp_path: Path) -> None:
+    """The docs promise it for every problem in a substituted value, D-codes included."""
+    (tmp_path / "ccc.yaml").write_text(
+        "ccc: 1\ndefault_env: a\nenvironments:\n  a:\n    variables: {line: \"+86 21 600\"}\n"
+        "instance: {name: Test, domain: test}\n"
+        "numbers:\n  main:\n    number: ${var.line}\n    type: landline\n", encoding="utf-8")
+    (d419,) = [d for d in load_repo(tmp_path, None).diagnostics if d.code == "D419"]
+    assert d419.span is not None and d419.span.line == 9
+    assert d419.hint is not None
+    assert "`line` is defined for environment `a` at " in d419.hint
+    assert d419.hint.endswith("ccc.yaml:5:17")
