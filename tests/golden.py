@@ -23,10 +23,12 @@ def assert_golden(path: Path, actual: str) -> None:
 
 
 def diagnostic_lines(diagnostics: Iterable[Diagnostic], base: Path) -> list[str]:
-    """`file:line:col: severity[code]: message`, sorted, files relative to `base`."""
+    """`file:line:col: severity[code]: message`, sorted, files relative to `base` (in messages
+    too, so a golden file doesn't depend on where the checkout is)."""
     lines = []
+    prefix = str(base.resolve()) + os.sep
     for d in sorted_diagnostics(diagnostics):
         assert d.span is not None, f"unlocated diagnostic {d}"
         where = f"{os.path.relpath(d.span.file, base)}:{d.span.line}:{d.span.column}"
-        lines.append(f"{where}: {d.severity}[{d.code}]: {d.message}")
+        lines.append(f"{where}: {d.severity}[{d.code}]: {d.message.replace(prefix, '')}")
     return lines
