@@ -22,7 +22,7 @@ from ccc_dsl.cache import (
 )
 from ccc_dsl.manifest.yamlsafe import ParsedFile, PathKey
 
-FORMAT = 6
+FORMAT = 7
 """Bump when the parsed form or the YAML rules change, so old entries are not reused."""
 
 

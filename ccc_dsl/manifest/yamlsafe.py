@@ -313,6 +313,53 @@ def _too_deep(text: str) -> Node | None:
     return None
 
 
+def _syntax_error(file: str, text: str, exc: MarkedYAMLError) -> Diagnostic:
+    """Y101 where the user can fix it: an unclosed quote at the quote (ruamel's problem is
+    at the end of the file, its context mark is where the scalar began), a tab with the rule
+    it breaks, else ruamel's problem mark; a hint for the usual causes."""
+    problem = (exc.problem or "invalid YAML").strip()
+    context = (exc.context or "").strip()
+    mark = exc.problem_mark or exc.context_mark
+    hint: str | None = None
+    if "quoted scalar" in context and exc.context_mark is not None:
+        mark, hint = exc.context_mark, "a quote opened here is never closed: close it on its line"
+    elif "'\\t'" in problem or (mark is not None and _tab_indented(text, mark.line)):
+        hint = "YAML forbids tabs for indentation: indent with spaces"
+    elif mark is not None:
+        hint = _unclosed_quote_above(text, mark.line)
+    span = Span.point(file, mark.line + 1, mark.column + 1) if mark else Span.point(file, 1, 1)
+    shown = f" ({context})" if context else ""
+    return error("Y101", f"YAML syntax error: {problem}{shown}", span, hint)
+
+
+def _tab_indented(text: str, line: int) -> bool:
+    lines = text.split("\n", line + 1)
+    if line >= len(lines):
+        return False
+    row = lines[line]
+    return "\t" in row[:len(row) - len(row.lstrip())]
+
+
+_OPEN_QUOTE = re.compile(r"""(?:^\s*-\s+|:\s+)(["'])""")
+"""A value that starts with a quote: `key: "x` or `- 'x`."""
+
+
+def _unclosed_quote_above(text: str, line: int) -> str | None:
+    """A hint naming the first line up to `line` (0-based) whose quoted value is not closed on
+    it: a quoted scalar may run over lines, so ruamel reports the error far below."""
+    for number, row in enumerate(text.split("\n", line + 1)[:line + 1]):
+        found = _OPEN_QUOTE.search(row)
+        if found is None:
+            continue
+        quote, rest = found.group(1), row[found.end():]
+        rest = rest.replace("\\\\", "").replace('\\"', "") if quote == '"' else rest.replace(
+            "''", "")
+        if quote not in rest:
+            return (f"the quote opened at line {number + 1}, column {found.end()} is never "
+                    "closed on its line")
+    return None
+
+
 def parse_yaml(file: str, raw: bytes) -> ParsedFile:
     """Parse one file's bytes; never raises on bad input, reports located Y1xx diagnostics."""
     parsed = ParsedFile(file)
@@ -329,11 +376,7 @@ def parse_yaml(file: str, raw: bytes) -> ParsedFile:
             return parsed
         docs = list(_yaml().compose_all(text))
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        span = Span.point(file, mark.line + 1, mark.column + 1) if mark else Span.point(file, 1, 1)
-        problem = (exc.problem or "invalid YAML").strip()
-        context = f" ({exc.context.strip()})" if exc.context else ""
-        parsed.diagnostics.append(error("Y101", f"YAML syntax error: {problem}{context}", span))
+        parsed.diagnostics.append(_syntax_error(file, text, exc))
         return parsed
     except ReaderError as exc:
         # ruamel's C reader reports a byte offset, its Python reader a character offset: find
