@@ -27,6 +27,7 @@ from ccc_dsl.commands.common import (
     env_option,
     epilog,
     format_option,
+    repo_path,
 )
 from ccc_dsl.diagnostics import Diagnostic, has_errors, sorted_diagnostics
 from ccc_dsl.views.terminal import use_color
@@ -51,6 +52,8 @@ def cli(ctx: click.Context) -> None:
 def validate(path: Path, env: str | None, fmt: str) -> None:
     """Validate the manifests and flows of the config repo at PATH; report every problem."""
     from ccc_dsl.cache import cached_diagnostics
+
+    path = repo_path(path)
 
     def run_pipeline() -> list[Diagnostic]:
         from ccc_dsl.pipeline import check_repo  # heavy: only imported on a cache miss

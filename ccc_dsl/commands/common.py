@@ -6,6 +6,7 @@ Exit codes (as CI expects): 0 success; 1 the input is wrong; 2 usage error; 3 an
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,24 @@ format_option = click.option(
     "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
     help="Output format: text for people; json, github annotations or SARIF for machines.",
 )
+
+def repo_path(path: Path) -> Path:
+    """The config repo PATH is in, found upward as `ccc test` finds it (`ccc validate` from
+    flows/ checks the repo, not a folder without ccc.yaml), spelled relative to the current
+    folder so diagnostics stay short; PATH itself when it is a file or holds ccc.yaml, or when
+    no folder above holds one (the loader then says so at PATH)."""
+    if path.is_file() or (path / "ccc.yaml").is_file():  # loader.ROOT_FILE, without pydantic
+        return path
+    from ccc_dsl.pipeline import find_repo_root  # heavy: only off the usual path
+
+    root = find_repo_root(path)
+    if root is None:
+        return path
+    try:
+        return Path(os.path.relpath(root))
+    except ValueError:  # another drive on Windows
+        return root
+
 
 MAX_COMPLETION_FILES = 500
 """Flow files read at most for one completion of a flow name (a TAB press must stay quick)."""

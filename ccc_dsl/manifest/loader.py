@@ -609,6 +609,7 @@ def load_repo(root: Path, env: str | None, overlays: Overlays | None = None) -> 
                                        "pass the folder of a config repo (it holds ccc.yaml)")])
     if not root_file.is_file():
         return LoadResult(None, [error("Y110", f"no {ROOT_FILE} in this folder",
-                                       Span.point(str(root_file), 1, 1),
-                                       f"create {ROOT_FILE}; it marks the root of a config repo")])
+                                       Span.point(str(root_dir), 1, 1),
+                                       "`ccc init` makes a config repo here; or pass a folder "
+                                       f"of one (its {ROOT_FILE} marks the root)")])
     return _Loader(root_dir, root_file, env, overlays).load()
