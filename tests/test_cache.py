@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+from repos import copy_examples
 
 from ccc_dsl.cache import cached_diagnostics, result_key
 from ccc_dsl.diagnostics import Diagnostic, Span, error, warning
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 class Counter:
@@ -28,7 +26,7 @@ class Counter:
 @pytest.fixture()
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CCC_CACHE_DIR", str(tmp_path / "cache"))
-    shutil.copytree(EXAMPLES, tmp_path / "repo")
+    copy_examples(tmp_path / "repo")
     return tmp_path / "repo"
 
 

@@ -4,14 +4,12 @@ not strip it because stdout is not a terminal (`FORCE_COLOR=1 ccc validate | cat
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from repos import copy_examples
 
 
 @pytest.fixture(scope="module")
@@ -19,10 +17,9 @@ def repos(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Two copies of the examples: as they are (plan paints its changes) and with one flow
     error (validate and test paint the diagnostic)."""
     base = tmp_path_factory.mktemp("color")
-    ignore = shutil.ignore_patterns(".ccc", "build")
     good, bad = base / "good", base / "bad"
-    shutil.copytree(ROOT / "examples", good, ignore=ignore)
-    shutil.copytree(ROOT / "examples", bad, ignore=ignore)
+    copy_examples(good)
+    copy_examples(bad)
     flow = bad / "flows" / "survey.ivr"
     flow.write_text(flow.read_text(encoding="utf-8") + "\n@@@\n", encoding="utf-8")
     return good, bad

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 import stat
 import subprocess
@@ -18,16 +17,16 @@ from pathlib import Path
 import pytest
 from ccc_runtime.bundle import MANIFEST_FILE, read_manifest
 from click.testing import CliRunner
+from repos import copy_examples
 
 from ccc_dsl.cli import cli
 from ccc_dsl.util import write_file_atomic
 
-ROOT = Path(__file__).resolve().parents[1]
 CCC = str(Path(sys.executable).parent / "ccc")
 
 
 def repo_copy(dest: Path) -> Path:
-    shutil.copytree(ROOT / "examples", dest, ignore=shutil.ignore_patterns(".ccc", "build"))
+    copy_examples(dest)
     return dest
 
 

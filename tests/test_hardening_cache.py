@@ -5,16 +5,14 @@ the work is done again, the output is the same, and the entry is rewritten."""
 from __future__ import annotations
 
 import random
-import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from repos import copy_examples
 
 from ccc_dsl.cache import decode_positions, encode_positions, read_entry, seal, unseal
 from ccc_dsl.cli import cli
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.fixture()
@@ -22,7 +20,7 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, 
     cache = tmp_path / "cache"
     monkeypatch.setenv("CCC_CACHE_DIR", str(cache))
     repo = tmp_path / "repo"
-    shutil.copytree(EXAMPLES, repo, ignore=shutil.ignore_patterns(".ccc", "build"))
+    copy_examples(repo)
     (repo / "extra.yaml").write_text("agents:\n  x: {display_name: X, sip: nope}\n",
                                      encoding="utf-8")  # some diagnostics worth caching
     first = validate(repo)

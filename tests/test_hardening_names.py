@@ -5,19 +5,17 @@ syntax errors, instead of reporting every use of those names (R50x) before the r
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from click.testing import CliRunner
+from repos import copy_examples
 
 from ccc_dsl.cli import cli
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def test_a_syntax_error_at_the_end_of_people_yaml_is_reported_alone(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    shutil.copytree(EXAMPLES, repo, ignore=shutil.ignore_patterns(".ccc", "build"))
+    copy_examples(repo)
     with (repo / "people.yaml").open("a", encoding="utf-8") as out:
         out.write("  broken: [x\n")
     result = CliRunner().invoke(cli, ["validate", str(repo), "--format", "json"])
@@ -29,7 +27,7 @@ def test_a_syntax_error_at_the_end_of_people_yaml_is_reported_alone(tmp_path: Pa
 def test_a_duplicate_key_keeps_name_resolution(tmp_path: Path) -> None:
     """Y102 keeps the file's other data, so flows are still checked against its names."""
     repo = tmp_path / "repo"
-    shutil.copytree(EXAMPLES, repo, ignore=shutil.ignore_patterns(".ccc", "build"))
+    copy_examples(repo)
     main = repo / "flows" / "main.ivr"
     main.write_text(main.read_text(encoding="utf-8").replace('agent "alice"', 'agent "nobody"', 1),
                     encoding="utf-8")

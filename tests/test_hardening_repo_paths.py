@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from repos import copy_examples
 
 from ccc_dsl.cli import cli
 
@@ -21,7 +21,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 def repo_copy(tmp_path: Path) -> Path:
     repo = tmp_path / "repo"
-    shutil.copytree(EXAMPLES, repo, ignore=shutil.ignore_patterns(".ccc", "build"))
+    copy_examples(repo)
     return repo
 
 

@@ -4,21 +4,20 @@ secret, and no message quotes a value under a secret-like key. Tags on mapping k
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from repos import copy_examples
 
 from ccc_dsl.cli import cli
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SECRET = "hunter2"
 
 
 def broken_repo(tmp_path: Path, lines: str) -> Path:
     repo = tmp_path / "repo"
-    shutil.copytree(EXAMPLES, repo, ignore=shutil.ignore_patterns(".ccc", "build"))
+    copy_examples(repo)
     functions = repo / "functions.yaml"
     text = functions.read_text(encoding="utf-8")
     at = text.index("\n", text.index("functions:")) + 1
@@ -55,7 +54,7 @@ def test_other_yaml_lines_keep_their_excerpt(tmp_path: Path) -> None:
 @pytest.mark.parametrize("tagged", ["!custom schedules:", "!!binary agents:", "!x functions:"])
 def test_a_tag_on_a_mapping_key_is_y103(tmp_path: Path, tagged: str) -> None:
     repo = tmp_path / "repo"
-    shutil.copytree(EXAMPLES, repo, ignore=shutil.ignore_patterns(".ccc", "build"))
+    copy_examples(repo)
     target = next(p for p in sorted(repo.glob("*.yaml"))
                   if f"\n{tagged.split()[-1]}" in "\n" + p.read_text(encoding="utf-8"))
     text = "\n" + target.read_text(encoding="utf-8")

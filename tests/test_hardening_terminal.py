@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -18,14 +17,14 @@ from ccc_dsl.views.terminal import visible
 
 sys.path.insert(0, str(Path(__file__).parent / "flowtest"))
 from ft_helpers import write_repo
+from repos import copy_examples
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def test_a_yaml_key_that_sets_the_terminal_title_is_shown_escaped(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    shutil.copytree(EXAMPLES, repo, ignore=shutil.ignore_patterns(".ccc", "build"))
+    copy_examples(repo)
     (repo / "evil.yaml").write_text('agents:\n  "\\e]0;pwned\\a": {display_name: X}\n',
                                     encoding="utf-8")
     result = CliRunner().invoke(cli, ["validate", str(repo)])

@@ -4,13 +4,13 @@ is a hit."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from repos import copy_examples
 
 from ccc_dsl.compiler import cache
 from ccc_dsl.diagnostics import Diagnostic
@@ -21,7 +21,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 def _repo(tmp_path: Path) -> Path:
     repo = tmp_path / "repo"
-    shutil.copytree(EXAMPLES, repo, ignore=shutil.ignore_patterns("build"))
+    copy_examples(repo)
     return repo
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
+
+from repos import copy_examples
 
 from ccc_dsl.pipeline import check_repo
 
@@ -21,7 +22,7 @@ def test_examples_are_clean_in_every_environment() -> None:
 
 def test_a_syntax_error_is_reported_without_cascading_into_other_files(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    shutil.copytree(EXAMPLES, repo)
+    copy_examples(repo)
     survey = repo / "flows" / "survey.ivr"
     survey.write_text(survey.read_text(encoding="utf-8") + "\nflow broken {\n  start:\n"
                       "    menu prompt \"bye\" timeout 5 { 1 -> start }\n}\n", encoding="utf-8")
@@ -35,7 +36,7 @@ def test_a_syntax_error_is_reported_without_cascading_into_other_files(tmp_path:
 def test_overlays_are_checked_instead_of_the_files_on_disk(tmp_path: Path) -> None:
     """What a language server sends: the unsaved text of open files, manifests and flows."""
     repo = tmp_path / "repo"
-    shutil.copytree(EXAMPLES, repo)
+    copy_examples(repo)
     survey = repo / "flows" / "survey.ivr"
     on_disk = survey.read_text(encoding="utf-8")
     unsaved = on_disk.replace('"survey-thanks"', '"survey-thankz"')

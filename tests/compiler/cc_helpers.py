@@ -3,9 +3,10 @@ files, and a copy of the example repo with its known flow problems fixed."""
 
 from __future__ import annotations
 
-import shutil
 from functools import cache
 from pathlib import Path
+
+from repos import copy_examples
 
 from ccc_dsl.compiler.driver import Analysis, analyse
 from ccc_dsl.diagnostics import Diagnostic
@@ -64,5 +65,5 @@ def analyse_text(text: str, file: str = "t.ivr") -> tuple[Analysis, list[Diagnos
 
 def examples_copy(dest: Path) -> Path:
     """A copy of examples/ that a test may compile into or edit."""
-    shutil.copytree(EXAMPLES, dest, ignore=shutil.ignore_patterns(".ccc", "build"))
+    copy_examples(dest)
     return dest

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -14,8 +13,8 @@ import time
 from pathlib import Path
 
 import aiohttp
+from repos import copy_examples
 
-ROOT = Path(__file__).resolve().parents[2]
 CCC = Path(sys.executable).with_name("ccc")
 
 
@@ -27,7 +26,7 @@ def free_udp_port() -> int:
 
 def test_serve_with_the_control_api(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    shutil.copytree(ROOT / "examples", repo)
+    copy_examples(repo)
     rundir = tmp_path / "rt"
     low = free_udp_port() // 2 * 2
     proc = subprocess.Popen(
@@ -85,7 +84,7 @@ def test_serve_with_the_control_api(tmp_path: Path) -> None:
 
 def test_a_control_token_others_can_read_stops_serve(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    shutil.copytree(ROOT / "examples", repo)
+    copy_examples(repo)
     rundir = tmp_path / "rt"
     rundir.mkdir()
     (rundir / "control.token").write_text("visible\n")

@@ -4,7 +4,6 @@ renderings for snapshots (digests, ids, times and temp paths change from run to 
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -18,12 +17,6 @@ _HEX = re.compile(r"\b(?=[0-9]*[a-f])[0-9a-f]{12}(?:[0-9a-f]{52})?\b")
 """A digest, whole or shortened (at least one letter: phone numbers are digits only)."""
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-
-
-def copy_examples(dest: Path) -> Path:
-    shutil.copytree(EXAMPLES, dest, symlinks=True,
-                    ignore=shutil.ignore_patterns(".ccc", "__pycache__"))
-    return dest
 
 
 def ccc(*args: str) -> Result:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -30,11 +29,11 @@ from pathlib import Path
 import pytest
 from ccc_runtime.rundir import RuntimeDir
 from click.testing import CliRunner, Result
+from repos import copy_examples
 
 from ccc_dsl.cli import cli
 from ccc_dsl.deploy.state import LocalBackend, state_path
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 RUNTIME = Path(".ccc/runtime/staging")  # the examples' staging target (examples/ccc.yaml)
 PROMPT_LINE = '      en: {tts: "Sorry, that key is not valid'
 """The start of the line in examples/prompts.yaml whose text each trial changes."""
@@ -89,7 +88,7 @@ class Repo:
 
 def examples_repo(tmp_path: Path) -> Repo:
     root = tmp_path / "repo"
-    shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns(".ccc", "build"))
+    copy_examples(root)
     env = dict(os.environ, NO_COLOR="1", CCC_CACHE_DIR=str(tmp_path / "cache"))
     env.pop("FORCE_COLOR", None)
     return Repo(root, env)

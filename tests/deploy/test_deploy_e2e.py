@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from ccc_runtime.rundir import RuntimeDir
-from deploy_helpers import EXAMPLES, RUNTIME, ccc, copy_examples, edit
+from deploy_helpers import EXAMPLES, RUNTIME, ccc, edit
+from repos import copy_examples
 
 from ccc_dsl.deploy.resources import bytecode_hash
 from ccc_dsl.deploy.state import LocalBackend

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from deploy_helpers import RUNTIME, ccc, copy_examples, edit, normalise
+from deploy_helpers import RUNTIME, ccc, edit, normalise
+from repos import copy_examples
 from syrupy.assertion import SnapshotAssertion
 
 from ccc_dsl.deploy.apply import Planned, plan_env

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from ccc_runtime.rundir import RuntimeDir
-from deploy_helpers import RUNTIME, ccc, copy_examples, edit
+from deploy_helpers import RUNTIME, ccc, edit
+from repos import copy_examples
 
 from ccc_dsl.deploy.state import LocalBackend, LockError, State, StateError
 

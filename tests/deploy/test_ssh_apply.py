@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from ccc_runtime.rundir import RuntimeDir
-from deploy_helpers import ccc, copy_examples, edit
+from deploy_helpers import ccc, edit
+from repos import copy_examples
 from sshd import LoopbackHosts, deploy_env_to
 
 ENV = "production"

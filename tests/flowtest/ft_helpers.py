@@ -3,16 +3,17 @@ written on the fly."""
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 from pathlib import Path
+
+from repos import copy_examples
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 def examples_copy(dest: Path) -> Path:
     """A copy of examples/ (with its tests) that a test may edit."""
-    shutil.copytree(EXAMPLES, dest, ignore=shutil.ignore_patterns(".ccc", "build"))
+    copy_examples(dest)
     return dest
 
 

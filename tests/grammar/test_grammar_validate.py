@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from click.testing import CliRunner
 from gr_helpers import EXAMPLES
+from repos import copy_examples
 
 from ccc_dsl.cli import cli
 
 
 def test_validate_reports_flow_and_manifest_errors_together(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    shutil.copytree(EXAMPLES.parent, repo)
+    copy_examples(repo)
     (repo / "flows" / "broken.ivr").write_text('flow broken {\n  s:\n    plya "x"\n}\n',
                                                encoding="utf-8")
     with (repo / "hours.yaml").open("a", encoding="utf-8") as f:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shutil
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from ccc_runtime.clock import StartedClock
 from ccc_runtime.rundir import RuntimeDir
 from ccc_runtime.server import Server
 from ccc_runtime.sip.rtp import RtpPacket, parse_rtp
+from repos import copy_examples
 
 from ccc_dsl.pipeline import build_bundle
 
@@ -52,7 +52,7 @@ class Repo:
 
 def make_repo(tmp: Path) -> Repo:
     path = tmp / "repo"
-    shutil.copytree(EXAMPLES, path)
+    copy_examples(path)
     agent_port, gateway_port, alice_port = free_udp_port(), free_udp_port(), free_udp_port()
     people = path / "people.yaml"
     # alice forwards to a mobile that may not be dialled: the toll-fraud guard's test

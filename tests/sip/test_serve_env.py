@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from ccc_runtime.rundir import RuntimeDir
 from click.testing import CliRunner
 from sip_helpers import free_udp_port, rtp_range
 
 from ccc_dsl.cli import cli
-from ccc_runtime.rundir import RuntimeDir
 
 CCC = [sys.executable, "-m", "ccc_dsl"]
 
