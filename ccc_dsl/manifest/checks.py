@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error, warning
 from ccc_dsl.manifest.domain import domain_data
-from ccc_dsl.manifest.model import WEEKDAYS, Model, Schedule, expand_days
+from ccc_dsl.manifest.model import WEEKDAYS, Model, Schedule, Source, expand_days
 from ccc_dsl.manifest.phones import parse_phone
 from ccc_dsl.util import did_you_mean
 
@@ -37,6 +37,16 @@ def _ref(model: Model, target: str, value: str, kind: str, name: str,
                 did_you_mean(value, declared) or f"declare it under `{target}:`")
 
 
+def _group_refs(model: Model, groups: Iterable[str], source: Source) -> Iterator[Diagnostic]:
+    """M301 for each of an agent's `groups` keys that names no declared skill group."""
+    declared = model.declared.get("skill_groups", set())
+    for group in groups:
+        if group not in declared:
+            yield error("M301", f"skill group `{group}` does not exist",
+                        source.parsed.span((*source.path, "groups", group), key=True),
+                        did_you_mean(group, declared) or "declare it under `skill_groups:`")
+
+
 def check_references(model: Model, _: Path) -> Iterator[Diagnostic]:
     """Every name a resource uses refers to a declared resource of the right kind."""
     if model.instance and model.instance.outbound_policy:
@@ -49,15 +59,14 @@ def check_references(model: Model, _: Path) -> Iterator[Diagnostic]:
         for i, num in enumerate(g.outbound_numbers):
             yield from _ref(model, "numbers", num, "skill_groups", g.name, "outbound_numbers", i)
     for a in model.agents.values():
-        for group in a.groups:
-            if group not in model.declared.get("skill_groups", set()):
-                yield error("M301", f"skill group `{group}` does not exist",
-                            model.span_of("agents", a.name, "groups", group, key=True),
-                            did_you_mean(group, model.declared.get("skill_groups", set()))
-                            or "declare it under `skill_groups:`")
+        yield from _group_refs(model, a.groups, model.sources[("agents", a.name)])
         if a.mobile_forwarding is not None and a.mobile_forwarding.via is not None:
             yield from _ref(model, "numbers", a.mobile_forwarding.via, "agents", a.name,
                             "mobile_forwarding", "via")
+    for (kind, _name), (source, data) in model.unvalidated.items():
+        groups = data.get("groups") if kind == "agents" else None
+        if isinstance(groups, dict):  # an agent that failed validation still names groups
+            yield from _group_refs(model, [g for g in groups if isinstance(g, str)], source)
     for b in model.flow_bindings.values():
         yield from _ref(model, "numbers", b.number, "flow_bindings", b.name, "number")
     data = domain_data()

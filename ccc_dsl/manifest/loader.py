@@ -385,6 +385,8 @@ class _Loader:
             self._normalize_phones(resource, parsed, path)
             getattr(model, kind)[name] = resource
             model.sources[(kind, name)] = Source(parsed, path)
+        elif isinstance(data, dict):
+            model.unvalidated[(kind, name)] = (Source(parsed, path), data)
 
     def _validate(self, cls: type[Spec], data: Any, parsed: ParsedFile, path: PathKey,
                   label: str, resolver: Resolver) -> Spec | None:

@@ -493,6 +493,10 @@ class Model:
     declared: dict[str, set[str]] = field(default_factory=dict, repr=False)
     """Every name declared per kind, including resources that failed validation: check that a
     name exists against this, so a broken resource isn't also reported as missing."""
+    unvalidated: dict[tuple[str, str], tuple[Source, Any]] = field(default_factory=dict,
+                                                                    repr=False)
+    """Resources that failed validation, with their env-resolved data: reference checks still
+    read the names in them, so a missing `display_name` doesn't hide a misspelt group."""
 
     def resources(self, kind: str) -> dict[str, Any]:
         """The resources of a kind by name (`kind` as in YAML, e.g. `skill_groups`)."""
