@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from repos import copy_examples
 
 ROOT = Path(__file__).resolve().parents[1]
 LONG_RUNNING = {"serve"}
@@ -49,9 +50,9 @@ def _timing(text: str) -> str:
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """What the tour needs of a checkout, with main-job.sh's build/ output in place."""
     root = tmp_path_factory.mktemp("tour")
-    ignore = shutil.ignore_patterns(".ccc", "build")
-    for folder in ("examples", "broken", "schemas"):
-        shutil.copytree(ROOT / folder, root / folder, ignore=ignore)
+    copy_examples(root / "examples")
+    for folder in ("broken", "schemas"):
+        shutil.copytree(ROOT / folder, root / folder)
     for env in ("staging", "production"):
         done = subprocess.run([sys.executable, "-m", "ccc_dsl", "compile", "examples", "--env",
                                env, "-o", f"build/{env}"], cwd=root, capture_output=True,
