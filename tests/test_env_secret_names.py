@@ -20,7 +20,8 @@ PASTED = ["sk_live_51HxQ2eKZvbF3gSUPERSECRET", "ghp_16C7e42F292c6912E7710c838347
 
 
 @pytest.mark.parametrize("name", ["ACME_LOOKUP_TOKEN", "sip_password", "_X", "TRUNK_PASSWORD_2",
-                                  "MyToken", "ACME_SIP_PASSWORD_FOR_STAGING_TRUNK"])
+                                  "MyToken", "ACME_SIP_PASSWORD_FOR_STAGING_TRUNK",
+                                  "NPM_TOKEN", "ASIA_TRUNK_PASSWORD", "XOX_TOKEN"])
 def test_variable_names_pass(name: str) -> None:
     assert is_env_name(name)
 

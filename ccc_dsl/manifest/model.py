@@ -37,17 +37,19 @@ TimeRange = Annotated[str, StringConstraints(pattern=TIME_RANGE_RE)]
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _TOKEN_PREFIXES = ("sk_live_", "sk_test_", "rk_live_", "rk_test_", "pk_live_", "whsec_", "ghp_",
-                   "gho_", "ghs_", "ghu_", "ghr_", "github_pat_", "glpat", "xox", "akia", "asia",
-                   "aiza", "sg_", "shpat_", "npm_", "pypi_")
-"""How well-known API keys start (Stripe, GitHub, GitLab, Slack, AWS, Google, ...): a value
-pasted where a variable name belongs."""
+                   "gho_", "ghs_", "ghu_", "ghr_", "github_pat_", "glpat", "xoxb", "xoxp", "xoxa",
+                   "xoxs", "AIza", "shpat_", "npm_")
+"""How well-known API keys start, case as issued (Stripe, GitHub, GitLab, Slack, Google,
+Shopify, npm): a value pasted where a variable name belongs (NPM_TOKEN is a name)."""
+_AWS_KEY_ID = re.compile(r"(AKIA|ASIA)[A-Z0-9]{16}")
 
 
 def is_env_name(text: str) -> bool:
     """Whether `text` can be an environment variable's name and does not look like the secret
     itself (a known key prefix, or a long run mixing upper case, lower case and digits the
     way generated keys do; names are ACME_TRUNK_PASSWORD or sip_password)."""
-    if not _ENV_NAME.fullmatch(text) or text.lower().startswith(_TOKEN_PREFIXES):
+    if (not _ENV_NAME.fullmatch(text) or text.startswith(_TOKEN_PREFIXES)
+            or _AWS_KEY_ID.fullmatch(text)):
         return False
     return not any(len(part) >= 16 and re.search("[a-z]", part) and re.search("[A-Z]", part)
                    and re.search("[0-9]", part) for part in text.split("_"))
