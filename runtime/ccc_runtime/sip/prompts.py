@@ -14,6 +14,8 @@ import hashlib
 import io
 import logging
 import os
+import subprocess
+import threading
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,21 +84,45 @@ def write_wav(path: Path, pcm: bytes) -> None:
 
 
 async def _run(argv: list[str], timeout: float, stdin: bytes | None = None) -> bytes:
-    """Run a converter without blocking the loop; its stdout, or PromptError."""
+    """Run a converter without blocking the loop; its stdout, or PromptError.
+
+    The child runs under `subprocess.run` in the loop's default executor, not through asyncio's
+    subprocess transports: on Python 3.11 a task cancelled while `create_subprocess_exec` is
+    still starting its child leaves a transport that makes closing the loop wait forever (a
+    `ccc serve` failing at start-up during the prompt warm-up never exited). A thread ends when
+    its child does, and `timeout` bounds that, so shutting down waits at most `timeout`.
+    Converters are rare (one per distinct prompt, then cached), so a thread each is cheap."""
+
+    started: list[subprocess.Popen[bytes]] = []
+    cancelled = threading.Event()
+
+    def run() -> tuple[int, bytes, bytes]:
+        with subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None
+                              else subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) as proc:
+            started.append(proc)
+            if cancelled.is_set():  # the caller gave up while the child was starting
+                proc.kill()
+            try:
+                out, err = proc.communicate(stdin, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
+            return proc.returncode, out, err
+
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.PIPE if stdin is not None else None,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        code, out, err = await asyncio.get_running_loop().run_in_executor(None, run)
     except OSError as exc:
         raise PromptError(f"can't run {argv[0]}: {exc.strerror}") from None
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
+    except subprocess.TimeoutExpired:
         raise PromptError(f"{argv[0]} took longer than {timeout:g} s") from None
-    if proc.returncode != 0:
+    except asyncio.CancelledError:
+        cancelled.set()
+        for proc in started:  # the thread then ends at once
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+        raise
+    if code != 0:
         raise PromptError(f"{argv[0]} failed: {err.decode('utf-8', 'replace')[:200]}")
     return out
 
