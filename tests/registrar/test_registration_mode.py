@@ -18,6 +18,7 @@ from ccc_runtime.clock import StartedClock
 from ccc_runtime.rundir import RuntimeDir
 from ccc_runtime.server import ServeError, Server
 from kamailio_peer import PASSWORD, Kamailio, free_udp_port
+from ports import free_media_port
 
 from ccc_dsl.manifest.loader import load_repo
 from ccc_dsl.pipeline import build_bundle
@@ -137,7 +138,7 @@ def test_registers_at_kamailio_and_answers_a_call_routed_through_it(
             proc = await asyncio.create_subprocess_exec(
                 "sipp", f"127.0.0.1:{kamailio.port}", "-sf", str(scenario), "-s", NUMBER,
                 "-m", "1", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(free_udp_port()),
-                "-mp", str(free_udp_port()), "-nostdin", "-timeout", "20s", "-timeout_error",
+                "-mp", str(free_media_port()), "-nostdin", "-timeout", "20s", "-timeout_error",
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
             out, err = await asyncio.wait_for(proc.communicate(), 30)
             for _ in range(50):

@@ -18,6 +18,7 @@ from ccc_runtime.clock import StartedClock
 from ccc_runtime.rundir import RuntimeDir
 from ccc_runtime.server import Server
 from ccc_runtime.sip.rtp import RtpPacket, parse_rtp
+from ports import free_media_port
 from repos import copy_examples
 
 from ccc_dsl.pipeline import build_bundle
@@ -77,8 +78,9 @@ def install(tmp: Path, files: Mapping[str, bytes]) -> Path:
 
 
 def rtp_range(width: int = 400) -> tuple[int, int]:
-    """An even RTP port range somewhere in 30000-60400 (the pool skips ports in use)."""
-    low = 30000 + free_udp_port() % 15000 * 2
+    """An even RTP port range somewhere in 20000-31400: below the system's ephemeral ports
+    (32768 and up), so no other socket is handed one of them (the pool skips ports in use)."""
+    low = 20000 + free_udp_port() % 5500 * 2
     return low, low + width
 
 
@@ -106,7 +108,7 @@ async def sipp(scenario: str, tmp: Path, *, remote_port: int | None = None,
     port = local_port or free_udp_port(local_ip)
     log = tmp / f"sipp-{scenario}-{port}.log"
     argv = ["sipp", "-sf", str(SCENARIOS / scenario), "-m", "1", "-p", str(port), "-i",
-            local_ip, "-mi", local_ip, "-mp", str(free_udp_port(local_ip)), "-nostdin",
+            local_ip, "-mi", local_ip, "-mp", str(free_media_port(local_ip)), "-nostdin",
             "-timeout", f"{timeout_s}s", "-timeout_error", "-trace_logs", "-trace_err",
             "-trace_msg", "-log_file", str(log), *extra]
     if remote_port is not None:
