@@ -26,7 +26,7 @@ from typing import Protocol, TypeAlias
 from .patterns import PatternError, compile_pattern
 
 MAGIC = b"CCB\x1a"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 NO_NODE = 0xFFFFFFFF
 """Exit target / error node meaning "not set"; the opcode table says what an unset exit does."""
 

@@ -73,7 +73,7 @@ def test_same_calls_give_the_same_bytes() -> None:
 def test_round_trip_keeps_everything() -> None:
     image = decode(sample_flow())
     assert (image.name, image.format_version, image.entry, image.error_node) == (
-        "main", 1, 0, 3)
+        "main", 2, 0, 3)
     menu = image.nodes[0]
     assert menu.op is Op.MENU
     assert menu.operand("keys") == ["1", "2", "123"]
@@ -104,7 +104,7 @@ def test_the_documented_layout_decodes() -> None:
 @pytest.mark.parametrize(("data", "message"), [
     (b"", "only 0 bytes"),
     (b"XXXX" + bytes(20), "bad magic"),
-    (raw_image([(Op.HANGUP, [], [])], version=2), "unsupported .ccb format version 2"),
+    (raw_image([(Op.HANGUP, [], [])], version=1), "unsupported .ccb format version 1"),
     (raw_image([(Op.HANGUP, [], [])], fix_crc=False), "checksum mismatch"),
     (raw_image([(99, [], [])]), "unknown opcode 99"),
     (raw_image([(Op.HANGUP, [0], [])]), "constant index 0 out of range"),
@@ -224,11 +224,11 @@ def test_mutated_images_decode_or_raise_bytecode_error(data: st.DataObject) -> N
             assert target is None or 0 <= target < len(decoded.nodes)
 
 
-def test_the_version_1_layout_is_frozen() -> None:
-    """The bytes of a known flow never change within format version 1: a change here means
+def test_the_version_2_layout_is_frozen() -> None:
+    """The bytes of a known flow never change within a format version: a change here means
     old images no longer read the same, so FORMAT_VERSION (and docs/bytecode.md) must change."""
     assert image_hash(sample_flow()) == (
-        "da6f09ec37831fc557369d397066c1bda4127fbb94fde033bb508dfca6e3c957")
+        "1e8ce431920bdebc6d70656878cc68a434563157a91909e0dac4f081e7afce0a")
 
 
 def test_int_operands_are_capped_when_built_and_when_decoded() -> None:
