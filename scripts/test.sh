@@ -6,9 +6,9 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff"
-ruff check ccc_dsl runtime tests bench
+ruff check ccc_dsl runtime tests bench scripts
 echo "== mypy --strict"
-mypy -p ccc_dsl -p ccc_runtime
+mypy -p ccc_dsl -p ccc_runtime scripts/call.py
 echo "== wheel (fresh venv)"
 bash scripts/wheel-check.sh
 echo "== pytest"
