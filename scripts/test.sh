@@ -8,7 +8,8 @@ export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff"
 ruff check ccc_dsl runtime tests bench scripts
 echo "== mypy --strict"
-mypy -p ccc_dsl -p ccc_runtime scripts/call.py
+mypy -p ccc_dsl -p ccc_runtime
+mypy scripts/call.py
 echo "== wheel (fresh venv)"
 bash scripts/wheel-check.sh
 echo "== pytest"
