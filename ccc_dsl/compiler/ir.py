@@ -202,6 +202,10 @@ def lower_expr(expr: ast.Expr) -> Const:
         return ["list", *(lower_expr(e) for e in expr.items)]
     if isinstance(expr, ast.Unary):
         return ["not" if expr.op is ast.UnaryOp.NOT else "neg", lower_expr(expr.operand)]
+    if isinstance(expr, ast.Call):
+        return ["call", expr.name, *(lower_expr(e) for e in expr.args)]
+    if isinstance(expr, ast.Index):
+        return ["index", lower_expr(expr.target), lower_expr(expr.index)]
     op = expr.op.value
     if op in ("and", "or"):
         operands: list[Const] = []
@@ -229,6 +233,12 @@ def expr_reads(expr: ast.Expr | None) -> Iterator[tuple[str, Span]]:
     elif isinstance(expr, ast.Binary):
         yield from expr_reads(expr.left)
         yield from expr_reads(expr.right)
+    elif isinstance(expr, ast.Call):
+        for arg in expr.args:
+            yield from expr_reads(arg)
+    elif isinstance(expr, ast.Index):
+        yield from expr_reads(expr.target)
+        yield from expr_reads(expr.index)
 
 
 _JINJA = jinja2.Environment(autoescape=False)

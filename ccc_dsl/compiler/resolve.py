@@ -34,7 +34,7 @@ _KINDS: dict[ast.RefKind, tuple[str, str, str]] = {
 
 
 _NAMELESS: tuple[type[ast.Node], ...] = (ast.Literal, ast.Var, ast.ListExpr, ast.Unary,
-                                         ast.Binary, ast.Tts, ast.TtsText)
+                                         ast.Binary, ast.Call, ast.Index, ast.Tts, ast.TtsText)
 """AST classes that can't hold a name to resolve, at any depth (expressions, inline speech):
 the search doesn't enter them."""
 

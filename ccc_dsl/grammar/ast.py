@@ -243,6 +243,11 @@ class BinaryOp(StrEnum):
     GE = ">="
     IN = "in"
     NOT_IN = "not in"
+    ADD = "+"
+    SUB = "-"
+    MUL = "*"
+    DIV = "/"
+    MOD = "%"
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +258,26 @@ class Binary(Node):
     span: Span = field(compare=False)
 
 
-Expr = Literal | Var | ListExpr | Unary | Binary
+@dataclass(frozen=True, slots=True)
+class Call(Node):
+    """A function of the language: `upper(name)`, `pad(code, 6, "0")`, and `now` (no
+    parentheses). The functions are `ccc_runtime.expressions.FUNCTIONS`."""
+
+    name: str
+    args: tuple[Expr, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Index(Node):
+    """`items[0]`, `result["key"]`: an item of a list, text or map (null past the end)."""
+
+    target: Expr
+    index: Expr
+    span: Span = field(compare=False)
+
+
+Expr = Literal | Var | ListExpr | Unary | Binary | Call | Index
 
 # ---------------------------------------------------------------- prompts
 

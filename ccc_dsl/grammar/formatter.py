@@ -31,8 +31,13 @@ from ccc_dsl.grammar.transformer import format_duration
 
 WIDTH: Final = 100
 _COMMENT_RE: Final = re.compile(r'"(?:[^"\\\n]|\\.)*"|//[^\n]*')
-_PREC: Final[dict[ast.BinaryOp, int]] = {ast.BinaryOp.OR: 1, ast.BinaryOp.AND: 2}
-_ATOM: Final = 5
+_PREC: Final[dict[ast.BinaryOp, int]] = {
+    ast.BinaryOp.OR: 1, ast.BinaryOp.AND: 2, ast.BinaryOp.ADD: 5, ast.BinaryOp.SUB: 5,
+    ast.BinaryOp.MUL: 6, ast.BinaryOp.DIV: 6, ast.BinaryOp.MOD: 6}
+"""Binding of the left-associative operators (`not` is 3, comparisons 4, unary minus 7,
+indexing 8, atoms _ATOM), as in ivr.lark."""
+_COMPARISON: Final = 4
+_ATOM: Final = 9
 _UNPRINTABLE: Final = frozenset({"P207", "P214"})
 """Checks whose AST can't be printed back as the source meant (the file is left alone)."""
 
@@ -413,16 +418,23 @@ def expr(value: ast.Expr, parent: int = 0) -> str:
             return value.dotted
         case ast.ListExpr():
             return "[" + ", ".join(expr(i) for i in value.items) + "]"
+        case ast.Call(name="now", args=()):
+            return "now"
+        case ast.Call():
+            return f"{value.name}(" + ", ".join(expr(a) for a in value.args) + ")"
+        case ast.Index():
+            text, prec = f"{expr(value.target, 8)}[{expr(value.index)}]", 8
         case ast.Unary(op=ast.UnaryOp.NEG):
-            return "-" + expr(value.operand, _ATOM)
+            text, prec = "-" + expr(value.operand, 7), 7
         case ast.Unary():
             text, prec = "not " + expr(value.operand, 3), 3
-        case ast.Binary(op=ast.BinaryOp.OR | ast.BinaryOp.AND):
+        case ast.Binary() if value.op in _PREC:
             prec = _PREC[value.op]
             text = f"{expr(value.left, prec)} {value.op} {expr(value.right, prec + 1)}"
         case ast.Binary():
-            prec = 4
-            text = f"{expr(value.left, _ATOM)} {value.op} {expr(value.right, _ATOM)}"
+            prec = _COMPARISON
+            text = (f"{expr(value.left, _COMPARISON + 1)} {value.op} "
+                    f"{expr(value.right, _COMPARISON + 1)}")
     return f"({text})" if prec < parent else text
 
 

@@ -15,6 +15,7 @@ from dataclasses import MISSING, dataclass, fields
 from functools import lru_cache
 from typing import Any, Final, TypeVar
 
+from ccc_runtime.expressions import FUNCTIONS
 from ccc_runtime.patterns import pattern_error
 from ccc_runtime.templates import template_error
 from lark import Token, Transformer
@@ -22,6 +23,7 @@ from lark import Token, Transformer
 from ccc_dsl.diagnostics import Diagnostic, Span, error
 from ccc_dsl.grammar import ast
 from ccc_dsl.grammar.errors import MAX_DEPTH, STATEMENT_KEYWORDS
+from ccc_dsl.util import did_you_mean
 
 _DURATION_UNITS: Final = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 _DURATION_RE: Final = re.compile(r"([0-9]+)(ms|s|m|h)")
@@ -99,6 +101,7 @@ class new:
     Audio = staticmethod(fast_constructor(ast.Audio))
     Binary = staticmethod(fast_constructor(ast.Binary))
     Blacklist = staticmethod(fast_constructor(ast.Blacklist))
+    Call = staticmethod(fast_constructor(ast.Call))
     CallFlow = staticmethod(fast_constructor(ast.CallFlow))
     CallFunction = staticmethod(fast_constructor(ast.CallFunction))
     Collect = staticmethod(fast_constructor(ast.Collect))
@@ -108,6 +111,7 @@ class new:
     Hangup = staticmethod(fast_constructor(ast.Hangup))
     Hours = staticmethod(fast_constructor(ast.Hours))
     If = staticmethod(fast_constructor(ast.If))
+    Index = staticmethod(fast_constructor(ast.Index))
     Language = staticmethod(fast_constructor(ast.Language))
     ListExpr = staticmethod(fast_constructor(ast.ListExpr))
     Literal = staticmethod(fast_constructor(ast.Literal))
@@ -209,7 +213,10 @@ class AstBuilder(Transformer[Token, Any]):
         self.diagnostics.append(error(code, message, span, hint))
 
     def _check_writable(self, root: str, span: Span) -> None:
-        if root in CALL_DATA_ROOTS:
+        if root == "now":
+            self._error("P105", "`now` is a reserved word (the current time in expressions) and"
+                        " can't be used as a variable", span, "choose another name, e.g. `now_at`")
+        elif root in CALL_DATA_ROOTS:
             self._error("P213", f"`{root}` is call data: the runtime sets it and a flow can't",
                         span, "store the value in a variable of your own, e.g. `my_" + root + "`")
 
@@ -825,6 +832,36 @@ class AstBuilder(Transformer[Token, Any]):
         return self._nested(
             new.Binary(ast.BinaryOp(str(op)), left, right, self._span(left, right)),
             (left, right))
+
+    def arith(self, children: list[Any]) -> ast.Expr:
+        left, op, right = children
+        return self._nested(
+            new.Binary(ast.BinaryOp(str(op)), left, right, self._span(left, right)),
+            (left, right))
+
+    def index(self, children: list[Any]) -> ast.Expr:
+        target, _bracket, key, close = children
+        return self._nested(new.Index(target, key, self._span(target, close)), (target, key))
+
+    def call(self, children: list[Any]) -> ast.Expr:
+        name: Token = children[0]
+        args = tuple(c for c in children[1:-1] if c is not None)
+        node = new.Call(str(name), args, self._span(name, children[-1]))
+        function = FUNCTIONS.get(name)
+        if function is None or function.bare:
+            known = [n for n, f in FUNCTIONS.items() if not f.bare]
+            self._error("P216", f"unknown function `{name}`", _tok_span(self.file, name),
+                        did_you_mean(str(name), known) or "functions: " + ", ".join(known))
+        elif not function.required <= len(args) <= len(function.params):
+            count = (str(function.required) if function.required == len(function.params)
+                     else f"{function.required} to {len(function.params)}")
+            self._error("P217", f"`{name}` takes {count} argument"
+                        f"{'' if count == '1' else 's'}, not {len(args)}", node.span,
+                        f"write `{function.signature}`")
+        return self._nested(node, args)
+
+    def now(self, children: list[Token]) -> ast.Expr:
+        return new.Call("now", (), _tok_span(self.file, children[0]))
 
     def compare_not_in(self, children: list[Any]) -> ast.Expr:
         left, _not, _in, right = children

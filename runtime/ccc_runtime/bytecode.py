@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Protocol, TypeAlias
 
+from .expressions import ARITHMETIC, FUNCTIONS
 from .patterns import PatternError, compile_pattern
 
 MAGIC = b"CCB\x1a"
@@ -154,7 +155,8 @@ QUEUE_ROUTINGS = frozenset({"longest-idle", "familiar"})
 ANNOUNCE_KINDS = frozenset({"position", "wait"})
 OFFER_KINDS = frozenset({"voicemail", "callback"})
 COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
-EXPR_OPS = COMPARISONS | {"const", "var", "not", "neg", "and", "or", "in", "not in", "?", "list"}
+EXPR_OPS = COMPARISONS | ARITHMETIC | {"const", "var", "not", "neg", "and", "or", "in", "not in",
+                                      "?", "list", "index", "call"}
 _KEY_RE = re.compile(r"[0-9*#]+")
 _VAR_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
@@ -248,8 +250,21 @@ class FlowImage:
 
 _ARITY: dict[str, tuple[int, int | None]] = {
     "const": (1, 1), "var": (1, 1), "not": (1, 1), "neg": (1, 1), "and": (2, None),
-    "or": (2, None), "?": (3, 3), "list": (0, None),
+    "or": (2, None), "?": (3, 3), "list": (0, None), "call": (1, None),
 }
+
+
+def _call_problem(args: Sequence[Const]) -> str | None:
+    """Why `["call", name, *args]` names no function or gives it the wrong number of
+    arguments (FUNCTIONS is the table), or None."""
+    name = args[0]
+    function = FUNCTIONS.get(name) if isinstance(name, str) else None
+    if function is None:
+        return f"unknown function {name!r}"
+    given = len(args) - 1
+    if not function.required <= given <= len(function.params):
+        return f"{name}() takes {function.required}..{len(function.params)} arguments, got {given}"
+    return None
 
 
 def check_expr(expr: Const, where: str) -> None:
@@ -270,6 +285,11 @@ def check_expr(expr: Const, where: str) -> None:
             raise BytecodeError(f"{where}: 'var' takes a variable path like caller.number, "
                                 f"got {args[0]!r}")
         return
+    if op == "call":
+        problem = _call_problem(args)
+        if problem is not None:
+            raise BytecodeError(f"{where}: {problem}")
+        args = args[1:]
     for arg in args:
         check_expr(arg, where)
 
@@ -290,6 +310,8 @@ def _is_expr(expr: Const) -> bool:
     if op == "var":
         path = expr[1]
         return isinstance(path, str) and _VAR_RE.fullmatch(path) is not None
+    if op == "call":
+        return _call_problem(expr[1:]) is None and all(_is_expr(arg) for arg in expr[2:])
     return all(_is_expr(arg) for arg in expr[1:])
 
 

@@ -1,8 +1,10 @@
 """Text-to-speech templates (`"Your balance is {{ result.balance }}"`) rendered from call data.
 
 Rendering happens in a jinja2 sandbox: flow authors and function replies must not reach Python
-internals. A missing variable is an error (StrictUndefined), not silently empty speech; the
-interpreter turns any `TemplateFault` into the flow's error path.
+internals. A missing variable or field reads as null, as in expressions (docs/dsl.md
+"Expressions"), and null renders as empty text: `{{ result.message }}` says nothing when the
+reply has no message. Anything else that fails is a `TemplateFault`, which the interpreter turns
+into the flow's error path.
 
 Speech needs placeholders, conditions, a few filters and perhaps a loop over a function's list,
 nothing else. So `template_error` (the compiler's check, and the runtime's before it compiles
@@ -21,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any, Final
 
-from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, nodes
+from jinja2 import ChainableUndefined, Template, TemplateError, TemplateSyntaxError, nodes
 from jinja2.filters import FILTERS as JINJA_FILTERS
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -185,13 +187,20 @@ def _bound(tree: nodes.Template) -> None:
                     setattr(parent, field, [call if v is concat else v for v in value])
 
 
+def _blank_null(value: Any) -> Any:
+    """What a placeholder prints: null as empty text, anything else as it is."""
+    return "" if value is None else value
+
+
 class _BoundedEnvironment(ImmutableSandboxedEnvironment):
     """The immutable jinja2 sandbox, restricted to what speech needs and bounded in size."""
 
     intercepted_binops = frozenset({"+", "-", "*", "/", "//", "%"})
 
     def __init__(self) -> None:
-        super().__init__(undefined=StrictUndefined, autoescape=False)
+        # a missing name or field chains to one more missing value, rendered (as null is) as
+        # empty text: the rule of expressions (ccc_runtime.expressions)
+        super().__init__(undefined=ChainableUndefined, autoescape=False, finalize=_blank_null)
         self.globals = {_ITER: _counted, _CONCAT: _concat}
         self.filters = {name: _capped_filter(name) for name in FILTERS}
 

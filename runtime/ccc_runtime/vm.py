@@ -23,9 +23,12 @@ from typing import Any
 
 from .acd import Acd, MemoryCallHistory, MemoryStore, Route, Staffing, identifiable
 from .bundle import Bundle
-from .bytecode import COMPARISONS, Const, FlowImage, Node, Op, SourceLoc
+from .bytecode import Const, FlowImage, Node, Op, SourceLoc
 from .channel import AgentLeg, CallerHangup, Channel, TransferStatus, Utterance
 from .clock import Clock, SystemClock
+from .expressions import Fault, evaluate
+from .expressions import show as _show
+from .expressions import truthy as _truthy
 from .functions import FunctionFailure, FunctionInvoker, HttpFunctions
 from .hours import HoursStatus
 from .numbers import normalise
@@ -46,10 +49,6 @@ READ_ONLY_ROOTS = frozenset({"caller", "called", "call", "time", "queue"})
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _ONE_MS = timedelta(milliseconds=1)
 """Durations in ms by integer division: float seconds * 1000 would drop a ms now and then."""
-
-
-class Fault(Exception):
-    """A call-time error in the flow (reported at the node's DSL location)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,7 +339,7 @@ class Interpreter:
         self.vars[parts[0]] = top[parts[0]]
 
     def _time(self) -> dict[str, Any]:
-        local = self.rt.clock.now().astimezone(self.rt.bundle.timezone)
+        local = self.local_now()
         return {"hour": local.hour, "minute": local.minute, "weekday": local.isoweekday(),
                 "date": local.date().isoformat()}
 
@@ -349,41 +348,12 @@ class Interpreter:
 
     # ------------------------------------------------------------------ expressions
     def eval(self, expr: Const) -> Any:
-        assert isinstance(expr, list)
-        op = expr[0]
-        if op == "const":
-            return expr[1]
-        if op == "var":
-            return self.lookup(str(expr[1]))
-        if op == "and":
-            return all(_truthy(self.eval(e)) for e in expr[1:])
-        if op == "or":
-            return any(_truthy(self.eval(e)) for e in expr[1:])
-        if op == "not":
-            return not _truthy(self.eval(expr[1]))
-        if op == "?":
-            return self.eval(expr[2]) if _truthy(self.eval(expr[1])) else self.eval(expr[3])
-        if op == "list":
-            return [self.eval(e) for e in expr[1:]]
-        if op == "neg":
-            value = self.eval(expr[1])
-            if not _is_number(value):
-                raise Fault(f"can't negate {_show(value)}")
-            return -value
-        left, right = self.eval(expr[1]), self.eval(expr[2])
-        if op in ("in", "not in"):
-            found = _contains(right, left)
-            return found if op == "in" else not found
-        if op == "==":
-            return _equal(left, right)
-        if op == "!=":
-            return not _equal(left, right)
-        assert op in COMPARISONS
-        if not ((_is_number(left) and _is_number(right))
-                or (isinstance(left, str) and isinstance(right, str))):
-            raise Fault(f"can't compare {_show(left)} {op} {_show(right)}")
-        return {"<": left < right, "<=": left <= right, ">": left > right,
-                ">=": left >= right}[op]
+        """The value of an expression operand (rules: ccc_runtime.expressions)."""
+        return evaluate(expr, self)
+
+    def local_now(self) -> datetime:
+        """Now in the instance's time zone (the `Scope` of expressions)."""
+        return self.rt.clock.now().astimezone(self.rt.bundle.timezone)
 
     # ------------------------------------------------------------------ prompts and input
     def utterances(self, prompt: Const) -> list[Utterance]:
@@ -453,35 +423,6 @@ class Interpreter:
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _truthy(value: Any) -> bool:
-    return value not in (None, False, 0, "", []) and value != {}
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _equal(left: Any, right: Any) -> bool:
-    if isinstance(left, bool) != isinstance(right, bool):
-        return False
-    return bool(left == right)
-
-
-def _contains(container: Any, item: Any) -> bool:
-    if isinstance(container, list):
-        return any(_equal(item, c) for c in container)
-    if isinstance(container, str) and isinstance(item, str):
-        return item in container
-    if isinstance(container, dict) and isinstance(item, str):
-        return item in container
-    raise Fault(f"can't test membership of {_show(item)} in {_show(container)}")
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _pick_text(value: Const, language: str, default: str) -> str:
