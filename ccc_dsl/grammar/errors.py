@@ -255,6 +255,10 @@ class SyntaxErrors:
         return self._try_feed(ip, [Token.new_borrow_pos(kind, f"{value} ->", tok)])
 
     def _reserved_label(self, tok: Token, span: Span) -> bool:
+        if tok.type == "FLOW" and self._flow_label(tok):
+            self._add("P105", "`flow` is a reserved word and can't be used as a label", span,
+                      "choose another label, e.g. `flow_step`")
+            return True
         if tok.type != "COLON" or tok.start_pos is None:
             return False
         before = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", self.text[: tok.start_pos])
@@ -267,6 +271,10 @@ class SyntaxErrors:
                   Span(self.file, span.line, column, span.line, column + len(word)),
                   f"choose another label, e.g. `{word}_step`")
         return True
+
+    def _flow_label(self, tok: Token) -> bool:
+        """`flow:`: the word `flow` (never a name) written as a step's label, not a new flow."""
+        return re.match(r"[ \t]*:", self.text[tok.end_pos or 0:]) is not None
 
     def _then_before_label(self, tok: Token) -> bool:
         """`play "x" then` at the end of a line, before the next step's `label:`: the label was
@@ -310,7 +318,7 @@ class SyntaxErrors:
                        span: Span) -> bool | None:
         if "RBRACE" not in expected:
             return None
-        if tok.type == "FLOW":
+        if tok.type == "FLOW" and not self._flow_label(tok):
             what = "this flow"
         elif tok.type == "NAME" and re.match(r"\s*:", self.text[tok.end_pos or 0:]):
             what = f"step `{tok}:`"  # a new step starts while a block is still open
