@@ -108,7 +108,9 @@ def cli_rounds(flows: int, seed: int, runs: int) -> None:
         cold_best = incr_best = float("inf")
         loaded = load_repo(repo, None)
         os.environ["CCC_CACHE_DIR"] = str(Path(tmp) / "cache-in-process")
-        incremental_build(loaded, None)  # the index to start from
+        first = incremental_build(loaded, None)
+        assert first is not None
+        first.keep(verified=True)  # the index to start from
         for round_ in range(runs):
             start = time.perf_counter()
             compile_repo(repo, None, loaded)
@@ -118,8 +120,9 @@ def cli_rounds(flows: int, seed: int, runs: int) -> None:
             start = time.perf_counter()
             built = incremental_build(loaded, None)
             incr_best = min(incr_best, time.perf_counter() - start)
-            assert built is not None and built.analysis is not None
-            assert len(built.analysis.program.flows) == 1  # only the edited flow again
+            assert built is not None and built.build.analysis is not None
+            assert len(built.build.analysis.program.flows) == 1  # only the edited flow again
+            built.keep(verified=True)
         n = flows + 6
         print(f"in process, best of {runs}: cold compile_repo {cold_best:.3f} s, "
               f"incremental build after one edit {incr_best:.3f} s "

@@ -197,34 +197,51 @@ def _tool_fingerprint() -> bytes:
     return digest.digest()
 
 
-def result_key(root: Path, env: str | None, skip: Collection[str] = frozenset()) -> str:
-    """The fingerprint of a validate run: the repo's files as they are now, env, and ccc.
-    Files whose path (as found below `root`) is in `skip` are left out: the incremental
-    build (ccc_dsl/compiler/cache.py) keys each flow file on its own."""
-    digest = hashlib.blake2b(_tool_fingerprint(), digest_size=20)
-    digest.update(f"\0{root.resolve()}\0{env}\0".encode("utf-8", "surrogateescape"))
+Snapshot = list[tuple[str, bytes, bytes | None]]
+"""Every entry under a repo root as `result_key` sees it: (path, what identifies it, its
+content when that was read)."""
+
+
+def repo_snapshot(root: Path) -> Snapshot:
+    """The repo's entries as they are now, each file read once: `ccc compile` keys the whole
+    repo and each flow file from the same read."""
+    out: Snapshot = []
     folder = root if root.is_dir() else root.parent  # `ccc validate repo/ccc.yaml`
     for entry in _files(folder, everything=True):
-        if entry.path in skip:
-            continue
+        name = entry.path.encode("utf-8", "surrogateescape")
         try:
             if not entry.is_file():
-                kind = "dir" if entry.is_dir(follow_symlinks=False) else "other"
-                digest.update(f"{entry.path}\0{kind}\0".encode("utf-8", "surrogateescape"))
+                kind = b"dir" if entry.is_dir(follow_symlinks=False) else b"other"
+                out.append((entry.path, name + b"\0" + kind + b"\0", None))
                 continue
             stat = entry.stat()
         except OSError:
-            digest.update(f"{entry.path}\0unreadable\0".encode("utf-8", "surrogateescape"))
+            out.append((entry.path, name + b"\0unreadable\0", None))
             continue
-        digest.update(f"{entry.path}\0{stat.st_size}\0".encode("utf-8", "surrogateescape"))
+        head = name + f"\0{stat.st_size}\0".encode()
         if stat.st_size <= CONTENT_HASH_LIMIT:
             try:
-                digest.update(Path(entry.path).read_bytes())
+                data = Path(entry.path).read_bytes()
             except OSError:
-                digest.update(b"\0unreadable")
+                out.append((entry.path, head + b"\0unreadable\0", None))
+                continue
+            out.append((entry.path, head + data + b"\0", data))
         else:
-            digest.update(f"{stat.st_mtime_ns}".encode())
-        digest.update(b"\0")
+            out.append((entry.path, head + f"{stat.st_mtime_ns}\0".encode(), None))
+    return out
+
+
+def result_key(root: Path, env: str | None, skip: Collection[str] = frozenset(),
+               snapshot: Snapshot | None = None) -> str:
+    """The fingerprint of a validate run: the repo's files as they are now (or as
+    `snapshot` read them), env, and ccc. Files whose path (as found below `root`) is in `skip`
+    are left out: the incremental build (ccc_dsl/compiler/cache.py) keys each flow file on its
+    own."""
+    digest = hashlib.blake2b(_tool_fingerprint(), digest_size=20)
+    digest.update(f"\0{root.resolve()}\0{env}\0".encode("utf-8", "surrogateescape"))
+    for path, identity, _ in repo_snapshot(root) if snapshot is None else snapshot:
+        if path not in skip:
+            digest.update(identity)
     return digest.hexdigest()
 
 

@@ -194,7 +194,6 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
     from ccc_runtime.bundle import MANIFEST_FILE
     from ccc_runtime.rundir import write_tree
 
-    from ccc_dsl.compiler.cache import tree_holds
     from ccc_dsl.pipeline import cached_bundle
     from ccc_dsl.views import compile as view
 
@@ -210,8 +209,8 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
                    "folder; not replacing it (give -o an empty or new folder)", err=True)
         raise SystemExit(EXIT_INVALID)
     try:
-        if not failed and not tree_holds(target, built.files):
-            write_tree(built.files, target)
+        if not failed:  # only what changed is written; the folder switched as a whole
+            write_tree(built.files, target, reuse=True)
     except OSError as exc:
         click.echo(f"ccc: can't write {target}: {exc.strerror or exc}", err=True)
         raise SystemExit(EXIT_INVALID) from None

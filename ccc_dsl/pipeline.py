@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,11 @@ from ccc_runtime.bundle import (
     BundleError,
     bundle_digest,
     bundle_from_parts,
+    check_parts,
     manifest_bytes,
 )
 
-from ccc_dsl.cache import cache_dir
+from ccc_dsl.cache import cache_dir, repo_snapshot
 from ccc_dsl.compiler import cache
 from ccc_dsl.compiler.bundle import bundle_config
 from ccc_dsl.compiler.driver import BUILD_FILE, Analysis, Build, analyse, emit_all, paused_gc
@@ -137,11 +138,14 @@ def _json_bytes(doc: Any) -> bytes:
     return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
-def build_bundle(root: Path, env: str | None, build: Build | None = None) -> BundleBuild:
+def build_bundle(root: Path, env: str | None, build: Build | None = None,
+                 verified: Collection[str] | None = None) -> BundleBuild:
     """Compile the repo and assemble its bundle: bundle.json (the call-time configuration),
     one FLOW.ccb per flow, the prompt audio under its repo-relative path, build.json (the build
     manifest) and manifest.json (hashes and digest). Errors come back as diagnostics. `build`:
-    the repo already compiled (incrementally: `cached_bundle`)."""
+    the repo already compiled (incrementally: `cached_bundle`). `verified`: check the bundle
+    without making the `Bundle` (`bundle` stays None), skipping the images of these flows
+    (verified when an earlier build made them: `ccc compile` after an edit)."""
     if build is None:
         build = compile_repo(root, env)
     result = BundleBuild(build, diagnostics=[d for d in build.diagnostics if d.is_error])
@@ -170,9 +174,14 @@ def build_bundle(root: Path, env: str | None, build: Build | None = None) -> Bun
     flows = {name: f"{name}.ccb" for name in sorted(build.flows)}
     files[BUNDLE_FILE] = _json_bytes({**config, "flows": flows})
     files[BUILD_FILE] = _json_bytes(build.manifest())
+    images = {n: f.image for n, f in build.flows.items()}
+    bundle: Bundle | None = None
     try:
-        bundle = bundle_from_parts(config, {n: f.image for n, f in build.flows.items()},
-                                   source=f"{root} (compiled)", root=Path(model.root))
+        if verified is None:
+            bundle = bundle_from_parts(config, images, source=f"{root} (compiled)",
+                                       root=Path(model.root))
+        else:
+            check_parts(config, images, verified, source=f"{root} (compiled)")
     except BundleError as exc:
         result.diagnostics = [error("T712", f"the compiled bundle is not valid: {p}", where)
                               for p in exc.problems]
@@ -187,11 +196,13 @@ def cached_bundle(root: Path, env: str | None, verify: bool = True) -> BundleBui
     """`build_bundle`, reused when the repo, the environment and ccc are unchanged since a
     build was kept (its `build.analysis` is then None), else built incrementally. `ccc
     compile`, `ccc test` and `ccc simulate` run it; a damaged or missing entry is simply built
-    again. `verify=False`: a kept build's files without decoding its images again into a
-    `Bundle` (`bundle` stays None; `ccc compile` only writes the files)."""
+    again. `verify=False`: no `Bundle` (`bundle` stays None; `ccc compile` only writes the
+    files): a kept build's files as they are, and of an incremental build only the images
+    made this time are decoded and checked (the others were when they were made)."""
     if cache_dir() is None:
         return build_bundle(root, env)
-    key = cache.build_key(root, env)
+    snapshot = repo_snapshot(root)
+    key = cache.build_key(root, env, snapshot)
     hit = cache.load_build(key)
     if hit is not None:
         build, files, errors = hit
@@ -207,8 +218,12 @@ def cached_bundle(root: Path, env: str | None, verify: bool = True) -> BundleBui
         elif errors:
             return result
     loaded = load_repo(root, env)
-    incremental = cache.incremental_build(loaded, env)
-    built = build_bundle(root, env, incremental if incremental is not None else compile_repo(
-        root, env, loaded))
+    incremental = cache.incremental_build(loaded, env, snapshot)
+    if incremental is None:
+        built = build_bundle(root, env, compile_repo(root, env, loaded))
+    else:
+        built = build_bundle(root, env, incremental.build,
+                             None if verify else incremental.reused)
+        incremental.keep(verified=built.ok)
     cache.store_build(key, built.build, built.files, built.diagnostics)
     return built

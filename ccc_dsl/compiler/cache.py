@@ -29,6 +29,7 @@ from ccc_runtime.bundle import BUNDLE_FILE, Bundle, BundleError, bundle_from_par
 from ccc_runtime.bytecode import image_hash
 
 from ccc_dsl.cache import (
+    Snapshot,
     cache_dir,
     diagnostics_from_data,
     diagnostics_to_data,
@@ -62,9 +63,10 @@ BUILD_FORMAT = 1
 """Bump when what a build entry holds changes."""
 
 
-def build_key(root: Path, env: str | None) -> str:
-    """The fingerprint of a build of `root` for `env` by this compiler."""
-    return f"{result_key(root, env)}-{COMPILER_VERSION}"
+def build_key(root: Path, env: str | None, snapshot: Snapshot | None = None) -> str:
+    """The fingerprint of a build of `root` for `env` by this compiler (`snapshot`: the
+    repo's files as `ccc_dsl.cache.repo_snapshot` read them)."""
+    return f"{result_key(root, env, snapshot=snapshot)}-{COMPILER_VERSION}"
 
 
 def _entry_path(base: Path, key: str) -> Path:
@@ -268,7 +270,36 @@ def _read(path: Path) -> bytes | None:
         return None
 
 
-def incremental_build(loaded: LoadResult, env: str | None) -> Build | None:
+@dataclass
+class Incremental:
+    """An incremental build: the `Build`, the flows whose images came from the index (decoded
+    and verified when they were built, with the same manifests and flow names: `ccc compile`
+    need not decode them again), and the index to keep once the bundle is verified."""
+
+    build: Build
+    reused: frozenset[str]
+    _path: Path
+    _records: dict[str, _FileRecord]
+    _old: dict[str, _FileRecord]
+    _fresh: frozenset[str]
+    """The files built this time (the others' records are the index's, verified before)."""
+
+    def keep(self, verified: bool) -> None:
+        """Write the index; the images built this time are kept only when the bundle was
+        `verified` (so an image is never taken for a verified one when it was not)."""
+        records = self._records if verified else {
+            file: r if file not in self._fresh else _FileRecord(
+                r.key, r.context, r.diagnostics,
+                {n: (s, t, None) for n, (s, t, _) in r.flows.items()})
+            for file, r in self._records.items()}
+        if records != self._old:
+            with contextlib.suppress(ValueError):  # what JSON can't hold: simply not kept
+                write_atomic(self._path, seal(INDEX_FORMAT,
+                                              {f: r.data() for f, r in records.items()}))
+
+
+def incremental_build(loaded: LoadResult, env: str | None,
+                      snapshot: Snapshot | None = None) -> Incremental | None:
     """Compile the repo of `loaded` (its manifests, as `load_repo` gave them) reusing, per
     flow file, what the last build found when the file's inputs are unchanged: its bytes, the
     manifests (every non-flow file under the root), the environment and the compiler (the
@@ -276,7 +307,8 @@ def incremental_build(loaded: LoadResult, env: str | None) -> Build | None:
     they reach, the variables their callers may set, whether they have callers, and the names
     of every flow (the context key). Everything else is parsed, lowered, analysed and emitted
     again. None when the repo needs the cold path: no cache, a manifest or a flow that can't
-    be read, or a flow name defined twice."""
+    be read, or a flow name defined twice. `snapshot`: the repo's files as read for the build
+    key (each file is then read once)."""
     base = cache_dir()
     model = loaded.model
     if base is None or model is None or any(
@@ -284,10 +316,11 @@ def incremental_build(loaded: LoadResult, env: str | None) -> Build | None:
         return None
     root = Path(model.root)
     files = {str(p): p for p in loaded.flow_files}
-    model_key = result_key(root, env, skip=frozenset(files))
+    model_key = result_key(root, env, skip=frozenset(files), snapshot=snapshot)
+    read = {path: data for path, _, data in snapshot or () if path in files}
     texts: dict[str, bytes] = {}
     for file, path in files.items():
-        data = _read(path)
+        data = read.get(file) or _read(path)
         if data is None or len(data) > MAX_FLOW_BYTES:
             return None
         texts[file] = data
@@ -350,10 +383,13 @@ def _contexts(files: dict[str, Path], keys: dict[str, str], owner: dict[str, str
     graph = Program({}, model, root, summaries=summaries)
     calls = graph.call_graph
     names = _hash(*(f"{name}={owner[name]}" for name in sorted(owner)))
+    owned: dict[str, list[str]] = {file: [] for file in files}
+    for name in sorted(owner):
+        owned[owner[name]].append(name)
     out = {}
     for file in files:
         parts = [keys[file], names]
-        for name in sorted(n for n, f in owner.items() if f == file):
+        for name in owned[file]:
             reach = sorted(nx.descendants(calls, name))
             parts += [name, str(bool(graph.callers.get(name))),
                       ",".join(sorted(graph.inherited_of(name))),
@@ -367,8 +403,8 @@ def _finish(loaded: LoadResult, files: dict[str, Path], texts: dict[str, bytes],
             reused: dict[str, _FileRecord], parsed: dict[str, ast.Module],
             parse_diagnostics: dict[str, list[Diagnostic]], irs: dict[str, FlowIR],
             summaries: dict[str, FlowSummary], timings: dict[str, Timing],
-            index_path: Path, old: dict[str, _FileRecord]) -> Build:
-    """Analyse and emit the parsed files against the reused ones' summaries; keep the index."""
+            index_path: Path, old: dict[str, _FileRecord]) -> Incremental:
+    """Analyse and emit the parsed files against the reused ones' summaries."""
     model = loaded.model
     assert model is not None
     root = Path(model.root)
@@ -395,6 +431,7 @@ def _finish(loaded: LoadResult, files: dict[str, Path], texts: dict[str, bytes],
     analysis = Analysis(program, diagnostics,
                         {name: sources[file] for name, file in names.items()})
     compiled: dict[str, CompiledFlow] = {}
+    kept: set[str] = set()
     if not has_errors(diagnostics):
         compiled = emit_all(analysis, texts)
         for file, record in reused.items():
@@ -403,26 +440,13 @@ def _finish(loaded: LoadResult, files: dict[str, Path], texts: dict[str, bytes],
                 assert image is not None  # records without images are never reused
                 compiled[name] = CompiledFlow(name, sources[file], image, image_hash(image),
                                               source_sha, timing)
+                kept.add(name)
     records = dict(reused)
     for file, module in parsed.items():
         records[file] = _FileRecord(keys[file], context[file], found[file], {
             flow.name: (summaries[flow.name], flow_timing(program, flow.name),
                         compiled[flow.name].image if flow.name in compiled else None)
             for flow in module.flows})
-    if records != old:
-        with contextlib.suppress(ValueError):  # what JSON can't hold: simply not kept
-            write_atomic(index_path, seal(INDEX_FORMAT, {f: r.data() for f, r in records.items()}))
-    return Build(dict(sorted(compiled.items())), diagnostics, analysis)
+    return Incremental(Build(dict(sorted(compiled.items())), diagnostics, analysis),
+                       frozenset(kept), index_path, records, old, frozenset(parsed))
 
-
-def tree_holds(folder: Path, files: dict[str, bytes]) -> bool:
-    """Whether `folder` already holds exactly `files` (a rebuild of an unchanged repo then
-    rewrites nothing: writing a bundle fsyncs every file, the slowest part of a warm compile)."""
-    try:
-        found = {p.relative_to(folder).as_posix(): p for p in folder.rglob("*")
-                 if not p.is_dir()}
-        return found.keys() == files.keys() and all(
-            path.is_file() and not path.is_symlink() and path.read_bytes() == files[rel]
-            for rel, path in found.items())
-    except OSError:
-        return False

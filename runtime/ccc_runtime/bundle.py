@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .acd import AgentConfig
-from .bytecode import SPECS, BytecodeError, FlowImage, Kind, Op, decode
+from .bytecode import DATA_GROUP, SPECS, BytecodeError, FlowImage, Kind, Op, decode
 from .functions import FunctionSpec, SecretHeader
 from .hours import WEEKDAYS, Schedule, TimeRange, parse_dates, parse_range
 from .templates import TemplateRenderer
@@ -96,6 +96,7 @@ class FunctionModel(_Model):
     timeout_ms: int = Field(default=3000, ge=1, le=60_000)
     headers: dict[str, str] = {}
     secret_headers: list[SecretHeaderModel] = []
+    reply: Literal["json", "text"] = "json"
 
 
 class LimitsModel(_Model):
@@ -218,6 +219,32 @@ class Bundle:
 def bundle_from_parts(config: Mapping[str, Any], flows: Mapping[str, bytes],
                       source: str = BUNDLE_FILE, root: Path | None = None) -> Bundle:
     """Validate `config` (bundle.json without `flows`) and the flow images; BundleError if bad."""
+    model, images, schedules = _verified(config, flows, source, frozenset())
+    agents = tuple(AgentConfig(user, dict(a.skills), a.address, a.mobile,
+                               a.forward_when_offline, a.display_name)
+                   for user, a in sorted(model.agents.items()))
+    functions = {name: FunctionSpec(f.url, f.method, f.timeout_ms, dict(f.headers),
+                                    tuple(SecretHeader(s.header, s.env, s.prefix)
+                                          for s in f.secret_headers), f.reply)
+                 for name, f in model.functions.items()}
+    return Bundle(model, images, dict(flows), schedules, agents, functions,
+                  {k: frozenset(v) for k, v in model.blacklists.items()},
+                  _zone(model.timezone), root)
+
+
+def check_parts(config: Mapping[str, Any], flows: Mapping[str, bytes],
+                known: Collection[str], source: str = BUNDLE_FILE) -> None:
+    """`bundle_from_parts`'s checks without building the `Bundle`, skipping the images named in
+    `known`: ones verified before with this same config and set of flows (a compiler's
+    incremental build, where decoding every unchanged image again took longer than compiling
+    the one that changed). BundleError if bad."""
+    _verified(config, flows, source, known)
+
+
+def _verified(config: Mapping[str, Any], flows: Mapping[str, bytes], source: str,
+              known: Collection[str]) -> tuple[BundleConfig, dict[str, FlowImage],
+                                               dict[str, Schedule]]:
+    """The validated config, the decoded images not in `known`, and the schedules."""
     try:
         model = BundleConfig.model_validate(config)
     except ValidationError as exc:
@@ -225,6 +252,8 @@ def bundle_from_parts(config: Mapping[str, Any], flows: Mapping[str, bytes],
     problems: list[str] = []
     images: dict[str, FlowImage] = {}
     for name in sorted(flows):
+        if name in known:
+            continue
         try:
             image = decode(flows[name])
         except BytecodeError as exc:
@@ -239,19 +268,10 @@ def bundle_from_parts(config: Mapping[str, Any], flows: Mapping[str, bytes],
             schedules[name] = _schedule(sched)
         except ValueError as exc:
             problems.append(f"schedule {name!r}: {exc}")
-    problems += _check_references(model, images)
+    problems += _check_references(model, images, flows)
     if problems:
         raise BundleError(source, problems)
-    agents = tuple(AgentConfig(user, dict(a.skills), a.address, a.mobile,
-                               a.forward_when_offline, a.display_name)
-                   for user, a in sorted(model.agents.items()))
-    functions = {name: FunctionSpec(f.url, f.method, f.timeout_ms, dict(f.headers),
-                                    tuple(SecretHeader(s.header, s.env, s.prefix)
-                                          for s in f.secret_headers))
-                 for name, f in model.functions.items()}
-    return Bundle(model, images, dict(flows), schedules, agents, functions,
-                  {k: frozenset(v) for k, v in model.blacklists.items()},
-                  _zone(model.timezone), root)
+    return model, images, schedules
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,13 +400,15 @@ def _prompt_names(value: Any) -> Iterator[str]:
                 yield str(item[1])
 
 
-def _check_references(model: BundleConfig, images: Mapping[str, FlowImage]) -> list[str]:
-    """Every name used by a flow or by the configuration exists."""
+def _check_references(model: BundleConfig, images: Mapping[str, FlowImage],
+                      flows: Collection[str]) -> list[str]:
+    """Every name used by the flows `images` or by the configuration exists (`flows`: every
+    flow's name)."""
     problems: list[str] = []
     if model.default_language not in model.languages:
         problems.append(f"default_language {model.default_language!r} is not in languages")
     for number, flow in sorted(model.numbers.items()):
-        if flow not in images:
+        if flow not in flows:
             problems.append(f"number {number} is bound to unknown flow {flow!r}")
     problems += _check_outbound(model)
     for user, agent in sorted(model.agents.items()):
@@ -404,7 +426,7 @@ def _check_references(model: BundleConfig, images: Mapping[str, FlowImage]) -> l
             refs = _node_refs(node.op, dict(zip((n for n, _ in SPECS[node.op].operands),
                                                 node.operands, strict=True)))
             for kind, name in refs:
-                known = {"flow": images, "schedule": model.schedules,
+                known = {"flow": flows, "schedule": model.schedules,
                          "blacklist": model.blacklists, "function": model.functions,
                          "skill group": model.skill_groups, "voicemail box": boxes,
                          "prompt": model.prompts, "agent": model.agents}[kind]
@@ -443,9 +465,11 @@ def _node_refs(op: Op, values: Mapping[str, Any]) -> list[tuple[str, str]]:
               Op.BLACKLIST: ("blacklist", "list"), Op.CALL_FUNCTION: ("function", "function"),
               Op.STAFFING: ("skill group", "group"), Op.QUEUE: ("skill group", "group"),
               Op.VOICEMAIL: ("voicemail box", "box")}
-    if op in simple:
+    if op in simple and not (op is Op.QUEUE and values["group"] == DATA_GROUP):
         kind, operand = simple[op]
         refs.append((kind, str(values[operand])))
+    if op is Op.RECORD and values["box"] is not None:
+        refs.append(("voicemail box", str(values["box"])))
     if op is Op.TRANSFER_AGENT:
         agent = values["agent"]
         if isinstance(agent, list) and agent[0] == "const":

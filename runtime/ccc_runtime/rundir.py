@@ -20,8 +20,9 @@ import errno
 import os
 import re
 import shutil
+import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from .bundle import BundleError, bundle_digest, read_manifest
@@ -61,12 +62,43 @@ def _safe_relative(rel: str) -> bool:
     return bool(parts) and not Path(rel).is_absolute() and ".." not in parts and "\0" not in rel
 
 
-def write_tree(files: Mapping[str, bytes], dest: Path) -> None:
+def _held(files: Mapping[str, bytes], dest: Path) -> tuple[set[str], bool]:
+    """The `files` that `dest` holds with the same bytes (regular files, not links), and
+    whether it holds exactly `files` and nothing else."""
+    same: set[str] = set()
+    other = False
+    for folder, dirs, names in os.walk(dest):
+        other = other or any(os.path.islink(os.path.join(folder, d)) for d in dirs)
+        for name in names:
+            path = os.path.join(folder, name)
+            rel = Path(os.path.relpath(path, dest)).as_posix()
+            data = files.get(rel)
+            try:
+                info = os.lstat(path)
+                if data is not None and stat.S_ISREG(info.st_mode) \
+                        and info.st_size == len(data):
+                    with open(path, "rb") as handle:
+                        if handle.read() == data:
+                            same.add(rel)
+                            continue
+            except OSError:
+                pass
+            other = True
+    return same, not other and len(same) == len(files)
+
+
+def write_tree(files: Mapping[str, bytes], dest: Path, reuse: bool = False) -> bool:
     """Make `dest` a folder holding exactly `files` (relative path -> bytes), as a whole.
 
     The files are written and fsynced in a staging folder beside `dest`, then renamed into
     place; an existing `dest` is first renamed aside and removed after. Leftovers of an earlier
     interrupted write (staging and old folders) are removed first.
+
+    With `reuse`, a `dest` holding exactly `files` already is left as it is (False comes
+    back), and the files it holds with the same bytes are hard-linked into the staging folder
+    instead of written and fsynced again (a link shares data made durable when it was first
+    written): `ccc compile` after one edit writes one image, not thousands, and still switches
+    the whole folder in one rename.
     """
     bad = sorted(rel for rel in files if not _safe_relative(rel))
     if bad:
@@ -79,18 +111,34 @@ def write_tree(files: Mapping[str, bytes], dest: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
     if dest.exists() and not dest.is_dir():
         raise NotADirectoryError(f"{dest} exists and is not a folder")
+    same: set[str] = set()
+    if reuse and dest.is_dir():
+        same, whole = _held(files, dest)
+        if whole:
+            return False
     staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{dest.name}.", dir=parent))
     umask = os.umask(0)
     os.umask(umask)
     staging.chmod(0o777 & ~umask)  # a folder as mkdir makes it, not mkdtemp's 0700
     try:
+        folders = {staging}
         for rel, data in sorted(files.items()):
             target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent not in folders:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                folders.add(target.parent)
+            if rel in same:
+                try:
+                    os.link(dest / rel, target, follow_symlinks=False)
+                    continue
+                except OSError:  # no hard links here: write it
+                    pass
             with open(target, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
+        for folder in folders:  # the links and names, before the switch makes them the tree
+            _fsync_dir(folder)
         old: Path | None = None
         if dest.exists() and _exchange(staging, dest):
             old = staging  # it holds the previous tree now
@@ -105,6 +153,7 @@ def write_tree(files: Mapping[str, bytes], dest: Path) -> None:
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+    return True
 
 
 class RuntimeDir:
@@ -168,16 +217,17 @@ class RuntimeDir:
         digest = self.current()
         return None if digest is None else self.bundle_path(digest)
 
-    def prune(self, keep: int = 3) -> list[str]:
-        """Remove old bundles, keeping `current` and the `keep` most recently installed."""
+    def prune(self, keep: int = 3, protect: Collection[str] = ()) -> list[str]:
+        """Remove old bundles, keeping `current`, the digests in `protect` and the `keep` most
+        recently installed others."""
         if not self.bundles.is_dir():
             return []
-        current = self.current()
-        entries = sorted((p for p in self.bundles.iterdir() if _DIGEST.fullmatch(p.name)),
+        spared = {self.current(), *protect}
+        entries = sorted((p for p in self.bundles.iterdir()
+                          if _DIGEST.fullmatch(p.name) and p.name not in spared),
                          key=lambda p: p.stat().st_mtime, reverse=True)
         removed = []
         for entry in entries[keep:]:
-            if entry.name != current:
-                shutil.rmtree(entry, ignore_errors=True)
-                removed.append(entry.name)
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
         return removed

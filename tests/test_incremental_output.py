@@ -1,0 +1,131 @@
+"""`ccc compile` after one edit does the work of one flow: only the images built this time are
+decoded and checked (the others were when they were built, and the index says so), and only
+files whose bytes changed are written (the rest hard-linked from the old folder), while the
+folder is still switched as a whole."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ccc_runtime import bundle as runtime_bundle
+from ccc_runtime.bundle import read_manifest
+from ccc_runtime.rundir import write_tree
+from click.testing import CliRunner
+from repos import copy_examples
+
+from ccc_dsl.cli import cli
+from ccc_dsl.compiler import cache
+from ccc_dsl.manifest.loader import load_repo
+from ccc_dsl.pipeline import build_bundle, cached_bundle
+
+
+def _compile(repo: Path, out: Path) -> None:
+    result = CliRunner().invoke(cli, ["compile", str(repo), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+
+
+def _inodes(out: Path) -> dict[str, int]:
+    return {p.relative_to(out).as_posix(): p.stat().st_ino for p in out.rglob("*")
+            if p.is_file()}
+
+
+def _edit_main(repo: Path, n: int = 0) -> None:
+    main = repo / "flows" / "main.ivr"
+    main.write_text(main.read_text(encoding="utf-8") + f"// edit {n}\n", encoding="utf-8")
+
+
+def test_one_edit_decodes_only_the_images_built_again(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    repo, out = tmp_path / "repo", tmp_path / "out"
+    copy_examples(repo)
+    _compile(repo, out)
+    decoded: list[str] = []
+    real = runtime_bundle.decode
+
+    def counting(data: bytes) -> Any:
+        image = real(data)
+        decoded.append(image.name)
+        return image
+
+    monkeypatch.setattr(runtime_bundle, "decode", counting)
+    _edit_main(repo)
+    _compile(repo, out)
+    assert decoded == ["main"]  # nobody calls main: the other images were verified before
+    read_manifest(out)
+    assert out.joinpath("main.ccb").read_bytes() == build_bundle(repo, None).files["main.ccb"]
+
+
+def test_one_edit_writes_only_the_files_that_changed(tmp_path: Path) -> None:
+    repo, out = tmp_path / "repo", tmp_path / "out"
+    copy_examples(repo)
+    _compile(repo, out)
+    before = _inodes(out)
+    _edit_main(repo)
+    _compile(repo, out)
+    after = _inodes(out)
+    assert after.keys() == before.keys()
+    written = {rel for rel in after if after[rel] != before[rel]}
+    # main's image (its source hash), build.json and manifest.json: nothing else
+    assert written == {"main.ccb", "build.json", "manifest.json"}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".ccc-")] == []
+    files = build_bundle(repo, None).files
+    assert {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*")
+            if p.is_file()} == files
+
+
+def test_write_tree_reuse_links_the_same_bytes_and_rewrites_the_rest(tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    write_tree({"a": b"1", "sub/b": b"2", "c": b"3", "gone": b"4"}, dest)
+    old = {p.name: p.stat().st_ino for p in dest.rglob("*") if p.is_file()}
+    (dest / "c").write_bytes(b"x")  # changed by hand: must not be kept
+    os.symlink(dest / "a", dest / "sub" / "link")
+    assert write_tree({"a": b"1", "sub/b": b"2", "c": b"3", "new": b"5"}, dest, reuse=True)
+    found = {p.relative_to(dest).as_posix(): p for p in dest.rglob("*") if not p.is_dir()}
+    assert sorted(found) == ["a", "c", "new", "sub/b"]
+    assert {rel: p.read_bytes() for rel, p in found.items()} == {
+        "a": b"1", "c": b"3", "new": b"5", "sub/b": b"2"}
+    assert found["a"].stat().st_ino == old["a"] and found["sub/b"].stat().st_ino == old["b"]
+    assert found["c"].stat().st_ino != old["c"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_write_tree_reuse_leaves_a_folder_that_holds_exactly_the_files(tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    write_tree({"a": b"1", "sub/b": b"2"}, dest)
+    stamp = dest.stat().st_ino, (dest / "a").stat().st_mtime_ns
+    assert not write_tree({"a": b"1", "sub/b": b"2"}, dest, reuse=True)
+    assert (dest.stat().st_ino, (dest / "a").stat().st_mtime_ns) == stamp
+    (dest / "extra").write_bytes(b"")
+    assert write_tree({"a": b"1", "sub/b": b"2"}, dest, reuse=True)  # an extra file: rewritten
+    assert sorted(p.name for p in dest.rglob("*")) == ["a", "b", "sub"]
+
+
+def test_images_of_a_bundle_that_failed_verification_are_not_kept(tmp_path: Path) -> None:
+    """`keep(verified=False)`: the next build makes those images again (and checks them)
+    instead of taking them for verified ones."""
+    repo = tmp_path / "repo"
+    copy_examples(repo)
+    loaded = load_repo(repo, None)
+    first = cache.incremental_build(loaded, None)
+    assert first is not None and first.reused == frozenset()
+    first.keep(verified=False)
+    second = cache.incremental_build(loaded, None)
+    assert second is not None and second.reused == frozenset()  # nothing taken as verified
+    second.keep(verified=True)
+    third = cache.incremental_build(loaded, None)
+    assert third is not None and third.reused == frozenset(third.build.flows)
+    assert third.build.flows == build_bundle(repo, None).build.flows
+
+
+def test_ccc_test_after_an_incremental_compile_gets_a_whole_verified_bundle(
+        tmp_path: Path) -> None:
+    repo, out = tmp_path / "repo", tmp_path / "out"
+    copy_examples(repo)
+    _compile(repo, out)
+    _edit_main(repo)
+    built = cached_bundle(repo, None)  # not `ccc compile`'s verify=False: every image decoded
+    assert built.bundle is not None
+    assert sorted(built.bundle.flows) == sorted(built.build.flows)
