@@ -61,7 +61,7 @@ def build_main() -> bytes:
     collect = n(Op.COLLECT, ["account", p("enter-account", barge_in=True), 6, 12, "#", 5000,
                              3000, r"\d+", 2, 2])
     lookup = n(Op.CALL_FUNCTION, ["account-lookup", [["account", ["var", "account"]]], 0,
-                                  "result"])
+                                  "result", 0])
     found = n(Op.BRANCH, [["==", ["var", "result.found"], ["const", True]]])
     balance = n(Op.PLAY, [[True, ["tts", [["zh", "{{ result.name }} 您的余额是 "
                                                   "{{ result.balance }} 元"],

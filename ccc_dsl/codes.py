@@ -101,6 +101,8 @@ _ALL = (
           "undefined variable, malformed `${...}`, a list/mapping embedded in text"),
     _code("M206", Stage.MANIFEST, ERROR, "an environment lacks variables another defines"),
     _code("M207", Stage.MANIFEST, ERROR, "a variable is used but no environment is selected"),
+    _code("M210", Stage.MANIFEST, ERROR,
+          "a function with `reply: text` lists `returns:` (a text reply has no fields)"),
     _code("M301", Stage.MANIFEST, ERROR,
           "reference to a resource (or supplier) that doesn't exist"),
     _code("M302", Stage.MANIFEST, ERROR, "duplicate name of a kind across files"),

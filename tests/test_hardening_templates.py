@@ -90,7 +90,7 @@ def test_a_bundle_template_that_mutates_call_data_is_a_located_fault() -> None:
     """A hand-made bundle skips the compiler; the runtime runs the same check and the call
     takes its error path at the DSL line, with the function result untouched."""
     f = Flow()
-    lookup = f.node(Op.CALL_FUNCTION, "account-lookup", [], 0, "result", line=3)
+    lookup = f.node(Op.CALL_FUNCTION, "account-lookup", [], 0, "result", 0, line=3)
     talk = f.node(Op.PLAY, say("{{ result.update({'balance': 0}) }}"), line=4)
     end = f.node(Op.HANGUP)
     sorry = f.node(Op.PLAY, prompt("sorry"))

@@ -73,7 +73,8 @@ def bundle_config(model: Model) -> tuple[dict[str, Any], list[Diagnostic]]:
         functions[fn.name] = {"url": fn.url, "method": fn.method,
                               "timeout_ms": max(1, round(fn.timeout_seconds * 1000)),
                               "headers": dict(sorted(fn.headers.items())),
-                              "secret_headers": secret}
+                              "secret_headers": secret,
+                              **({"reply": fn.reply} if fn.reply != "json" else {})}
     prompts = {p.name: {lang: ({"file": v.file} if v.file is not None else {"tts": v.tts})
                         for lang, v in sorted(p.languages.items())}
                for p in sorted(model.prompts.values(), key=lambda p: p.name)}

@@ -465,11 +465,12 @@ class _Lowering:
     def call_function(self, stmt: ast.CallFunction, cont: Target,
                       reprompt: int | None) -> Target:
         args: list[Const] = [[a.name, lower_expr(a.value)] for a in stmt.args]
-        n = self.node(Op.CALL_FUNCTION, [stmt.function.name, args, stmt.timeout_ms,
-                                         stmt.result_var], stmt, "call function",
+        # timeout 0: the function's own (the bundle has its manifest timeout_seconds)
+        n = self.node(Op.CALL_FUNCTION, [stmt.function.name, args, stmt.timeout_ms or 0,
+                                         stmt.result_var, stmt.retries], stmt, "call function",
                       reads=(r for a in stmt.args for r in expr_reads(a.value)),
                       written=_written(stmt))
-        self.exits(n, stmt, cont, reprompt, {"ok": True, "error": True},
+        self.exits(n, stmt, cont, reprompt, {"ok": True, "error": True, "timeout": False},
                    edge_writes={"ok": (stmt.result_var.split(".")[0],)})
         return n
 

@@ -460,12 +460,15 @@ class Arg(Node):
 @dataclass(frozen=True, slots=True)
 class CallFunction(Node):
     """Call the customer's function; its result is bound to `result_var` (default `result`) for
-    later statements, e.g. `result.balance`. Exits: `ok`, `error` (failure or timeout)."""
+    later statements, e.g. `result.balance`. `timeout_ms` None: the function's own timeout
+    (its manifest `timeout_seconds`); `retries`: attempts after a timeout or a 5xx. Exits: `ok`,
+    `error` (a failure, and a timeout when `timeout` is not written), `timeout`."""
 
     function: Ref
     args: tuple[Arg, ...]
-    timeout_ms: int
+    timeout_ms: int | None
     result_var: str
+    retries: int
     exits: tuple[Exit, ...]
     span: Span = field(compare=False)
 
@@ -644,7 +647,7 @@ EXIT_NAMES: Final[dict[type, frozenset[str]]] = {
     Survey: frozenset({"ok", "noinput", "nomatch", "exhausted"}),
     Hours: frozenset({"open", "closed", "holiday"}),
     Blacklist: frozenset({"listed", "clear"}),
-    CallFunction: frozenset({"ok", "error"}),
+    CallFunction: frozenset({"ok", "error", "timeout"}),
     Staffing: frozenset({"free", "busy", "none"}),
     TransferQueue: frozenset({"busy", "timeout", "voicemail", "callback", "done"}),
     TransferAgent: frozenset({"busy", "timeout", "done"}),
@@ -655,7 +658,6 @@ KEYED: Final[frozenset[type]] = frozenset({Menu, TransferQueue})
 # Defaults the parser fills in when an option is not written.
 DEFAULT_TIMEOUT_MS: Final = 5_000
 DEFAULT_RETRIES: Final = 3
-DEFAULT_FUNCTION_TIMEOUT_MS: Final = 3_000
 DEFAULT_QUEUE_TIMEOUT_MS: Final = 120_000
 DEFAULT_RING_TIMEOUT_MS: Final = 30_000
 DEFAULT_VOICEMAIL_MS: Final = 120_000

@@ -277,7 +277,10 @@ def _stmt(stmt: ast.Stmt, indent: int, in_body: bool) -> list[_Line]:
             if stmt.args:
                 args = ", ".join(f"{a.name}: {expr(a.value)}" for a in stmt.args)
                 opts.append(f"with {{ {args} }}")
-            opts.append(f"timeout {format_duration(stmt.timeout_ms)}")
+            if stmt.timeout_ms is not None:  # unwritten: the manifest's, never spelt out
+                opts.append(f"timeout {format_duration(stmt.timeout_ms)}")
+            if stmt.retries:
+                opts.append(f"retries {stmt.retries}")
             if stmt.result_var != ast.DEFAULT_RESULT_VAR:
                 opts.append(f"as {stmt.result_var}")
             return _headed(f"call function {quote(stmt.function.name)}", opts, stmt.exits,

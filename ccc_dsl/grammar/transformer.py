@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any, Final, TypeVar
 
 from ccc_runtime.expressions import FUNCTIONS
+from ccc_runtime.functions import MAX_FUNCTION_RETRIES, MAX_FUNCTION_TIMEOUT_MS
 from ccc_runtime.patterns import pattern_error
 from ccc_runtime.templates import template_error
 from lark import Token, Transformer
@@ -507,11 +508,29 @@ class AstBuilder(Transformer[Token, Any]):
         kw, name, args = children[0], children[2], children[3]
         opts = self._options("call function", children)
         call_args: _Args | None = args
+        timeout: int | None = None
+        if "timeout" in opts:
+            timeout = opts["timeout"].value
+            if timeout > MAX_FUNCTION_TIMEOUT_MS:
+                self._error("P204", f"a function's `timeout` of {format_duration(timeout)} is "
+                            "out of range", self._span(opts["timeout"].first,
+                                                       opts["timeout"].last),
+                            f"use a value from 500ms to {format_duration(MAX_FUNCTION_TIMEOUT_MS)}")
+        retries = 0
+        if "retries" in opts:
+            value: int | None = opts["retries"].value  # None: `retries forever`
+            if value is None or value > MAX_FUNCTION_RETRIES:
+                self._error("P206", f"retries {'forever' if value is None else value} is out "
+                            "of range for a function call",
+                            self._span(opts["retries"].first, opts["retries"].last),
+                            f"use a number from 0 to {MAX_FUNCTION_RETRIES}: the caller waits "
+                            "for every attempt")
+            else:
+                retries = value
         return new.CallFunction(
             self._ref(ast.RefKind.FUNCTION, name),
-            call_args.args if call_args is not None else (),
-            opts["timeout"].value if "timeout" in opts else ast.DEFAULT_FUNCTION_TIMEOUT_MS,
-            opts["as"].value if "as" in opts else ast.DEFAULT_RESULT_VAR,
+            call_args.args if call_args is not None else (), timeout,
+            opts["as"].value if "as" in opts else ast.DEFAULT_RESULT_VAR, retries,
             self._exits(children), self._span(kw, self._end(children)),
         )
 

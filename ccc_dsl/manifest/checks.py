@@ -105,6 +105,17 @@ def check_function_secrets(model: Model, _: Path) -> Iterator[Diagnostic]:
                             "a secret's value in the config repo")
 
 
+def check_function_replies(model: Model, _: Path) -> Iterator[Diagnostic]:
+    """A text reply is one string: it has no fields for `returns:` to list (M210)."""
+    for f in model.functions.values():
+        if f.reply == "text" and f.returns:
+            yield error("M210", f"function `{f.name}` replies with text, which has no fields "
+                        "to list in `returns:`",
+                        model.span_of("functions", f.name, "returns", key=True),
+                        "remove `returns:` (the flow reads the text as `result`), or make the "
+                        "function reply JSON (`reply: json`)")
+
+
 def check_instance(model: Model, _: Path) -> Iterator[Diagnostic]:
     """Name and domain character sets (D401, D402); seats in monthly billing (D411)."""
     inst = model.instance
@@ -421,7 +432,8 @@ def check_policies(model: Model, _: Path) -> Iterator[Diagnostic]:
 
 
 CHECKS: tuple[Check, ...] = (
-    check_references, check_function_secrets, check_instance, check_numbers, check_outbound,
+    check_references, check_function_secrets, check_function_replies, check_instance,
+    check_numbers, check_outbound,
     check_schedules, check_prompts, check_policies,
 )
 

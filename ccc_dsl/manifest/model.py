@@ -273,6 +273,8 @@ class Function(Resource):
     headers: dict[str, str] = Field(default_factory=dict)
     token: SecretRef | None = None
     returns: list[str] = Field(default_factory=list)
+    reply: Literal["json", "text"] = "json"
+    """How the runtime reads the reply body: parsed JSON, or the text itself (a string)."""
 
     @field_validator("url")
     @classmethod

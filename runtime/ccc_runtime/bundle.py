@@ -97,6 +97,7 @@ class FunctionModel(_Model):
     headers: dict[str, str] = {}
     secret_headers: list[SecretHeaderModel] = []
     reply: Literal["json", "text"] = "json"
+    reply: Literal["json", "text"] = "json"
 
 
 class LimitsModel(_Model):

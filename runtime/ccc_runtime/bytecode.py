@@ -24,6 +24,7 @@ from enum import IntEnum
 from typing import Protocol, TypeAlias
 
 from .expressions import ARITHMETIC, FUNCTIONS
+from .functions import MAX_FUNCTION_RETRIES, MAX_FUNCTION_TIMEOUT_MS
 from .patterns import PatternError, compile_pattern
 
 MAGIC = b"CCB\x1a"
@@ -118,8 +119,8 @@ SPECS: dict[Op, OpSpec] = {
     Op.BRANCH: OpSpec((("cond", Kind.EXPR),), ("true", "false")),
     Op.CALL_FUNCTION: OpSpec(
         (("function", Kind.NAME), ("args", Kind.ARGS), ("timeout_ms", Kind.INT),
-         ("result_var", Kind.VAR)),
-        ("ok", "error")),
+         ("result_var", Kind.VAR), ("retries", Kind.INT)),
+        ("ok", "error", "timeout"), frozenset({"timeout"})),
     Op.STAFFING: OpSpec((("group", Kind.NAME),), ("free", "busy", "none")),
     Op.QUEUE: OpSpec(
         (("group", Kind.NAME), ("priority", Kind.EXPR), ("timeout_ms", Kind.INT),
@@ -448,6 +449,13 @@ def _check_semantics(op: Op, values: dict[str, Const], where: str) -> None:
         if len(set(map(str, offer_keys))) != len(offer_keys) or set(map(str, offer_keys)) & set(
                 map(str, keys)):
             raise BytecodeError(f"{where}: offer keys must be unique and not queue keys")
+    elif op is Op.CALL_FUNCTION:
+        retries, timeout = values["retries"], values["timeout_ms"]
+        assert isinstance(retries, int) and isinstance(timeout, int)
+        if retries > MAX_FUNCTION_RETRIES or timeout > MAX_FUNCTION_TIMEOUT_MS:
+            raise BytecodeError(f"{where}: need retries <= {MAX_FUNCTION_RETRIES} and "
+                                f"timeout_ms <= {MAX_FUNCTION_TIMEOUT_MS}, got {retries} and "
+                                f"{timeout}")
 
 
 def exit_count(op: Op, operands: Sequence[Const]) -> int:

@@ -1,11 +1,15 @@
-"""Functions: HTTP calls to the customer's own system, JSON in and JSON out.
+"""Functions: HTTP calls to the customer's own system, JSON in and JSON (or plain text) out.
 
 A flow calls `account-lookup` with arguments; the runtime POSTs (or PUTs) them as a JSON
-object, or sends them as query parameters with GET, and binds the JSON reply to a variable.
+object, or sends them as query parameters with GET, and binds the reply to a variable: the
+parsed JSON, or for a function whose manifest says `reply: text`, the body as a string (the
+manifest decides, not the Content-Type: a flow's reads are checked against what it declares).
 Every way this can go wrong (a timeout, a refused connection, an HTTP error status, a reply that
 is not JSON) becomes a `FunctionFailure` with a short `kind`, so the interpreter takes the
-node's error exit and records why. Secrets are read from the environment at call time and sent
-only in the configured header, never recorded.
+node's `timeout` or `error` exit and records why; `retryable` says which failures a flow's
+`retries N` tries again (a timeout and a 5xx: the request may not have been served). Secrets are
+read from the environment at call time and sent only in the configured header, never recorded.
+Redirects are refused (they would carry the secret headers elsewhere).
 """
 
 from __future__ import annotations
@@ -22,20 +26,40 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .limits import MAX_VALUE_DEPTH
+from .clock import FakeClock
+from .limits import MAX_VALUE_CHARS, MAX_VALUE_DEPTH
 from .values import json_too_deep
 
 MAX_REPLY_BYTES = 1_000_000
+MAX_TEXT_REPLY_CHARS = MAX_VALUE_CHARS
+"""A text reply is one string in a call variable, so it has a string's limit."""
+MAX_FUNCTION_RETRIES = 3
+"""`retries N` on a function call: at most this many (P206 beyond)."""
+MAX_FUNCTION_TIMEOUT_MS = 60_000
+"""The longest timeout of one attempt (a flow's `timeout`, the manifest's `timeout_seconds`)."""
+MAX_FUNCTION_TOTAL_MS = 60_000
+"""A retry starts only if it can end within this time from the first attempt: with retries, a
+caller waits at most this long for a function, whatever the timeout and the count."""
+REPLY_TYPES = ("json", "text")
 
 
 class FunctionFailure(Exception):
     """A function call that failed; `kind` is one of timeout, refused, http-status, bad-json,
-    network, config."""
+    bad-reply (a text reply too long), network, config. `status` is the HTTP status of an http-status failure."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, status: int | None = None) -> None:
         super().__init__(f"{kind}: {message}")
         self.kind = kind
         self.message = message
+        self.status = status
+
+
+def retryable(failure: FunctionFailure) -> bool:
+    """Whether `retries N` tries again after this failure: a timeout or a 5xx status (the
+    server may be briefly overloaded); never a 4xx, a bad reply or a configuration problem,
+    which would fail the same way again."""
+    return failure.kind == "timeout" or (
+        failure.kind == "http-status" and failure.status is not None and failure.status >= 500)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +78,15 @@ class FunctionSpec:
     timeout_ms: int = 3000
     headers: Mapping[str, str] = field(default_factory=dict)
     secret_headers: tuple[SecretHeader, ...] = ()
+    reply: str = "json"
+    """`json` (parsed) or `text` (the body as a string)."""
 
 
 class FunctionInvoker(Protocol):
     async def call(self, name: str, args: Mapping[str, Any], timeout_ms: int) -> Any:
-        """Call function `name`; return its JSON reply or raise FunctionFailure.
-        `timeout_ms` 0 means the function's configured timeout."""
+        """Call function `name` once; return its reply (JSON, or a string for a text
+        function) or raise FunctionFailure. `timeout_ms` 0 means the function's configured
+        timeout (the interpreter passes the one it applies)."""
         ...
 
 
@@ -77,11 +104,11 @@ class HttpFunctions:
             raise FunctionFailure("config", f"no function named {name!r} in the bundle")
         request = self._request(spec, args)
         timeout_s = (timeout_ms or spec.timeout_ms) / 1000
-        return await asyncio.to_thread(_send, request, timeout_s)
+        return await asyncio.to_thread(_send, request, timeout_s, spec.reply == "text")
 
     def _request(self, spec: FunctionSpec, args: Mapping[str, Any]) -> urllib.request.Request:
-        headers = {"Content-Type": "application/json", "Accept": "application/json",
-                   **spec.headers}
+        accept = "text/plain" if spec.reply == "text" else "application/json"
+        headers = {"Content-Type": "application/json", "Accept": accept, **spec.headers}
         for secret in spec.secret_headers:
             value = self._environ.get(secret.env)
             if value is None:
@@ -113,12 +140,13 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirects)
 
 
-def _send(request: urllib.request.Request, timeout_s: float) -> Any:
+def _send(request: urllib.request.Request, timeout_s: float, text: bool = False) -> Any:
     try:
         with _OPENER.open(request, timeout=timeout_s) as response:
             raw = response.read(MAX_REPLY_BYTES + 1)
     except urllib.error.HTTPError as exc:
-        raise FunctionFailure("http-status", f"HTTP {exc.code} from {request.full_url}") from None
+        raise FunctionFailure("http-status", f"HTTP {exc.code} from {request.full_url}",
+                              exc.code) from None
     except urllib.error.URLError as exc:
         reason = exc.reason
         if isinstance(reason, TimeoutError | socket.timeout):
@@ -135,6 +163,8 @@ def _send(request: urllib.request.Request, timeout_s: float) -> Any:
     except http.client.HTTPException as exc:  # a bad status line, a reply cut short
         raise FunctionFailure("network", f"{request.full_url}: not a valid HTTP reply: "
                               f"{type(exc).__name__}") from None
+    if text:
+        return _text_reply(raw)
     if len(raw) > MAX_REPLY_BYTES:
         raise FunctionFailure("bad-json", f"reply larger than {MAX_REPLY_BYTES} bytes")
     if json_too_deep(raw):  # json.loads recurses per bracket
@@ -145,19 +175,47 @@ def _send(request: urllib.request.Request, timeout_s: float) -> Any:
         raise FunctionFailure("bad-json", f"reply is not JSON: {exc}") from None
 
 
+def _text_reply(raw: bytes) -> str:
+    """A text function's body as a string: UTF-8 (bad bytes replaced, as a caller hears them
+    anyway), surrounding white space dropped, no longer than a call variable's string."""
+    body = raw[:MAX_REPLY_BYTES].decode("utf-8", "replace").strip()
+    if len(raw) > MAX_REPLY_BYTES or len(body) > MAX_TEXT_REPLY_CHARS:
+        raise FunctionFailure("bad-reply", f"text reply longer than {MAX_TEXT_REPLY_CHARS} "
+                              "characters")
+    return body
+
+
+@dataclass(frozen=True, slots=True)
+class InTurn:
+    """Stubbed outcomes of a function, one per call in turn; the last one repeats."""
+
+    outcomes: tuple[Any, ...]
+
+
 class StubFunctions:
     """Canned replies by function name (flow tests, `ccc simulate --stub`). A reply that is a
-    FunctionFailure is raised, so tests can take the error exit."""
+    FunctionFailure is raised, so tests can take the error exit; an `InTurn` gives one outcome
+    per call in turn (the last one repeats), so a test can fail the first attempt and answer the
+    retry. With a `clock` (a FakeClock), a stubbed timeout moves it by the timeout, as a real
+    one would take that long. Every attempt is recorded in `calls`."""
 
-    def __init__(self, replies: Mapping[str, Any]) -> None:
+    def __init__(self, replies: Mapping[str, Any], clock: FakeClock | None = None) -> None:
         self._replies = dict(replies)
+        self._clock = clock
+        self._attempts: dict[str, int] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
     async def call(self, name: str, args: Mapping[str, Any], timeout_ms: int) -> Any:
+        attempt = self._attempts.get(name, 0)
+        self._attempts[name] = attempt + 1
         self.calls.append((name, dict(args)))
         if name not in self._replies:
             raise FunctionFailure("config", f"no stub for function {name!r}")
         reply = self._replies[name]
+        if isinstance(reply, InTurn) and reply.outcomes:
+            reply = reply.outcomes[min(attempt, len(reply.outcomes) - 1)]
         if isinstance(reply, FunctionFailure):
+            if reply.kind == "timeout" and self._clock is not None:
+                self._clock.advance(timeout_ms)
             raise reply
         return json.loads(json.dumps(reply))  # a fresh copy, as a real reply would be

@@ -29,7 +29,8 @@ from .clock import Clock, SystemClock
 from .expressions import Fault, evaluate
 from .expressions import show as _show
 from .expressions import truthy as _truthy
-from .functions import FunctionFailure, FunctionInvoker, HttpFunctions
+from .functions import (MAX_FUNCTION_TOTAL_MS, FunctionFailure, FunctionInvoker,
+                        HttpFunctions, retryable)
 from .hours import HoursStatus
 from .numbers import normalise
 from .outbound import OutboundGuard
@@ -557,14 +558,33 @@ async def _branch(vm: Interpreter, node: Node) -> int | None:
 
 
 async def _call_function(vm: Interpreter, node: Node) -> int | None:
-    name, args_op, timeout, result_var = _ops(node)
+    """Call a function, trying again up to `retries` times after a timeout or a 5xx, while
+    the next attempt can end within MAX_FUNCTION_TOTAL_MS of the first; a timeout takes the
+    `timeout` exit (`error` when it is not connected), any other failure `error`."""
+    name, args_op, timeout, result_var, retries = _ops(node)
     args = {str(pair[0]): vm.eval(pair[1]) for pair in args_op}
+    spec = vm.rt.bundle.functions.get(name)
+    timeout = timeout or (spec.timeout_ms if spec is not None else 0)
     vm._inputs = {"function": name, "args": args}
-    try:
-        reply = await vm.rt.functions.call(name, args, timeout)
-    except FunctionFailure as failure:
-        vm._inputs["error"] = str(failure)
-        return vm.take_exit(node, "error")
+    start = vm.rt.clock.now()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            reply = await vm.rt.functions.call(name, args, timeout)
+            break
+        except FunctionFailure as failure:
+            spent = _ms_since(vm, start)
+            if attempt <= retries and retryable(failure) and (
+                    spent + timeout <= MAX_FUNCTION_TOTAL_MS):
+                continue
+            vm._inputs["error"] = str(failure)
+            vm._inputs["attempts"] = attempt
+            if failure.kind == "timeout" and node.exits[node.exit("timeout")] is not None:
+                return vm.take_exit(node, "timeout")
+            return vm.take_exit(node, "error")
+    if attempt > 1:
+        vm._inputs["attempts"] = attempt
     vm.assign(result_var, reply)
     return vm.take_exit(node, "ok")
 

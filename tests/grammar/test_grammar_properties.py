@@ -94,8 +94,8 @@ def statements(body: st.SearchStrategy[ast.Block]) -> st.SearchStrategy[ast.Stmt
                   exits_for(ast.Blacklist, body), st.just(S)),
         st.builds(ast.CallFunction, ref(ast.RefKind.FUNCTION),
                   st.lists(st.builds(ast.Arg, var_names, exprs, st.just(S)), max_size=2)
-                  .map(tuple), durations, var_names, exits_for(ast.CallFunction, body),
-                  st.just(S)),
+                  .map(tuple), st.none() | durations, var_names, st.integers(0, 3),
+                  exits_for(ast.CallFunction, body), st.just(S)),
         st.builds(ast.Staffing, ref(ast.RefKind.GROUP), exits_for(ast.Staffing, body),
                   st.just(S)),
         st.builds(

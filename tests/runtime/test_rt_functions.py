@@ -112,7 +112,7 @@ def test_failures_have_kinds(server: str) -> None:
 def test_a_failing_function_takes_the_error_exit_in_a_flow(server: str) -> None:
     f = Flow()
     lookup = f.node(Op.CALL_FUNCTION, "account-lookup", [["account", var("caller.number")]], 0,
-                    "result")
+                    "result", 0)
     ok = f.node(Op.SET, "outcome", ["var", "result.name"])
     err = f.node(Op.SET, "outcome", const("error"))
     end = f.node(Op.HANGUP)

@@ -254,7 +254,8 @@ def test_set_rejects_call_data_and_builds_nested_variables() -> None:
 
 def function_flow() -> bytes:
     f = Flow()
-    call = f.node(Op.CALL_FUNCTION, "account-lookup", [["account", const("42")]], 0, "result")
+    call = f.node(Op.CALL_FUNCTION, "account-lookup", [["account", const("42")]], 0, "result",
+                  0)
     ok = f.node(Op.PLAY, say("Balance {{ result.balance }}"))
     err = f.node(Op.SET, "failed", const(True))
     end = f.node(Op.HANGUP)

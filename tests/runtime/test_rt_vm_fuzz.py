@@ -22,7 +22,7 @@ PALETTE: list[tuple[Op, list[Any]]] = [
     (Op.BLACKLIST, ["inbound-block", var("caller.number")]),
     (Op.SET, ["x", ["?", var("x"), const(1), const("a")]]),
     (Op.BRANCH, [["<", var("x"), const(2)]]),
-    (Op.CALL_FUNCTION, ["account-lookup", [["acct", var("acct")]], 0, "result"]),
+    (Op.CALL_FUNCTION, ["account-lookup", [["acct", var("acct")]], 0, "result", 1]),
     (Op.STAFFING, ["sales"]),
     (Op.QUEUE, ["sales", var("x"), 20_000, "familiar", prompt("hold-music"),
                 [["position", 5000, prompt("queue-position")]],
