@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 
+from ccc_runtime.numbers import normalise
+
 from ccc_dsl.diagnostics import Diagnostic, error
 from ccc_dsl.grammar import ast
 from ccc_dsl.manifest.model import Model
@@ -132,6 +134,12 @@ def check_outside_number(expr: ast.Expr, model: Model) -> list[Diagnostic]:
                       "write it in E.164 form, in quotes, e.g. \"+8613800138000\"")]
     text = expr.value
     info = parse_phone(text)
+    if (isinstance(info, PhoneInfo) and not info.valid and info.e164 == text
+            and normalise(text) == text):  # E.164 of a possible length, but unassigned
+        return [error("R510", f"`{text}` is in E.164 form but is not an assigned number: no "
+                      "number range of its country starts like that", expr.span,
+                      "check the country code and the digits after it; the runtime won't dial "
+                      "a number that can't exist")]
     if not isinstance(info, PhoneInfo) or not info.valid:
         why = info if isinstance(info, str) else "not a valid number"
         return [error("R510", f"`{text}` is not a phone number the runtime can call: {why}",
