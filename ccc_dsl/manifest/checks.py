@@ -168,6 +168,14 @@ def check_numbers(model: Model, _: Path) -> Iterator[Diagnostic]:
                             f"not a {n.type} number", _span(model, "numbers", n.name, "type"),
                             f"a {n.type} number is one of: "
                             + ", ".join(t.lower() for t in info.library_types))
+            elif info.country_codes and not any(
+                    phone.e164.startswith(f"+{code}") for code in info.country_codes):
+                yield error("D420", f"{n.number} is not a {n.type} number: those have the "
+                            "country code " + ", ".join(f"+{c}" for c in info.country_codes),
+                            _span(model, "numbers", n.name, "type"),
+                            "a toll-free number of another country is `type: toll_free`"
+                            if phone.library_type == "TOLL_FREE"
+                            else "choose the type of what the number is")
         if n.outbound_concurrency > info.max_outbound_concurrency:
             yield error("D410", f"outbound concurrency {n.outbound_concurrency} exceeds what a "
                         f"{n.type} number allows ({info.max_outbound_concurrency})",

@@ -25,6 +25,8 @@ class NumberTypeInfo(_Data):
     mobile_forwarding: bool
     max_outbound_concurrency: int
     library_types: list[str]
+    country_codes: list[int] = []
+    """Country calling codes a number of this type has (empty: any country)."""
 
 
 class Supplier(_Data):

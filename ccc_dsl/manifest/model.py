@@ -74,7 +74,7 @@ def _number_type(value: Any) -> Any:
 
 NumberType = Annotated[
     Literal["landline", "400", "95", "virtual_mobile", "mobile_display", "international",
-            "sip_trunk"],
+            "toll_free", "sip_trunk"],
     BeforeValidator(_number_type),
 ]
 
