@@ -20,6 +20,7 @@ from ccc_dsl.commands.common import (
     emit_diagnostics,
     env_option,
     epilog,
+    repo_path,
 )
 from ccc_dsl.util import did_you_mean
 from ccc_dsl.views.terminal import use_color
@@ -43,12 +44,6 @@ def _log(message: str) -> None:
     click.echo(f"  {message}", err=True)
 
 
-def _root(path: Path) -> Path:
-    from ccc_dsl.pipeline import find_repo_root
-
-    return find_repo_root(path) or path
-
-
 def _show(plan: Plan, fmt: str) -> None:
     if fmt == "json":
         from ccc_dsl.views.plan_json import render_json
@@ -70,7 +65,7 @@ def _planned(path: Path, env: str | None, *, refresh: bool = True,
     from ccc_dsl.deploy.state import StateError
 
     try:
-        planned = plan_env(_root(path), env, refresh=refresh, destroy=destroy)
+        planned = plan_env(repo_path(path), env, refresh=refresh, destroy=destroy)
     except StateError as exc:
         _fail(str(exc))
     if isinstance(planned, list):
@@ -113,7 +108,7 @@ def plan_command(path: Path, env: str | None, out: Path | None, refresh: bool,
         from ccc_dsl.deploy.planfile import SavedPlan, write_planfile
 
         write_planfile(out, SavedPlan(planned.env.root.resolve(), planned.plan,
-                                      planned.desired, planned.files))
+                                      planned.desired, planned.with_files().files))
         click.echo(f"saved the plan to {out}; carry it out with `ccc apply {out}`", err=True)
     if detailed_exitcode and planned.plan.has_changes:
         raise SystemExit(EXIT_CHANGES)
@@ -134,13 +129,15 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
 def _run(planned: Planned, operation: str, *, saved: bool, auto_approve: bool) -> None:
     """Lock, check, confirm, carry out, unlock; exit 1 when a host failed."""
     from ccc_dsl.deploy.apply import ApplyError, carry_out, locked
+    from ccc_dsl.deploy.progress import host_bars
     from ccc_dsl.deploy.state import LockError, StateError
 
     try:
         with locked(planned.env.backend, operation, _log):
             if not saved:
                 _confirm(planned.plan, auto_approve)
-            outcome = carry_out(planned, _log)
+            with host_bars(planned.env.hosts, sys.stderr) as bars:
+                outcome = carry_out(planned, _log, bars)
     except LockError as exc:
         hint = (f"wait for it to finish; if its process is gone, `ccc state unlock "
                 f"{exc.info.id}`" if exc.info else None)
@@ -172,7 +169,7 @@ def _saved(file: Path, env: str | None) -> Planned:
         saved = read_planfile(file)
     except PlanFileError as exc:
         _fail(str(exc))
-    root = saved.root if (saved.root / ROOT_FILE).is_file() else _root(Path("."))
+    root = saved.root if (saved.root / ROOT_FILE).is_file() else repo_path(Path("."))
     loaded = load_repo(root, env)
     if loaded.model is None:
         emit_diagnostics(loaded.diagnostics, "text")
@@ -247,7 +244,7 @@ def destroy_command(path: Path, env: str | None, auto_approve: bool) -> None:
 def _state_env(path: Path, env: str | None) -> Env:
     from ccc_dsl.manifest.loader import load_repo
 
-    root = _root(path)
+    root = repo_path(path)
     loaded = load_repo(root, env)
     if loaded.model is None:
         emit_diagnostics(loaded.diagnostics, "text")

@@ -11,25 +11,29 @@ Startup problems (a bad bundle, the port in use) are one line and exit 1, never 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from ccc_runtime.acd import AgentState
-from ccc_runtime.bundle import MANIFEST_FILE, BundleError, load_bundle
-from ccc_runtime.clock import Clock, StartedClock
-from ccc_runtime.control import TOKEN_FILE, ControlError, ControlServer, load_token
-from ccc_runtime.rundir import RuntimeDir
-from ccc_runtime.server import DEFAULT_RTP_PORTS, ServeError, Server
+from ccc_runtime.sip.rtp import DEFAULT_RTP_PORTS
 
 from ccc_dsl.commands.common import EXIT_INVALID, emit_diagnostics, env_option, epilog
-from ccc_dsl.deploy.targets.local import SERVE_PID_FILE
+from ccc_dsl.deploy.targets.base import SERVE_PID_FILE
 from ccc_dsl.util import did_you_mean
+
+if TYPE_CHECKING:  # the runtime (aiohttp, the SIP stack) is imported when serve runs
+    from ccc_runtime.clock import Clock
+    from ccc_runtime.control import ControlServer
+    from ccc_runtime.server import Server
+
+MANIFEST_FILE = "manifest.json"
+"""ccc_runtime.bundle.MANIFEST_FILE, without importing the bundle module to define a command
+(tests check they agree)."""
 
 DEFAULT_LISTEN = "127.0.0.1:5060"
 EXIT_USAGE = 2
@@ -69,6 +73,8 @@ def _applied_dir(root: Path, env: str | None) -> Path | None:
     """The runtime directory `ccc apply` deploys the environment to, when it is on this
     machine (the same resolution as plan/apply); None when it deploys elsewhere or nowhere.
     Exits 1 when the manifests are wrong or nothing was applied there yet."""
+    from ccc_runtime.rundir import RuntimeDir
+
     from ccc_dsl.deploy.targets import local_runtime_dir
     from ccc_dsl.manifest.loader import load_repo
 
@@ -95,6 +101,9 @@ def _deploy_path(path: Path, env: str | None, runtime_dir: Path | None) -> Path:
     """The runtime directory to serve for PATH: the environment's applied local target, or
     (with --runtime-dir, or no local target) a scratch one the repo's (or the bundle
     folder's) bundle is installed into. Exits 1 with diagnostics when it can't be built."""
+    from ccc_runtime.bundle import BundleError, load_bundle
+    from ccc_runtime.rundir import RuntimeDir
+
     if (path / MANIFEST_FILE).is_file():
         try:
             load_bundle(path)
@@ -143,6 +152,9 @@ def _servable(path: Path) -> bool:
 def _check_agents(runtime_dir: Path, available: tuple[str, ...]) -> None:
     """Exit 1 on an `--available` user the deployed bundle has no agent for (before anything
     starts: a typo must not leave an agent silently unavailable)."""
+    from ccc_runtime.bundle import BundleError, load_bundle
+    from ccc_runtime.rundir import RuntimeDir
+
     folder = RuntimeDir(runtime_dir).current_path()
     if not available or folder is None:
         return  # nothing to check, or nothing deployed: Server says so
@@ -160,6 +172,9 @@ def _check_agents(runtime_dir: Path, available: tuple[str, ...]) -> None:
 
 async def _serve(server: Server, available: tuple[str, ...], pid_file: Path,
                  control: tuple[str, int] | None) -> None:
+    from ccc_runtime.control import ControlError, ControlServer, load_token
+    from ccc_runtime.server import ServeError
+
     api: ControlServer | None = None
     if control is not None:  # first: a token or port problem stops us before any call
         try:
@@ -177,6 +192,9 @@ async def _serve(server: Server, available: tuple[str, ...], pid_file: Path,
 
 async def _run(server: Server, available: tuple[str, ...], pid_file: Path,
                api: ControlServer | None) -> None:
+    from ccc_runtime.acd import AgentState
+    from ccc_runtime.control import TOKEN_FILE
+
     await server.start()
     acd = server.acd()
     for user in available:  # each is an agent: _check_agents
@@ -240,6 +258,11 @@ def serve(path: Path | None, env: str | None, listen: str, runtime_dir: Path | N
       ccc serve examples --listen 0.0.0.0:5060 --advertise 203.0.113.5
       ccc serve examples --control 127.0.0.1:8089   with the control API
     """
+    import asyncio
+
+    from ccc_runtime.clock import StartedClock
+    from ccc_runtime.server import ServeError, Server
+
     host, port = _hostport(listen)
     control_at = _hostport(control, "--control") if control is not None else None
     low_high = _port_range(rtp_ports)

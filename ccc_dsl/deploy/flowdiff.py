@@ -18,10 +18,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ccc_dsl.compiler.ir import FlowIR
-from ccc_dsl.views.graph import describe
+if TYPE_CHECKING:  # summaries are made when compiling; a plan only compares them
+    from ccc_dsl.compiler.ir import FlowIR
 
 _MAX_SRC = 120
 _KEY_EXIT = re.compile(r"[0-9*#]+")
@@ -83,6 +83,8 @@ def _line_text(lines: list[str], line: int) -> str:
 
 def flow_summary(ir: FlowIR, root: Path | None = None) -> dict[str, Any]:
     """The compact, JSON-ready graph of a flow that the state keeps for later diffs."""
+    from ccc_dsl.views.graph import describe
+
     path = Path(ir.file)
     try:
         lines = (path if path.is_absolute() or root is None or path.exists()

@@ -20,17 +20,16 @@ and documented in docs/deploy.md.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
-from ccc_runtime.bundle import MANIFEST_FILE
-
 from ccc_dsl.deploy.flowdiff import FlowChange, SourceLine, changed_nodes, diff_flows
 from ccc_dsl.deploy.resources import (
+    MANIFEST_JSON,
     Resource,
+    Resources,
     bundle_docs,
     read_json_file,
     runtime_values,
@@ -95,6 +94,9 @@ class HostPlan:
     """`deploy`, `destroy` or `none`."""
     error: str | None = None
     """Refresh could not read the host."""
+    known: bool = True
+    """False when the last apply could not reach the host: `recorded` is its last known
+    digest, and the host is deployed to again."""
 
 
 @dataclass
@@ -199,33 +201,77 @@ def _span(root: Path, source: str | None) -> Span | None:
         return None
 
 
+Components = tuple[dict[int, list[str]], list[int], dict[int, set[int]], dict[int, set[int]]]
+"""(component -> its addresses, components in topological order, predecessors, successors)."""
+
+
+def _components(moving: Sequence[str], edges: dict[str, set[str]]) -> Components:
+    """The strongly connected components of the graph of changes (`edges`: an address -> what
+    depends on it), condensed, in topological order. Kahn's peeling first: without a cycle
+    (nearly always) every address is its own component; networkx condenses only what is
+    left in cycles (flows calling each other)."""
+    indegree = dict.fromkeys(moving, 0)
+    for targets in edges.values():
+        for target in targets:
+            indegree[target] += 1
+    ready = sorted(a for a, n in indegree.items() if n == 0)
+    order: list[str] = []
+    while ready:
+        addr = ready.pop()
+        order.append(addr)
+        for target in sorted(edges.get(addr, ())):
+            indegree[target] -= 1
+            if indegree[target] == 0:
+                ready.append(target)
+    comp_of: dict[str, int] = {}
+    if len(order) == len(moving):
+        comp_of = {addr: i for i, addr in enumerate(order)}
+        topo = list(range(len(order)))
+    else:
+        import networkx as nx  # only for cycles: its import costs more than a whole warm plan
+
+        graph = nx.DiGraph()
+        graph.add_nodes_from(moving)
+        graph.add_edges_from((a, b) for a, targets in edges.items() for b in targets)
+        dag = nx.condensation(graph)
+        comp_of = dict(dag.graph["mapping"])
+        topo = list(nx.topological_sort(dag))
+    groups: dict[int, list[str]] = {}
+    for addr, comp in comp_of.items():
+        groups.setdefault(comp, []).append(addr)
+    preds: dict[int, set[int]] = {c: set() for c in groups}
+    succs: dict[int, set[int]] = {c: set() for c in groups}
+    for addr, targets in edges.items():
+        for target in targets:
+            a, b = comp_of[addr], comp_of[target]
+            if a != b:
+                succs[a].add(b)
+                preds[b].add(a)
+    return groups, topo, preds, succs
+
+
 def _order(desired: Mapping[str, Resource], prior: Mapping[str, Resource],
            changes: dict[str, Change]) -> None:
     """Number the steps: components of the reference graph in dependency order (creates,
     updates and replacements), then deletes in reverse dependency order."""
     # Only what changes is ordered: whatever refers to a created or deleted resource changes
     # itself (its attributes or its bytecode name it), so no order runs through a no-op.
-    moving = {a for a, c in changes.items() if c.action != "no-op"}
-    graph = nx.DiGraph()
-    graph.add_nodes_from(moving)
+    moving = [a for a, c in changes.items() if c.action != "no-op"]
+    moving_set = set(moving)
+    edges: dict[str, set[str]] = {}
     for addr in moving:
         resource = desired.get(addr) or prior.get(addr)
         assert resource is not None
         for dep in resource.depends_on:
-            if dep in moving:
-                graph.add_edge(dep, addr)
-    dag = nx.condensation(graph)
-    members = dag.graph["mapping"]
-    groups: dict[int, list[str]] = {}
-    for addr, comp in members.items():
-        groups.setdefault(comp, []).append(addr)
-    order = list(nx.topological_sort(dag))
+            if dep in moving_set and dep != addr:
+                edges.setdefault(dep, set()).add(addr)
+    groups, order, preds, succs = _components(moving, edges)
     # A step is a depth in the graph of changed components: what is in one step doesn't
     # depend on anything else in it, so a step is one batch.
     live: dict[int, int] = {}
     for comp in order:
         here = any(changes[a].action not in ("delete", "no-op") for a in groups[comp])
-        live[comp] = max((live[p] for p in dag.predecessors(comp)), default=0) + here
+        live[comp] = max((live[p] for p in preds[comp]), default=0) + here
         if here:
             for addr in groups[comp]:
                 if changes[addr].action not in ("delete", "no-op"):
@@ -234,7 +280,7 @@ def _order(desired: Mapping[str, Resource], prior: Mapping[str, Resource],
     gone: dict[int, int] = {}
     for comp in reversed(order):
         here = any(changes[a].action == "delete" for a in groups[comp])
-        gone[comp] = max((gone[s] for s in dag.successors(comp)), default=0) + here
+        gone[comp] = max((gone[s] for s in succs[comp]), default=0) + here
         if here:
             for addr in groups[comp]:
                 if changes[addr].action == "delete":
@@ -252,12 +298,12 @@ def _host_drift(status: HostStatus, recorded: str | None) -> tuple[str | None, b
         return f"runs {running}, the state says {was}", False
     if status.digest is None:
         return None, False
-    manifest = read_json_file(status.files, MANIFEST_FILE)
+    manifest = read_json_file(status.files, MANIFEST_JSON)
     listed = manifest.get("files", {}) if isinstance(manifest, dict) else {}
-    edited = sorted(name for name, data in status.files.items() if name != MANIFEST_FILE
+    edited = sorted(name for name, data in status.files.items() if name != MANIFEST_JSON
                     and listed.get(name) != hashlib.sha256(data).hexdigest())
     if manifest is None or manifest.get("digest") != status.digest or edited:
-        what = ", ".join(edited) or MANIFEST_FILE
+        what = ", ".join(edited) or MANIFEST_JSON
         return f"files of bundle {status.digest[:12]} were changed by hand ({what})", True
     return None, False
 
@@ -265,10 +311,15 @@ def _host_drift(status: HostStatus, recorded: str | None) -> tuple[str | None, b
 def make_plan(desired: Mapping[str, Resource] | None, state: State | None,
               statuses: list[HostStatus] | None, hosts: list[str], *, env: str | None,
               target: str, digest: str | None, root: Path,
-              pictures: Pictures | None = None) -> Plan:
+              pictures: Pictures | None = None,
+              immutable: Mapping[str, Sequence[str]] | None = None) -> Plan:
     """The plan from the desired resources (None: destroy everything), the state (None: none
-    yet) and the target's refresh (None: trust the state, `--refresh=false`)."""
-    prior = state.resources if state is not None else {}
+    yet) and the target's refresh (None: trust the state, `--refresh=false`). `immutable`:
+    kind word -> fields whose change forces a replacement (manifest.model.IMMUTABLE_FIELDS).
+    A resource whose canonical line is the same on both sides is a no-op without being
+    decoded; only the others are compared field by field."""
+    prior: Resources = state.resources if state is not None else Resources()
+    fixed = immutable or {}
     plan = Plan(env, "destroy" if desired is None else "apply", target,
                 state.lineage if state is not None else None,
                 state.serial if state is not None else 0, digest, statuses is not None)
@@ -302,8 +353,12 @@ def make_plan(desired: Mapping[str, Resource] | None, state: State | None,
                 drifted.setdefault(addr, []).append((host, found))
                 plan.drift.append(DriftItem(host, "changed outside ccc", addr, found))
     changes: dict[str, Change] = {}
-    wanted = desired if desired is not None else {}
+    wanted = Resources.of(desired) if desired is not None else Resources()
     for addr in sorted(set(wanted) | set(prior)):
+        if addr in wanted and addr in prior and addr not in drifted \
+                and wanted.line(addr) == prior.line(addr):
+            changes[addr] = Change(addr, "no-op")
+            continue
         new, old = wanted.get(addr), prior.get(addr)
         if old is None:
             assert new is not None
@@ -313,7 +368,8 @@ def make_plan(desired: Mapping[str, Resource] | None, state: State | None,
         if new is None:
             changes[addr] = Change(addr, "delete", attributes=diff_values(old.attributes, {}))
             continue
-        attrs = diff_values(old.attributes, new.attributes, immutable=new.immutable())
+        attrs = diff_values(old.attributes, new.attributes,
+                            immutable=tuple(fixed.get(new.kind, ())))
         hashes = diff_values(old.hashes, new.hashes)
         action = ("replace" if any(a.forces_replacement for a in attrs)
                   else "update" if attrs or hashes
@@ -327,14 +383,19 @@ def make_plan(desired: Mapping[str, Resource] | None, state: State | None,
     for host in hosts:
         status = by_host.get(host)
         error_text = status.error if status is not None else None
+        record = state.hosts.get(host) if state is not None else None
+        # Unknown: the last apply never reached the host, and this refresh didn't either.
+        unknown = record is not None and not record.known and (
+            status is None or status.error is not None)
         if desired is None:
-            action = "destroy" if running[host] is not None else "none"
+            action = "destroy" if running[host] is not None or unknown else "none"
         else:
-            stale = running[host] != digest or host in corrupt
+            stale = running[host] != digest or host in corrupt or unknown
             behind = running[host] != (state.bundle_digest if state else None)
-            action = "deploy" if stale and (resource_changes or behind or host in corrupt) \
-                else "none"
-        plan.hosts.append(HostPlan(host, recorded[host], running[host], action, error_text))
+            action = "deploy" if stale and (resource_changes or behind or host in corrupt
+                                            or unknown) else "none"
+        plan.hosts.append(HostPlan(host, recorded[host], running[host], action, error_text,
+                                   not unknown))
     plan.errors = _guards(plan.changes, wanted, prior, root)
     return plan
 
@@ -343,9 +404,9 @@ def _flows(changes: dict[str, Change], desired: Mapping[str, Resource],
            prior: Mapping[str, Resource], pictures: Pictures | None) -> None:
     """Flow changes in flow terms, who calls a changed flow, and its picture."""
     callers: dict[str, list[str]] = {}
-    for addr, res in desired.items():
-        if res.kind == "flow":
-            for dep in res.depends_on:
+    for addr in desired:
+        if addr.startswith("flow."):
+            for dep in desired[addr].depends_on:
                 if dep.startswith("flow."):
                     callers.setdefault(dep, []).append(addr)
     made = 0

@@ -16,11 +16,10 @@ import base64
 import binascii
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from ccc_runtime.bundle import bundle_digest
 
 from ccc_dsl.deploy.plan import Plan
 from ccc_dsl.deploy.resources import Resource, canonical, sha256
@@ -37,7 +36,7 @@ class PlanFileError(Exception):
 class SavedPlan:
     root: Path
     plan: Plan
-    desired: dict[str, Resource] | None
+    desired: Mapping[str, Resource] | None
     files: dict[str, bytes]
 
 
@@ -87,6 +86,8 @@ def read_planfile(path: Path) -> SavedPlan:
         root = Path(str(body["root"]))
     except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
         raise PlanFileError(f"{path}: the saved plan is malformed ({exc})") from None
+    from ccc_runtime.bundle import bundle_digest
+
     if plan.operation == "apply" and bundle_digest(files) != plan.bundle_digest:
         raise PlanFileError(f"{path}: the bundle in the plan doesn't have the digest the plan "
                             "names; make a new plan")

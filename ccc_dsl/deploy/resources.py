@@ -14,41 +14,26 @@ A resource carries:
   refresh compares against what a target really runs to find drift;
 - `graph`: for flows, a compact summary of the flow graph (flowdiff.py) kept in the state so a
   later plan can say what changed in flow terms.
+
+Each resource has one canonical form, `canonical(resource.to_json())`: compact JSON with sorted
+keys on one line (`address` first). `Resources` keeps resources in that form and builds a
+`Resource` only when one is read, so a plan of 10,000 resources compares 10,000 byte strings
+and decodes only the ones that differ. The desired state (desired.py) builds them from the
+repo; this module is what plan, state and apply share, and imports nothing heavy (no compiler,
+no manifest models), because a warm `ccc plan` must not pay for them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ccc_runtime.bundle import BUNDLE_FILE, MANIFEST_FILE
-from ccc_runtime.bytecode import Op, decode
-
-from ccc_dsl.compiler.ir import FlowIR
-from ccc_dsl.deploy.flowdiff import flow_summary
-from ccc_dsl.manifest.loader import SECRET_FIELDS
-from ccc_dsl.manifest.model import IMMUTABLE_FIELDS, Model, is_env_name
-from ccc_dsl.pipeline import BundleBuild
-
-KIND_WORDS: dict[str, str] = {
-    "instance": "instance", "numbers": "number", "skill_groups": "skill_group",
-    "agents": "agent", "schedules": "schedule", "prompts": "prompt", "functions": "function",
-    "flow_bindings": "flow_binding", "blacklists": "blacklist",
-    "outbound_policies": "outbound_policy", "trunks": "trunk",
-}
-"""YAML kind -> the kind word of an address; flows are `flow`."""
-YAML_KINDS = {word: kind for kind, word in KIND_WORDS.items()}
-_FLOW_REFS: dict[Op, tuple[str, str]] = {
-    Op.HOURS: ("schedule", "schedule"), Op.BLACKLIST: ("blacklist", "list"),
-    Op.CALL_FUNCTION: ("function", "function"), Op.STAFFING: ("skill_group", "group"),
-    Op.QUEUE: ("skill_group", "group"), Op.VOICEMAIL: ("skill_group", "box"),
-    Op.CALL_FLOW: ("flow", "flow"),
-}
-"""Opcodes naming a resource: (kind word, operand name)."""
+BUNDLE_JSON, MANIFEST_JSON = "bundle.json", "manifest.json"
+"""ccc_runtime.bundle's BUNDLE_FILE and MANIFEST_FILE (that module imports pydantic; tests
+check the names agree)."""
 
 
 def address(kind: str, name: str) -> str:
@@ -85,14 +70,6 @@ class Resource:
     def name(self) -> str:
         return split_address(self.address)[1]
 
-    def same_content(self, other: Resource) -> bool:
-        """Whether a deploy would change nothing of this resource (attributes and hashes)."""
-        return self.attributes == other.attributes and self.hashes == other.hashes
-
-    def immutable(self) -> tuple[str, ...]:
-        """Attributes whose change forces a replacement."""
-        return IMMUTABLE_FIELDS.get(self.kind, ())
-
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"address": self.address, "attributes": self.attributes,
                                "hashes": self.hashes, "depends_on": self.depends_on,
@@ -102,14 +79,104 @@ class Resource:
             doc["graph"] = self.graph
         return doc
 
+    def line(self) -> bytes:
+        """The canonical form: what the state stores and what plans compare."""
+        return canonical(self.to_json())
+
     @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> Resource:
+    def from_json(cls, doc: Mapping[str, Any], secrets: bool = True) -> Resource:
         """A recorded resource; a secret reference that is not surely a variable name (a state
-        written before validation caught a pasted key) is hidden before anything can print it."""
-        return cls(str(doc["address"]), _hide_pasted(dict(doc["attributes"])),
-                   dict(doc.get("hashes", {})), list(doc.get("depends_on", [])),
-                   _hide_pasted(dict(doc.get("runtime", {}))), doc.get("source"),
+        written before validation caught a pasted key) is hidden before anything can print it.
+        `secrets=False`: the caller knows the document holds no `{"env": ...}` reference."""
+        attributes, runtime = dict(doc["attributes"]), dict(doc.get("runtime", {}))
+        if secrets:
+            attributes, runtime = _hide_pasted(attributes), _hide_pasted(runtime)
+        return cls(str(doc["address"]), attributes, dict(doc.get("hashes", {})),
+                   list(doc.get("depends_on", [])), runtime, doc.get("source"),
                    bool(doc.get("prevent_destroy", False)), doc.get("graph"))
+
+    @classmethod
+    def from_line(cls, line: bytes) -> Resource:
+        """A resource from its canonical form (ValueError, KeyError, TypeError when it is not
+        one); the secret check runs only when the line holds a reference at all."""
+        doc = json.loads(line)
+        if not isinstance(doc, dict):
+            raise TypeError("a resource is a JSON object")
+        return cls.from_json(doc, secrets=b'"env":' in line)
+
+
+_ADDRESS_HEAD = b'{"address":"'
+
+
+def line_address(line: bytes) -> str | None:
+    """The address at the start of a canonical line, without decoding the rest; None when the
+    line doesn't start like one (or the address holds an escape: then decode the line)."""
+    if not line.startswith(_ADDRESS_HEAD):
+        return None
+    end = line.find(b'"', len(_ADDRESS_HEAD))
+    raw = line[len(_ADDRESS_HEAD):end] if end > 0 else b"\\"
+    if b"\\" in raw:
+        return None
+    return raw.decode("utf-8")
+
+
+class ResourceError(ValueError):
+    """A resource line of a state that doesn't decode (a hand edit)."""
+
+
+class Resources(MutableMapping[str, Resource]):
+    """Resources by address, kept as canonical lines and decoded on first read (then kept).
+    `line(addr)` is the canonical form whether or not it was decoded, so equal lines mean an
+    unchanged resource without decoding either. A line that doesn't decode raises ValueError
+    (ResourceError) naming the address when it is read."""
+
+    def __init__(self, lines: Mapping[str, bytes] | None = None,
+                 objects: Iterable[Resource] = ()) -> None:
+        self._lines: dict[str, bytes] = dict(lines or {})
+        self._built: dict[str, Resource] = {}
+        for resource in objects:
+            self[resource.address] = resource
+
+    @classmethod
+    def of(cls, resources: Mapping[str, Resource]) -> Resources:
+        return resources if isinstance(resources, Resources) else cls(
+            objects=resources.values())
+
+    def line(self, addr: str) -> bytes:
+        return self._lines[addr]
+
+    def __getitem__(self, addr: str) -> Resource:
+        built = self._built.get(addr)
+        if built is None:
+            line = self._lines[addr]
+            try:
+                built = Resource.from_line(line)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise ResourceError(f"resource {addr}: not a valid resource ({exc})") from None
+            self._built[addr] = built
+        return built
+
+    def __setitem__(self, addr: str, resource: Resource) -> None:
+        self._lines[addr] = resource.line()
+        self._built[addr] = resource
+
+    def __delitem__(self, addr: str) -> None:
+        del self._lines[addr]
+        self._built.pop(addr, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._lines)
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def __contains__(self, addr: object) -> bool:
+        return addr in self._lines
+
+    def copy(self) -> Resources:
+        new = Resources(self._lines)
+        new._built = dict(self._built)
+        return new
 
 
 HIDDEN_REF = "<hidden: not a variable name>"
@@ -119,6 +186,9 @@ HIDDEN_REF = "<hidden: not a variable name>"
 def _hide_pasted(value: Any, depth: int = 0) -> Any:
     """`value` with the `env` of every `token:`/`password:` reference that fails is_env_name
     replaced by HIDDEN_REF."""
+    from ccc_dsl.manifest.loader import SECRET_FIELDS  # heavy: only for a line with a reference
+    from ccc_dsl.manifest.model import is_env_name
+
     if depth > 64:  # state files are bounded on load; this only guards the recursion
         return value
     if isinstance(value, dict):
@@ -141,16 +211,6 @@ def canonical(value: Any) -> bytes:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def bytecode_hash(image: bytes) -> str:
-    """A flow's identity for plans: its decoded nodes (opcode, operand values, exits), entry
-    and error handler, without the source hash, the compiler version and the line table, so
-    reformatting or moving lines is no change, while any change in behaviour is."""
-    flow = decode(image)
-    doc = [flow.format_version, flow.name, flow.entry, flow.error_node,
-           [[int(n.op), list(n.operands), list(n.exits)] for n in flow.nodes]]
-    return sha256(canonical(doc))
 
 
 def read_json_file(files: Mapping[str, bytes], name: str) -> Any:
@@ -178,126 +238,7 @@ def runtime_values(locators: list[str], docs: Mapping[str, Any]) -> dict[str, An
 
 def bundle_docs(files: Mapping[str, bytes]) -> dict[str, Any]:
     """The parsed JSON files of a bundle that locators point into."""
-    return {BUNDLE_FILE: read_json_file(files, BUNDLE_FILE),
-            MANIFEST_FILE: read_json_file(files, MANIFEST_FILE)}
+    return {BUNDLE_JSON: read_json_file(files, BUNDLE_JSON),
+            MANIFEST_JSON: read_json_file(files, MANIFEST_JSON)}
 
 
-def _relative_source(model: Model, root: Path, kind: str, name: str) -> str | None:
-    """`file:line:col` of a resource, repo-relative (`root` resolved once by the caller)."""
-    span = model.span_of(kind, name)
-    if span is None:
-        return None
-    file = Path(span.file)
-    try:
-        rel = (file if file.is_absolute() else file.resolve()).relative_to(root).as_posix()
-    except ValueError:
-        rel = span.file
-    return f"{rel}:{span.line}:{span.column}"
-
-
-def _dump(resource: Any) -> dict[str, Any]:
-    data: dict[str, Any] = resource.model_dump(mode="json", exclude={"name", "lifecycle"})
-    return data
-
-
-def _manifest_refs(kind: str, r: Any) -> Iterator[str]:
-    """Addresses a manifest resource references (the instance contains all: added apart)."""
-    if kind == "numbers" and r.trunk:
-        yield address("trunk", r.trunk)
-    elif kind == "skill_groups":
-        yield from (address("number", n) for n in r.outbound_numbers)
-    elif kind == "agents":
-        yield from (address("skill_group", g) for g in r.groups)
-        if r.mobile_forwarding is not None and r.mobile_forwarding.via:
-            yield address("number", r.mobile_forwarding.via)
-    elif kind == "flow_bindings":
-        yield address("number", r.number)
-        yield address("flow", r.flow)
-    elif kind == "outbound_policies":
-        if r.blacklist:
-            yield address("blacklist", r.blacklist)
-        if r.caller_id.number:
-            yield address("number", r.caller_id.number)
-
-
-def _flow_refs(ir: FlowIR) -> Iterator[str]:
-    for node in ir.nodes.values():
-        op = node.op
-        if op in _FLOW_REFS:
-            kind, operand = _FLOW_REFS[op]
-            yield address(kind, str(node.operand(operand)))
-        if op is Op.TRANSFER_AGENT:
-            agent = node.operand("agent")
-            if isinstance(agent, list) and agent[:1] == ["const"]:
-                yield address("agent", str(agent[1]))
-        for prompt, _ in node.prompts:
-            yield address("prompt", prompt)
-
-
-def _locators(kind: str, r: Any, model: Model) -> list[str]:
-    """Where a resource shows in the bundle: what refresh reads back for drift."""
-    b, m = BUNDLE_FILE, MANIFEST_FILE
-    if kind in ("skill_groups", "agents", "schedules", "functions", "blacklists", "trunks"):
-        return [f"{b}:{kind}/{r.name}"]
-    if kind == "numbers":
-        return [f"{b}:phone_numbers/{r.number}"]
-    if kind == "outbound_policies":
-        used = model.instance is not None and model.instance.outbound_policy == r.name
-        return [f"{b}:outbound"] if used else []
-    if kind == "prompts":
-        files = sorted({v.file for v in r.languages.values() if v.file})
-        return [f"{b}:prompts/{r.name}", *(f"{m}:files/{f}" for f in files)]
-    if kind == "flow_bindings":
-        number = model.numbers.get(r.number)
-        return [f"{b}:numbers/{number.number}"] if number is not None else []
-    return []
-
-
-def desired_resources(built: BundleBuild) -> dict[str, Resource]:
-    """The desired state of a compiled repo (`built.ok`), by address, sorted."""
-    analysis = built.build.analysis
-    assert analysis is not None and built.ok
-    model = analysis.program.model
-    assert model is not None
-    root = Path(model.root)
-    real_root = root.resolve()
-    docs = bundle_docs(built.files)
-    out: dict[str, Resource] = {}
-    instance_addr: str | None = None
-    if model.instance is not None:
-        inst = model.instance
-        instance_addr = address("instance", inst.name)
-        guarded = bool(inst.lifecycle and inst.lifecycle.prevent_destroy)
-        out[instance_addr] = Resource(
-            instance_addr, _dump(inst), prevent_destroy=guarded,
-            source=_relative_source(model, real_root, "instance", "instance") if guarded
-            else None)
-    contained = [instance_addr] if instance_addr else []
-    for kind, word in KIND_WORDS.items():
-        if kind == "instance":
-            continue
-        for name, r in model.resources(kind).items():
-            addr = address(word, name)
-            hashes: dict[str, str] = {}
-            if kind == "prompts":
-                for variant in r.languages.values():
-                    if variant.file and variant.file in built.files:
-                        hashes[variant.file] = sha256(built.files[variant.file])
-            guarded = bool(r.lifecycle and r.lifecycle.prevent_destroy)
-            # Only a guarded resource needs its place (S901 points there, even after it is
-            # gone from the repo): finding positions costs more than the rest on big repos.
-            out[addr] = Resource(
-                addr, _dump(r), hashes,
-                sorted({*contained, *_manifest_refs(kind, r)}),
-                runtime_values(_locators(kind, r, model), docs),
-                _relative_source(model, real_root, kind, name) if guarded else None, guarded)
-    for name, flow in built.build.flows.items():
-        ir = analysis.program.flows[name]
-        addr = address("flow", name)
-        refs = sorted({*contained, *_flow_refs(ir)} - {addr})
-        out[addr] = Resource(
-            addr, {}, {"bytecode": bytecode_hash(flow.image)}, refs,
-            runtime_values([f"{MANIFEST_FILE}:files/{name}.ccb"], docs),
-            f"{flow.source}:{ir.name_span.line}:{ir.name_span.column}",
-            graph=flow_summary(ir, root))
-    return dict(sorted(out.items()))

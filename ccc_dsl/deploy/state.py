@@ -10,6 +10,11 @@
 plan can tell whether the state moved under it (stale plan). Secrets are never in a state: the
 attributes hold references (`{"env": "NAME"}`) only.
 
+The document is written with one resource per line, each in its canonical form (resources.py),
+and the rest of the document on the first line. Loading splits the lines and decodes only the
+resources that are read (a plan reads the ones whose line differs from the desired one); a
+document in any other layout (hand-formatted, or written by an older ccc) is decoded whole.
+
 Backends (`StateBackend`) load, write, lock and unlock; the local file is the default. It writes
 atomically (temp file, fsync, rename, fsync of the folder), keeps the previous state as
 `<file>.backup`, and locks with `<file>.lock` (owner, pid, host, time, id). The interface is
@@ -32,7 +37,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ccc_dsl import __version__
-from ccc_dsl.deploy.resources import Resource
+from ccc_dsl.deploy.resources import Resource, Resources, line_address
 
 FORMAT_VERSION = 1
 MAX_STATE_BYTES = 256 * 1024 * 1024
@@ -62,6 +67,12 @@ class HostRecord:
     digest: str | None
     time: str
     error: str | None = None
+    known: bool = True
+    """False when the last operation could not read the host (unreachable, a refused login or
+    host key): `digest` is then the last digest known, not necessarily what it runs."""
+
+
+_HEAD_END = b',"resources":['
 
 
 @dataclass
@@ -71,7 +82,7 @@ class State:
     env: str | None
     bundle_digest: str | None = None
     hosts: dict[str, HostRecord] = field(default_factory=dict)
-    resources: dict[str, Resource] = field(default_factory=dict)
+    resources: Resources = field(default_factory=Resources)
     ccc_version: str = __version__
 
     @classmethod
@@ -79,40 +90,91 @@ class State:
         """An empty state with a new lineage (serial 0: never written)."""
         return cls(str(uuid.uuid4()), 0, env)
 
-    def to_json(self) -> dict[str, Any]:
+    def _head(self) -> dict[str, Any]:
         return {
             "format_version": FORMAT_VERSION, "serial": self.serial, "lineage": self.lineage,
             "env": self.env, "ccc_version": self.ccc_version,
             "bundle_digest": self.bundle_digest,
-            "hosts": {h: {"digest": r.digest, "time": r.time, "error": r.error}
-                      for h, r in sorted(self.hosts.items())},
-            "resources": [r.to_json() for _, r in sorted(self.resources.items())],
+            "hosts": {h: {"digest": r.digest, "time": r.time, "error": r.error,
+                          "known": r.known} for h, r in sorted(self.hosts.items())},
         }
 
     def to_bytes(self) -> bytes:
-        return (json.dumps(self.to_json(), indent=1, sort_keys=True, ensure_ascii=False)
-                + "\n").encode("utf-8")
+        """The document: the head on the first line, then one canonical resource a line."""
+        head = json.dumps(self._head(), sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False).encode("utf-8")
+        lines = [self.resources.line(addr) for addr in sorted(self.resources)]
+        return head[:-1] + _HEAD_END + b"\n" + b",\n".join(lines) + b"\n]}\n"
 
     @classmethod
-    def from_json(cls, doc: Any, where: str) -> State:
+    def from_bytes(cls, data: bytes, where: str) -> State:
+        """A state document; StateError when it is not one."""
+        fast = _split_lines(data)
+        if fast is not None:
+            head, lines = fast
+            return cls._from_parts(head, lines, where)
+        try:
+            doc = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise StateError(f"{where}: the state is not valid JSON ({exc}); restore its "
+                             ".backup if that is intact") from None
         if not isinstance(doc, dict):
             raise StateError(f"{where}: not a state (expected a JSON object)")
+        try:
+            objects = [Resource.from_json(r) for r in doc.get("resources", ())]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StateError(f"{where}: not a valid state ({exc})") from None
+        return cls._from_parts(doc, Resources(objects=objects), where)
+
+    @classmethod
+    def _from_parts(cls, doc: dict[str, Any], resources: Resources, where: str) -> State:
         version = doc.get("format_version")
         if version != FORMAT_VERSION:
             raise StateError(f"{where}: state format {version!r}; this ccc reads format "
                              f"{FORMAT_VERSION} (upgrade ccc, or restore the .backup)")
         try:
-            resources = [Resource.from_json(r) for r in doc["resources"]]
-            hosts = {str(h): HostRecord(r.get("digest"), str(r.get("time", "")), r.get("error"))
+            if "resources" in doc and not isinstance(doc["resources"], list):
+                raise TypeError("resources")
+            hosts = {str(h): HostRecord(r.get("digest"), str(r.get("time", "")), r.get("error"),
+                                        bool(r.get("known", True)))
                      for h, r in dict(doc.get("hosts", {})).items()}
             serial = doc["serial"]
             if not isinstance(serial, int) or isinstance(serial, bool) or serial < 0:
                 raise TypeError("serial")
             return cls(str(doc["lineage"]), serial, doc.get("env"), doc.get("bundle_digest"),
-                       hosts, {r.address: r for r in resources},
-                       str(doc.get("ccc_version", "")))
+                       hosts, resources, str(doc.get("ccc_version", "")))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StateError(f"{where}: not a valid state ({exc})") from None
+
+
+def _split_lines(data: bytes) -> tuple[dict[str, Any], Resources] | None:
+    """(head, resources as lines) of a document in State.to_bytes's layout; None for any
+    other layout (the caller then decodes it whole). A resource line is only decoded when it
+    is read, and then checked (Resources raises ValueError naming it)."""
+    lines = data.split(b"\n")
+    if len(lines) < 3 or not lines[0].endswith(_HEAD_END) or lines[-1] != b"" \
+            or lines[-2] != b"]}":
+        return None
+    try:
+        head = json.loads(lines[0][:-len(_HEAD_END)] + b"}")
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+    if not isinstance(head, dict):
+        return None
+    body = lines[1:-2]
+    by_address: dict[str, bytes] = {}
+    for i, line in enumerate(body):
+        if i < len(body) - 1:
+            if not line.endswith(b"},"):
+                return None
+            line = line[:-1]
+        elif not line.endswith(b"}"):
+            return None
+        addr = line_address(line)
+        if addr is None or addr in by_address:
+            return None
+        by_address[addr] = line
+    return head, Resources(by_address)
 
 
 @dataclass(frozen=True)
@@ -223,12 +285,7 @@ class LocalBackend:
             raise StateError(f"{path}: can't read the state: {exc.strerror or exc}") from None
         if len(data) > MAX_STATE_BYTES:
             raise StateError(f"{path}: the state is larger than {MAX_STATE_BYTES} bytes")
-        try:
-            doc = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise StateError(f"{path}: the state is not valid JSON ({exc}); restore "
-                             f"{self.backup_path.name} if it is intact") from None
-        return State.from_json(doc, str(path))
+        return State.from_bytes(data, str(path))
 
     def load(self) -> State | None:
         return self._read(self.path)

@@ -386,6 +386,8 @@ class LocalTarget(Spec):
     path: str
     state: str | None = None
     """Where the state file lives (default `.ccc/state/<env>.json` in the repo)."""
+    keep_bundles: int = Field(default=3, ge=0, le=1000)
+    """Old bundles kept after an apply besides `current` and the one it replaced."""
 
 
 class SshHost(Spec):
@@ -406,6 +408,9 @@ class SshTarget(Spec):
     known_hosts: str | None = None
     state: str | None = None
     """Where the state file lives (default `.ccc/state/<env>.json` in the repo)."""
+    keep_bundles: int = Field(default=3, ge=0, le=1000)
+    """Old bundles kept on each host after an apply besides `current` and the one it
+    replaced."""
 
 
 TargetSpec = Annotated[LocalTarget | SshTarget, Field(discriminator="type")]

@@ -115,12 +115,21 @@ def _mermaid_text(text: str) -> str:
     return text.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
 
 
+MARKED_STYLE: Final = "fill:#fff3b0,stroke:#d4a000,stroke-width:2px"
+"""How to_mermaid fills a marked node (a plan's picture marks what it changes)."""
+
+
+def mermaid_ids(ir: FlowIR) -> dict[int, str]:
+    """IR node -> its id in to_mermaid's picture (`n0`, `n1`, ... in line order)."""
+    return {node: f"n{i}" for i, node in enumerate(_ordered(ir))}
+
+
 def to_mermaid(ir: FlowIR, marked: Collection[int] = ()) -> str:
     """A Mermaid flowchart (GitHub renders ```mermaid blocks in pull requests); `marked` nodes
     (e.g. what a plan changes) are filled yellow."""
     nodes = ir.nodes
     order = _ordered(ir)
-    ids = {node: f"n{i}" for i, node in enumerate(order)}
+    ids = mermaid_ids(ir)
     reachable = ir.reachable()
     lines = ["flowchart TD", f'  start(["{_mermaid_text(ir.name)}"])']
     dead = False
@@ -147,7 +156,7 @@ def to_mermaid(ir: FlowIR, marked: Collection[int] = ()) -> str:
         if node not in reachable:
             lines.append(f"  style {ids[node]} stroke-dasharray: 5 5,color:#888")
         if node in marked:
-            lines.append(f"  style {ids[node]} fill:#fff3b0,stroke:#d4a000,stroke-width:2px")
+            lines.append(f"  style {ids[node]} {MARKED_STYLE}")
     return "\n".join(lines) + "\n"
 
 

@@ -6,7 +6,7 @@ characters (GitHub's comment limit is 65,536): what doesn't fit is left out with
 from __future__ import annotations
 
 from ccc_dsl.deploy.plan import Change, Plan
-from ccc_dsl.views.plan_text import attribute_line, change_title, summary_line
+from ccc_dsl.views.plan_text import attribute_line, change_title, host_runs, summary_line
 
 MAX_CHARS = 60_000
 ICONS = {"create": "🟢 create", "update": "🟡 update", "replace": "🟣 replace",
@@ -80,9 +80,8 @@ def render_markdown(plan: Plan, limit: int = MAX_CHARS) -> str:
     if hosts:
         head += ["#### Hosts", ""]
         for h in hosts:
-            running = h.running[:12] if h.running else "nothing"
             head.append(f"- **{h.host}**: " + (f"can't refresh: {h.error}" if h.error else
-                        f"{h.action} (runs {running})"))
+                        f"{h.action} ({host_runs(h)})"))
         head.append("")
     text = "\n".join(head)
     note_room = 300

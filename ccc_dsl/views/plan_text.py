@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ccc_dsl.deploy.plan import AttributeChange, Change, Plan
+from ccc_dsl.deploy.plan import AttributeChange, Change, HostPlan, Plan
 from ccc_dsl.views.terminal import paint, visible
 
 MARKERS = {"create": ("+", "32"), "update": ("~", "33"), "replace": ("-/+", "35"),
@@ -32,6 +32,14 @@ def summary_line(plan: Plan) -> str:
         verb = "clear" if plan.operation == "destroy" else "update"
         line += f" {counts['hosts']} host(s) to {verb}."
     return line
+
+
+def host_runs(h: HostPlan) -> str:
+    """What a host runs, in words: `runs 5d1c0e2a9b7f`, or what was last known of it."""
+    running = h.running[:12] if h.running else "nothing"
+    if not h.known:
+        return f"last known to run {running}; the last apply could not reach it"
+    return f"runs {running}"
 
 
 def attribute_line(a: AttributeChange, action: str) -> str:
@@ -96,14 +104,13 @@ def render_text(plan: Plan, color: bool = False) -> str:
     if hosts:
         lines += ["", "Hosts:"]
         for h in hosts:
-            running = h.running[:12] if h.running else "nothing"
             if h.error:
                 lines.append(f"  {h.host}: can't refresh: {h.error}")
             elif h.action == "deploy":
                 lines.append(f"  {h.host}: deploy bundle {(plan.bundle_digest or '')[:12]} "
-                             f"(runs {running})")
+                             f"({host_runs(h)})")
             else:
-                lines.append(f"  {h.host}: remove current (runs {running})")
+                lines.append(f"  {h.host}: remove current ({host_runs(h)})")
     for problem in plan.errors:
         lines += ["", paint(f"Error: {problem.code} {problem.message}", "1;31", color)]
         lines += [f"  at {problem.span}"] if problem.span else []

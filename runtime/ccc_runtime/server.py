@@ -42,7 +42,7 @@ from .sip.endpoint import ServerTransaction, SipEndpoint
 from .sip.message import SipParseError, parse_uri, user_of
 from .sip.prompts import PromptError, PromptStore
 from .sip.register import Registrations
-from .sip.rtp import MediaTicker, PortPool, PortsExhausted
+from .sip.rtp import DEFAULT_RTP_PORTS, MediaTicker, PortPool, PortsExhausted
 from .sip.sdp import PCMA, PCMU, build_sdp, parse_sdp
 from .sipchannel import Media, SipChannel
 from .vm import Runtime
@@ -51,7 +51,6 @@ log = logging.getLogger("ccc_runtime.server")
 
 RELOAD_CHECK_S = 2.0
 RETRY_AFTER_S = 5
-DEFAULT_RTP_PORTS = (40000, 41000)
 
 
 class ServeError(Exception):

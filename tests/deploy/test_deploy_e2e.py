@@ -15,7 +15,7 @@ from ccc_runtime.rundir import RuntimeDir
 from deploy_helpers import EXAMPLES, RUNTIME, ccc, edit
 from repos import copy_examples
 
-from ccc_dsl.deploy.resources import bytecode_hash
+from ccc_dsl.deploy.desired import bytecode_hash
 from ccc_dsl.deploy.state import LocalBackend
 from ccc_dsl.manifest.loader import read_yaml
 from ccc_dsl.pipeline import build_bundle

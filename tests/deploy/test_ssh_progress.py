@@ -1,4 +1,5 @@
-"""The deploy progress bars: drawn on a terminal only, one per host, ended by done/failed."""
+"""The deploy progress bars: drawn on a terminal only (and not with NO_COLOR), one per host,
+ended by done/failed."""
 
 from __future__ import annotations
 
@@ -19,8 +20,14 @@ def test_no_bars_off_a_terminal() -> None:
         assert progress is None
 
 
-def test_a_bar_per_host_with_its_last_step(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_bars_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
+    with host_bars(["a"], Terminal()) as progress:
+        assert progress is None
+
+
+def test_a_bar_per_host_with_its_last_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
     screen = Terminal()
     with host_bars(["cc1.acme.example", "cc2.acme.example:2222"], screen) as progress:
         assert progress is not None
@@ -33,4 +40,3 @@ def test_a_bar_per_host_with_its_last_step(monkeypatch: pytest.MonkeyPatch) -> N
     assert "done: runs 86803cfeed23" in out
     assert "[red]x[/red]" in out  # host text is never read as markup
     assert "ignored" not in out
-    assert "\x1b[31m" not in out  # NO_COLOR: no colour codes

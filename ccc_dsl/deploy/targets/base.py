@@ -15,6 +15,10 @@ from typing import Protocol
 
 REFRESH_FILES = ("bundle.json", "build.json", "manifest.json")
 """The files of the current bundle that refresh reads back."""
+LOCAL_HOST = "local"
+"""The one host of a local target."""
+SERVE_PID_FILE = "serve.pid"
+"""Where `ccc serve` may write its pid in a runtime directory (read for a reload signal)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,11 @@ class HostResult:
     error: str | None = None
     uploaded: int = 0
     """Files sent (a host that already had the bundle gets none)."""
+    known: bool = True
+    """False when the host could not be read at all (unreachable, login or host key refused):
+    `digest` is then None and says nothing about what the host runs."""
+    pruned: tuple[str, ...] = ()
+    """Old bundles removed after the switch (`keep_bundles`)."""
 
 
 Progress = Callable[[str, str], None]

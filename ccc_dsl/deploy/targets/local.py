@@ -4,7 +4,9 @@ Deploy installs the bundle under `bundles/<digest>/` (written whole, or left as 
 already there whole), then switches `current` to it atomically, then asks a running `ccc serve`
 to reload: SIGHUP to the pid in `serve.pid` when that file names a live ccc process. The switch
 alone is enough: the runtime also notices a changed `current` by itself, and calls in progress
-finish on the bundle they started on.
+finish on the bundle they started on. Last, old bundles are pruned: `current`, the bundle it
+replaced (calls in progress may still play its prompts) and the `keep_bundles` newest others
+stay.
 """
 
 from __future__ import annotations
@@ -18,20 +20,26 @@ from pathlib import Path
 from ccc_runtime.bundle import BundleError
 from ccc_runtime.rundir import RuntimeDir
 
-from ccc_dsl.deploy.targets.base import REFRESH_FILES, HostResult, HostStatus, Progress
+from ccc_dsl.deploy.targets.base import (
+    LOCAL_HOST,
+    REFRESH_FILES,
+    SERVE_PID_FILE,
+    HostResult,
+    HostStatus,
+    Progress,
+)
 
-SERVE_PID_FILE = "serve.pid"
-"""Where `ccc serve` may write its pid in the runtime directory (read for a reload signal)."""
 MAX_REFRESH_BYTES = 64 * 1024 * 1024
-HOST = "local"
+HOST = LOCAL_HOST
 
 
 class LocalTarget:
     """A runtime directory on this machine; one host, called `local`."""
 
-    def __init__(self, path: Path, name: str = "local") -> None:
+    def __init__(self, path: Path, name: str = "local", keep_bundles: int = 3) -> None:
         self.name = name
         self.rundir = RuntimeDir(path)
+        self.keep_bundles = keep_bundles
 
     @property
     def hosts(self) -> list[str]:
@@ -69,7 +77,15 @@ class LocalTarget:
             return [HostResult(HOST, self.rundir.current() or running, _one_line(exc))]
         if notify_serve(self.rundir.path):
             say(HOST, "asked ccc serve to reload")
-        return [HostResult(HOST, digest, uploaded=uploaded)]
+        protect = {running} if running is not None else set()
+        try:
+            pruned = tuple(self.rundir.prune(self.keep_bundles, protect))
+        except OSError as exc:  # the deploy is done; an old bundle left over harms nothing
+            say(HOST, f"could not prune old bundles: {_one_line(exc)}")
+            pruned = ()
+        if pruned:
+            say(HOST, f"pruned {len(pruned)} old bundle(s)")
+        return [HostResult(HOST, digest, uploaded=uploaded, pruned=pruned)]
 
     async def destroy(self, progress: Progress | None = None) -> list[HostResult]:
         say = progress or (lambda host, message: None)

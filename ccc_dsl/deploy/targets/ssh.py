@@ -13,7 +13,9 @@ Each host is handled on its own, all in parallel; a host's failure becomes its
 4. create a new symlink and rename it over `current` (SFTP posix-rename, or `mv -T`);
 5. ask `ccc serve` there to reload (SIGHUP to the pid in `serve.pid`, when /proc says that pid
    is ccc), best effort: the switch of `current` alone is enough, the runtime also checks it
-   on its own.
+   on its own;
+6. prune old bundles: `current`, the bundle it replaced and the `keep_bundles` newest others
+   stay (best effort too: a bundle left over harms nothing).
 
 A crash or a cut connection at any step leaves the old `current` or the new one, each pointing
 at a whole bundle; a leftover staging folder is removed by the next deploy of that bundle.
@@ -47,8 +49,13 @@ from ccc_runtime.rundir import (  # one layout: the names RuntimeDir itself uses
     _safe_relative,
 )
 
-from ccc_dsl.deploy.targets.base import REFRESH_FILES, HostResult, HostStatus, Progress
-from ccc_dsl.deploy.targets.local import SERVE_PID_FILE
+from ccc_dsl.deploy.targets.base import (
+    REFRESH_FILES,
+    SERVE_PID_FILE,
+    HostResult,
+    HostStatus,
+    Progress,
+)
 
 MAX_REFRESH_FILE = 64 << 20
 MAX_MANIFEST = 16 << 20
@@ -87,7 +94,10 @@ class _Job:
     say: Callable[[str], None]
     step: str = "connecting"
     running: str | None = None
+    known: bool = False
+    """Whether `current` was read: until then `running` says nothing."""
     uploaded: int = 0
+    pruned: tuple[str, ...] = ()
 
     def at(self, step: str) -> None:
         self.step = step
@@ -99,7 +109,8 @@ class SshTarget:
 
     def __init__(self, name: str, hosts: Sequence[SshHost], *,
                  known_hosts: Path | None = None, identity_file: Path | None = None,
-                 connect_timeout: float = 15.0, host_timeout: float = 600.0) -> None:
+                 connect_timeout: float = 15.0, host_timeout: float = 600.0,
+                 keep_bundles: int = 3) -> None:
         if not hosts:
             raise ValueError("an ssh target needs at least one host")
         labels = [h.label for h in hosts]
@@ -112,6 +123,7 @@ class SshTarget:
         self.identity_file = identity_file
         self.connect_timeout = connect_timeout
         self.host_timeout = host_timeout
+        self.keep_bundles = keep_bundles
 
     @property
     def hosts(self) -> list[str]:
@@ -134,7 +146,7 @@ class SshTarget:
         bad = sorted(rel for rel in files if not _safe_relative(rel))
         if bad:
             raise ValueError(f"bundle paths outside the folder: {', '.join(bad)}")
-        step = partial(_deploy, files=files, digest=digest)
+        step = partial(_deploy, files=files, digest=digest, keep=self.keep_bundles)
         slots = asyncio.Semaphore(HOSTS_AT_ONCE)
         return list(await asyncio.gather(*(
             self._run(host, label, progress, step, slots) for host, label in self._pairs())))
@@ -163,9 +175,10 @@ class SshTarget:
         except Exception as exc:
             message = await self._explain(exc, host, job)
             job.say(f"failed: {message}")
-            return HostResult(label, job.running, error=message, uploaded=job.uploaded)
+            return HostResult(label, job.running, error=message, uploaded=job.uploaded,
+                              known=job.known)
         job.say("done: " + (f"runs {job.running[:12]}" if job.running else "runs nothing"))
-        return HostResult(label, job.running, uploaded=job.uploaded)
+        return HostResult(label, job.running, uploaded=job.uploaded, pruned=job.pruned)
 
     async def _refresh_one(self, host: SshHost, label: str,
                            slots: asyncio.Semaphore) -> HostStatus:
@@ -281,9 +294,11 @@ _Step = Callable[[_Remote, _Job], Awaitable[None]]
 
 
 async def _deploy(remote: _Remote, job: _Job, *, files: Mapping[str, bytes],
-                  digest: str) -> None:
+                  digest: str, keep: int) -> None:
     job.step = "reading current"
     job.running = await _read_current(remote)
+    job.known = True
+    previous = job.running
     job.say("connected; runs " + (job.running[:12] if job.running else "nothing"))
     job.step = "creating the bundles folder"
     await remote.sftp.makedirs(remote.path(BUNDLES), exist_ok=True)
@@ -292,18 +307,37 @@ async def _deploy(remote: _Remote, job: _Job, *, files: Mapping[str, bytes],
         job.at("the bundle is already on the host")
     else:
         await _upload(remote, job, files, hashes, digest)
-    if job.running == digest:
+    if job.running != digest:
+        job.step = "switching current"
+        await _switch(remote, f"{BUNDLES}/{digest}")
+        job.running = digest
+        job.at(f"switched current to {digest[:12]}")
+        await _reload(remote, job)
+    await _prune(remote, job, keep, {digest, *([previous] if previous else [])})
+
+
+async def _prune(remote: _Remote, job: _Job, keep: int, protect: set[str]) -> None:
+    """Remove old bundles: all but `protect` and the `keep` newest others (as
+    RuntimeDir.prune does locally). Best effort: a failure is said and ignored."""
+    job.step = "pruning old bundles"
+    try:
+        entries = [n for n in await _listing(remote, BUNDLES)
+                   if _DIGEST.fullmatch(n) and n not in protect]
+        old = entries[keep:]
+        for name in old:
+            await remote.sftp.rmtree(remote.path(BUNDLES, name), ignore_errors=True)
+    except (asyncssh.Error, _HostError, OSError) as exc:
+        job.say(f"could not prune old bundles: {getattr(exc, 'reason', None) or exc}")
         return
-    job.step = "switching current"
-    await _switch(remote, f"{BUNDLES}/{digest}")
-    job.running = digest
-    job.at(f"switched current to {digest[:12]}")
-    await _reload(remote, job)
+    job.pruned = tuple(old)
+    if old:
+        job.at(f"pruned {len(old)} old bundle(s)")
 
 
 async def _destroy(remote: _Remote, job: _Job) -> None:
     job.step = "reading current"
     job.running = await _read_current(remote)
+    job.known = True
     if job.running is None:
         job.at("nothing deployed")
         return
