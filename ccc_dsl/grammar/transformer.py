@@ -138,7 +138,9 @@ class new:
 
 
 def _tok_span(file: str, tok: Token) -> Span:
-    return new_span(file, tok.line or 0, tok.column or 0, tok.end_line or 0, tok.end_column or 0)
+    """A token's span: the lexer and the repairs of errors.py (which borrow a token's
+    position) give every token all four positions."""
+    return new_span(file, tok.line, tok.column, tok.end_line, tok.end_column)
 
 
 # The helper records below live only during a parse; plain (not frozen) slotted dataclasses are
@@ -158,8 +160,10 @@ class _Opt:
 
 @dataclass(slots=True)
 class _Exits:
+    """The exits of a statement and the `}` that closes them (where the statement ends)."""
+
     exits: tuple[ast.Exit, ...]
-    span: Span
+    rbrace: Token
 
 
 @dataclass(slots=True)
@@ -179,7 +183,8 @@ class AstBuilder(Transformer[Token, Any]):
         super().__init__(visit_tokens=False)
         self.file = "<input>"
         self.diagnostics: list[Diagnostic] = []
-        self._reprompts = 0  # reprompts built since the last step: only then is a check needed
+        self._reprompts: list[ast.Reprompt] = []  # built since the last step
+        self._meant: set[int] = set()  # ids of those directly in an exit of a menu, collect...
         self._depth: dict[int, tuple[int, ast.Expr]] = {}
         """id of an expression node -> its depth (leaves, absent, are 1) and the node itself,
         kept so that its id is not reused during the parse."""
@@ -189,26 +194,29 @@ class AstBuilder(Transformer[Token, Any]):
     def reset(self, file: str) -> None:
         self.file = file
         self.diagnostics = []
-        self._reprompts = 0
+        self._reprompts = []
+        self._meant = set()
         self._depth = {}
         self._too_deep = {}
 
     # ------------------------------------------------------------ helpers
 
     def _span(self, first: Any, last: Any) -> Span:
-        """From the start of `first` to the end of `last` (tokens or nodes); hot, so no
-        intermediate spans are built for tokens."""
-        if isinstance(first, Token):
-            line, column = first.line, first.column
-        else:
-            line, column = first.span.line, first.span.column
-        if isinstance(last, _Opt):  # a statement or option ending in an option
-            last = last.last
-        if isinstance(last, Token):
-            end_line, end_column = last.end_line, last.end_column
-        else:
-            end_line, end_column = last.span.end_line, last.span.end_column
-        return new_span(self.file, line or 0, column or 0, end_line or 0, end_column or 0)
+        """From the start of `first` to the end of `last` (tokens, nodes, options or exits); hot,
+        so no intermediate spans are built for tokens (a token has a span's four positions)."""
+        if type(first) is not Token:
+            first = first.span
+        if type(last) is not Token:
+            kind = type(last)
+            if kind is _Opt:  # a statement or option ending in an option
+                last = last.last
+                if type(last) is not Token:
+                    last = last.span
+            elif kind is _Exits:
+                last = last.rbrace
+            else:
+                last = last.span
+        return new_span(self.file, first.line, first.column, last.end_line, last.end_column)
 
     def _error(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
         self.diagnostics.append(error(code, message, span, hint))
@@ -222,7 +230,7 @@ class AstBuilder(Transformer[Token, Any]):
                         span, "store the value in a variable of your own, e.g. `my_" + root + "`")
 
     def _duration(self, tok: Token, kind: str) -> int:
-        ms, in_range = _duration_ms(str(tok), kind)
+        ms, in_range = _duration_ms(tok.value, kind)
         if not in_range:
             low, high = DURATION_LIMITS[kind]
             self._error(
@@ -271,8 +279,10 @@ class AstBuilder(Transformer[Token, Any]):
         return noinput, nomatch
 
     def _exits(self, children: list[Any]) -> tuple[ast.Exit, ...]:
-        found = [c for c in children if isinstance(c, _Exits)]
-        return found[0].exits if found else ()
+        for child in reversed(children):  # the exits come last
+            if type(child) is _Exits:
+                return child.exits
+        return ()
 
     def _end(self, children: list[Any]) -> Any:
         for child in reversed(children):
@@ -292,10 +302,9 @@ class AstBuilder(Transformer[Token, Any]):
             else:
                 seen[flow.name] = flow
         if children:
-            span = Span(self.file, children[0].span.line, children[0].span.column,
-                        children[-1].span.end_line, children[-1].span.end_column)
+            span = self._span(children[0], children[-1])
         else:
-            span = Span(self.file, 1, 1, 1, 1)
+            span = new_span(self.file, 1, 1, 1, 1)
         return new.Module(self.file, tuple(children), span)
 
     def flow(self, children: list[Any]) -> ast.Flow:
@@ -316,51 +325,66 @@ class AstBuilder(Transformer[Token, Any]):
 
     def step(self, children: list[Any]) -> ast.Step:
         label: Token = children[0]
-        if label in _RESERVED_LABELS:
+        if label.value in _RESERVED_LABELS:
             self._error("P105", f"`{label}` is a reserved word and can't be used as a label",
                         _tok_span(self.file, label), f"choose another label, e.g. `{label}_step`")
-        body: list[ast.Stmt] = []
-        for line in children[1:]:
-            if isinstance(line, tuple):
-                body.extend(line)
-            else:
-                body.append(line)
-        block = tuple(body)
-        step = new.Step(str(label), _tok_span(self.file, label), block,
-                        self._span(label, block[-1]))
+        block: ast.Block
+        if len(children) == 2 and type(children[1]) is tuple:  # one chain: most steps
+            block = children[1]
+        else:
+            body: list[ast.Stmt] = []
+            for line in children[1:]:
+                if type(line) is tuple:
+                    body.extend(line)
+                else:
+                    body.append(line)
+            block = tuple(body)
+        file, end = self.file, block[-1].span
+        step = new.Step(label.value, _tok_span(file, label), block,
+                        new_span(file, label.line, label.column, end.end_line, end.end_column))
         if self._reprompts:
-            self._reprompts = 0
-            self._check_reprompt(step)
+            self._check_reprompts()
         return step
 
-    def _check_reprompt(self, step: ast.Step) -> None:
-        """`reprompt` is only meaningful directly in an exit of a menu, collect or survey."""
-        allowed = {id(stmt) for asking in step.walk()
-                   if isinstance(asking, ast.Menu | ast.Collect | ast.Survey)
-                   for ex in asking.exits for stmt in ex.body if isinstance(stmt, ast.Reprompt)}
-        for stmt in step.find_all(ast.Reprompt):
-            if id(stmt) not in allowed:  # by identity: every Reprompt compares equal
+    def _check_reprompts(self) -> None:
+        """`reprompt` is only meaningful directly in an exit of a menu, collect or survey: every
+        one the step built that such a statement did not claim (`_asking_exits`) is P208. Done
+        from the lists kept while parsing: a walk of each step was a tenth of the parse."""
+        for stmt in self._reprompts:
+            if id(stmt) not in self._meant:  # by identity: every Reprompt compares equal
                 self._error("P208", "`reprompt` is only allowed in an exit of a menu, collect or "
                             "survey", stmt.span, "use a label to go back to an earlier step")
+        self._reprompts = []
+        self._meant = set()
+
+    def _asking_exits(self, children: list[Any]) -> tuple[ast.Exit, ...]:
+        """The exits of a menu, collect or survey; the reprompts directly in them are meant."""
+        exits = self._exits(children)
+        if self._reprompts:
+            for ex in exits:
+                for stmt in ex.body:
+                    if type(stmt) is ast.Reprompt:
+                        self._meant.add(id(stmt))
+        return exits
 
     def chain(self, children: list[Any]) -> ast.Block:
+        if len(children) == 3 and children[2] is None:  # one statement, no `then label`
+            return (children[0],)
         stmts: list[ast.Stmt] = []
         for child in children:
-            if child is None:
-                continue
-            if isinstance(child, Token):
+            if type(child) is Token:
                 if child.type == "NAME":
                     stmts.append(self._goto(child))
-                continue
-            stmts.append(child)
+            elif child is not None:
+                stmts.append(child)
         return tuple(stmts)
 
     def _goto(self, name: Token) -> ast.Goto:
         span = _tok_span(self.file, name)
-        if name == "then":  # `play "x" then then hangup`: not a jump to a label named `then`
+        if name.value == "then":  # `play "x" then then hangup`: not a jump to a label `then`
             self._error("P105", "`then` twice: one `then` joins two actions", span,
                         "remove one `then`")
-        return new.Goto(new.Ref(ast.RefKind.LABEL, str(name), span), span)
+        return new.Goto(new.Ref(ast.RefKind.LABEL, name.value, span), span)
 
     def _block(self, target: ast.Block | Token) -> ast.Block:
         """The target of an exit or an if: a chain, or a bare label (a goto)."""
@@ -369,13 +393,17 @@ class AstBuilder(Transformer[Token, Any]):
         return target
 
     def exits(self, children: list[Any]) -> _Exits:
-        rbrace: Token = children[-1]
+        file = self.file
         exits: list[ast.Exit] = []
         seen: dict[str, ast.Exit] = {}
         for i in range(0, len(children) - 1, 2):
             name_tok: Token = children[i]
-            body = self._block(children[i + 1])
-            ex = new.Exit(name_tok[:-2].rstrip(), body, self._span(name_tok, body[-1]))
+            body = children[i + 1]
+            if type(body) is Token:
+                body = (self._goto(body),)
+            end = body[-1].span
+            ex = new.Exit(name_tok.value[:-2].rstrip(), body, new_span(
+                file, name_tok.line, name_tok.column, end.end_line, end.end_column))
             exits.append(ex)
             if ex.name in seen:
                 what = f"key `{ex.name}`" if ex.is_key else f"exit `{ex.name}`"
@@ -383,9 +411,7 @@ class AstBuilder(Transformer[Token, Any]):
                             f"the first is at line {seen[ex.name].span.line}")
             else:
                 seen[ex.name] = ex
-        start = exits[0].span if exits else _tok_span(self.file, rbrace)
-        return _Exits(tuple(exits), Span(self.file, start.line, start.column, rbrace.end_line or 0,
-                                         rbrace.end_column or 0))
+        return _Exits(tuple(exits), children[-1])
 
     # ------------------------------------------------------------ simple statements
 
@@ -398,7 +424,9 @@ class AstBuilder(Transformer[Token, Any]):
 
     def play(self, children: list[Any]) -> ast.Play:
         kw, audio = children
-        return new.Play(audio, self._span(kw, audio))
+        end = audio.span
+        return new.Play(audio, new_span(self.file, kw.line, kw.column, end.end_line,
+                                        end.end_column))
 
     def say(self, children: list[Any]) -> ast.Play:
         kw, tts, barge = children
@@ -424,8 +452,9 @@ class AstBuilder(Transformer[Token, Any]):
         return new.Return(_tok_span(self.file, children[0]))
 
     def reprompt(self, children: list[Any]) -> ast.Reprompt:
-        self._reprompts += 1
-        return new.Reprompt(_tok_span(self.file, children[0]))
+        node = new.Reprompt(_tok_span(self.file, children[0]))
+        self._reprompts.append(node)
+        return node
 
     def language(self, children: list[Any]) -> ast.Language:
         kw, value = children
@@ -445,7 +474,7 @@ class AstBuilder(Transformer[Token, Any]):
         self._require("menu", opts, "prompt", _tok_span(self.file, kw))
         prompt = self._prompt(opts, "prompt") or new.Audio((), True, span)
         noinput, nomatch = self._retries(opts)
-        exits = self._exits(children)
+        exits = self._asking_exits(children)
         interdigit = opts["interdigit"].value if "interdigit" in opts else None
         if interdigit is None:
             for ex in exits:
@@ -475,7 +504,7 @@ class AstBuilder(Transformer[Token, Any]):
             str(var), prompt, low, high, terminator,
             opts["timeout"].value if "timeout" in opts else ast.DEFAULT_TIMEOUT_MS,
             opts["interdigit"].value if "interdigit" in opts else None,
-            pattern, noinput, nomatch, self._exits(children), span,
+            pattern, noinput, nomatch, self._asking_exits(children), span,
         )
 
     def survey(self, children: list[Any]) -> ast.Survey:
@@ -490,7 +519,7 @@ class AstBuilder(Transformer[Token, Any]):
             prompt, low, high,
             opts["timeout"].value if "timeout" in opts else ast.DEFAULT_TIMEOUT_MS,
             noinput, nomatch, self._prompt(opts, "thanks"),
-            self._exits(children), span,
+            self._asking_exits(children), span,
         )
 
     def hours(self, children: list[Any]) -> ast.Hours:
@@ -608,16 +637,17 @@ class AstBuilder(Transformer[Token, Any]):
         )
 
     def _ref(self, kind: ast.RefKind, tok: Token) -> ast.Ref:
-        span = _tok_span(self.file, tok)
-        name = unquote(tok)
-        if not name.strip():
+        span = new_span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
+        name = unquote(tok.value)
+        if not name or name.isspace():  # what str.strip() would empty
             self._error("P210", f"empty {kind} name", span)
         return new.Ref(kind, name, span)
 
     # ------------------------------------------------------------ options
 
     def _opt(self, name: str, value: Any, children: list[Any]) -> _Opt:
-        return _Opt(name, value, children[0], self._end(children))
+        last = children[-1]
+        return _Opt(name, value, children[0], last if last is not None else self._end(children))
 
     def opt_prompt(self, c: list[Any]) -> _Opt:
         return self._opt("prompt", c[1], c)
@@ -632,7 +662,7 @@ class AstBuilder(Transformer[Token, Any]):
         return self._opt("music", c[1], c)
 
     def opt_timeout(self, c: list[Any]) -> _Opt:
-        return self._opt("timeout", self._duration(c[1], "timeout"), c)
+        return _Opt("timeout", self._duration(c[1], "timeout"), c[0], c[1])
 
     def opt_interdigit(self, c: list[Any]) -> _Opt:
         return self._opt("interdigit", self._duration(c[1], "interdigit"), c)
@@ -725,12 +755,22 @@ class AstBuilder(Transformer[Token, Any]):
 
     def _audio(self, children: list[Any], default_barge: bool) -> ast.Audio:
         barge: Token | None = children[-1]
-        items = tuple([
-            self._ref(ast.RefKind.PROMPT, c) if isinstance(c, Token) else c for c in children[:-1]
-        ])
-        end = barge if barge is not None else items[-1]
-        return new.Audio(items, default_barge if barge is None else barge.type == "BARGEIN",
-                         self._span(items[0], end))
+        items: tuple[ast.PromptItem, ...]
+        if len(children) == 2:  # one prompt: most of them
+            item = children[0]
+            items = (self._ref(ast.RefKind.PROMPT, item) if type(item) is Token else item,)
+        else:
+            items = tuple([self._ref(ast.RefKind.PROMPT, c) if type(c) is Token else c
+                           for c in children[:-1]])
+        start = items[0].span
+        if barge is None:
+            end: Any = items[-1].span
+            barge_in = default_barge
+        else:
+            end, barge_in = barge, barge.type == "BARGEIN"
+        return new.Audio(items, barge_in,
+                         new_span(self.file, start.line, start.column, end.end_line,
+                                  end.end_column))
 
     def audio(self, children: list[Any]) -> ast.Audio:
         return self._audio(children, False)
