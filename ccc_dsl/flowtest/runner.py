@@ -23,12 +23,20 @@ from ccc_runtime.bundle import Bundle
 from ccc_runtime.channel import TransferStatus, Utterance
 from ccc_runtime.clock import FakeClock
 from ccc_runtime.functions import FunctionFailure, StubFunctions
+from ccc_runtime.numbers import normalise
 from ccc_runtime.simchannel import SimChannel
 from ccc_runtime.vm import CallResult, Runtime
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error, has_errors, sorted_diagnostics
 from ccc_dsl.flowtest.coverage import FlowCoverage, measure
-from ccc_dsl.flowtest.model import CallSetup, CaseSpec, SuiteFile, load_test_file, merged
+from ccc_dsl.flowtest.model import (
+    CallSetup,
+    CaseSpec,
+    SuiteFile,
+    TransferName,
+    load_test_file,
+    merged,
+)
 from ccc_dsl.manifest.loader import ROOT_FILE
 from ccc_dsl.manifest.yamlsafe import PathKey
 from ccc_dsl.pipeline import cached_bundle, find_repo_root
@@ -225,6 +233,12 @@ def prepare(file: SuiteFile, bundle: Bundle) -> tuple[list[Case], list[Diagnosti
             if problem is not None:
                 problems.append(problem)
             stubs[fname] = value
+        if setup.numbers:
+            setup.numbers, wrong = _dialled(setup.numbers, bundle.config.region)
+            problems += [error("T725", f"`{number}` under `numbers:` is not a phone number",
+                               span("numbers", number, key=True), "key each outside number "
+                               "the flow dials by the number, e.g. \"+8613800138000\"")
+                         for number in wrong]
         if len(problems) > before or flow is None:
             continue
         if called is None:
@@ -232,6 +246,21 @@ def prepare(file: SuiteFile, bundle: Bundle) -> tuple[list[Case], list[Diagnosti
             called = bound[0] if bound else ""
         cases.append(Case(file, index, spec, setup, flow, called, stubs))
     return cases, problems
+
+
+def _dialled(numbers: dict[str, TransferName], region: str,
+             ) -> tuple[dict[str, TransferName], list[str]]:
+    """`numbers:` keyed as the runtime dials them (E.164), and the keys that are no phone
+    number: those would match no call and leave the test checking nothing (T725)."""
+    out: dict[str, TransferName] = {}
+    wrong: list[str] = []
+    for number, status in numbers.items():
+        dialled = normalise(number, region)
+        if dialled is None:
+            wrong.append(number)
+        else:
+            out[dialled] = status
+    return out, wrong
 
 
 # ------------------------------------------------------------------------------ running
