@@ -166,7 +166,8 @@ _ALL = (
           "unknown keyword, with a did-you-mean (\"unknown keyword `plya`; did you mean "
           "`play`?\")"),
     _code("P105", Stage.SYNTAX, ERROR,
-          "a reserved word used as a label (`menu:`, `then:`), or `then then` in a chain"),
+          "a reserved word used as a label (`menu:`, `then:`), or `then then` in a chain; "
+          "`now` (the current time) as a variable"),
     _code("P106", Stage.SYNTAX, ERROR,
           "unclosed brace: a `}` missing before the next flow or at the end of the file, with"
           " the line of the `{`"),
@@ -206,6 +207,11 @@ _ALL = (
     _code("P215", Stage.FLOW, ERROR,
           "a queue `priority` written as a literal that is not an integer (`\"high\"`, `1.5`,"
           " `true`): the runtime refuses it"),
+    _code("P216", Stage.FLOW, ERROR,
+          "an unknown function (`uper(x)`), with a did-you-mean; the functions are listed in "
+          "docs/dsl.md \"Expressions\""),
+    _code("P217", Stage.FLOW, ERROR,
+          "a function given too few or too many arguments (`pad(code)`), with its signature"),
     # resolve
     _code("R501", Stage.RESOLVE, ERROR, "unknown prompt"),
     _code("R502", Stage.RESOLVE, ERROR, "unknown skill group"),
@@ -269,6 +275,13 @@ _ALL = (
           "a field of a function's result that the function's manifest `returns:` doesn't "
           "list (`result.balanse`: always null); checked on expressions where only function "
           "calls write the result variable and every one declares `returns:`"),
+    _code("A616", Stage.ANALYSIS, ERROR,
+          "an operator whose operands' types never work (`\"abc\" - 1`, `-\"x\"`, `5[0]`, "
+          "`[1] < 2`): the call would always take the error path"),
+    _code("A617", Stage.ANALYSIS, ERROR,
+          "a function given an argument of a type it never takes (`upper(5)`, "
+          "`pad(code, \"6\")`)"),
+    _code("A618", Stage.ANALYSIS, ERROR, "a division or remainder by a literal zero (`x / 0`)"),
     # flowtest
     _code("T700", Stage.FLOWTEST, ERROR, "the file can't be read"),
     _code("T701", Stage.FLOWTEST, ERROR, "unknown key (with did-you-mean)"),

@@ -15,6 +15,7 @@ from collections.abc import Collection, Iterator
 
 from ccc_runtime.numbers import normalise
 
+from ccc_dsl.compiler.passes.expressions import expression_types
 from ccc_dsl.diagnostics import Diagnostic, error
 from ccc_dsl.grammar import ast
 from ccc_dsl.manifest.model import Model
@@ -84,7 +85,7 @@ def resolve_names(modules: list[ast.Module], model: Model | None,
                     out += _check_language(node.value, languages)
     if model is not None and bindings:
         out += _bindings(model, names[ast.RefKind.FLOW])
-    return out
+    return out + expression_types(modules)
 
 
 def _unknown(ref: ast.Ref, known: set[str]) -> Diagnostic:

@@ -42,7 +42,9 @@ _WORDS: Final[dict[str, str]] = {
 }
 _EXPR_START: Final = frozenset({
     "NAME", "STRING", "INT", "DECIMAL", "TRUE", "FALSE", "NULL", "LBRACKET", "LPAR", "MINUS", "NOT",
+    "NOW",
 })
+_OPERATORS: Final = frozenset({"PLUS", "MINUS", "STAR", "SLASH", "PERCENT"})
 STATEMENT_KEYWORDS: Final = (
     "play", "say", "set", "if", "goto", "hangup", "return", "reprompt", "language", "menu",
     "collect", "hours", "blacklist", "call", "staffing", "transfer", "voicemail", "survey",
@@ -103,6 +105,9 @@ class SyntaxErrors:
         if len(names & _EXPR_START) >= 5:
             parts.append("an expression (a name such as caller.number, a string or a number)")
             names -= _EXPR_START
+        if len(names & _OPERATORS) >= 4:
+            parts.append("an operator (+, -, *, /, %)")
+            names -= _OPERATORS
         parts.extend(self.word(n) for n in sorted(names, key=_rank))
         if not parts:
             return "nothing more"

@@ -281,7 +281,7 @@ def test_call_function_ok_and_error() -> None:
 
 def test_template_error_takes_the_error_path_not_the_call() -> None:
     f = Flow()
-    talk = f.node(Op.PLAY, say("Hi {{ result.name }}"), line=7)
+    talk = f.node(Op.PLAY, say("Hi {{ result.name + 1 }}"), line=7)
     end = f.node(Op.HANGUP)
     sorry = f.node(Op.PLAY, prompt("sorry"))
     f.exit(talk, "next", end)
@@ -297,7 +297,7 @@ def test_template_error_takes_the_error_path_not_the_call() -> None:
 
 def test_a_fault_in_a_sub_flow_without_a_handler_uses_the_callers_handler() -> None:
     sub = Flow("lookup")
-    talk = sub.node(Op.PLAY, say("{{ nope }}"))
+    talk = sub.node(Op.PLAY, say("{{ nope + 1 }}"))
     sub.exit(talk, "next", sub.node(Op.RETURN))
     main = Flow()
     call = main.node(Op.CALL_FLOW, "lookup")
@@ -665,7 +665,7 @@ def test_a_fault_while_queued_takes_the_call_out_of_the_queue() -> None:
     there, ahead of other callers, while the handler plays and records."""
     f = Flow()
     queue = f.node(Op.QUEUE, "sales", const(0), 60_000, "longest-idle", prompt("hold-music"),
-                   [["position", 5000, say("{{ nope }}")]], [], [])
+                   [["position", 5000, say("{{ nope + 1 }}")]], [], [])
     sorry = f.node(Op.VOICEMAIL, "sales", None, 30_000)
     end = f.node(Op.HANGUP)
     f.exit(queue, "timeout", end)
