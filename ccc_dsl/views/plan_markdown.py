@@ -28,7 +28,9 @@ def _details(c: Change) -> str:
         out += ["```", *(attribute_line(a, c.action) for a in attrs), "```", ""]
     for f in c.flow:
         out.append(f"- {f.message}")
-        if f.before is not None or f.after is not None:
+        if f.before is not None and f.before == f.after:  # the same line: shown once
+            out += ["  ```diff", f"    {f.before.line}: {f.before.text}", "  ```"]
+        elif f.before is not None or f.after is not None:
             out.append("  ```diff")
             if f.before is not None:
                 out.append(f"  - {f.before.line}: {f.before.text}")

@@ -94,6 +94,9 @@ def render_text(plan: Plan, color: bool = False) -> str:
             lines.append("      the compiled flow changed (its steps read the same)")
         for f in c.flow:
             lines.append(f"      {f.message}")
+            if f.before is not None and f.before == f.after:  # the same line: shown once
+                lines.append(f"          {f.before.line}: {visible(f.before.text)}")
+                continue
             if f.before is not None:
                 lines.append(paint(f"        - {f.before.line}: {visible(f.before.text)}", "31",
                                    color))

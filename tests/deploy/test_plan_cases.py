@@ -15,6 +15,7 @@ from repos import copy_examples
 from syrupy.assertion import SnapshotAssertion
 
 from ccc_dsl.deploy.apply import Planned, plan_env
+from ccc_dsl.deploy.flowdiff import SourceLine
 from ccc_dsl.views.plan_json import render_json
 from ccc_dsl.views.plan_markdown import render_markdown
 from ccc_dsl.views.plan_text import render_text
@@ -81,6 +82,20 @@ def drift(repo: Path) -> None:
     bundle.write_text(json.dumps(doc, indent=2, sort_keys=True), "utf-8")
 
 
+def renamed_menu_key(repo: Path) -> None:
+    edit(repo / "flows/main.ivr", "      2 -> call flow account_lookup then main_menu\n",
+         "      4 -> call flow account_lookup then main_menu\n")
+
+
+def inserted_node_in_chain(repo: Path) -> None:
+    edit(repo / "flows/main.ivr", "      2 -> call flow account_lookup then main_menu\n",
+         '      2 -> play "invalid-key" then call flow account_lookup then main_menu\n')
+
+
+def changed_prompt_only(repo: Path) -> None:
+    edit(repo / "flows/main.ivr", 'menu prompt "main-greeting"', 'menu prompt "language-menu"')
+
+
 def shared_sub_flow(repo: Path) -> None:
     edit(repo / "flows/survey.ivr", "scale 1..5", "scale 1..9")
     edit(repo / "flows/survey.ivr", "      exhausted -> hangup\n",
@@ -88,7 +103,8 @@ def shared_sub_flow(repo: Path) -> None:
 
 
 CASES: dict[str, Callable[[Path], None]] = {
-    f.__name__: f for f in (new_number, rewired_menu_key, renamed_skill_group,
+    f.__name__: f for f in (new_number, rewired_menu_key, renamed_menu_key,
+                            inserted_node_in_chain, changed_prompt_only, renamed_skill_group,
                             changed_instance_domain, deleted_resource,
                             deleted_protected_resource, drift, shared_sub_flow)}
 
@@ -195,14 +211,47 @@ def test_markdown_is_cut_cleanly_under_the_limit(applied: Path, tmp_path: Path) 
     assert cut.count("```") % 2 == 0
 
 
+FLOW_WORDS = {
+    "rewired_menu_key": [("menu `main_menu` key 3: `support` -> `sales`",
+                          (25, "3 -> support"), (25, "3 -> sales"))],
+    "renamed_menu_key": [("menu `main_menu`: key 2 is now key 4 (to `call flow account_lookup`)",
+                          (24, "2 -> call flow account_lookup then main_menu"),
+                          (24, "4 -> call flow account_lookup then main_menu"))],
+    "inserted_node_in_chain": [
+        ('new play at `main_menu/2`: play "invalid-key" (before `call flow account_lookup`)',
+         None, (24, '2 -> play "invalid-key" then call flow account_lookup then main_menu'))],
+    "changed_prompt_only": [
+        ('menu `main_menu`: menu "main-greeting" -> menu "language-menu"',
+         (22, 'menu prompt "main-greeting" timeout 6s interdigit 2s noinput 2 nomatch 3 {'),
+         (22, 'menu prompt "language-menu" timeout 6s interdigit 2s noinput 2 nomatch 3 {'))],
+}
+"""Per flow case, every flow change a reviewer reads (message, line before, line after):
+exactly one each, nothing about the nodes under a renamed key or after an inserted one."""
+
+
+@pytest.mark.parametrize("case", FLOW_WORDS)
+def test_a_flow_change_is_one_line_in_flow_words(case: str, applied: Path,
+                                                 tmp_path: Path) -> None:
+    repo = _copy(applied, tmp_path)
+    CASES[case](repo)
+    [change] = [c for c in _plan(repo).plan.changes if c.action != "no-op"]
+    assert change.address == "flow.main"
+
+    def pair(line: SourceLine | None) -> tuple[int, str] | None:
+        return (line.line, line.text) if line is not None else None
+
+    assert [(f.message, pair(f.before), pair(f.after)) for f in change.flow] == FLOW_WORDS[case]
+
+
 def test_removed_key_and_node_in_flow_words(applied: Path, tmp_path: Path) -> None:
     repo = _copy(applied, tmp_path)
     edit(repo / "flows/main.ivr", "      9 -> call flow vip_routing\n", "")
     [change] = [c for c in _plan(repo).plan.changes if c.action != "no-op"]
     assert change.address == "flow.main"
     messages = [f.message for f in change.flow]
-    assert "menu `main_menu` key 9: exit removed (it led to `main_menu/9`)" in messages
-    assert "removed call flow at `main_menu/9`: call flow vip_routing" in messages
+    assert messages == ["menu `main_menu` key 9: exit removed (it led to `call flow "
+                        "vip_routing`)",
+                        "removed call flow at `main_menu/9`: call flow vip_routing"]
     removed = next(f for f in change.flow if f.change == "removed")
     assert removed.after is None and removed.before is not None
     assert removed.before.text == "9 -> call flow vip_routing"
