@@ -212,6 +212,18 @@ _ALL = (
           "docs/dsl.md \"Expressions\""),
     _code("P217", Stage.FLOW, ERROR,
           "a function given too few or too many arguments (`pad(code)`), with its signature"),
+    _code("P224", Stage.FLOW, ERROR,
+          "a menu key that is neither a key nor a key pattern (digits, `*`, `#`, `X`, `Z`, "
+          "`N`, `[1-5]`; upper case)"),
+    _code("P225", Stage.FLOW, ERROR,
+          "a bound passed: over 100 keys in a menu, a key of over 16 presses or 64 "
+          "characters, over 32 entries in a queue's `waiting` script"),
+    _code("P226", Stage.FLOW, ERROR,
+          "`forever` retries outside a menu, or an `exhausted` exit on a menu whose two "
+          "counters are `forever` (it can never be taken)"),
+    _code("P227", Stage.FLOW, ERROR,
+          "a queue's `full` exit without a `capacity`, or a `waiting` entry at or after the "
+          "queue's timeout (it never happens)"),
     # resolve
     _code("R501", Stage.RESOLVE, ERROR, "unknown prompt"),
     _code("R502", Stage.RESOLVE, ERROR, "unknown skill group"),
@@ -282,6 +294,19 @@ _ALL = (
           "a function given an argument of a type it never takes (`upper(5)`, "
           "`pad(code, \"6\")`)"),
     _code("A618", Stage.ANALYSIS, ERROR, "a division or remainder by a literal zero (`x / 0`)"),
+    _code("A621", Stage.ANALYSIS, ERROR,
+          "two menu keys that both match some input, neither more specific than the other "
+          "(`1X` and `X1` both match 11)"),
+    _code("A622", Stage.ANALYSIS, ERROR,
+          "two menu keys that match exactly the same inputs (`N` and `[2-9]`)"),
+    _code("A623", Stage.ANALYSIS, WARNING,
+          "a menu key never taken: more specific keys take every input it matches"),
+    _code("A624", Stage.ANALYSIS, INFO,
+          "a menu that repeats until the caller acts or hangs up (`retries forever`): time "
+          "to agent counts from the caller's answer, a silent caller stays there"),
+    _code("A625", Stage.ANALYSIS, WARNING,
+          "a SIP header read as call data that never reaches a flow (`call.headers.contact`: "
+          "only X- headers and a few others pass)"),
     # flowtest
     _code("T700", Stage.FLOWTEST, ERROR, "the file can't be read"),
     _code("T701", Stage.FLOWTEST, ERROR, "unknown key (with did-you-mean)"),

@@ -19,6 +19,7 @@ runs after it), so `If`, exits and fall-through between steps need no patching.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
@@ -28,24 +29,25 @@ from typing import Any, Literal
 import jinja2
 import jinja2.meta
 import networkx as nx
-from ccc_runtime.bytecode import OPERAND_INDEX, Const, Op
+from ccc_runtime.bytecode import DATA_GROUP, OPERAND_INDEX, Const, Op
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error
 from ccc_dsl.grammar import ast
 
 INPUT_OPS = frozenset({Op.MENU, Op.COLLECT, Op.SURVEY})
 """Nodes that wait for the caller's keys."""
-WAIT_OPS = frozenset({Op.QUEUE, Op.TRANSFER_AGENT, Op.TRANSFER_NUMBER, Op.VOICEMAIL})
-"""Nodes that wait on the world (an agent, a number, a recording)."""
-PERSON_OPS = frozenset({Op.QUEUE, Op.TRANSFER_AGENT, Op.TRANSFER_NUMBER})
+WAIT_OPS = frozenset({Op.QUEUE, Op.TRANSFER_AGENT, Op.TRANSFER_NUMBER, Op.TRANSFER_SIP,
+                      Op.VOICEMAIL, Op.RECORD, Op.PAUSE})
+"""Nodes that wait on the world (an agent, a number, a recording, the clock)."""
+PERSON_OPS = frozenset({Op.QUEUE, Op.TRANSFER_AGENT, Op.TRANSFER_NUMBER, Op.TRANSFER_SIP})
 """Nodes where the caller reaches a person (time-to-agent ends here)."""
 CALL_DATA_ROOTS = frozenset({"caller", "called", "call", "time", "queue", "menu", "survey"})
 """Variable roots the runtime provides (or sets itself); never "read before set"."""
 CALL_DATA = frozenset({
     "caller.number", "caller.previous_agent", "caller.language", "called.number",
-    "call.language", "call.id",
+    "call.language", "call.id", "call.dialled", "call.source", "call.headers",
     "time.hour", "time.minute", "time.weekday", "time.date", "queue.position",
-    "queue.wait_seconds", "menu.key", "survey.score",
+    "queue.wait_seconds", "menu.key", "menu.input", "survey.score",
 })
 """The call data fields the runtime sets (docs/bytecode.md, "Call data variables")."""
 SURVEY_VAR = "survey.score"
@@ -262,6 +264,8 @@ def lower_audio(audio: ast.Audio) -> Const:
     for item in audio.items:
         if isinstance(item, ast.Ref):
             items.append(["prompt", item.name])
+        elif isinstance(item, ast.Recording):
+            items.append(["recording", item.var.dotted])
         elif len(item.texts) == 1 and item.texts[0].language is None:
             items.append(["tts", item.texts[0].template])
         else:
@@ -332,6 +336,8 @@ class _Lowering:
             for item in audio.items:
                 if isinstance(item, ast.Ref):
                     prompts.append((item.name, item.span))
+                elif isinstance(item, ast.Recording):
+                    read_list.append((item.var.dotted, item.var.span))
                 else:
                     for text in item.texts:
                         tts.append((text.template, text.span))
@@ -425,9 +431,12 @@ class _Lowering:
         keys: list[Const] = [ex.name for ex in stmt.exits if ex.is_key]
         n = self.node(Op.MENU, [lower_audio(stmt.prompt), stmt.timeout_ms,
                                 stmt.interdigit_ms or 0, stmt.noinput_retries,
-                                stmt.nomatch_retries, keys], stmt, "menu",
+                                stmt.nomatch_retries, keys, stmt.noinput_forever,
+                                stmt.nomatch_forever, stmt.reset_on_entry], stmt, "menu",
                       audios=(stmt.prompt,), written=_written(stmt))
-        self.exits(n, stmt, cont, n, {"exhausted": True}, counted=_RETRY_EXITS)
+        # with both counters `forever`, `exhausted` can't happen: left unconnected
+        exhausts = not (stmt.noinput_forever and stmt.nomatch_forever)
+        self.exits(n, stmt, cont, n, {"exhausted": exhausts}, counted=_RETRY_EXITS)
         return n
 
     def collect(self, stmt: ast.Collect, cont: Target, reprompt: int | None) -> Target:
@@ -479,54 +488,88 @@ class _Lowering:
         self.exits(n, stmt, cont, reprompt, {"free": True, "busy": True, "none": True})
         return n
 
-    def transfer(self, stmt: ast.TransferAgent | ast.TransferNumber, cont: Target,
-                 reprompt: int | None) -> Target:
+    def transfer(self, stmt: ast.TransferAgent | ast.TransferNumber | ast.TransferSip,
+                 cont: Target, reprompt: int | None) -> Target:
         if isinstance(stmt, ast.TransferAgent):
             agent = stmt.agent
             value: Const = (["const", agent.name] if isinstance(agent, ast.Ref)
                             else lower_expr(agent))
             reads = None if isinstance(agent, ast.Ref) else expr_reads(agent)
-            op, what = Op.TRANSFER_AGENT, "transfer agent"
+            n = self.node(Op.TRANSFER_AGENT, [value, stmt.timeout_ms], stmt, "transfer agent",
+                          reads=reads, written=_written(stmt))
         else:
-            value, reads = lower_expr(stmt.number), expr_reads(stmt.number)
-            op, what = Op.TRANSFER_NUMBER, "transfer number"
-        n = self.node(op, [value, stmt.timeout_ms], stmt, what, reads=reads,
-                      written=_written(stmt))
-        self.exits(n, stmt, cont, reprompt, {"done": False, "busy": True, "timeout": True})
+            where, op, what = ((stmt.number, Op.TRANSFER_NUMBER, "transfer number")
+                               if isinstance(stmt, ast.TransferNumber)
+                               else (stmt.uri, Op.TRANSFER_SIP, "transfer sip"))
+            caller_id = _NO_EXPR if stmt.caller_id is None else lower_expr(stmt.caller_id)
+            n = self.node(op, [lower_expr(where), stmt.timeout_ms, caller_id], stmt, what,
+                          reads=itertools.chain(expr_reads(where), expr_reads(stmt.caller_id)),
+                          written=_written(stmt))
+        # an unwritten `failed` is left unconnected: the runtime then takes `busy`
+        self.exits(n, stmt, cont, reprompt,
+                   {"done": False, "busy": True, "timeout": True, "failed": False})
         return n
 
     def voicemail(self, stmt: ast.Voicemail, cont: Target, reprompt: int | None) -> Target:
-        return self.node(Op.VOICEMAIL, [stmt.box.name, _opt_audio(stmt.prompt),
-                                        stmt.max_length_ms], stmt, "voicemail",
-                         audios=(stmt.prompt,))
+        n = self.node(Op.VOICEMAIL, [stmt.box.name, _opt_audio(stmt.prompt),
+                                     stmt.max_length_ms], stmt, "voicemail",
+                      audios=(stmt.prompt,), written=_written(stmt))
+        self.exits(n, stmt, cont, reprompt, {"done": False})
+        return n
+
+    def record(self, stmt: ast.Record, cont: Target, reprompt: int | None) -> Target:
+        n = self.node(Op.RECORD, [stmt.var, stmt.max_length_ms, stmt.silence_ms or 0, stmt.beep,
+                                  stmt.terminator, stmt.box.name if stmt.box else None],
+                      stmt, "record", writes=(stmt.var.split(".")[0],))
+        self.connect(n, "next", cont)
+        return n
+
+    def pause(self, stmt: ast.Pause, cont: Target, reprompt: int | None) -> Target:
+        n = self.node(Op.PAUSE, [stmt.duration_ms, stmt.barge_in], stmt, "pause")
+        self.connect(n, "next", cont)
+        return n
 
     def queue(self, stmt: ast.TransferQueue, cont: Target, reprompt: int | None) -> Target:
-        routing = "familiar" if stmt.familiar else self.model_routing.get(stmt.group.name,
-                                                                          "longest-idle")
+        # a group from data: the NAME operand is `*` and `group_from` says where it comes from
+        group, group_from = ((stmt.group.name, _NO_EXPR) if isinstance(stmt.group, ast.Ref)
+                             else (DATA_GROUP, lower_expr(stmt.group)))
+        routing = "familiar" if stmt.familiar else self.model_routing.get(group, "longest-idle")
         announces: list[Const] = [
             [a.kind.value, a.every_ms,
              DEFAULT_ANNOUNCEMENTS[a.kind.value] if a.prompt is None else lower_audio(a.prompt)]
             for a in stmt.announcements]
+        script_offers = [i for i in stmt.script if isinstance(i, ast.Offer)]
+        plays = [i for i in stmt.script if isinstance(i, ast.QueuePlay)]
         offers: list[Const] = [[o.kind.value, o.after_ms, o.key, _opt_audio(o.prompt)]
-                               for o in stmt.offers]
+                               for o in (*stmt.offers, *script_offers)]
+        script: list[Const] = [
+            [p.start_ms, p.every_ms or 0,
+             lower_audio(p.audio) if p.audio is not None else DEFAULT_ANNOUNCEMENTS[str(p.say)]]
+            for p in plays]
         keys: list[Const] = [ex.name for ex in stmt.exits if ex.is_key]
         priority: Const = (["const", 0] if stmt.priority is None
                            else lower_expr(stmt.priority))
         audios = (stmt.hold, *(a.prompt for a in stmt.announcements),
-                  *(o.prompt for o in stmt.offers))
-        n = self.node(Op.QUEUE, [stmt.group.name, priority, stmt.timeout_ms, routing,
-                                 _opt_audio(stmt.hold), announces, offers, keys],
-                      stmt, "transfer queue", reads=expr_reads(stmt.priority), audios=audios,
+                  *(o.prompt for o in (*stmt.offers, *script_offers)), *(p.audio for p in plays))
+        reads = expr_reads(stmt.priority)
+        if not isinstance(stmt.group, ast.Ref):
+            reads = itertools.chain(reads, expr_reads(stmt.group))
+        n = self.node(Op.QUEUE, [group, priority, stmt.timeout_ms, routing,
+                                 _opt_audio(stmt.hold), announces, offers, keys,
+                                 stmt.capacity or 0, "wait" if stmt.when_empty_wait else "busy",
+                                 script, group_from],
+                      stmt, "transfer queue", reads=reads, audios=audios,
                       written=_written(stmt))
-        offered = {o.kind.value for o in stmt.offers}
+        offered = {o.kind.value for o in (*stmt.offers, *script_offers)}
         self.exits(n, stmt, cont, reprompt,
-                   {"done": False, "timeout": True, "busy": True,
+                   {"done": False, "timeout": True, "busy": True, "failed": False,
                     "voicemail": "voicemail" in offered, "callback": "callback" in offered},
                    choice=_OFFER_EXITS)
         return n
 
 
 _NONE: frozenset[str] = frozenset()
+_NO_EXPR: Const = ["const", None]
 _RETRY_EXITS = frozenset({"noinput", "nomatch"})
 _OK_EXIT = frozenset({"ok"})
 _OFFER_EXITS = frozenset({"voicemail", "callback"})
@@ -539,6 +582,8 @@ _STATEMENTS: dict[type, Callable[[_Lowering, Any, Target, int | None], Target]] 
     ast.CallFunction: _Lowering.call_function, ast.Staffing: _Lowering.staffing,
     ast.TransferQueue: _Lowering.queue, ast.TransferAgent: _Lowering.transfer,
     ast.TransferNumber: _Lowering.transfer, ast.Voicemail: _Lowering.voicemail,
+    ast.TransferSip: _Lowering.transfer, ast.Record: _Lowering.record,
+    ast.Pause: _Lowering.pause,
 }
 """Statement type -> its lowering (a dict lookup instead of a chain of isinstance)."""
 

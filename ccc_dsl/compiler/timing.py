@@ -9,8 +9,11 @@ sub-flow costs up to its `return` (or up to a person, if it reaches one itself).
 
 Prompt lengths: a WAV prompt's real length (read from the file); text-to-speech estimated at
 0.25 s per CJK character and 0.065 s per other character (about 160 words a minute), one second
-per `{{ placeholder }}`; the longest language variant counts. Key presses: the digits of each
-menu key on the path (digits typed into `collect` are data, not navigation, and don't count).
+per `{{ placeholder }}`; the longest language variant counts. Key presses: the presses of each
+menu key on the path (`1XX` is three; digits typed into `collect` are data, not navigation, and
+don't count). A menu with `retries forever` repeats until the caller acts: its repeats are
+mistakes like any no-input, so the figures hold for a caller who answers; the time-to-agent
+pass notes such a menu (A624), since a silent caller never reaches anyone.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 
 import networkx as nx
 from ccc_runtime.bytecode import Const, Op
+from ccc_runtime.patterns import key_error, parse_key
 
 from ccc_dsl.compiler.ir import PERSON_OPS, FlowIR, IRNode
 from ccc_dsl.compiler.program import Program
@@ -34,7 +38,6 @@ PLACEHOLDER_SECONDS = 1.0
 _PLACEHOLDER = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 _CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 _MISTAKES = frozenset({"noinput", "nomatch", "exhausted"})
-_KEYS = frozenset("0123456789*#")
 _Best = tuple[float | None, "Span | None", int | None, float | None, int | None]
 """Worst case from a node: seconds, span and keys to a person; seconds and keys to `return`."""
 
@@ -109,6 +112,8 @@ def audio_seconds(program: Program, prompt: Const) -> float:
         kind, value = item
         if kind == "prompt":
             total += prompt_seconds(program, str(value))
+        elif kind == "recording":
+            continue  # the caller's own recording: its length is known only at call time
         elif isinstance(value, str):
             total += _tts_seconds(program, value)
         elif isinstance(value, list):
@@ -123,6 +128,9 @@ _PROMPT_OPERANDS = {Op.PLAY: ("prompt",), Op.MENU: ("prompt",), Op.COLLECT: ("pr
 
 def node_seconds(program: Program, attrs: IRNode) -> float:
     """Seconds of prompts a node plays before it moves on."""
+    if attrs.op is Op.PAUSE or attrs.op is Op.RECORD:  # silence, or a recording's longest
+        ms = attrs.operand("duration_ms" if attrs.op is Op.PAUSE else "max_ms")
+        return ms / 1000 if isinstance(ms, int) else 0.0
     names = _PROMPT_OPERANDS.get(attrs.op)
     if names is None:
         return 0.0
@@ -159,6 +167,12 @@ def _forward_edges(ir: FlowIR) -> tuple[dict[int, list[tuple[int, str]]], list[i
             stack.pop()
             order.append(node)
     return forward, order
+
+
+def _presses(exit_name: str) -> int:
+    """Key presses a menu exit stands for: a key's length (`1XX` is three), 0 for the other
+    exits."""
+    return 0 if key_error(exit_name) is not None else len(parse_key(exit_name))
 
 
 def flow_timing(program: Program, name: str) -> Timing:
@@ -211,7 +225,7 @@ def _flow_timing(program: Program, name: str) -> Timing:
                             for target, _ in forward[node]]
         else:
             for target, exit_name in forward[node]:
-                presses = len(exit_name) if op is Op.MENU and exit_name[0] in _KEYS else 0
+                presses = _presses(exit_name) if op is Op.MENU else 0
                 options.append((cost, presses, best[target]))
         for add_s, add_k, (p_s, p_span, p_k, r_s, r_k) in options:
             if p_s is not None and p_k is not None:

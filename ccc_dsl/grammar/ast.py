@@ -300,8 +300,17 @@ class Tts(Node):
     span: Span = field(compare=False)
 
 
-PromptItem = Ref | Tts
-"""A prompt by name (`Ref` of kind PROMPT, resolved per call language) or inline speech."""
+@dataclass(frozen=True, slots=True)
+class Recording(Node):
+    """`recording msg`: play back what a `record msg` of this call stored (a prompt item)."""
+
+    var: Var
+    span: Span = field(compare=False)
+
+
+PromptItem = Ref | Tts | Recording
+"""A prompt by name (`Ref` of kind PROMPT, resolved per call language), inline speech, or a
+recording made earlier in the call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,7 +336,9 @@ class Exit(Node):
 
     @property
     def is_key(self) -> bool:
-        return self.name[0] in "0123456789*#"
+        """A key or a key pattern (`1`, `#`, `1XX`, `[1-5]`, or a misspelt `1xx`, P224);
+        exit names are lower-case words, none made of x, n and z alone."""
+        return self.name[0] in "0123456789*#XNZ[" or not self.name.strip("xnz")
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,6 +416,12 @@ class Menu(Node):
     interdigit_ms: int | None
     noinput_retries: int
     nomatch_retries: int
+    noinput_forever: bool
+    """`noinput forever` (or `retries forever`): no-input never runs out; the count is unused."""
+    nomatch_forever: bool
+    reset_on_entry: bool
+    """`reset_on_entry`: the counters start from zero whenever the call comes to the menu
+    other than by its own retry (by default they last the whole call; see docs/dsl.md)."""
     exits: tuple[Exit, ...]
     span: Span = field(compare=False)
 
@@ -525,19 +542,44 @@ class Offer(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class QueuePlay(Node):
+    """One play of an in-queue script (`waiting { ... }`): at `start_ms` of the wait, then
+    every `every_ms` (None: once). It plays `audio`, or the built-in position or expected-wait
+    sentence (`say position`) when `audio` is None; `queue.*` is set before each play."""
+
+    start_ms: int
+    every_ms: int | None
+    audio: Audio | None
+    say: AnnounceKind | None
+    span: Span = field(compare=False)
+
+
+ScriptItem = QueuePlay | Offer
+"""An entry of an in-queue script, in the order written."""
+
+
+@dataclass(frozen=True, slots=True)
 class TransferQueue(Node):
     """Queue for a skill group, with the in-queue experience.
 
     Exits: `busy` (nobody logged in or queue full), `timeout` (queue timeout), `voicemail` and
-    `callback` (an offer taken), `done` (the agent call ended), and keys pressed while waiting."""
+    `callback` (an offer taken), `done` (the agent call ended), `failed` (a group from data that
+    names no skill group), and keys pressed while waiting. `group` is a `Ref` when written as a
+    string, else an expression evaluated at call time."""
 
-    group: Ref
+    group: Ref | Expr
     priority: Expr | None
     timeout_ms: int
     familiar: bool
     hold: Audio | None
     announcements: tuple[Announce, ...]
     offers: tuple[Offer, ...]
+    capacity: int | None
+    """Calls the queue holds at most; when as many wait, `full` is taken (else `busy`)."""
+    when_empty_wait: bool
+    """`when_empty wait`: queue even when nobody of the group is logged in (default `busy`)."""
+    script: tuple[ScriptItem, ...]
+    """The in-queue script (`waiting { ... }`): plays and offers by the second of the wait."""
     exits: tuple[Exit, ...]
     span: Span = field(compare=False)
 
@@ -556,21 +598,62 @@ class TransferAgent(Node):
 
 @dataclass(frozen=True, slots=True)
 class TransferNumber(Node):
-    """Call an outside number (a literal or data). Exits: `busy`, `timeout`, `done`."""
+    """Call an outside number (a literal or data), optionally showing `caller_id`. Exits:
+    `busy`, `timeout`, `done`, `failed` (the outbound policy refused the number or caller id)."""
 
     number: Expr
     timeout_ms: int
+    caller_id: Expr | None
+    exits: tuple[Exit, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TransferSip(Node):
+    """Call a SIP URI (an extension, a conference bridge, another PBX), only on a host or
+    domain the outbound policy lists. Exits as for `TransferNumber`."""
+
+    uri: Expr
+    timeout_ms: int
+    caller_id: Expr | None
     exits: tuple[Exit, ...]
     span: Span = field(compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Voicemail(Node):
-    """Record a message into a box (named after a skill group), then hang up."""
+    """Record a message into a box (named after a skill group), then hang up, or take the
+    `done` exit when it is written (to play a message after the recording)."""
 
     box: Ref
     prompt: Audio | None
     max_length_ms: int
+    exits: tuple[Exit, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Record(Node):
+    """`record msg maxlength 60s silence 3s beep terminator # as voicemail "sales"`: record the
+    caller into variable `var` (a reference the flow can play back or pass to a function), kept
+    in voicemail box `box` too when given; the flow continues after it."""
+
+    var: str
+    max_length_ms: int
+    silence_ms: int | None
+    beep: bool
+    terminator: str | None
+    box: Ref | None
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Pause(Node):
+    """`pause 2s [bargein]`: silence; with barge-in a key ends it and is kept for the next
+    menu or collect, without it keys pressed meanwhile are lost."""
+
+    duration_ms: int
+    barge_in: bool
     span: Span = field(compare=False)
 
 
@@ -594,7 +677,7 @@ class Survey(Node):
 Stmt = (
     Play | Set | If | Goto | Hangup | Return | Reprompt | Language | Menu | Collect | Hours
     | Blacklist | CallFunction | CallFlow | Staffing | TransferQueue | TransferAgent
-    | TransferNumber | Voicemail | Survey
+    | TransferNumber | TransferSip | Voicemail | Survey | Record | Pause
 )
 
 Block = tuple[Stmt, ...]
@@ -649,9 +732,12 @@ EXIT_NAMES: Final[dict[type, frozenset[str]]] = {
     Blacklist: frozenset({"listed", "clear"}),
     CallFunction: frozenset({"ok", "error", "timeout"}),
     Staffing: frozenset({"free", "busy", "none"}),
-    TransferQueue: frozenset({"busy", "timeout", "voicemail", "callback", "done"}),
+    TransferQueue: frozenset({"busy", "timeout", "voicemail", "callback", "done", "failed",
+                              "full"}),
     TransferAgent: frozenset({"busy", "timeout", "done"}),
-    TransferNumber: frozenset({"busy", "timeout", "done"}),
+    TransferNumber: frozenset({"busy", "timeout", "done", "failed"}),
+    TransferSip: frozenset({"busy", "timeout", "done", "failed"}),
+    Voicemail: frozenset({"done"}),
 }
 KEYED: Final[frozenset[type]] = frozenset({Menu, TransferQueue})
 
@@ -661,6 +747,7 @@ DEFAULT_RETRIES: Final = 3
 DEFAULT_QUEUE_TIMEOUT_MS: Final = 120_000
 DEFAULT_RING_TIMEOUT_MS: Final = 30_000
 DEFAULT_VOICEMAIL_MS: Final = 120_000
+DEFAULT_RECORD_MS: Final = 60_000
 DEFAULT_RESULT_VAR: Final = "result"
 
 

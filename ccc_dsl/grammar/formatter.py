@@ -232,13 +232,31 @@ def _stmt(stmt: ast.Stmt, indent: int, in_body: bool) -> list[_Line]:
                 opts.append(f"prompt {audio(stmt.prompt, False)}")
             if stmt.max_length_ms != ast.DEFAULT_VOICEMAIL_MS:
                 opts.append(f"maxlength {format_duration(stmt.max_length_ms)}")
-            return _headed(f"voicemail {quote(stmt.box.name)}", opts, (), indent, stmt.span, False)
+            return _headed(f"voicemail {quote(stmt.box.name)}", opts, stmt.exits, indent,
+                           stmt.span, False)
+        case ast.Record():
+            opts = [f"maxlength {format_duration(stmt.max_length_ms)}"]
+            if stmt.silence_ms is not None:
+                opts.append(f"silence {format_duration(stmt.silence_ms)}")
+            if stmt.beep:
+                opts.append("beep")
+            if stmt.terminator is not None:
+                opts.append(f"terminator {stmt.terminator}")
+            if stmt.box is not None:
+                opts.append(f"as voicemail {quote(stmt.box.name)}")
+            return _headed(f"record {stmt.var}", opts, (), indent, stmt.span, False)
+        case ast.Pause():
+            text = f"pause {format_duration(stmt.duration_ms)}"
+            return [_Line(indent, text + (" bargein" if stmt.barge_in else ""), tag, indent)]
         case ast.Menu():
             opts = [f"prompt {audio(stmt.prompt, True)}",
                     f"timeout {format_duration(stmt.timeout_ms)}"]
             if stmt.interdigit_ms is not None:
                 opts.append(f"interdigit {format_duration(stmt.interdigit_ms)}")
-            opts.extend(_retries(stmt.noinput_retries, stmt.nomatch_retries))
+            opts.extend(_retries("forever" if stmt.noinput_forever else stmt.noinput_retries,
+                                 "forever" if stmt.nomatch_forever else stmt.nomatch_retries))
+            if stmt.reset_on_entry:
+                opts.append("reset_on_entry")
             return _headed("menu", opts, stmt.exits, indent, stmt.span, True)
         case ast.Collect():
             digits = (f"digits {stmt.min_digits}" if stmt.min_digits == stmt.max_digits
@@ -298,18 +316,34 @@ def _stmt(stmt: ast.Stmt, indent: int, in_body: bool) -> list[_Line]:
                 text = f"announce {a.kind} every {format_duration(a.every_ms)}"
                 opts.append(text + (f" prompt {audio(a.prompt, False)}" if a.prompt else ""))
             for o in stmt.offers:
-                text = f"offer {o.kind} after {format_duration(o.after_ms)} key {o.key}"
-                opts.append(text + (f" prompt {audio(o.prompt, False)}" if o.prompt else ""))
-            return _headed(f"transfer queue {quote(stmt.group.name)}", opts, stmt.exits, indent,
-                           stmt.span, False)
+                opts.append(_offer(o))
+            if stmt.capacity is not None:
+                opts.append(f"capacity {stmt.capacity}")
+            if stmt.when_empty_wait:
+                opts.append("when_empty wait")
+            script = None
+            if stmt.script:
+                script = [_Line(indent + 4, "waiting {", tag, indent + 4)]
+                script += [_Line(indent + 6, _script_item(i), i.span.line, indent + 6)
+                           for i in stmt.script]
+                script.append(_Line(indent + 4, "}", stmt.script[-1].span.end_line, indent + 6))
+            group = (quote(stmt.group.name) if isinstance(stmt.group, ast.Ref)
+                     else expr(stmt.group))
+            return _headed(f"transfer queue {group}", opts, stmt.exits, indent, stmt.span, False,
+                           script)
         case ast.TransferAgent():
             who = (quote(stmt.agent.name) if isinstance(stmt.agent, ast.Ref)
                    else expr(stmt.agent))
             return _headed(f"transfer agent {who}", _ring(stmt.timeout_ms), stmt.exits, indent,
                            stmt.span, False)
-        case ast.TransferNumber():
-            return _headed(f"transfer number {expr(stmt.number)}", _ring(stmt.timeout_ms),
-                           stmt.exits, indent, stmt.span, False)
+        case ast.TransferNumber() | ast.TransferSip():
+            kind, where = (("number", stmt.number) if isinstance(stmt, ast.TransferNumber)
+                           else ("sip", stmt.uri))
+            opts = _ring(stmt.timeout_ms)
+            if stmt.caller_id is not None:
+                opts.append(f"caller_id {expr(stmt.caller_id)}")
+            return _headed(f"transfer {kind} {expr(where)}", opts, stmt.exits, indent,
+                           stmt.span, False)
     raise AssertionError(f"unhandled statement {type(stmt).__name__}")  # pragma: no cover
 
 
@@ -338,7 +372,37 @@ def _chain(block: ast.Block, indent: int) -> list[_Line]:
     return lines
 
 
-def _retries(noinput: int, nomatch: int) -> list[str]:
+def _offer(o: ast.Offer) -> str:
+    text = f"offer {o.kind} after {format_duration(o.after_ms)} key {o.key}"
+    return text + (f" prompt {audio(o.prompt, False)}" if o.prompt else "")
+
+
+def _script_item(item: ast.ScriptItem) -> str:
+    """One line of an in-queue script: `at 0s play ...`, `every 1m from 30s say position`,
+    `after 25s offer voicemail key 1`."""
+    if isinstance(item, ast.Offer):
+        text = f"after {format_duration(item.after_ms)} offer {item.kind} key {item.key}"
+        return text + (f" prompt {audio(item.prompt, False)}" if item.prompt else "")
+    if item.every_ms is None:
+        when = f"at {_at(item.start_ms)}"
+    else:
+        when = f"every {format_duration(item.every_ms)}"
+        if item.start_ms != item.every_ms:
+            when += f" from {_at(item.start_ms)}"
+    if item.audio is None:
+        return f"{when} say {item.say}"
+    if (len(item.audio.items) == 1 and isinstance(item.audio.items[0], ast.Tts)
+            and not item.audio.barge_in):
+        return f"{when} say {tts(item.audio.items[0])}"
+    return f"{when} play {audio(item.audio, False)}"
+
+
+def _at(ms: int) -> str:
+    """A second of a queue wait: `0s` for the start."""
+    return format_duration(ms) if ms else "0s"
+
+
+def _retries(noinput: int | str, nomatch: int | str) -> list[str]:
     if noinput == nomatch:
         return [f"retries {noinput}"]
     return [f"noinput {noinput}", f"nomatch {nomatch}"]
@@ -351,17 +415,21 @@ def _ring(timeout_ms: int) -> list[str]:
 
 
 def _headed(head: str, opts: list[str], exits: tuple[ast.Exit, ...], indent: int, span: Span,
-            block_required: bool) -> list[_Line]:
-    """A statement with options and an exits block, wrapped one option per line if too long."""
+            block_required: bool, block_opt: list[_Line] | None = None) -> list[_Line]:
+    """A statement with options and an exits block, wrapped one option per line if too long.
+    `block_opt` is a last option of several lines (a queue's `waiting { ... }`), with a tag
+    per line so comments stay in it; it makes the options wrap."""
     tag = span.line
     has_block = bool(exits) or block_required
     opener = " {" if has_block else ""
     one_line = " ".join([head, *opts]) + opener
-    if (indent + len(one_line) <= WIDTH and "\n" not in one_line) or not opts:
+    if not block_opt and ((indent + len(one_line) <= WIDTH and "\n" not in one_line)
+                          or not opts):
         lines = [_Line(indent, one_line, tag, indent)]
     else:
         lines = [_Line(indent, head, tag, indent)]
         lines.extend(_Line(indent + 4, o, tag, indent + 4) for o in opts)
+        lines.extend(block_opt or ())
         lines[-1].text += opener
     if not has_block:
         return lines
@@ -379,6 +447,8 @@ def audio(value: ast.Audio, default_barge: bool) -> str:
     for item in value.items:
         if isinstance(item, ast.Ref):
             parts.append(quote(item.name))
+        elif isinstance(item, ast.Recording):
+            parts.append(f"recording {item.var.dotted}")
         else:
             parts.append(f"say {tts(item)}")
     text = ", ".join(parts)

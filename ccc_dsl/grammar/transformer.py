@@ -15,9 +15,17 @@ from dataclasses import MISSING, dataclass, fields
 from functools import lru_cache
 from typing import Any, Final, TypeVar
 
+from ccc_runtime.bytecode import MAX_QUEUE_CAPACITY, MAX_SCRIPT_ITEMS
 from ccc_runtime.expressions import FUNCTIONS
 from ccc_runtime.functions import MAX_FUNCTION_RETRIES, MAX_FUNCTION_TIMEOUT_MS
-from ccc_runtime.patterns import pattern_error
+from ccc_runtime.patterns import (
+    MAX_KEY_DIGITS,
+    MAX_MENU_KEYS,
+    KeyPatternError,
+    parse_key,
+    pattern_error,
+)
+from ccc_runtime.sipuri import sip_uri_problem
 from ccc_runtime.templates import template_error
 from lark import Token, Transformer
 
@@ -38,6 +46,9 @@ DURATION_LIMITS: Final[dict[str, tuple[int, int]]] = {
     "every": (5_000, 3_600_000),
     "after": (1_000, 3_600_000),
     "maxlength": (1_000, 600_000),
+    "at": (0, 3_600_000),
+    "silence": (500, 60_000),
+    "pause": (100, 300_000),
 }
 MAX_RETRIES: Final = 10
 _INT_MAX: Final = 2**63 - 1
@@ -71,21 +82,27 @@ def unquote(token: str) -> str:
 
 
 def fast_constructor(cls: type[T]) -> Callable[..., T]:
-    """A positional constructor for a frozen, slotted dataclass that fills the slots directly.
+    """A positional constructor for a frozen, slotted dataclass, about twice as fast as its own.
 
-    The generated `__init__` of a frozen dataclass sets each field through `object.__setattr__`,
-    which makes it about twice as slow; the parser builds some 150 spans and nodes per flow, so
-    this is a good part of its cost. The objects are the same: every field set, still frozen.
+    The generated `__init__` of a frozen dataclass sets each field through `object.__setattr__`;
+    the parser builds some 110 spans and nodes per flow, so that was a good part of its cost.
+    This one fills the slots of a plain twin class (same base, same slots, not frozen) with
+    ordinary attribute stores, then makes the object a `cls` (`__class__` may be assigned
+    between classes of the same layout). The objects are the same: every field set, frozen.
     """
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
     params = [n if f.default is MISSING else f"{n}=_default_{n}"
               for n, f in zip(names, fields(cls), strict=True)]  # type: ignore[arg-type]
     defaults = {f"_default_{f.name}": f.default for f in fields(cls)  # type: ignore[arg-type]
                 if f.default is not MISSING}
-    setters = {f"_set_{n}": getattr(cls, n).__set__ for n in names}
-    body = "".join(f"    _set_{n}(obj, {n})\n" for n in names)
-    source = f"def new({', '.join(params)}):\n    obj = _alloc(_cls)\n{body}    return obj\n"
-    namespace: dict[str, Any] = {"_alloc": object.__new__, "_cls": cls, **setters, **defaults}
+    slots = cls.__dict__.get("__slots__")
+    assert slots is not None and set(names) <= set(slots), f"{cls.__name__} is not slotted"
+    twin = type(cls.__name__, cls.__bases__, {"__slots__": slots, "__module__": __name__})
+    body = "".join(f"    obj.{n} = {n}\n" for n in names)
+    source = (f"def new({', '.join(params)}):\n    obj = _alloc(_twin)\n{body}"
+              "    obj.__class__ = _cls\n    return obj\n")
+    namespace: dict[str, Any] = {"_alloc": object.__new__, "_twin": twin, "_cls": cls,
+                                 **defaults}
     exec(source, namespace)  # the same technique dataclasses itself uses to build __init__
     new: Callable[..., T] = namespace["new"]
     return new
@@ -119,7 +136,11 @@ class new:
     Menu = staticmethod(fast_constructor(ast.Menu))
     Module = staticmethod(fast_constructor(ast.Module))
     Offer = staticmethod(fast_constructor(ast.Offer))
+    QueuePlay = staticmethod(fast_constructor(ast.QueuePlay))
+    Pause = staticmethod(fast_constructor(ast.Pause))
     Play = staticmethod(fast_constructor(ast.Play))
+    Record = staticmethod(fast_constructor(ast.Record))
+    Recording = staticmethod(fast_constructor(ast.Recording))
     Ref = staticmethod(fast_constructor(ast.Ref))
     Reprompt = staticmethod(fast_constructor(ast.Reprompt))
     Return = staticmethod(fast_constructor(ast.Return))
@@ -130,6 +151,7 @@ class new:
     TransferAgent = staticmethod(fast_constructor(ast.TransferAgent))
     TransferNumber = staticmethod(fast_constructor(ast.TransferNumber))
     TransferQueue = staticmethod(fast_constructor(ast.TransferQueue))
+    TransferSip = staticmethod(fast_constructor(ast.TransferSip))
     Tts = staticmethod(fast_constructor(ast.Tts))
     TtsText = staticmethod(fast_constructor(ast.TtsText))
     Unary = staticmethod(fast_constructor(ast.Unary))
@@ -142,6 +164,9 @@ def _tok_span(file: str, tok: Token) -> Span:
     position) give every token all four positions."""
     return new_span(file, tok.line, tok.column, tok.end_line, tok.end_column)
 
+
+_REPEATABLE: Final = frozenset(("announce", "offer"))
+"""Options that may repeat, once per kind (see _check_repeats)."""
 
 # The helper records below live only during a parse; plain (not frozen) slotted dataclasses are
 # cheaper to build, and the parse is hot.
@@ -251,8 +276,8 @@ class AstBuilder(Transformer[Token, Any]):
     def _options(self, stmt: str, children: list[Any]) -> dict[str, _Opt]:
         options: dict[str, _Opt] = {}
         for child in children:
-            if not isinstance(child, _Opt) or child.name in ("announce", "offer"):
-                continue  # these two may repeat, once per kind (see _check_repeats)
+            if type(child) is not _Opt or child.name in _REPEATABLE:
+                continue
             if child.name in options:
                 self._error("P205", f"`{child.name}` is given twice in this `{stmt}`",
                             self._span(child.first, child.last), "keep one")
@@ -272,7 +297,22 @@ class AstBuilder(Transformer[Token, Any]):
         value: ast.Audio = opt.value
         return value
 
-    def _retries(self, options: dict[str, _Opt]) -> tuple[int, int]:
+    def _retries(self, options: dict[str, _Opt], stmt: str = "") -> tuple[int, int]:
+        """The noinput and nomatch limits; `forever` (None) only a menu takes (see
+        _menu_retries), so for `stmt` it is P226 and the default."""
+        noinput, nomatch = self._menu_retries(options)
+        for name in ("retries", "noinput", "nomatch"):
+            opt = options.get(name)
+            if opt is not None and opt.value is None:
+                self._error("P226", f"`{name} forever` is only for a menu, not a `{stmt}`",
+                            self._span(opt.first, opt.last),
+                            f"give a number, e.g. `{name} 3`")
+        return (ast.DEFAULT_RETRIES if noinput is None else noinput,
+                ast.DEFAULT_RETRIES if nomatch is None else nomatch)
+
+    def _menu_retries(self, options: dict[str, _Opt]) -> tuple[int | None, int | None]:
+        """The noinput and nomatch limits, None for `forever`; `noinput`/`nomatch` override
+        `retries`."""
         base = options["retries"].value if "retries" in options else ast.DEFAULT_RETRIES
         noinput = options["noinput"].value if "noinput" in options else base
         nomatch = options["nomatch"].value if "nomatch" in options else base
@@ -430,10 +470,11 @@ class AstBuilder(Transformer[Token, Any]):
 
     def say(self, children: list[Any]) -> ast.Play:
         kw, tts, barge = children
-        end = barge if barge is not None else tts
-        span = self._span(tts, end)
-        audio = new.Audio((tts,), bool(barge is not None and barge.type == "BARGEIN"), span)
-        return new.Play(audio, self._span(kw, end))
+        if barge is None:
+            audio = new.Audio((tts,), False, tts.span)  # spans are immutable, so shared
+            return new.Play(audio, self._span(kw, tts))
+        audio = new.Audio((tts,), barge.type == "BARGEIN", self._span(tts, barge))
+        return new.Play(audio, self._span(kw, barge))
 
     def set_stmt(self, children: list[Any]) -> ast.Set:
         kw, var, value = children
@@ -473,19 +514,49 @@ class AstBuilder(Transformer[Token, Any]):
         opts = self._options("menu", children)
         self._require("menu", opts, "prompt", _tok_span(self.file, kw))
         prompt = self._prompt(opts, "prompt") or new.Audio((), True, span)
-        noinput, nomatch = self._retries(opts)
+        noinput, nomatch = self._menu_retries(opts)
         exits = self._asking_exits(children)
         interdigit = opts["interdigit"].value if "interdigit" in opts else None
-        if interdigit is None:
+        self._check_menu_keys(kw, exits, interdigit is not None)
+        if noinput is None and nomatch is None:
             for ex in exits:
-                if ex.is_key and len(ex.name) > 1:
-                    self._error("P209", f"key `{ex.name}` has several digits but the menu has no "
-                                "`interdigit` timeout", ex.span,
-                                "add `interdigit 2s` so the caller can enter several digits")
+                if ex.name == "exhausted":
+                    self._error("P226", "`exhausted` can never be taken: both retry counters "
+                                "are `forever`", ex.span,
+                                "remove the exit, or give `nomatch` a number")
         return new.Menu(
             prompt, opts["timeout"].value if "timeout" in opts else ast.DEFAULT_TIMEOUT_MS,
-            interdigit, noinput, nomatch, exits, span,
+            interdigit, 0 if noinput is None else noinput, 0 if nomatch is None else nomatch,
+            noinput is None, nomatch is None, "reset_on_entry" in opts, exits, span,
         )
+
+    def _check_menu_keys(self, kw: Token, exits: tuple[ast.Exit, ...],
+                         interdigit: bool) -> None:
+        """Key patterns in the notation and within the bounds (P224, P225); a key of several
+        presses needs an interdigit timeout (P209)."""
+        keys = [ex for ex in exits if ex.is_key]
+        if len(keys) > MAX_MENU_KEYS:
+            self._error("P225", f"the menu lists {len(keys)} keys (limit {MAX_MENU_KEYS})",
+                        _tok_span(self.file, kw),
+                        "use key patterns (`1XX`, `[1-5]`) or a `collect`")
+        for ex in keys:
+            if len(ex.name) == 1 and ex.name in "0123456789*#":
+                continue  # the common case: one key
+            key_span = new_span(self.file, ex.span.line, ex.span.column, ex.span.line,
+                                ex.span.column + len(ex.name))
+            try:
+                presses = len(parse_key(ex.name))
+            except KeyPatternError as exc:
+                bound = "limit" in str(exc)
+                self._error("P225" if bound else "P224", f"key `{shown_number(ex.name)}`: {exc}",
+                            key_span, f"keys are at most {MAX_KEY_DIGITS} presses" if bound
+                            else "write digits, * and #, with X (0-9), Z (1-9), N (2-9) or a "
+                            "set such as [1-5]")
+                continue
+            if presses > 1 and not interdigit:
+                self._error("P209", f"key `{ex.name}` has several digits but the menu has no "
+                            "`interdigit` timeout", ex.span,
+                            "add `interdigit 2s` so the caller can enter several digits")
 
     def collect(self, children: list[Any]) -> ast.Collect:
         kw, var = children[0], children[1]
@@ -497,7 +568,7 @@ class AstBuilder(Transformer[Token, Any]):
         self._require("collect", opts, "digits", kw_span)
         prompt = self._prompt(opts, "prompt") or new.Audio((), True, span)
         low, high = opts["digits"].value if "digits" in opts else (1, 1)
-        noinput, nomatch = self._retries(opts)
+        noinput, nomatch = self._retries(opts, "collect")
         terminator = opts["terminator"].value if "terminator" in opts else None
         pattern = opts["pattern"].value if "pattern" in opts else None
         return new.Collect(
@@ -514,7 +585,7 @@ class AstBuilder(Transformer[Token, Any]):
         self._require("survey", opts, "prompt", _tok_span(self.file, kw))
         prompt = self._prompt(opts, "prompt") or new.Audio((), True, span)
         low, high = opts["scale"].value if "scale" in opts else (1, 5)
-        noinput, nomatch = self._retries(opts)
+        noinput, nomatch = self._retries(opts, "survey")
         return new.Survey(
             prompt, low, high,
             opts["timeout"].value if "timeout" in opts else ast.DEFAULT_TIMEOUT_MS,
@@ -581,23 +652,37 @@ class AstBuilder(Transformer[Token, Any]):
         return new.Staffing(self._ref(ast.RefKind.GROUP, name), exits.exits, self._span(kw, exits))
 
     def transfer_queue(self, children: list[Any]) -> ast.TransferQueue:
-        kw, name = children[0], children[2]
+        kw = children[0]
+        group = self._destination(children[2], ast.RefKind.GROUP, "a skill group's name")
         opts = self._options("transfer queue", children)
         announcements = tuple(c.value for c in children
                               if isinstance(c, _Opt) and c.name == "announce")
         offers = tuple(c.value for c in children if isinstance(c, _Opt) and c.name == "offer")
+        script: tuple[ast.ScriptItem, ...] = opts["waiting"].value if "waiting" in opts else ()
         self._check_repeats("announce", [(a.kind, a.span) for a in announcements])
-        self._check_repeats("offer", [(o.kind, o.span) for o in offers])
+        self._check_repeats("offer", [(o.kind, o.span) for o in (
+            *offers, *(i for i in script if isinstance(i, ast.Offer)))])
         exits = self._exits(children)
+        capacity: int | None = opts["capacity"].value if "capacity" in opts else None
         for ex in exits:
-            if ex.is_key and len(ex.name) > 1:  # the queue takes one key press, no more
+            if ex.is_key and (len(ex.name) > 1 or ex.name in "XNZ"):  # one key press, no more
                 self._error("P206", f"a key pressed in the queue must be one key, not "
                             f"`{ex.name}`", ex.span, "use one of 0-9, * or #")
+            if ex.name == "full" and capacity is None:
+                self._error("P227", "`full` can never be taken: the queue has no `capacity`",
+                            ex.span, "add e.g. `capacity 20` to the queue")
+        timeout = opts["timeout"].value if "timeout" in opts else ast.DEFAULT_QUEUE_TIMEOUT_MS
+        for item in script:
+            start = item.start_ms if isinstance(item, ast.QueuePlay) else item.after_ms
+            if start >= timeout:
+                self._error("P227", f"this never happens: it is at {_fmt_ms(start)} of the "
+                            f"wait, and the queue times out after {_fmt_ms(timeout)}",
+                            item.span, "make it earlier, or the queue's `timeout` longer")
         return new.TransferQueue(
-            self._ref(ast.RefKind.GROUP, name),
+            group,
             opts["priority"].value if "priority" in opts else None,
-            opts["timeout"].value if "timeout" in opts else ast.DEFAULT_QUEUE_TIMEOUT_MS,
-            "familiar" in opts, self._prompt(opts, "music"), announcements, offers,
+            timeout, "familiar" in opts, self._prompt(opts, "music"), announcements, offers,
+            capacity, "when_empty" in opts and opts["when_empty"].value == "wait", script,
             exits, self._span(kw, self._end(children)),
         )
 
@@ -622,10 +707,41 @@ class AstBuilder(Transformer[Token, Any]):
     def transfer_number(self, children: list[Any]) -> ast.TransferNumber:
         kw, number = children[0], children[2]
         opts = self._options("transfer number", children)
+        self._destination(number, None, "a phone number")
         return new.TransferNumber(
             number, opts["timeout"].value if "timeout" in opts else ast.DEFAULT_RING_TIMEOUT_MS,
+            opts["caller_id"].value if "caller_id" in opts else None,
             self._exits(children), self._span(kw, self._end(children)),
         )
+
+    def transfer_sip(self, children: list[Any]) -> ast.TransferSip:
+        kw, uri = children[0], children[2]
+        opts = self._options("transfer sip", children)
+        self._destination(uri, None, "a SIP URI")
+        if isinstance(uri, ast.Literal) and isinstance(uri.value, str):
+            problem = sip_uri_problem(uri.value)
+            if problem is not None:
+                self._error("P221", f"`{shown_number(uri.value)}` is not a SIP URI: {problem}",
+                            uri.span, "write e.g. \"sip:100@pbx.example.com\"")
+        return new.TransferSip(
+            uri, opts["timeout"].value if "timeout" in opts else ast.DEFAULT_RING_TIMEOUT_MS,
+            opts["caller_id"].value if "caller_id" in opts else None,
+            self._exits(children), self._span(kw, self._end(children)),
+        )
+
+    def _destination(self, value: ast.Expr, kind: ast.RefKind | None,
+                     what: str) -> ast.Ref | ast.Expr:
+        """A transfer's destination: a string literal (a `Ref` of `kind` when given, checked
+        by name resolution) or an expression; any other literal is P220."""
+        if isinstance(value, ast.Literal):
+            if not isinstance(value.value, str):
+                self._error("P220", f"the destination must be {what}, written as a string or "
+                            "taken from data", value.span, "write it in quotes")
+            elif kind is not None:
+                if not value.value.strip():
+                    self._error("P210", f"empty {kind} name", value.span)
+                return new.Ref(kind, value.value, value.span)
+        return value
 
     def voicemail(self, children: list[Any]) -> ast.Voicemail:
         kw, name = children[0], children[1]
@@ -633,8 +749,32 @@ class AstBuilder(Transformer[Token, Any]):
         return new.Voicemail(
             self._ref(ast.RefKind.VOICEMAIL, name), self._prompt(opts, "prompt"),
             opts["maxlength"].value if "maxlength" in opts else ast.DEFAULT_VOICEMAIL_MS,
+            self._exits(children), self._span(kw, self._end(children)),
+        )
+
+    def record(self, children: list[Any]) -> ast.Record:
+        kw, var = children[0], children[1]
+        self._check_writable(str(var), _tok_span(self.file, var))
+        opts = self._options("record", children)
+        max_ms = opts["maxlength"].value if "maxlength" in opts else ast.DEFAULT_RECORD_MS
+        silence = opts["silence"].value if "silence" in opts else None
+        if silence is not None and silence >= max_ms:
+            self._error("P222", f"`silence {_fmt_ms(silence)}` is not shorter than the "
+                        f"recording's maxlength {_fmt_ms(max_ms)}",
+                        self._span(opts["silence"].first, opts["silence"].last),
+                        "a recording ends after this much silence: make it shorter")
+        return new.Record(
+            str(var), max_ms, silence, "beep" in opts,
+            opts["terminator"].value if "terminator" in opts else None,
+            opts["keep"].value if "keep" in opts else None,
             self._span(kw, self._end(children)),
         )
+
+    def pause(self, children: list[Any]) -> ast.Pause:
+        kw, duration, barge = children
+        return new.Pause(self._duration(duration, "pause"),
+                         barge is not None and barge.type == "BARGEIN",
+                         self._span(kw, barge if barge is not None else duration))
 
     def _ref(self, kind: ast.RefKind, tok: Token) -> ast.Ref:
         span = new_span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
@@ -670,14 +810,58 @@ class AstBuilder(Transformer[Token, Any]):
     def opt_maxlength(self, c: list[Any]) -> _Opt:
         return self._opt("maxlength", self._duration(c[1], "maxlength"), c)
 
+    def _limit(self, tok: Token, what: str) -> int | None:
+        """A retry count, or None for `forever`."""
+        return None if tok.type == "FOREVER" else self._count(tok, what, 0, MAX_RETRIES)
+
     def opt_retries(self, c: list[Any]) -> _Opt:
-        return self._opt("retries", self._count(c[1], "retries", 0, MAX_RETRIES), c)
+        return self._opt("retries", self._limit(c[1], "retries"), c)
 
     def opt_noinput(self, c: list[Any]) -> _Opt:
-        return self._opt("noinput", self._count(c[1], "noinput retries", 0, MAX_RETRIES), c)
+        return self._opt("noinput", self._limit(c[1], "noinput retries"), c)
 
     def opt_nomatch(self, c: list[Any]) -> _Opt:
-        return self._opt("nomatch", self._count(c[1], "nomatch retries", 0, MAX_RETRIES), c)
+        return self._opt("nomatch", self._limit(c[1], "nomatch retries"), c)
+
+    def opt_reset(self, c: list[Any]) -> _Opt:
+        return self._opt("reset_on_entry", True, c)
+
+    def opt_capacity(self, c: list[Any]) -> _Opt:
+        return self._opt("capacity", self._count(c[1], "capacity", 1, MAX_QUEUE_CAPACITY), c)
+
+    def opt_when_empty(self, c: list[Any]) -> _Opt:
+        return self._opt("when_empty", str(c[1]), c)
+
+    def opt_waiting(self, c: list[Any]) -> _Opt:
+        items = tuple(i for i in c[2:-1] if isinstance(i, ast.QueuePlay | ast.Offer))
+        if len(items) > MAX_SCRIPT_ITEMS:
+            self._error("P225", f"the queue script lists {len(items)} entries (limit "
+                        f"{MAX_SCRIPT_ITEMS})", self._span(c[0], c[-1]), "keep the few that matter")
+        return self._opt("waiting", items, c)
+
+    def _queue_play(self, c: list[Any], start_ms: int, every_ms: int | None) -> ast.QueuePlay:
+        """The play of `at`/`every` entry children ending in `play AUDIO`, `say TTS` or
+        `say position|wait`."""
+        last = c[-1]
+        if isinstance(last, ast.Audio):
+            return new.QueuePlay(start_ms, every_ms, last, None, self._span(c[0], last))
+        if isinstance(last, ast.Tts):
+            audio = new.Audio((last,), False, last.span)
+            return new.QueuePlay(start_ms, every_ms, audio, None, self._span(c[0], last))
+        return new.QueuePlay(start_ms, every_ms, None, ast.AnnounceKind(str(last)),
+                             self._span(c[0], last))
+
+    def script_at(self, c: list[Any]) -> ast.QueuePlay:
+        return self._queue_play(c, self._duration(c[1], "at"), None)
+
+    def script_every(self, c: list[Any]) -> ast.QueuePlay:
+        every = self._duration(c[1], "every")
+        start = self._duration(c[3], "at") if c[3] is not None else every
+        return self._queue_play(c, start, every)
+
+    def script_offer(self, c: list[Any]) -> ast.Offer:
+        kw, after, _offer, kind, _key_kw, key, prompt = c
+        return self._offer(kw, kind, after, key, prompt, c)
 
     def opt_digits(self, c: list[Any]) -> _Opt:
         low = self._count(c[1], "digits", 1, 64)
@@ -710,6 +894,22 @@ class AstBuilder(Transformer[Token, Any]):
                         problem[1])
         return self._opt("pattern", text, c)
 
+    def opt_caller_id(self, c: list[Any]) -> _Opt:
+        value = c[1]
+        if isinstance(value, ast.Literal) and not isinstance(value.value, str):
+            self._error("P220", "a caller id is a phone number, written as a string or taken "
+                        "from data", value.span, "write it in quotes, e.g. \"+8602150001000\"")
+        return self._opt("caller_id", value, c)
+
+    def opt_silence(self, c: list[Any]) -> _Opt:
+        return self._opt("silence", self._duration(c[1], "silence"), c)
+
+    def opt_beep(self, c: list[Any]) -> _Opt:
+        return self._opt("beep", True, c)
+
+    def opt_keep(self, c: list[Any]) -> _Opt:
+        return self._opt("keep", self._ref(ast.RefKind.VOICEMAIL, c[2]), c)
+
     def opt_number(self, c: list[Any]) -> _Opt:
         return self._opt("number", c[1], c)
 
@@ -740,16 +940,20 @@ class AstBuilder(Transformer[Token, Any]):
 
     def opt_offer(self, c: list[Any]) -> _Opt:
         kw, kind, _after, after, _key_kw, key, prompt = c
+        offer = self._offer(kw, kind, after, key, prompt, c)
+        return _Opt("offer", offer, offer, offer)
+
+    def _offer(self, kw: Token, kind: Token, after: Token, key: Token, prompt: _Opt | None,
+               c: list[Any]) -> ast.Offer:
         if len(key) != 1:
             self._error("P206", f"the key of an offer must be one key, not `{key}`",
                         _tok_span(self.file, key), "use one of 0-9, * or #")
         pending: _Opt | None = prompt
-        offer = new.Offer(
+        return new.Offer(
             ast.OfferKind(str(kind)), self._duration(after, "after"), str(key),
             pending.value if pending is not None else None,
             self._span(kw, self._end(c)),
         )
-        return _Opt("offer", offer, offer, offer)
 
     # ------------------------------------------------------------ prompts
 
@@ -764,6 +968,8 @@ class AstBuilder(Transformer[Token, Any]):
                            for c in children[:-1]])
         start = items[0].span
         if barge is None:
+            if len(items) == 1:  # the prompt's own span: spans are immutable, so shared
+                return new.Audio(items, default_barge, start)
             end: Any = items[-1].span
             barge_in = default_barge
         else:
@@ -777,6 +983,10 @@ class AstBuilder(Transformer[Token, Any]):
 
     def keyed_audio(self, children: list[Any]) -> ast.Audio:
         return self._audio(children, True)
+
+    def recording_item(self, children: list[Any]) -> ast.Recording:
+        kw, var = children
+        return new.Recording(var, self._span(kw, var))
 
     def tts_item(self, children: list[Any]) -> ast.Tts:
         kw, tts = children

@@ -333,6 +333,10 @@ class Acd:
     def leave(self, call_id: str) -> None:
         self.store.remove_entry(call_id)
 
+    def waiting(self, group: str) -> int:
+        """Calls waiting in the group's queue: what a queue's `capacity` is compared with."""
+        return len(self.store.entries(group))
+
     def ordered(self, group: str) -> list[QueueEntry]:
         return sorted(self.store.entries(group), key=lambda e: (-e.priority, e.seq))
 

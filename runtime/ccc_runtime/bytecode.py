@@ -25,7 +25,7 @@ from typing import Protocol, TypeAlias
 
 from .expressions import ARITHMETIC, FUNCTIONS
 from .functions import MAX_FUNCTION_RETRIES, MAX_FUNCTION_TIMEOUT_MS
-from .patterns import PatternError, compile_pattern
+from .patterns import MAX_MENU_KEYS, PatternError, compile_pattern, key_error, parse_key
 
 MAGIC = b"CCB\x1a"
 FORMAT_VERSION = 2
@@ -65,6 +65,9 @@ class Op(IntEnum):
     CALL_FLOW = 16
     RETURN = 17
     HANGUP = 18
+    TRANSFER_SIP = 19
+    RECORD = 20
+    PAUSE = 21
 
 
 class Kind(IntEnum):
@@ -81,6 +84,9 @@ class Kind(IntEnum):
     ARGS = 9  # list of [name, EXPR] pairs, names unique
     ANNOUNCES = 10  # list of [kind "position"|"wait", every_ms, OPT_PROMPT]
     OFFERS = 11  # list of [kind "voicemail"|"callback", after_ms, key, OPT_PROMPT]
+    KEY_PATTERNS = 12  # list of unique menu keys, literal or patterns (patterns.parse_key)
+    BOOL = 13  # true or false
+    SCRIPT = 14  # in-queue plays: list of [start_ms, every_ms (0: once), PROMPT]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +110,10 @@ SPECS: dict[Op, OpSpec] = {
     Op.PLAY: OpSpec((("prompt", Kind.PROMPT),), ("next", "keyed"), frozenset({"keyed"})),
     Op.MENU: OpSpec(
         (("prompt", Kind.PROMPT), ("timeout_ms", Kind.INT), ("interdigit_ms", Kind.INT),
-         ("noinput_retries", Kind.INT), ("nomatch_retries", Kind.INT), ("keys", Kind.KEYS)),
-        ("noinput", "nomatch", "exhausted"), _RETRY, "keys"),
+         ("noinput_retries", Kind.INT), ("nomatch_retries", Kind.INT),
+         ("keys", Kind.KEY_PATTERNS), ("noinput_forever", Kind.BOOL),
+         ("nomatch_forever", Kind.BOOL), ("reset_on_entry", Kind.BOOL)),
+        ("noinput", "nomatch", "exhausted"), _RETRY | {"exhausted"}, "keys"),
     Op.COLLECT: OpSpec(
         (("var", Kind.VAR), ("prompt", Kind.PROMPT), ("min_digits", Kind.INT),
          ("max_digits", Kind.INT), ("terminator", Kind.OPT_STR), ("timeout_ms", Kind.INT),
@@ -125,15 +133,17 @@ SPECS: dict[Op, OpSpec] = {
     Op.QUEUE: OpSpec(
         (("group", Kind.NAME), ("priority", Kind.EXPR), ("timeout_ms", Kind.INT),
          ("routing", Kind.NAME), ("hold", Kind.OPT_PROMPT), ("announcements", Kind.ANNOUNCES),
-         ("offers", Kind.OFFERS), ("keys", Kind.KEYS)),
-        ("done", "timeout", "busy", "voicemail", "callback"),
-        frozenset({"done", "busy", "voicemail", "callback"}), "keys"),
+         ("offers", Kind.OFFERS), ("keys", Kind.KEYS), ("capacity", Kind.INT),
+         ("when_empty", Kind.NAME), ("script", Kind.SCRIPT), ("group_from", Kind.EXPR)),
+        ("done", "timeout", "busy", "voicemail", "callback", "full", "failed"),
+        frozenset({"done", "busy", "voicemail", "callback", "full", "failed"}), "keys"),
     Op.TRANSFER_AGENT: OpSpec((("agent", Kind.EXPR), ("timeout_ms", Kind.INT)),
                               ("done", "busy", "timeout"), _TRANSFER),
-    Op.TRANSFER_NUMBER: OpSpec((("number", Kind.EXPR), ("timeout_ms", Kind.INT)),
-                               ("done", "busy", "timeout"), _TRANSFER),
+    Op.TRANSFER_NUMBER: OpSpec((("number", Kind.EXPR), ("timeout_ms", Kind.INT),
+                                ("caller_id", Kind.EXPR)),
+                               ("done", "busy", "timeout", "failed"), _TRANSFER | {"failed"}),
     Op.VOICEMAIL: OpSpec((("box", Kind.NAME), ("prompt", Kind.OPT_PROMPT), ("max_ms", Kind.INT)),
-                         ("next",), frozenset({"next"})),
+                         ("next", "done"), frozenset({"next", "done"})),
     Op.SURVEY: OpSpec(
         (("prompt", Kind.PROMPT), ("min_score", Kind.INT), ("max_score", Kind.INT),
          ("var", Kind.VAR), ("timeout_ms", Kind.INT), ("noinput_retries", Kind.INT),
@@ -143,6 +153,13 @@ SPECS: dict[Op, OpSpec] = {
     Op.CALL_FLOW: OpSpec((("flow", Kind.NAME),), ("next",)),
     Op.RETURN: OpSpec((), ()),
     Op.HANGUP: OpSpec((), ()),
+    Op.TRANSFER_SIP: OpSpec((("uri", Kind.EXPR), ("timeout_ms", Kind.INT),
+                             ("caller_id", Kind.EXPR)),
+                            ("done", "busy", "timeout", "failed"), _TRANSFER | {"failed"}),
+    Op.RECORD: OpSpec((("var", Kind.VAR), ("max_ms", Kind.INT), ("silence_ms", Kind.INT),
+                       ("beep", Kind.BOOL), ("terminator", Kind.OPT_STR), ("box", Kind.OPT_STR)),
+                      ("next",)),
+    Op.PAUSE: OpSpec((("duration_ms", Kind.INT), ("barge_in", Kind.BOOL)), ("next",)),
 }
 
 OPERAND_INDEX: dict[Op, dict[str, int]] = {
@@ -153,6 +170,18 @@ EXIT_INDEX: dict[Op, dict[str, int]] = {
 """Per opcode, fixed exit name -> its number (keyed exits follow, in the order of the keys)."""
 
 QUEUE_ROUTINGS = frozenset({"longest-idle", "familiar"})
+DATA_GROUP = "*"
+"""The `group` operand of a queue whose group comes from data (its `group_from` expression)."""
+MAX_RECORD_MS = 600_000
+"""The longest `record` (10 minutes; the parser's maxlength range)."""
+MAX_PAUSE_MS = 300_000
+"""The longest `pause`."""
+WHEN_EMPTY = frozenset({"busy", "wait"})
+"""What a queue does when nobody of its group is logged in: take `busy`, or queue anyway."""
+MAX_QUEUE_CAPACITY = 10_000
+"""The largest `capacity` (0 means none)."""
+MAX_SCRIPT_ITEMS = 32
+"""Plays one in-queue script may list."""
 ANNOUNCE_KINDS = frozenset({"position", "wait"})
 OFFER_KINDS = frozenset({"voicemail", "callback"})
 COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
@@ -330,6 +359,7 @@ def _is_prompt(value: Const) -> bool:
     for item in value[1:]:
         if not (isinstance(item, list) and len(item) == 2 and (
                 (item[0] == "prompt" and isinstance(item[1], str) and item[1])
+                or (item[0] == "recording" and _is_var(item[1]))
                 or (item[0] == "tts" and _is_tts_text(item[1])))):
             return False
     return True
@@ -338,12 +368,21 @@ def _is_prompt(value: Const) -> bool:
 def _check_prompt(value: Const, where: str) -> None:
     if not _is_prompt(value):
         raise BytecodeError(f"{where}: a prompt must be [barge_in, item, ...] with items "
-                            f"[\"prompt\", name] or [\"tts\", text], got {value!r}")
+                            f"[\"prompt\", name], [\"recording\", variable] or [\"tts\", text], "
+                            f"got {value!r}")
 
 
 def _is_keys(value: Const) -> bool:
     return (isinstance(value, list)
             and all(isinstance(v, str) and _KEY_RE.fullmatch(v) for v in value)
+            and len({str(v) for v in value}) == len(value))
+
+
+def _is_key_patterns(value: Const) -> bool:
+    """A menu's keys: at most MAX_MENU_KEYS, unique, each a key in the notation of
+    patterns.parse_key (so the VM can parse every one without a failure)."""
+    return (isinstance(value, list) and len(value) <= MAX_MENU_KEYS
+            and all(isinstance(v, str) and key_error(v) is None for v in value)
             and len({str(v) for v in value}) == len(value))
 
 
@@ -372,6 +411,18 @@ def _check_operand(kind: Kind, value: Const, where: str) -> None:
         ok = value is None or isinstance(value, str)
     elif kind is Kind.KEYS:
         ok = _is_keys(value)
+    elif kind is Kind.KEY_PATTERNS:
+        ok = _is_key_patterns(value)
+    elif kind is Kind.BOOL:
+        ok = isinstance(value, bool)
+    elif kind is Kind.SCRIPT:
+        _check_list_of(value, where, "[start_ms, every_ms, prompt] plays",
+                       lambda a: len(a) == 3 and _is_ms(a[0]) and _is_ms(a[1]))
+        assert isinstance(value, list)
+        ok = len(value) <= MAX_SCRIPT_ITEMS
+        for item in value:
+            assert isinstance(item, list)
+            _check_operand(Kind.PROMPT, item[2], where)
     elif kind is Kind.ARGS:
         _check_list_of(value, where, "[name, expression] pairs",
                        lambda p: len(p) == 2 and isinstance(p[0], str) and bool(p[0]))
@@ -417,7 +468,8 @@ def _check_semantics(op: Op, values: dict[str, Const], where: str) -> None:
     if op is Op.MENU:
         keys = values["keys"]
         assert isinstance(keys, list)
-        if values["interdigit_ms"] == 0 and any(isinstance(k, str) and len(k) > 1 for k in keys):
+        if values["interdigit_ms"] == 0 and any(isinstance(k, str) and len(parse_key(k)) > 1
+                                                for k in keys):
             raise BytecodeError(f"{where}: multi-digit keys need interdigit_ms > 0")
     elif op is Op.COLLECT:
         lo, hi = values["min_digits"], values["max_digits"]
@@ -440,6 +492,13 @@ def _check_semantics(op: Op, values: dict[str, Const], where: str) -> None:
         if not lo <= hi <= 9:
             raise BytecodeError(f"{where}: need min_score <= max_score <= 9, got {lo}..{hi}")
     elif op is Op.QUEUE:
+        if values["when_empty"] not in WHEN_EMPTY:
+            raise BytecodeError(f"{where}: unknown when_empty {values['when_empty']!r}; expected "
+                                f"one of {', '.join(sorted(WHEN_EMPTY))}")
+        capacity = values["capacity"]
+        assert isinstance(capacity, int)
+        if capacity > MAX_QUEUE_CAPACITY:
+            raise BytecodeError(f"{where}: capacity {capacity} is over {MAX_QUEUE_CAPACITY}")
         if values["routing"] not in QUEUE_ROUTINGS:
             raise BytecodeError(f"{where}: unknown routing {values['routing']!r}; expected one "
                                 f"of {', '.join(sorted(QUEUE_ROUTINGS))}")
@@ -449,6 +508,23 @@ def _check_semantics(op: Op, values: dict[str, Const], where: str) -> None:
         if len(set(map(str, offer_keys))) != len(offer_keys) or set(map(str, offer_keys)) & set(
                 map(str, keys)):
             raise BytecodeError(f"{where}: offer keys must be unique and not queue keys")
+    elif op is Op.RECORD:
+        max_ms, silence_ms = values["max_ms"], values["silence_ms"]
+        assert isinstance(max_ms, int) and isinstance(silence_ms, int)
+        if not 1 <= max_ms <= MAX_RECORD_MS or silence_ms >= max_ms:
+            raise BytecodeError(f"{where}: need 1 <= max_ms <= {MAX_RECORD_MS} and silence_ms "
+                                f"< max_ms, got {max_ms} and {silence_ms}")
+        term, box = values["terminator"], values["box"]
+        if term is not None and not (isinstance(term, str) and _is_keys([term])
+                                     and len(term) == 1):
+            raise BytecodeError(f"{where}: the terminator must be one key, got {term!r}")
+        if box is not None and not box:
+            raise BytecodeError(f"{where}: an empty voicemail box")
+    elif op is Op.PAUSE:
+        duration = values["duration_ms"]
+        assert isinstance(duration, int)
+        if duration > MAX_PAUSE_MS:
+            raise BytecodeError(f"{where}: a pause of {duration} ms is over {MAX_PAUSE_MS}")
     elif op is Op.CALL_FUNCTION:
         retries, timeout = values["retries"], values["timeout_ms"]
         assert isinstance(retries, int) and isinstance(timeout, int)
@@ -621,6 +697,8 @@ _QUICK_CHECKS: dict[Kind, Callable[[Const], bool]] = {
     Kind.NAME: _is_name, Kind.VAR: _is_var, Kind.INT: _is_ms, Kind.EXPR: _is_expr,
     Kind.PROMPT: _is_prompt, Kind.OPT_PROMPT: _is_opt_prompt, Kind.OPT_STR: _is_opt_str,
     Kind.KEYS: _is_keys, Kind.ARGS: _slow, Kind.ANNOUNCES: _slow, Kind.OFFERS: _slow,
+    Kind.KEY_PATTERNS: _is_key_patterns, Kind.BOOL: lambda v: isinstance(v, bool),
+    Kind.SCRIPT: _slow,
 }
 """Per operand type, a check that says yes only to what `_check_operand` accepts; for a no
 (or the rarer types) `_check_operand` decides and words the error. Saves building the error
@@ -633,7 +711,7 @@ _BUILD_SPECS: dict[Op, _BuildSpec] = {
         None if spec.keyed_from is None else [n for n, _ in spec.operands].index(spec.keyed_from),
         tuple(name not in spec.optional for name in spec.exits),
         tuple(_QUICK_CHECKS[k] for _, k in spec.operands),
-        op in (Op.MENU, Op.COLLECT, Op.SURVEY, Op.QUEUE))
+        op in (Op.MENU, Op.COLLECT, Op.SURVEY, Op.QUEUE, Op.RECORD, Op.PAUSE))
     for op, spec in SPECS.items()
 }
 

@@ -14,7 +14,6 @@ loops. Semantics of each opcode: docs/bytecode.md.
 from __future__ import annotations
 
 import contextlib
-import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,8 +22,17 @@ from typing import Any
 
 from .acd import Acd, MemoryCallHistory, MemoryStore, Route, Staffing, identifiable
 from .bundle import Bundle
-from .bytecode import Const, FlowImage, Node, Op, SourceLoc
-from .channel import AgentLeg, CallerHangup, Channel, TransferStatus, Utterance
+from .bytecode import OPERAND_INDEX, Const, FlowImage, Node, Op, SourceLoc
+from .calldata import CallData
+from .channel import (
+    AgentLeg,
+    CallerHangup,
+    Channel,
+    Recorded,
+    RecordRequest,
+    TransferStatus,
+    Utterance,
+)
 from .clock import Clock, SystemClock
 from .expressions import Fault, evaluate
 from .expressions import show as _show
@@ -32,9 +40,9 @@ from .expressions import truthy as _truthy
 from .functions import (MAX_FUNCTION_TOTAL_MS, FunctionFailure, FunctionInvoker,
                         HttpFunctions, retryable)
 from .hours import HoursStatus
-from .numbers import normalise
+from .numbers import dialable, normalise
 from .outbound import OutboundGuard
-from .patterns import DigitPattern, compile_pattern
+from .patterns import DigitPattern, best_key, compile_pattern, key_may_grow
 from .records import CallRecord, NullSink, RecordSink, TraceEvent
 from .templates import TemplateFault
 from .values import value_problem
@@ -47,7 +55,6 @@ DEFAULT_VOICEMAIL_MS = 120_000
 MAX_FAULTS = 3
 """Faults per call before the error handler itself is no longer trusted."""
 READ_ONLY_ROOTS = frozenset({"caller", "called", "call", "time", "queue"})
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _ONE_MS = timedelta(milliseconds=1)
 """Durations in ms by integer division: float seconds * 1000 would drop a ms now and then."""
 
@@ -68,6 +75,7 @@ class Outcome:
             "agent": f"transferred to agent {self.detail}",
             "mobile": f"forwarded to mobile of {self.detail}",
             "number": f"transferred to number {self.detail}",
+            "sip": f"transferred to {self.detail}",
             "voicemail": f"voicemail {self.detail}",
             "callback": f"callback {self.detail}",
             "transfer-failed": f"transfer failed: {self.detail}",
@@ -150,10 +158,12 @@ class Runtime:
 
     async def run_call(self, channel: Channel, caller: str, called: str, *,
                        flow: str | None = None, call_id: str | None = None,
-                       language: str | None = None) -> CallResult:
+                       language: str | None = None, data: CallData | None = None) -> CallResult:
         """Run one call from the flow bound to `called` (or `flow`) to its end. Both numbers
         are normalised to E.164 with the bundle's region first (a withheld caller such as
-        `anonymous` stays as it is)."""
+        `anonymous` stays as it is); `data` fills `call.dialled` (default: `called` as given),
+        `call.source` and `call.headers`."""
+        dialled = called
         caller = normalise(caller, self.region) or caller
         called = normalise(called, self.region) or called
         name = flow or self.bundle.flow_for_number(called)
@@ -162,6 +172,7 @@ class Runtime:
                            else f"no flow named {flow!r} in the bundle")
         call = Interpreter(self, channel, call_id or uuid.uuid4().hex, caller, called,
                            language or self.bundle.config.default_language)
+        call.vars["call"].update((data or CallData()).values(dialled))
         return await call.run(self.bundle.flows[name])
 
 
@@ -190,6 +201,9 @@ class Interpreter:
         }
         self.typeahead: list[str] = []
         self.counters: dict[tuple[str, int], list[int]] = {}
+        self.retrying: tuple[str, int] | None = None
+        """The input whose noinput/nomatch was counted last, until another input finishes:
+        coming back to it then is its own retry, not a new entry (a menu's reset_on_entry)."""
         self.prompts: list[Utterance] = []
         self.visited: set[tuple[str, int]] = set()
         self.edges: set[tuple[str, int, int]] = set()
@@ -203,7 +217,11 @@ class Interpreter:
         """When the call joined its current queue (for the wait of a caller who hangs up)."""
         self.survey_score: int | None = None
         self.refused: list[str] = []
-        """Outbound legs the toll-fraud guard refused: `number: reason`."""
+        """Destinations refused (by the toll-fraud guard, or a queue from data naming no
+        skill group): `destination: reason`."""
+        self.recordings: dict[str, Recorded] = {}
+        """The recordings this call made, by the id in their value (`record msg` -> msg.id);
+        only these can be played back, so data can't name another file."""
         self.callback_group: str | None = None
         """Set when the caller took a callback offer: the call then ends as a callback."""
         self.image: FlowImage
@@ -283,7 +301,8 @@ class Interpreter:
             else "", self.started.isoformat(), duration // _ONE_MS,
             self.outcome.describe(), list(self.path), self.agent, self.queue,
             self.queue_wait_ms, self.survey_score, [str(f) for f in self.faults],
-            list(self.refused))
+            list(self.refused), [r.file or f"(simulated) {r.name}"
+                                 for r in self.recordings.values()])
         self.rt.sink.call(record)
         user_vars = {k: v for k, v in self.vars.items() if k not in READ_ONLY_ROOTS}
         return CallResult(self.call_id, self.outcome, self.prompts, user_vars, self.visited,
@@ -366,7 +385,9 @@ class Interpreter:
         for item in prompt[1:]:
             assert isinstance(item, list)
             kind, value = item
-            if kind == "prompt":
+            if kind == "recording":
+                out.append(Utterance(None, language, recording=self._recording(str(value))))
+            elif kind == "prompt":
                 variants = config.prompts[str(value)]
                 lang = language if language in variants else (
                     config.default_language if config.default_language in variants
@@ -378,6 +399,14 @@ class Interpreter:
                 out.append(Utterance(None, language, self._render(_pick_text(
                     value, language, config.default_language))))
         return out
+
+    def _recording(self, path: str) -> Recorded:
+        """The recording a variable holds, only if this call made it."""
+        value = self.lookup(path)
+        found = self.recordings.get(str(value.get("id"))) if isinstance(value, dict) else None
+        if not isinstance(found, Recorded):
+            raise Fault(f"`{path}` is not a recording of this call (set it with `record`)")
+        return found
 
     def _render(self, template: str) -> str:
         if "{" not in template:
@@ -406,13 +435,15 @@ class Interpreter:
             return self.typeahead.pop(0)
         return await self.channel.read_digit(timeout_ms)
 
-    def retry(self, node: Node, which: str, limit: int) -> int | None:
+    def retry(self, node: Node, which: str, limit: int, forever: bool = False) -> int | None:
         """Count a `noinput` or `nomatch`; take its exit, or `exhausted` once the limit is used
-        up. An unconnected noinput/nomatch exit asks again."""
-        counters = self.counters.setdefault((self.image.name, node.index), [0, 0])
+        up (never when `forever`). An unconnected noinput/nomatch exit asks again."""
+        key = (self.image.name, node.index)
+        counters = self.counters.setdefault(key, [0, 0])
         self.typeahead.clear()
+        self.retrying = key
         counter = 0 if which == "noinput" else 1
-        if counters[counter] >= limit:
+        if counters[counter] >= limit and not forever:
             counters[0] = counters[1] = 0
             return self.take_exit(node, "exhausted")
         counters[counter] += 1
@@ -421,6 +452,7 @@ class Interpreter:
 
     def reset_counters(self, node: Node) -> None:
         self.counters.pop((self.image.name, node.index), None)
+        self.retrying = None
 
 
 # ---------------------------------------------------------------------- helpers
@@ -460,7 +492,14 @@ async def _play(vm: Interpreter, node: Node) -> int | None:
 
 
 async def _menu(vm: Interpreter, node: Node) -> int | None:
-    prompt, timeout, interdigit, ni_max, nm_max, keys = _ops(node)
+    """Keys are literal or patterns (patterns.parse_key). After each digit the menu waits the
+    interdigit timeout only while a longer key could still match; then the most specific key
+    matching all the digits is taken (`menu.key` the key as written, `menu.input` the digits)."""
+    (prompt, timeout, interdigit, ni_max, nm_max, keys, ni_forever, nm_forever,
+     reset) = _ops(node)
+    if reset and vm.retrying != (vm.image.name, node.index):
+        vm.counters.pop((vm.image.name, node.index), None)
+    vm.retrying = None
     if not vm.typeahead:
         await vm.play(prompt)
     digits = ""
@@ -469,19 +508,18 @@ async def _menu(vm: Interpreter, node: Node) -> int | None:
         if digit is None:
             if not digits:
                 vm._inputs = {"digits": ""}
-                return vm.retry(node, "noinput", ni_max)
+                return vm.retry(node, "noinput", ni_max, ni_forever)
             break
         digits += digit
-        if digits in keys and not any(k != digits and k.startswith(digits) for k in keys):
-            break
-        if not any(k.startswith(digits) for k in keys):
+        if not key_may_grow(keys, digits):
             break
     vm._inputs = {"digits": digits}
-    if digits not in keys:
-        return vm.retry(node, "nomatch", nm_max)
+    key = best_key(keys, digits)
+    if key is None:
+        return vm.retry(node, "nomatch", nm_max, nm_forever)
     vm.reset_counters(node)
-    vm.vars["menu"] = {"key": digits}
-    return vm.take_key(node, digits)
+    vm.vars["menu"] = {"key": key, "input": digits}
+    return vm.take_key(node, key)
 
 
 async def _collect(vm: Interpreter, node: Node) -> int | None:
@@ -632,7 +670,16 @@ async def _queue(vm: Interpreter, node: Node) -> int | None:
 
 
 async def _queue_wait(vm: Interpreter, node: Node) -> int | None:
-    group, prio_expr, timeout, routing, hold, announcements, offers, keys = _ops(node)
+    group, prio_expr, timeout, routing, hold, announcements, offers, keys = _ops(node)[:8]
+    group_from = node.operand("group_from")
+    if group_from != ["const", None]:  # a group from data: it must be one of the bundle's
+        named = vm.eval(group_from)
+        vm._inputs = {"group": named}
+        if not isinstance(named, str) or named not in vm.rt.bundle.config.skill_groups:
+            return _refused(vm, node, f"queue {_show(named)}", "not a skill group")
+        group = named
+    ops, at = _ops(node), OPERAND_INDEX[Op.QUEUE]
+    capacity, when_empty, script = ops[at["capacity"]], ops[at["when_empty"]], ops[at["script"]]
     acd = vm.rt.acd
     priority = vm.eval(prio_expr)
     if priority is None:
@@ -649,11 +696,15 @@ async def _queue_wait(vm: Interpreter, node: Node) -> int | None:
             if status is TransferStatus.ANSWERED:
                 vm.end(Outcome("mobile", mobile.user))
                 return vm.take_exit(node, "done")
-        target = vm.take_exit(node, "busy")
-        return target if target is not None else vm.take_exit(node, "timeout")
+        if when_empty != "wait":
+            return _queue_refused(vm, node, "busy")
+    if capacity and acd.waiting(group) >= capacity:
+        vm._inputs["waiting"] = acd.waiting(group)
+        return _queue_refused(vm, node, "full")
     entry = acd.enqueue(vm.call_id, group, vm.caller, priority)
     start = vm.queue_started = vm.rt.clock.now()
     next_announce = [int(a[1]) for a in announcements]
+    next_play: list[int | None] = [int(p[0]) for p in script]
     offered: list[bool] = [False] * len(offers)
     hold_items = vm.utterances(hold) if hold is not None else []
     while True:
@@ -677,9 +728,13 @@ async def _queue_wait(vm: Interpreter, node: Node) -> int | None:
         for i, (_, every, prompt) in enumerate(announcements):
             if every and prompt is not None and elapsed >= next_announce[i] and key is None:
                 next_announce[i] += every
-                position = acd.position(vm.call_id, group)
-                vm.vars["queue"] = {"group": group, "position": position,
-                                    "wait_seconds": acd.expected_wait_s(group, position)}
+                _queue_vars(vm, group)
+                key = await vm.play(prompt)
+        for i, (_, every, prompt) in enumerate(script):
+            due = next_play[i]
+            if due is not None and elapsed >= due and key is None:
+                next_play[i] = _next_due(due, int(every), elapsed)
+                _queue_vars(vm, group)
                 key = await vm.play(prompt)
         for j, (_, after, _, prompt) in enumerate(offers):
             if not offered[j] and elapsed >= after and key is None:
@@ -692,6 +747,7 @@ async def _queue_wait(vm: Interpreter, node: Node) -> int | None:
                       if a[1] and a[2] is not None]
             waits += [int(o[1]) - elapsed for o, done in zip(offers, offered, strict=True)
                       if not done]
+            waits += [t - elapsed for t in next_play if t is not None]
             accepted = frozenset(keys) | {str(o[2]) for o, done in zip(offers, offered,
                                                                       strict=True) if done}
             key = await vm.channel.hold(hold_items, max(1, min(waits)), accepted)
@@ -709,6 +765,32 @@ async def _queue_wait(vm: Interpreter, node: Node) -> int | None:
                 vm.queue_wait_ms = _ms_since(vm, start)
                 vm._inputs["key"] = key
                 return await _take_offer(vm, node, str(kind), group)
+
+
+def _queue_refused(vm: Interpreter, node: Node, why: str) -> int | None:
+    """The queue can't take the call (`busy`: nobody logged in; `full`: at capacity): the
+    exit of that name, else `busy`, else `timeout`."""
+    for name in (why, "busy"):
+        if node.exits[node.exit(name)] is not None:
+            return vm.take_exit(node, name)
+    return vm.take_exit(node, "timeout")
+
+
+def _queue_vars(vm: Interpreter, group: str) -> None:
+    """`queue.*` for the templates of an in-queue play: the caller's place and the wait."""
+    position = vm.rt.acd.position(vm.call_id, group)
+    vm.vars["queue"] = {"group": group, "position": position,
+                        "wait_seconds": vm.rt.acd.expected_wait_s(group, position)}
+
+
+def _next_due(due: int, every: int, elapsed: int) -> int | None:
+    """When a script play is due next: None after a one-time play (`every` 0), else the
+    first of its periods after `elapsed` (periods missed while the caller heard something
+    else are skipped, not played in a row)."""
+    if not every:
+        return None
+    missed = (elapsed - due) // every + 1
+    return due + missed * every
 
 
 async def _take_offer(vm: Interpreter, node: Node, kind: str, group: str) -> int | None:
@@ -770,22 +852,85 @@ async def _dial(vm: Interpreter, number: str, timeout_ms: int) -> TransferStatus
         grant.release()
 
 
-async def _transfer_number(vm: Interpreter, node: Node) -> int | None:
-    number = vm.eval(node.operand("number"))
-    if not isinstance(number, str) or not _E164.fullmatch(number):
-        raise Fault(f"transfer needs an E.164 number like +8613800138000, got {_show(number)}")
-    vm._inputs = {"number": number}
-    status = await _dial(vm, number, _int(node, "timeout_ms"))
+def _refused(vm: Interpreter, node: Node, what: str, reason: str) -> int | None:
+    """A destination refused at call time: recorded in the trace and the call record, then the
+    `failed` exit, else `busy`; with neither the call ends as a failed transfer."""
+    vm.refused.append(f"{what}: {reason}")
+    vm._inputs["refused"] = reason
+    for name in ("failed", "busy"):
+        if node.exits[node.exit(name)] is not None:
+            return vm.take_exit(node, name)
+    vm.end(Outcome("transfer-failed", f"{what} refused: {reason}"))
+    return None
+
+
+def _caller_id(vm: Interpreter, node: Node) -> tuple[bool, str | None]:
+    """The caller id a transfer asks to show (None: the policy's choice), and whether it is
+    text at all (a number or a list is refused)."""
+    value = vm.eval(node.operand("caller_id"))
+    if value is None or isinstance(value, str):
+        return True, value
+    return False, None
+
+
+def _bridged(vm: Interpreter, node: Node, status: TransferStatus,
+                   outcome: Outcome) -> int | None:
+    """After an outbound leg: the exit for how it went, the outcome when it was answered."""
     vm._inputs["status"] = status.value
     if status is TransferStatus.ANSWERED:
-        vm.end(Outcome("number", number))
+        vm.end(outcome)
     target = vm.take_exit(node, _TRANSFER_EXITS[status])
     if target is None and status is not TransferStatus.ANSWERED:
-        vm.end(Outcome("transfer-failed", f"{number} {status.value}"))
+        vm.end(Outcome("transfer-failed", f"{outcome.detail} {status.value}"))
     return target
 
 
+async def _transfer_number(vm: Interpreter, node: Node) -> int | None:
+    """A number (from data too) is normalised to E.164 with the instance's region; the guard
+    decides; a refusal takes `failed`."""
+    raw = vm.eval(node.operand("number"))
+    vm._inputs = {"number": raw}
+    number = dialable(raw, vm.rt.region) if isinstance(raw, str) else None
+    if number is None:
+        return _refused(vm, node, _show(raw), "not a phone number")
+    text, caller_id = _caller_id(vm, node)
+    if not text:
+        return _refused(vm, node, number, "the caller id is not a phone number")
+    grant = vm.rt.outbound.authorize(vm.call_id, number, caller_id)
+    if isinstance(grant, str):
+        return _refused(vm, node, number, grant)
+    vm._inputs["caller_id"] = grant.caller_id
+    try:
+        status = await vm.channel.transfer_number(grant.number, _int(node, "timeout_ms"))
+    finally:
+        grant.release()
+    return _bridged(vm, node, status, Outcome("number", grant.number))
+
+
+async def _transfer_sip(vm: Interpreter, node: Node) -> int | None:
+    """A SIP URI, only to a host the outbound policy lists (and, when its user part is a
+    phone number, only one the number rules allow)."""
+    raw = vm.eval(node.operand("uri"))
+    vm._inputs = {"uri": raw}
+    if not isinstance(raw, str):
+        return _refused(vm, node, _show(raw), "not a SIP URI")
+    text, caller_id = _caller_id(vm, node)
+    if not text:
+        return _refused(vm, node, raw[:80], "the caller id is not a phone number")
+    grant = vm.rt.outbound.authorize_sip(vm.call_id, raw, caller_id)
+    if isinstance(grant, str):
+        return _refused(vm, node, raw[:80], grant)
+    vm._inputs["caller_id"] = grant.caller_id
+    try:
+        status = await vm.channel.transfer_sip(grant.uri, grant.caller_id,
+                                               _int(node, "timeout_ms"))
+    finally:
+        grant.release()
+    return _bridged(vm, node, status, Outcome("sip", grant.uri))
+
+
 async def _voicemail(vm: Interpreter, node: Node) -> int | None:
+    """Record a message; then the `done` exit when written, else the call ends."""
     box, prompt, max_ms = _ops(node)
     if prompt is not None:
         await vm.play(prompt)
@@ -793,6 +938,38 @@ async def _voicemail(vm: Interpreter, node: Node) -> int | None:
     length = await vm.channel.record_voicemail(box, max_ms)
     vm._inputs = {"box": box, "length_ms": length}
     vm.end(Outcome("voicemail", box))
+    if node.exits[node.exit("done")] is not None:
+        return vm.take_exit(node, "done")
+    return vm.take_exit(node, "next")
+
+
+async def _record(vm: Interpreter, node: Node) -> int | None:
+    """Record the caller into a variable: `{id, length_ms, file, ended_by, box}`, where
+    `file` is the WAV's place in the runtime directory (a reference to pass to a function,
+    never the audio itself). The flow goes on, even after the caller hung up mid-recording
+    (the next statement that needs the caller meets the hang-up)."""
+    var, max_ms, silence_ms, beep, terminator, box = _ops(node)
+    vm.typeahead.clear()
+    got = await vm.channel.record(RecordRequest(var, max_ms, silence_ms, beep, terminator,
+                                                box))
+    ident = f"{vm.call_id}/{var}"
+    vm.recordings[ident] = got
+    vm.assign(var, {"id": ident, "length_ms": got.length_ms, "file": got.file,
+                    "ended_by": got.ended_by, "box": box})
+    vm._inputs = {"length_ms": got.length_ms, "ended_by": got.ended_by, "file": got.file}
+    return vm.take_exit(node, "next")
+
+
+async def _pause(vm: Interpreter, node: Node) -> int | None:
+    """Silence; a barge-in key ends it and stays in the type-ahead for the next input."""
+    duration, barge_in = _int(node, "duration_ms"), bool(node.operand("barge_in"))
+    if barge_in and vm.typeahead:
+        key: str | None = vm.typeahead[0]
+    else:
+        key = await vm.channel.pause(duration, barge_in)
+        if key is not None:
+            vm.typeahead.append(key)
+    vm._inputs = {"duration_ms": duration, "key": key}
     return vm.take_exit(node, "next")
 
 
@@ -839,4 +1016,5 @@ HANDLERS: Mapping[Op, Handler] = {
     Op.TRANSFER_AGENT: _transfer_agent, Op.TRANSFER_NUMBER: _transfer_number,
     Op.VOICEMAIL: _voicemail, Op.SURVEY: _survey, Op.SET_LANGUAGE: _set_language,
     Op.CALL_FLOW: _call_flow, Op.RETURN: _return, Op.HANGUP: _hangup,
+    Op.TRANSFER_SIP: _transfer_sip, Op.RECORD: _record, Op.PAUSE: _pause,
 }

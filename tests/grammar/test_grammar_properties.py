@@ -54,7 +54,8 @@ tts_langs = st.lists(st.sampled_from(["zh", "en", "ja"]), min_size=1, max_size=3
                      unique=True).flatmap(
     lambda langs: st.tuples(*[st.builds(ast.TtsText, st.just(lang), texts, st.just(S))
                               for lang in langs]).map(lambda ts: ast.Tts(ts, S)))
-prompt_items = st.one_of(ref(ast.RefKind.PROMPT), tts_single, tts_langs)
+prompt_items = st.one_of(ref(ast.RefKind.PROMPT), tts_single, tts_langs,
+                         st.builds(ast.Recording, variables, st.just(S)))
 audios = st.builds(ast.Audio, st.lists(prompt_items, min_size=1, max_size=3).map(tuple),
                    st.booleans(), st.just(S))
 optional_audio = st.none() | audios
@@ -62,11 +63,26 @@ optional_audio = st.none() | audios
 
 def exits_for(stmt: type, body: st.SearchStrategy[ast.Block]) -> st.SearchStrategy[
         tuple[ast.Exit, ...]]:
-    pool = sorted(ast.EXIT_NAMES[stmt]) + (["1", "2", "*", "#", "12"] if stmt in ast.KEYED
-                                           else [])
+    pool = sorted(ast.EXIT_NAMES[stmt]) + (["1", "2", "*", "#", "12", "1XX", "[1-5]", "N"]
+                                           if stmt in ast.KEYED else [])
     return st.lists(st.sampled_from(pool), unique=True, max_size=4).flatmap(
         lambda chosen: st.tuples(*[st.builds(ast.Exit, st.just(n), body, st.just(S))
                                    for n in chosen]))
+
+
+def _menu(prompt: ast.Audio, timeout: int, interdigit: int | None, noinput: int, nomatch: int,
+          noinput_forever: bool, nomatch_forever: bool, reset: bool,
+          exits: tuple[ast.Exit, ...]) -> ast.Menu:
+    """A menu as the parser builds it: a `forever` counter's number is 0."""
+    return ast.Menu(prompt, timeout, interdigit, 0 if noinput_forever else noinput,
+                    0 if nomatch_forever else nomatch, noinput_forever, nomatch_forever, reset,
+                    exits, S)
+
+
+def _queue_play(start: int, every: int | None, audio: ast.Audio | None,
+                say: ast.AnnounceKind) -> ast.QueuePlay:
+    """An in-queue play as the parser builds it: a built-in sentence only without audio."""
+    return ast.QueuePlay(start, every, audio, None if audio is not None else say, S)
 
 
 def statements(body: st.SearchStrategy[ast.Block]) -> st.SearchStrategy[ast.Stmt]:
@@ -79,11 +95,14 @@ def statements(body: st.SearchStrategy[ast.Block]) -> st.SearchStrategy[ast.Stmt
         st.builds(ast.Language, exprs, st.just(S)),
         st.builds(ast.CallFlow, ref(ast.RefKind.FLOW, names), st.just(S)),
         st.builds(ast.Voicemail, ref(ast.RefKind.VOICEMAIL), optional_audio, durations,
-                  st.just(S)),
+                  st.just(()), st.just(S)),
+        st.builds(ast.Record, var_names, durations, st.none() | durations, st.booleans(),
+                  st.none() | keys, st.none() | ref(ast.RefKind.VOICEMAIL), st.just(S)),
+        st.builds(ast.Pause, durations, st.booleans(), st.just(S)),
     ]
     branching: list[st.SearchStrategy[ast.Stmt]] = [
-        st.builds(ast.Menu, audios, durations, st.none() | durations, counts, counts,
-                  exits_for(ast.Menu, body), st.just(S)),
+        st.builds(_menu, audios, durations, st.none() | durations, counts, counts,
+                  st.booleans(), st.booleans(), st.booleans(), exits_for(ast.Menu, body)),
         st.builds(ast.Collect, var_names, audios, counts, counts, st.none() | keys, durations,
                   st.none() | durations, st.none() | texts, counts, counts,
                   exits_for(ast.Collect, body), st.just(S)),
@@ -99,18 +118,29 @@ def statements(body: st.SearchStrategy[ast.Block]) -> st.SearchStrategy[ast.Stmt
         st.builds(ast.Staffing, ref(ast.RefKind.GROUP), exits_for(ast.Staffing, body),
                   st.just(S)),
         st.builds(
-            ast.TransferQueue, ref(ast.RefKind.GROUP), st.none() | exprs, durations,
+            ast.TransferQueue, ref(ast.RefKind.GROUP) | variables, st.none() | exprs, durations,
             st.booleans(), optional_audio,
             st.lists(st.builds(ast.Announce, st.sampled_from(ast.AnnounceKind), durations,
                                optional_audio, st.just(S)), max_size=2).map(tuple),
             st.lists(st.builds(ast.Offer, st.sampled_from(ast.OfferKind), durations,
                                st.sampled_from(["1", "*", "#"]), optional_audio, st.just(S)),
                      max_size=2).map(tuple),
+            st.none() | st.integers(1, 50), st.booleans(),
+            st.lists(st.one_of(
+                st.builds(_queue_play, durations, st.none() | durations, optional_audio,
+                          st.sampled_from(ast.AnnounceKind)),
+                st.builds(ast.Offer, st.sampled_from(ast.OfferKind), durations,
+                          st.sampled_from(["1", "*", "#"]), optional_audio, st.just(S))),
+                max_size=3).map(tuple),
             exits_for(ast.TransferQueue, body), st.just(S)),
         st.builds(ast.TransferAgent, ref(ast.RefKind.AGENT) | variables, durations,
                   exits_for(ast.TransferAgent, body), st.just(S)),
-        st.builds(ast.TransferNumber, exprs, durations, exits_for(ast.TransferNumber, body),
-                  st.just(S)),
+        st.builds(ast.TransferNumber, exprs, durations, st.none() | exprs,
+                  exits_for(ast.TransferNumber, body), st.just(S)),
+        st.builds(ast.TransferSip, exprs, durations, st.none() | exprs,
+                  exits_for(ast.TransferSip, body), st.just(S)),
+        st.builds(ast.Voicemail, ref(ast.RefKind.VOICEMAIL), optional_audio, durations,
+                  exits_for(ast.Voicemail, body), st.just(S)),
     ]
     return st.one_of(*simple, *branching)
 

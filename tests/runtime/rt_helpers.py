@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from ccc_runtime.acd import AgentState
 from ccc_runtime.bundle import MANIFEST_FILE, Bundle, bundle_from_parts, manifest_bytes
-from ccc_runtime.bytecode import FlowBuilder, Op
+from ccc_runtime.bytecode import SPECS, FlowBuilder, Op
 from ccc_runtime.clock import FakeClock
 from ccc_runtime.functions import FunctionInvoker, StubFunctions
 from ccc_runtime.records import MemorySink
@@ -79,6 +79,14 @@ def const(value: Any) -> list[Any]:
     return ["const", value]
 
 
+APPENDED: dict[Op, tuple[Any, ...]] = {
+    Op.MENU: (False, False, False),  # noinput_forever, nomatch_forever, reset_on_entry
+    Op.QUEUE: (0, "busy", [], ["const", None]),  # capacity, when_empty, script, group_from
+    Op.TRANSFER_NUMBER: (["const", None],),  # caller_id
+}
+"""Defaults of the operands appended to opcodes in format 2, for flows built by hand."""
+
+
 class Flow:
     """A thin wrapper over FlowBuilder for hand-assembled test flows."""
 
@@ -86,7 +94,14 @@ class Flow:
         self.b = FlowBuilder(name, "sha256:test", "0.1.0")
 
     def node(self, op: Op, *operands: Any, line: int = 1) -> int:
-        index: int = self.b.add_node(op, list(operands), span=_Loc(f"{self.b.name}.ivr", line))
+        """Add a node; operands appended to an opcode this session (APPENDED) may be left
+        out, and take their defaults."""
+        given = list(operands)
+        extra = APPENDED.get(op, ())
+        missing = len(SPECS[op].operands) - len(given)
+        if 0 < missing <= len(extra):
+            given += copy.deepcopy(list(extra[len(extra) - missing:]))
+        index: int = self.b.add_node(op, given, span=_Loc(f"{self.b.name}.ivr", line))
         return index
 
     def exit(self, node: int, name: str, target: int) -> None:

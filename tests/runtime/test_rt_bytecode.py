@@ -136,21 +136,43 @@ def test_truncated_images_are_rejected_at_every_length() -> None:
             decode(data[:n])
 
 
+_MENU = (False, False, False)
+"""A menu's noinput_forever, nomatch_forever and reset_on_entry."""
+_QUEUE = (0, "busy", [], const(None))
+"""A queue's capacity, when_empty, script and group_from."""
+
+
 @pytest.mark.parametrize(("op", "operands", "message"), [
     (Op.SET, ["x"], "SET takes 2 operands"),
     (Op.SET, ["1x", const(1)], "operand 'var': expected var"),
-    (Op.MENU, [prompt("p"), 5000, 0, 1, 1, ["1", "1"]], "expected keys"),
-    (Op.MENU, [prompt("p"), 5000, 0, 1, 1, ["12"]], "multi-digit keys need interdigit_ms"),
-    (Op.MENU, [["prompt", "p"], 5000, 0, 1, 1, ["1"]], "a prompt must be"),
+    (Op.MENU, [prompt("p"), 5000, 0, 1, 1, ["1", "1"], *_MENU], "expected key_patterns"),
+    (Op.MENU, [prompt("p"), 5000, 0, 1, 1, ["1x"], *_MENU], "expected key_patterns"),
+    (Op.MENU, [prompt("p"), 5000, 0, 1, 1, ["[1-5"], *_MENU], "expected key_patterns"),
+    (Op.MENU, [prompt("p"), 5000, 0, 1, 1, ["X" * 17], *_MENU], "expected key_patterns"),
+    (Op.MENU, [prompt("p"), 5000, 0, 1, 1, [str(k) for k in range(101)], *_MENU],
+     "expected key_patterns"),
+    (Op.MENU, [prompt("p"), 5000, 0, 1, 1, ["12"], *_MENU], "multi-digit keys need interdigit_ms"),
+    (Op.MENU, [prompt("p"), 5000, 0, 1, 1, ["1X"], *_MENU],
+     "multi-digit keys need interdigit_ms"),
+    (Op.MENU, [prompt("p"), 5000, 0, 1, 1, ["1"], 1, False, False], "expected bool"),
+    (Op.MENU, [["prompt", "p"], 5000, 0, 1, 1, ["1"], *_MENU], "a prompt must be"),
     (Op.COLLECT, ["acct", prompt("p"), 5, 2, "#", 5000, 0, None, 1, 1], "min_digits"),
     (Op.COLLECT, ["acct", prompt("p"), 1, 2, "5", 5000, 0, None, 1, 1], "terminator"),
     (Op.COLLECT, ["acct", prompt("p"), 1, 2, "#", 5000, 0, "(", 1, 1], "bad pattern"),
-    (Op.QUEUE, ["sales", const(0), 0, "random", None, [], [], []], "unknown routing"),
+    (Op.QUEUE, ["sales", const(0), 0, "random", None, [], [], [], *_QUEUE], "unknown routing"),
     (Op.QUEUE, ["sales", const(0), 0, "familiar", None, [],
-                [["voicemail", 1, "9", None]], ["9"]], "offer keys"),
+                [["voicemail", 1, "9", None]], ["9"], *_QUEUE], "offer keys"),
+    (Op.QUEUE, ["sales", const(0), 0, "familiar", None, [], [], [], 10_001, "busy", [],
+                const(None)], "capacity 10001 is over"),
+    (Op.QUEUE, ["sales", const(0), 0, "familiar", None, [], [], [], 0, "hold", [],
+                const(None)], "unknown when_empty"),
+    (Op.QUEUE, ["sales", const(0), 0, "familiar", None, [], [], [], 0, "busy",
+                [[0, 0, None]], const(None)], "a prompt must be"),
+    (Op.QUEUE, ["sales", const(0), 0, "familiar", None, [], [], [], 0, "busy",
+                [[0, 0, prompt("p")]] * 33, const(None)], "expected script"),
     (Op.SURVEY, [prompt("q"), 1, 12, "s", 1, 1, 1, None], "max_score <= 9"),
     (Op.BRANCH, [["and", const(1)]], "'and' takes at least 2 operands"),
-    (Op.TRANSFER_NUMBER, [const("+86"), -1], "expected int"),
+    (Op.TRANSFER_NUMBER, [const("+86"), -1, const(None)], "expected int"),
 ])
 def test_builder_rejects_bad_operands(op: Op, operands: list[Any], message: str) -> None:
     with pytest.raises(BytecodeError, match=message):
@@ -228,13 +250,13 @@ def test_the_version_2_layout_is_frozen() -> None:
     """The bytes of a known flow never change within a format version: a change here means
     old images no longer read the same, so FORMAT_VERSION (and docs/bytecode.md) must change."""
     assert image_hash(sample_flow()) == (
-        "1e8ce431920bdebc6d70656878cc68a434563157a91909e0dac4f081e7afce0a")
+        "86dc4fd801c516b0348fda590635a3e73f151a527bf020a88495f4ff11879df8")
 
 
 def test_int_operands_are_capped_when_built_and_when_decoded() -> None:
     b = FlowBuilder("f", "h", "v")
     with pytest.raises(BytecodeError, match="expected int"):
-        b.add_node(Op.MENU, [[False, ["prompt", "p"]], 2**31, 0, 1, 1, ["1"]])
+        b.add_node(Op.MENU, [[False, ["prompt", "p"]], 2**31, 0, 1, 1, ["1"], *_MENU])
     image = sample_flow()
     encoded = bytes([3]) + struct.pack("<q", 5000)  # the menu's timeout_ms constant
     assert image.count(encoded) == 1

@@ -41,12 +41,12 @@ ANALYSES: tuple[Analysis, ...] = (
     unreachable,       # A601
     dead_ends,         # A602
     loops,             # A603, A604, A605
-    shadowed_keys,     # A606
+    shadowed_keys,     # A606, A621-A623
     read_before_set,   # A607
     queue_exits,       # A608
     recursion,         # A609
     tts_text,          # A610, A611
-    time_to_agent,     # A612, A613
+    time_to_agent,     # A612, A613, A624
     unknown_call_data,  # A614
     undeclared_result_fields,  # A615
 )

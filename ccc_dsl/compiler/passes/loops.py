@@ -4,7 +4,9 @@ Edges are of three kinds (see ir.py): `choice` (the caller pressed a key or ente
 `counted` (a no-input or wrong key, bounded by the input's retry counter) and `auto`. A cycle
 made of `auto` edges alone repeats without any bound:
 - A605 when it goes through an input's `exhausted` exit: the counters reset, so the input
-  never gives up (an input without a retry limit);
+  never gives up (an input without a retry limit). A menu meant to repeat until the caller acts
+  says so with `retries forever`: its repeats are `counted` edges, so it is no loop here, and
+  the time-to-agent pass notes it (A624);
 - A603 when nothing in it waits for the caller at all (it spins: prompts, gotos, lookups);
 - A604 otherwise: it waits (a queue times out, a transfer fails) and tries again, forever.
 A sub-flow call counts as caller input when the sub-flow asks the caller something."""
@@ -117,10 +119,12 @@ def loops(ir: FlowIR, program: Program) -> list[Diagnostic]:
                      and any((u, v) in exhausted_edges for v in component)]
         if exhausted:
             attrs = nodes[exhausted[0]]
+            hint = ("let `exhausted` end the call, e.g. `exhausted -> play \"bye\" then "
+                    "hangup`")
+            if attrs.op is Op.MENU:
+                hint += ", or write `retries forever` for a menu that repeats until the caller acts"
             out.append(diagnostic("A605", f"this `{attrs.what}` has no retry limit: its "
-                                  "`exhausted` exit leads back to it", attrs.span,
-                                  "let `exhausted` end the call, e.g. `exhausted -> play \"bye\" "
-                                  "then hangup`"))
+                                  "`exhausted` exit leads back to it", attrs.span, hint))
         elif not any(nodes[n].op in WAIT_OPS for n in component):
             out.append(diagnostic("A603", f"this `{first.what}` starts a loop that repeats "
                                   "without caller input", first.span,
