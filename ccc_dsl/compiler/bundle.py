@@ -131,6 +131,7 @@ def _outbound(model: Model) -> dict[str, Any]:
             "blacklist": policy.blacklist,
             "callee_cap": (policy.callee_cap.model_dump() if policy.callee_cap else None),
             "blocked_regions": list(policy.blocked_regions),
+            "sip_domains": list(policy.sip_domains),
             "caller_id": {"mode": policy.caller_id.mode,
                           "number": fixed.number if fixed is not None
                           else policy.caller_id.number},

@@ -16,6 +16,7 @@ from collections.abc import Collection, Iterator
 from ccc_runtime.numbers import normalise
 
 from ccc_dsl.compiler.passes.expressions import expression_types
+from ccc_dsl.compiler.destinations import check_transfer
 from ccc_dsl.diagnostics import Diagnostic, error
 from ccc_dsl.grammar import ast
 from ccc_dsl.manifest.model import Model
@@ -72,15 +73,17 @@ def resolve_names(modules: list[ast.Module], model: Model | None,
     for module in modules:
         for flow in module.flows:
             names[ast.RefKind.LABEL] = {s.label for s in flow.steps}
-            for node in flow.find_all(ast.Ref, ast.TransferNumber, ast.Language,
-                                      skip=_NAMELESS):
+            for node in flow.find_all(ast.Ref, ast.TransferNumber, ast.TransferSip,
+                                      ast.Language, skip=_NAMELESS):
                 if isinstance(node, ast.Ref):
                     if model is None and node.kind not in (ast.RefKind.FLOW, ast.RefKind.LABEL):
                         continue
                     if node.name not in names[node.kind]:
                         out.append(_unknown(node, names[node.kind]))
-                elif isinstance(node, ast.TransferNumber) and model is not None:
-                    out += check_outside_number(node.number, model)
+                elif isinstance(node, ast.TransferNumber | ast.TransferSip) and model is not None:
+                    if isinstance(node, ast.TransferNumber):
+                        out += check_outside_number(node.number, model)
+                    out += check_transfer(node, model)
                 elif isinstance(node, ast.Language) and model is not None:
                     out += _check_language(node.value, languages)
     if model is not None and bindings:

@@ -48,6 +48,7 @@ _OPERATORS: Final = frozenset({"PLUS", "MINUS", "STAR", "SLASH", "PERCENT"})
 STATEMENT_KEYWORDS: Final = (
     "play", "say", "set", "if", "goto", "hangup", "return", "reprompt", "language", "menu",
     "collect", "hours", "blacklist", "call", "staffing", "transfer", "voicemail", "survey",
+    "record", "pause",
 )
 
 

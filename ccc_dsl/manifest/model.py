@@ -327,6 +327,9 @@ class OutboundPolicy(Resource):
     blocked_regions: list[str] = Field(default_factory=list)
     caller_id: CallerId = Field(default_factory=CallerId)
     blacklist: str | None = None
+    sip_domains: list[str] = Field(default_factory=list)
+    """Hosts `transfer sip` may reach: `pbx.example.com`, `*.example.com` (any host below),
+    an IPv4 address (M208 otherwise)."""
 
 
 class TrunkRegistration(Spec):

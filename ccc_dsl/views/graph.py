@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Collection
 from typing import Final
 
-from ccc_runtime.bytecode import Const, Op
+from ccc_runtime.bytecode import DATA_GROUP, Const, Op
 
 from ccc_dsl.compiler.ir import FlowIR, IRNode
 
@@ -61,6 +61,8 @@ def _audio(prompt: Const) -> str:
     for item in prompt[1:]:
         if isinstance(item, list) and item[0] == "prompt":
             parts.append(f'"{item[1]}"')
+        elif isinstance(item, list) and item[0] == "recording":
+            parts.append(f"recording {item[1]}")
         elif isinstance(item, list):
             value = item[1]
             first = value[0] if isinstance(value, list) and value else None
@@ -80,7 +82,9 @@ def describe(node: IRNode) -> str:
     """What a node does, in a few words."""
     op = node.op
     o = node.operand
-    if op in _NAMED:
+    if op is Op.QUEUE and o("group") == DATA_GROUP:
+        text = f"transfer queue {expr_text(o('group_from'))}"
+    elif op in _NAMED:
         word, operand = _NAMED[op]
         text = f'{word} "{o(operand)}"'
     elif op in (Op.PLAY, Op.MENU):
@@ -95,6 +99,12 @@ def describe(node: IRNode) -> str:
         text = f"transfer agent {expr_text(o('agent'))}"
     elif op is Op.TRANSFER_NUMBER:
         text = f"transfer number {expr_text(o('number'))}"
+    elif op is Op.TRANSFER_SIP:
+        text = f"transfer sip {expr_text(o('uri'))}"
+    elif op is Op.RECORD:
+        text = f"record {o('var')}"
+    elif op is Op.PAUSE:
+        text = f"pause {o('duration_ms')} ms"
     elif op is Op.SURVEY:
         text = f"survey {o('min_score')}..{o('max_score')}"
     elif op is Op.SET_LANGUAGE:

@@ -97,7 +97,6 @@ class FunctionModel(_Model):
     headers: dict[str, str] = {}
     secret_headers: list[SecretHeaderModel] = []
     reply: Literal["json", "text"] = "json"
-    reply: Literal["json", "text"] = "json"
 
 
 class LimitsModel(_Model):
@@ -123,6 +122,8 @@ class OutboundModel(_Model):
     callee_cap: CalleeCapModel | None = None
     blocked_regions: list[str] = []
     caller_id: CallerIdModel = CallerIdModel()
+    sip_domains: list[str] = []
+    """Hosts (`pbx.example.com`, `*.example.com`, an IPv4 address) `transfer sip` may reach."""
 
 
 class PhoneNumberModel(_Model):

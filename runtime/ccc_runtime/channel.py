@@ -21,12 +21,42 @@ class Utterance:
     language: str
     text: str | None = None  # text-to-speech text
     file: str | None = None  # audio file, relative to the bundle
+    recording: Recorded | None = None
+    """A recording made earlier in this call (`play recording msg`), played from where the
+    channel stored it."""
 
     def describe(self) -> str:
         """A short, readable form for traces: `prompt main-greeting [zh]` or `say "..."`."""
+        if self.recording is not None:
+            return f"recording {self.recording.name} ({self.recording.length_ms} ms)"
         if self.prompt is not None:
             return f"{self.prompt} [{self.language}]"
         return f'say "{self.text}"'
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRequest:
+    """What a `record` statement asks for: the recording ends at `max_ms`, after `silence_ms` of
+    silence (0: never on silence), at the `terminator` key, or when the caller hangs up."""
+
+    name: str  # the flow's variable; names the file
+    max_ms: int
+    silence_ms: int
+    beep: bool
+    terminator: str | None
+    box: str | None  # a voicemail box to keep it in, else the call's recordings
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A finished recording. `file` is where the WAV is, relative to the runtime directory
+    (None in the simulator, whose recordings are fake); `ended_by` is `maxlength`, `silence`,
+    `terminator` or `hangup`."""
+
+    name: str
+    length_ms: int
+    file: str | None
+    ended_by: str
 
 
 class TransferStatus(StrEnum):
@@ -68,6 +98,21 @@ class Channel(Protocol):
 
     async def transfer_number(self, number: str, timeout_ms: int) -> TransferStatus:
         """Call an outside number (E.164) and bridge; ANSWERED after the conversation."""
+        ...
+
+    async def transfer_sip(self, uri: str, caller_id: str | None,
+                           timeout_ms: int) -> TransferStatus:
+        """Call a SIP URI the toll-fraud guard granted (`sip:user@host[:port]`) and bridge;
+        ANSWERED after the conversation."""
+        ...
+
+    async def record(self, request: RecordRequest) -> Recorded:
+        """Record the caller (after a beep when asked) until the request's limits."""
+        ...
+
+    async def pause(self, duration_ms: int, barge_in: bool) -> str | None:
+        """Silence for `duration_ms`; with barge-in a key ends it early and is returned, else
+        keys pressed meanwhile are lost."""
         ...
 
     async def record_voicemail(self, box: str, max_ms: int) -> int:

@@ -50,6 +50,16 @@ def normalise(text: str, region: str = DEFAULT_REGION) -> str | None:
 
 
 @lru_cache(maxsize=65536)
+def dialable(text: str, region: str = DEFAULT_REGION) -> str | None:
+    """`text` in E.164 when it is a valid number to call (libphonenumber's full check, not only
+    its length: a transfer to data must not dial `12345`), else None."""
+    number = normalise(text, region)
+    if number is None or not phonenumbers.is_valid_number(parse(number, region)):
+        return None
+    return number
+
+
+@lru_cache(maxsize=65536)
 def region_of(number: str) -> tuple[str, str]:
     """(city, province) of an E.164 number in English as the geocoder names them (`Shanghai`,
     `Shanghai`; `Urumqi`, `Xinjiang`), or empty strings for non-geographic numbers (400

@@ -50,7 +50,10 @@ class CallRecord:
     survey_score: int | None = None
     faults: list[str] = field(default_factory=list)
     outbound_refused: list[str] = field(default_factory=list)
-    """Outbound legs the toll-fraud guard refused (`number: reason`)."""
+    """Destinations refused at call time (`destination: reason`): the toll-fraud guard's
+    refusals of numbers, SIP URIs and caller ids, and queues from data naming no group."""
+    recordings: list[str] = field(default_factory=list)
+    """WAV files the call's `record` statements stored (relative to the runtime dir)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True, default=str)

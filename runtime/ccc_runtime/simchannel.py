@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .channel import AgentLeg, CallerHangup, TransferStatus, Utterance
+from .channel import AgentLeg, CallerHangup, Recorded, RecordRequest, TransferStatus, Utterance
 from .clock import FakeClock
 
 
@@ -134,12 +134,14 @@ class SimChannel:
         for item in items:
             self._last_prompt = item.describe()
             self._note(f"play {item.describe()}" + (" (barge-in)" if barge_in else ""))
+            length = (self.prompt_ms if item.recording is None
+                      else max(1, item.recording.length_ms))
             if barge_in:
-                key = self._key_within(self.prompt_ms, silence_counts=False)
+                key = self._key_within(length, silence_counts=False)
                 if key is not None:
                     return key
             else:
-                end = self.clock.now() + timedelta(milliseconds=self.prompt_ms)
+                end = self.clock.now() + timedelta(milliseconds=length)
                 self._drop_timed_until(end)
                 self._advance_to(end)
         return None
@@ -180,6 +182,55 @@ class SimChannel:
         else:
             self._wait(timeout_ms if status is TransferStatus.NO_ANSWER else 0)
         return status
+
+    async def transfer_sip(self, uri: str, caller_id: str | None,
+                           timeout_ms: int) -> TransferStatus:
+        """Scripted like numbers: `numbers` may map the URI to how the other side answers."""
+        status = self.numbers.get(uri, TransferStatus.ANSWERED)
+        self._note(f"call {uri}: {status.value}")
+        if status is TransferStatus.ANSWERED:
+            self._talk()
+        else:
+            self._wait(timeout_ms if status is TransferStatus.NO_ANSWER else 0)
+        return status
+
+    async def record(self, request: RecordRequest) -> Recorded:
+        """A fake recording: the caller speaks for `voicemail_ms`, then is silent; it ends at
+        the terminator if the caller's next press is that key within the limit, else after
+        the silence (when the request ends on silence), else at `max_ms`; a hang-up ends it
+        and is met by what the call does next."""
+        if request.beep:
+            self._note("beep")
+        start = self.clock.now()
+        end_ms, ended_by = request.max_ms, "maxlength"
+        if request.silence_ms and self.voicemail_ms + request.silence_ms < request.max_ms:
+            end_ms, ended_by = self.voicemail_ms + request.silence_ms, "silence"
+        if self._next < len(self._presses) and request.terminator is not None:
+            press = self._presses[self._next]
+            at = self._at(press)
+            at_ms = _ms(at - start) if at is not None else self.voicemail_ms
+            if press.key == request.terminator and at_ms <= end_ms:
+                self._next += 1
+                end_ms, ended_by = max(0, at_ms), "terminator"
+        if self.hangup_at is not None and _ms(self.hangup_at - start) <= end_ms:
+            end_ms, ended_by = max(0, _ms(self.hangup_at - start)), "hangup"
+        self.clock.advance(end_ms)
+        if ended_by == "hangup" and not self._gone:
+            self._note("caller hangs up")
+            self._gone = True
+        else:
+            self._drop_timed_until(self.clock.now())
+        self._note(f"record {request.name} ({end_ms} ms, ended by {ended_by})")
+        return Recorded(request.name, end_ms, None, ended_by)
+
+    async def pause(self, duration_ms: int, barge_in: bool) -> str | None:
+        self._note(f"pause {duration_ms} ms" + (" (barge-in)" if barge_in else ""))
+        if barge_in:
+            return self._key_within(duration_ms, silence_counts=False)
+        end = self.clock.now() + timedelta(milliseconds=duration_ms)
+        self._drop_timed_until(end)
+        self._advance_to(end)
+        return None
 
     def _talk(self) -> None:
         """The conversation after an answer; a caller who hangs up during it ends it (the

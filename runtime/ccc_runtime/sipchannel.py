@@ -15,21 +15,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import re
 import secrets
+from array import array
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .bundle import TrunkModel
-from .channel import AgentLeg, CallerHangup, TransferStatus, Utterance
+from .channel import AgentLeg, CallerHangup, Recorded, RecordRequest, TransferStatus, Utterance
 from .outbound import OutboundGuard
 from .sip import g711
 from .sip.endpoint import Dialog, OutgoingInvite, ServerTransaction, SipEndpoint
 from .sip.message import NameAddr, SipMessage, SipParseError, parse_uri
-from .sip.prompts import PromptError, PromptStore, write_wav
-from .sip.rtp import MediaTicker, PortPool, PortsExhausted, RtpLeg, silence
+from .sip.prompts import Audio, PromptError, PromptStore, read_wav_8k, write_wav
+from .sip.rtp import FRAME_MS, MediaTicker, PortPool, PortsExhausted, RtpLeg, silence
 from .sip.sdp import DEFAULT_EVENT_PT, PCMA, PCMU, build_sdp, parse_sdp
 
 log = logging.getLogger("ccc_runtime.sipchannel")
@@ -40,6 +42,26 @@ MAX_TALK_S = 4 * 3600.0
 BYE_WAIT_S = 2.0
 _SIGNAL = re.compile(r"(?im)^\s*signal\s*=\s*([0-9*#A-D])\s*$")
 _BOX = re.compile(r"[^A-Za-z0-9_-]")
+SILENCE_RMS = 500
+"""A 20 ms frame whose RMS level (of 16-bit samples) is below this counts as silence for
+`record ... silence D`; no packets at all count as silence too."""
+BEEP_HZ, BEEP_MS = 1000, 250
+MAX_RECORDING_BYTES = 600_000 * 16
+"""Ten minutes of 8 kHz 16-bit audio: no recording is read back larger than this."""
+
+
+def _tone(hz: int, ms: int) -> bytes:
+    """A sine tone as 8 kHz 16-bit PCM (the beep before `record`)."""
+    samples = array("h", (int(8000 * math.sin(2 * math.pi * hz * i / 8000))
+                          for i in range(8 * ms)))
+    return samples.tobytes()
+
+
+def _loud(pcm: bytes) -> bool:
+    samples = array("h", pcm[: len(pcm) - len(pcm) % 2])
+    if not samples:
+        return False
+    return math.sqrt(sum(s * s for s in samples) / len(samples)) >= SILENCE_RMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +190,9 @@ class SipChannel:
     async def _frames(self, items: Sequence[Utterance], codec: int) -> list[bytes]:
         frames: list[bytes] = []
         for item in items:
+            if item.recording is not None:
+                frames += self._recording_frames(item.recording, codec)
+                continue
             try:
                 frames += (await self.prompts.audio(item)).frames(codec)
             except PromptError as exc:  # a missing prompt is silence, not a dropped call
@@ -231,6 +256,18 @@ class SipChannel:
         uri = f"sip:{grant.number}@{trunk.gateway}:{trunk.port}"
         codec = PCMA if trunk.codec == "PCMA" else PCMU
         return await self._bridge(uri, (trunk.gateway, trunk.port), grant.caller_id, codec,
+                                  timeout_ms)
+
+    async def transfer_sip(self, uri: str, caller_id: str | None,
+                           timeout_ms: int) -> TransferStatus:
+        """A leg to a SIP URI, only with the toll-fraud guard's grant for this call; the caller
+        id shown is the granted one, else the caller's number."""
+        grant = self.guard.active_sip(self.call_id, uri)
+        if grant is None:
+            log.warning("call %s: no outbound grant for %s; not dialled", self.call_id, uri[:80])
+            return TransferStatus.BUSY
+        self.state = f"sip {grant.uri}"
+        return await self._bridge(grant.uri, None, grant.caller_id or self.caller, None,
                                   timeout_ms)
 
     async def _bridge(self, uri: str, dest: tuple[str, int] | None, from_user: str,
@@ -348,34 +385,107 @@ class SipChannel:
         """Record the caller into `RUNTIME_DIR/voicemail/BOX/CALL.wav` until `#`, `max_ms`
         or the caller hangs up; the length in ms."""
         self.state = f"voicemail {box}"
+        pcm, _ = await self._capture(max_ms, 0, "#")
+        self._save(self._box_folder(box) / f"{_BOX.sub('_', self.call_id)[:64]}.wav", pcm)
+        return len(pcm) // 16
+
+    async def record(self, request: RecordRequest) -> Recorded:
+        """Record into `RUNTIME_DIR/recordings/CALL/NAME.wav` (or, kept as voicemail,
+        `voicemail/BOX/CALL-NAME.wav`), after a beep when asked."""
+        self.state = f"record {request.name}"
+        if request.beep:
+            self._music = None
+            done = self.leg.play(Audio(_tone(BEEP_HZ, BEEP_MS)).frames(self.leg.codec))
+            await self._wait(None, done, want_key=False)
+        self._digits.clear()  # a key pressed before the recording is no terminator
+        pcm, ended_by = await self._capture(request.max_ms, request.silence_ms,
+                                            request.terminator)
+        call, name = _BOX.sub("_", self.call_id)[:64], _BOX.sub("_", request.name)[:64]
+        path = (self._box_folder(request.box) / f"{call}-{name}.wav" if request.box
+                else self.voicemail_dir.parent / "recordings" / call / f"{name}.wav")
+        saved = self._save(path, pcm)
+        file = path.relative_to(self.voicemail_dir.parent).as_posix() if saved else None
+        return Recorded(request.name, len(pcm) // 16, file, ended_by)
+
+    async def pause(self, duration_ms: int, barge_in: bool) -> str | None:
+        self.state = "pause"
+        self._music = None
+        self.leg.stop()
+        end = self.loop.time() + duration_ms / 1000
+        while True:
+            key = await self._wait(max(0.0, end - self.loop.time()))
+            if key is None or barge_in:
+                return key  # without barge-in a key pressed during the pause is lost
+
+    async def _capture(self, max_ms: int, silence_ms: int,
+                       terminator: str | None) -> tuple[bytes, str]:
+        """The caller's audio as 8 kHz PCM until `max_ms`, `silence_ms` without a loud frame
+        (0: never), the terminator key, or a hang-up (which ends it, not the call's code);
+        and what ended it."""
         self._music = None
         self.leg.stop()
         chunks: list[bytes] = []
+        size = [0]
         limit = max_ms * 16  # bytes of 8 kHz 16-bit audio
+        last_voice = [self.loop.time()]
 
         def keep(payload: bytes, payload_type: int) -> None:
-            if sum(map(len, chunks)) < limit:
-                chunks.append(g711.decode(payload, payload_type == PCMA))
+            if size[0] < limit:
+                pcm = g711.decode(payload, payload_type == PCMA)
+                chunks.append(pcm)
+                size[0] += len(pcm)
+                if silence_ms and _loud(pcm):
+                    last_voice[0] = self.loop.time()
 
         self.leg.on_audio = keep
+        ended_by = "maxlength"
         try:
             end = self.loop.time() + max_ms / 1000
             while True:
-                key = await self._wait(max(0.0, end - self.loop.time()))
-                if key is None or key == "#":
+                now = self.loop.time()
+                wait = end - now
+                if silence_ms:
+                    quiet_end = last_voice[0] + silence_ms / 1000
+                    if now >= quiet_end:
+                        ended_by = "silence"
+                        break
+                    wait = min(wait, quiet_end - now, FRAME_MS * 5 / 1000)
+                if wait <= 0 or size[0] >= limit:
+                    break
+                key = await self._wait(wait)
+                if key is not None and key == terminator:
+                    ended_by = "terminator"
                     break
         except CallerHangup:
-            pass  # a message ends when the caller hangs up: keep it
+            ended_by = "hangup"  # a recording ends when the caller hangs up: keep it
         finally:
             self.leg.on_audio = None
-        pcm = b"".join(chunks)[:limit]
-        folder = self.voicemail_dir / (_BOX.sub("_", box)[:64] or "box")
+        return b"".join(chunks)[:limit], ended_by
+
+    def _box_folder(self, box: str) -> Path:
+        return self.voicemail_dir / (_BOX.sub("_", box)[:64] or "box")
+
+    def _save(self, path: Path, pcm: bytes) -> bool:
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            write_wav(folder / f"{_BOX.sub('_', self.call_id)[:64]}.wav", pcm)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_wav(path, pcm)
         except OSError as exc:
-            log.error("call %s: can't save voicemail: %s", self.call_id, exc)
-        return len(pcm) // 16
+            log.error("call %s: can't save the recording %s: %s", self.call_id, path.name, exc)
+            return False
+        return True
+
+    def _recording_frames(self, recording: Recorded, codec: int) -> list[bytes]:
+        """A recording this call made (the VM hands only those over), read back from the
+        runtime dir; silence if it is gone."""
+        pcm: bytes | None = None
+        if recording.file is not None:
+            path = self.voicemail_dir.parent / recording.file
+            with contextlib.suppress(OSError):
+                if path.stat().st_size <= MAX_RECORDING_BYTES + 1024:
+                    pcm = read_wav_8k(path.read_bytes())
+        if not pcm:
+            return silence(codec, 500)
+        return Audio(pcm).frames(codec)
 
     async def hangup(self) -> None:
         self.state = "hangup"

@@ -552,10 +552,11 @@ def test_transfer_number() -> None:
     assert result.edges == {("main", 0, 1)}
     result, *_ = run_call(bundle, numbers={"+8613800138000": TransferStatus.NO_ANSWER})
     assert result.outcome.describe() == "transfer failed: +8613800138000 no-answer"
-    bad = Flow()
+    bad = Flow()  # not a number anyone can dial: refused (no failed/busy exit: the call ends)
     bad.node(Op.TRANSFER_NUMBER, const("12345"), 20_000)
     result, *_ = run_call(make_bundle({"main": bad.build()}))
-    assert result.outcome.kind == "error"
+    assert result.outcome.describe() == "transfer failed: '12345' refused: not a phone number"
+    assert result.record.outbound_refused == ["'12345': not a phone number"]
 
 
 def test_staffing() -> None:
