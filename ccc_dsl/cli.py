@@ -236,6 +236,7 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
 def graph(flow: str, path: Path, env: str | None, fmt: str) -> None:
     """Draw FLOW of the config repo at PATH: nodes say what they do, edges the key or exit."""
     from ccc_dsl.codes import SINGLE_FILE_STAGES, stage_of
+    from ccc_dsl.compiler.passes.dead_ends import as_run
     from ccc_dsl.pipeline import check_repo
     from ccc_dsl.util import did_you_mean
     from ccc_dsl.views.graph import RenderError, render
@@ -250,8 +251,9 @@ def graph(flow: str, path: Path, env: str | None, fmt: str) -> None:
         hint = did_you_mean(flow, set(flows))
         click.echo(f"ccc: no flow `{flow}` in {path}" + (f"; {hint}" if hint else ""), err=True)
         raise SystemExit(EXIT_INVALID)
+    assert check.analysis is not None
     try:
-        click.echo(render(flows[flow], fmt), nl=False)
+        click.echo(render(as_run(flows[flow], check.analysis.program), fmt), nl=False)
     except RenderError as exc:
         click.echo(f"ccc: {exc}", err=True)
         raise SystemExit(EXIT_INVALID) from None
