@@ -7,12 +7,14 @@ A file holds `defaults` (call setup shared by its tests) and `tests`, each a cal
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from ccc_runtime.calldata import MAX_HEADER_VALUE, MAX_HEADERS, PASSED_HEADERS, passes
 from ccc_runtime.functions import MAX_REPLY_BYTES
 from ccc_runtime.limits import MAX_VALUE_DEPTH
 from ccc_runtime.simchannel import Press
@@ -105,11 +107,44 @@ def _keys(value: object) -> list[Press]:
     return presses
 
 
+def _source(value: object) -> str:
+    try:
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        raise ValueError(f"expected an IP address such as 192.0.2.10, got {value!r}") from None
+
+
+def _headers(value: object) -> dict[str, str]:
+    """SIP headers as an INVITE would bring them: names that reach flows, bounded values."""
+    if not isinstance(value, dict):
+        raise ValueError("expected SIP headers: {X-Customer-Id: \"42\", Diversion: ...}")
+    if len(value) > MAX_HEADERS:
+        raise ValueError(f"at most {MAX_HEADERS} headers reach a flow")
+    out: dict[str, str] = {}
+    for name, text in value.items():
+        if not passes(str(name)):
+            raise ValueError(f"header `{str(name)[:40]}` never reaches a flow: only X- headers "
+                             f"and {', '.join(sorted(PASSED_HEADERS))}")
+        if not isinstance(text, str | int) or isinstance(text, bool):
+            raise ValueError(f"header `{name}`: expected text")
+        if len(str(text)) > MAX_HEADER_VALUE:
+            raise ValueError(f"header `{name}`: over {MAX_HEADER_VALUE} characters (a live "
+                             "call cuts it there)")
+        out[str(name)] = str(text)
+    return out
+
+
 Duration = Annotated[int, BeforeValidator(parse_duration_ms)]
+SourceAddress = Annotated[str, BeforeValidator(_source)]
+SipHeaders = Annotated[dict[str, str], BeforeValidator(_headers)]
 Instant = Annotated[datetime, BeforeValidator(parse_instant)]
 KeyScript = Annotated[list[Press], BeforeValidator(_keys)]
 AgentStateName = Literal["available", "busy", "after-call-work", "offline"]
 FailureKind = Literal["timeout", "http-status", "refused", "network", "bad-json"]
+MAX_STUB_TURNS = 10
+"""Outcomes a stub may give in turn (the last repeats): retries are at most 3."""
+MAX_SCENARIO_CALLS = 20
+"""Calls in one scenario test."""
 TransferName = Literal["answered", "busy", "no-answer"]
 
 
@@ -118,19 +153,43 @@ class _Strict(BaseModel):
 
 
 class FunctionStub(_Strict):
-    """A canned function reply: `reply` (JSON), `file` (a JSON file next to the test file) or
-    `error` (the failure kind, so the flow takes the function's error exit)."""
+    """A canned function reply: `reply` (JSON, or a string for a text function), `file` (a
+    JSON file next to the test file) or `error` (the failure kind, so the flow takes the
+    function's `timeout` or `error` exit); `status` is the HTTP status of an `http-status`
+    error (default 500: a 5xx is retried, a 4xx is not)."""
 
     reply: Any = None
     file: str | None = None
     error: FailureKind | None = None
+    status: int | None = Field(default=None, ge=400, le=599)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> FunctionStub:
         given = [k for k in ("reply", "file", "error") if k in self.model_fields_set]
         if len(given) != 1:
             raise ValueError("give exactly one of `reply`, `file` or `error`")
+        if self.status is not None and self.error != "http-status":
+            raise ValueError("`status` goes with `error: http-status`")
         return self
+
+
+def _turns(value: object) -> object:
+    return value if isinstance(value, list) else [value]
+
+
+StubTurns = Annotated[list[FunctionStub], BeforeValidator(_turns),
+                      Field(min_length=1, max_length=MAX_STUB_TURNS)]
+"""A stub, or a list of them: outcomes one per call in turn, the last one repeating (a failed
+attempt, then its retry)."""
+
+
+class FunctionExpect(_Strict):
+    """What a test expects of calls to one function: how many attempts (retries count) and
+    their arguments: a mapping every attempt's arguments include, or a list of such mappings,
+    one per attempt in order."""
+
+    calls: int | None = Field(default=None, ge=0)
+    args: dict[str, Any] | list[dict[str, Any]] | None = None
 
 
 class AgentEvent(_Strict):
@@ -159,6 +218,7 @@ class Expect(_Strict):
     queue: str | None = None
     faults: int | None = Field(default=None, ge=0)
     survey_score: int | None = None
+    functions: dict[str, FunctionExpect] | None = None
 
 
 class CallSetup(_Strict):
@@ -171,17 +231,48 @@ class CallSetup(_Strict):
     language: str | None = None
     keys: KeyScript | None = None
     agents: dict[str, AgentStateName] | None = None
-    functions: dict[str, FunctionStub] | None = None
+    functions: dict[str, StubTurns] | None = None
     history: History | None = None
     agent_answers: dict[str, bool] | None = None
     numbers: dict[str, TransferName] | None = None
     events: list[AgentEvent] | None = None
     hangup_at: Duration | None = None
+    source: SourceAddress | None = None
+    headers: SipHeaders | None = None
+
+
+class ScenarioCall(CallSetup):
+    """One call of a scenario: its own setup (over the test's) and expectations; `after` is
+    the time from the end of the call before (default 1m); `at` instead places it at a time."""
+
+    after: Duration | None = None
+    expect: Expect = Field(default_factory=Expect)
 
 
 class CaseSpec(CallSetup):
+    """A test: one call (`expect`), or a scenario of `calls` in order that share the ACD,
+    the call history and the clock."""
+
     name: str = Field(min_length=1)
-    expect: Expect
+    expect: Expect | None  # required, unless the test is a scenario (`calls`)
+    calls: list[ScenarioCall] | None = Field(default=None, min_length=1,
+                                             max_length=MAX_SCENARIO_CALLS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scenario_expects_per_call(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "calls" in data and "expect" not in data:
+            return {**data, "expect": None}
+        return data
+
+    @model_validator(mode="after")
+    def _not_both(self) -> CaseSpec:
+        if self.calls is not None and self.expect is not None:
+            raise ValueError("a scenario's expectations go in each of its `calls`, not in "
+                             "`expect`")
+        if self.calls is None and self.expect is None:
+            raise ValueError("`expect` must be a mapping of expectations")
+        return self
 
 
 class SuiteModel(_Strict):
@@ -189,12 +280,13 @@ class SuiteModel(_Strict):
     tests: list[CaseSpec] = Field(min_length=1)
 
 
-MERGED_MAPPINGS = ("agents", "functions", "agent_answers", "numbers")
+MERGED_MAPPINGS = ("agents", "functions", "agent_answers", "numbers", "headers")
 """Defaults and test mappings merge key by key (the test wins); other fields are replaced."""
 
 
-def merged(defaults: CallSetup | None, test: CaseSpec) -> CallSetup:
-    """The test's call setup with the file's defaults filled in."""
+def merged(defaults: CallSetup | None, test: CallSetup) -> CallSetup:
+    """The test's call setup with the file's defaults filled in (also: a scenario call's
+    setup over its test's)."""
     values: dict[str, Any] = {}
     for name in CallSetup.model_fields:
         base = getattr(defaults, name) if defaults is not None else None
@@ -304,7 +396,7 @@ def _test_label(index: int, data: Any) -> str:
 
 _MODELS: dict[str, type[BaseModel]] = {
     "defaults": CallSetup, "functions": FunctionStub, "history": History, "expect": Expect,
-    "events": AgentEvent,
+    "events": AgentEvent, "calls": ScenarioCall,
 }
 
 
@@ -316,11 +408,15 @@ def _allowed_keys(path: PathKey) -> set[str]:
     if names == ["tests"]:
         return set(CaseSpec.model_fields)
     # the mapping's own model is named by the nearest field name that has one
-    for name in reversed(names):
+    for i in range(len(names) - 1, -1, -1):
+        name = names[i]
         if name in _MODELS:
-            # `functions.NAME` holds a stub; `functions` itself maps names
+            # `functions.NAME` holds a stub (in `expect`: what is expected of it); `functions`
+            # itself maps names
             if name == "functions" and path[-1] == "functions":
                 return set()
+            if name == "functions" and "expect" in names[:i]:
+                return set(FunctionExpect.model_fields)
             return set(_MODELS[name].model_fields)
     return set()
 

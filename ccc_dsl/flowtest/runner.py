@@ -12,26 +12,34 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ccc_runtime.acd import AgentState
 from ccc_runtime.bundle import Bundle
+from ccc_runtime.calldata import CallData
 from ccc_runtime.channel import TransferStatus, Utterance
 from ccc_runtime.clock import FakeClock
-from ccc_runtime.functions import FunctionFailure, StubFunctions
+from ccc_runtime.functions import FunctionFailure, InTurn, StubFunctions
 from ccc_runtime.numbers import normalise
 from ccc_runtime.simchannel import SimChannel
 from ccc_runtime.vm import CallResult, Runtime
 
+from ccc_dsl.commands.common import repo_path
 from ccc_dsl.diagnostics import Diagnostic, Span, error, has_errors, sorted_diagnostics
 from ccc_dsl.flowtest.coverage import FlowCoverage, measure
 from ccc_dsl.flowtest.model import (
+    AgentEvent,
     CallSetup,
     CaseSpec,
+    Expect,
+    FunctionExpect,
+    FunctionStub,
+    History,
     SuiteFile,
     TransferName,
     load_test_file,
@@ -57,6 +65,27 @@ class Mismatch:
         return f"{self.what}: expected {_show(self.expected)}, got {_show(self.actual)}"
 
 
+@dataclass(frozen=True, slots=True)
+class CallPlan:
+    """One call of a test, checked against the bundle: its merged setup and expectations.
+    `agents`, `events` and `history` are what changes at its start: for the first call all of
+    the setup's, for a scenario's later calls only what that call writes itself (the ACD and
+    the call history go on from the call before). `at` is set when the call gives its own
+    start time, else it starts `after_ms` after the call before ended."""
+
+    label: str
+    setup: CallSetup
+    expect: Expect
+    flow: str
+    called: str
+    stubs: dict[str, Any]
+    agents: dict[str, str]
+    events: list[AgentEvent]
+    history: History | None
+    at: datetime | None = None
+    after_ms: int = 0
+
+
 @dataclass(slots=True)
 class Case:
     """One test, with its file's defaults merged in and its stubs read."""
@@ -68,6 +97,8 @@ class Case:
     flow: str
     called: str
     stubs: dict[str, Any]
+    plans: list[CallPlan] = field(default_factory=list)
+    """Its calls in order: one, or a scenario's (the fields above are the first call's)."""
 
     @property
     def name(self) -> str:
@@ -104,6 +135,8 @@ class RunReport:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     files: list[SuiteFile] = field(default_factory=list)
     deselected: int = 0
+    unchanged: int = 0
+    """Tests not run again by `--changed` (nothing they ran through changed, and they passed)."""
     seconds: float = 0.0
 
     @property
@@ -135,6 +168,7 @@ def discover(path: Path) -> tuple[Path | None, list[Path], list[Diagnostic]]:
         return None, [], [error("T710", f"no {ROOT_FILE} in {path} or any folder above it",
                                 Span.point(str(path), 1, 1),
                                 "run `ccc test` on a config repo, or a test file inside one")]
+    root = repo_path(path if path.is_dir() else path.parent)  # spelt as `ccc validate` does
     if path.is_file():
         files = [path]
     else:
@@ -150,14 +184,22 @@ def discover(path: Path) -> tuple[Path | None, list[Path], list[Diagnostic]]:
 
 # ------------------------------------------------------------------------------ checks
 
-def _where(index: int, spec: CaseSpec, name: str, key: str | int | None = None) -> PathKey:
-    """Where a merged setting (or one `key` of a merged mapping) was written: in the test,
-    else in the file's defaults."""
-    own = getattr(spec, name) if name in spec.model_fields_set else None
-    if name in spec.model_fields_set and not (
-            isinstance(key, str) and isinstance(own, dict) and key not in own):
+def _where(index: int, spec: CaseSpec, name: str, key: str | int | None = None,
+           call: int | None = None) -> PathKey:
+    """Where a merged setting (or one `key` of a merged mapping) was written: in the
+    scenario's `call` (when given), else in the test, else in the file's defaults."""
+    if call is not None and spec.calls is not None and _written(spec.calls[call], name, key):
+        return ("tests", index, "calls", call, name)
+    if _written(spec, name, key):
         return ("tests", index, name)
     return ("defaults", name)
+
+
+def _written(model: CallSetup, name: str, key: str | int | None) -> bool:
+    """Whether `model` itself writes setting `name` (and, for a mapping, its `key`)."""
+    own = getattr(model, name) if name in model.model_fields_set else None
+    return name in model.model_fields_set and not (
+        isinstance(key, str) and isinstance(own, dict) and key not in own)
 
 
 def prepare(file: SuiteFile, bundle: Bundle) -> tuple[list[Case], list[Diagnostic]]:
@@ -166,86 +208,135 @@ def prepare(file: SuiteFile, bundle: Bundle) -> tuple[list[Case], list[Diagnosti
     cases: list[Case] = []
     problems: list[Diagnostic] = []
     seen: dict[str, int] = {}
-    agents = {a.user for a in bundle.agents}
     for index, spec in enumerate(file.model.tests):
-        before = len(problems)
-
-        def span(name: str, *rest: str | int, key: bool = False,
-                 index: int = index, spec: CaseSpec = spec) -> Span:
-            return file.span((*_where(index, spec, name, rest[0] if rest else None), *rest),
-                             key)
-
         if spec.name in seen:
             problems.append(error("T719", f"two tests named `{spec.name}` in this file",
                                   file.span(("tests", index, "name")),
                                   f"the first is test #{seen[spec.name] + 1}; rename one"))
         seen.setdefault(spec.name, index)
         setup = merged(file.model.defaults, spec)
-        test_span = file.span(("tests", index), key=False)
-        for needed in ("caller", "at"):
-            if getattr(setup, needed) is None:
-                problems.append(error(
-                    "T718", f"test `{spec.name}` has no `{needed}`", test_span,
-                    f"set `{needed}:` in the test or in the file's `defaults`"))
-        flow = setup.flow
-        called = setup.called
-        if flow is None and called is None:
-            problems.append(error("T714", f"test `{spec.name}` says neither `flow` nor `called`",
-                                  test_span, "name the flow to call, or the number dialled"))
-        elif flow is not None and flow not in bundle.flows:
-            problems.append(error("T713", f"no flow `{flow}` in the repo", span("flow"),
-                                  did_you_mean(flow, set(bundle.flows))))
-        elif flow is None and called is not None:
-            flow = bundle.flow_for_number(called)
-            if flow is None:
-                problems.append(error(
-                    "T715", f"no flow is bound to the number {called}", span("called"),
-                    "numbers are written in E.164, e.g. +864008201234"))
-        languages = bundle.config.languages
-        if setup.language is not None and setup.language not in languages:
-            problems.append(error("T703", f"no language `{setup.language}` in the repo",
-                                  span("language"),
-                                  did_you_mean(setup.language, set(languages))
-                                  or "languages: " + ", ".join(languages)))
-        named = [(user, span("agents", user, key=True)) for user in setup.agents or {}]
-        named += [(user, span("agent_answers", user, key=True))
-                  for user in setup.agent_answers or {}]
-        named += [(ev.agent, span("events", i, "agent"))
-                  for i, ev in enumerate(setup.events or [])]
-        if setup.history is not None and setup.history.agent is not None:
-            named.append((setup.history.agent, span("history", "agent")))
-        for user, where in named:
-            if user not in agents:
-                problems.append(error("T716", f"no agent `{user}` in the repo", where,
-                                      did_you_mean(user, agents)))
-        stubs: dict[str, Any] = {}
-        for fname, stub in (setup.functions or {}).items():
-            if fname not in bundle.functions:
-                problems.append(error("T717", f"no function `{fname}` in the repo",
-                                      span("functions", fname, key=True),
-                                      did_you_mean(fname, set(bundle.functions))))
-                continue
-            if stub.error is not None:
-                stubs[fname] = FunctionFailure(stub.error, f"stubbed failure: {stub.error}")
-                continue
-            value, problem = file.stub_value(
-                stub, (*_where(index, spec, "functions", fname), fname))
+        if spec.calls is None:
+            assert spec.expect is not None
+            steps: list[tuple[CallSetup, Expect, int | None]] = [(setup, spec.expect, None)]
+        else:
+            steps = [(merged(setup, c), c.expect, i) for i, c in enumerate(spec.calls)]
+        before = len(problems)
+        plans = [_plan(file, bundle, index, spec, *step, problems) for step in steps]
+        if len(problems) > before or None in plans:
+            continue
+        ready = [p for p in plans if p is not None]
+        first = ready[0]
+        cases.append(Case(file, index, spec, first.setup, first.flow, first.called,
+                          first.stubs, ready))
+    return cases, problems
+
+
+def _plan(file: SuiteFile, bundle: Bundle, index: int, spec: CaseSpec, setup: CallSetup,
+          expect: Expect, call: int | None, problems: list[Diagnostic]) -> CallPlan | None:
+    """One call's plan, or None with the problems found (T71x) added to `problems`."""
+    before = len(problems)
+
+    def span(name: str, *rest: str | int, key: bool = False) -> Span:
+        return file.span((*_where(index, spec, name, rest[0] if rest else None, call),
+                          *rest), key)
+
+    label = "" if call is None else f"call {call + 1}"
+    test_span = file.span(("tests", index) if call is None else ("tests", index, "calls", call),
+                          key=False)
+    for needed in ("caller", "at"):
+        if getattr(setup, needed) is None:
+            problems.append(error(
+                "T718", f"test `{spec.name}` has no `{needed}`", test_span,
+                f"set `{needed}:` in the test or in the file's `defaults`"))
+    flow = setup.flow
+    called = setup.called
+    if flow is None and called is None:
+        problems.append(error("T714", f"test `{spec.name}` says neither `flow` nor `called`",
+                              test_span, "name the flow to call, or the number dialled"))
+    elif flow is not None and flow not in bundle.flows:
+        problems.append(error("T713", f"no flow `{flow}` in the repo", span("flow"),
+                              did_you_mean(flow, set(bundle.flows))))
+    elif flow is None and called is not None:
+        flow = bundle.flow_for_number(called)
+        if flow is None:
+            problems.append(error(
+                "T715", f"no flow is bound to the number {called}", span("called"),
+                "numbers are written in E.164, e.g. +864008201234"))
+    languages = bundle.config.languages
+    if setup.language is not None and setup.language not in languages:
+        problems.append(error("T703", f"no language `{setup.language}` in the repo",
+                              span("language"),
+                              did_you_mean(setup.language, set(languages))
+                              or "languages: " + ", ".join(languages)))
+    if setup.numbers:
+        setup.numbers, wrong = _dialled(setup.numbers, bundle.config.region)
+        problems += [error("T725", f"`{number}` under `numbers:` is not a phone number",
+                           span("numbers", number, key=True), "key each outside number "
+                           "the flow dials by the number, e.g. \"+8613800138000\"")
+                     for number in wrong]
+    # a scenario's later calls change only what they write themselves
+    own: CallSetup = setup if call is None or call == 0 or spec.calls is None \
+        else spec.calls[call]
+    agents = {a.user for a in bundle.agents}
+    named = [(user, span("agents", user, key=True)) for user in own.agents or {}]
+    named += [(user, span("agent_answers", user, key=True))
+              for user in setup.agent_answers or {}]
+    named += [(ev.agent, span("events", i, "agent")) for i, ev in enumerate(own.events or [])]
+    if own.history is not None and own.history.agent is not None:
+        named.append((own.history.agent, span("history", "agent")))
+    for user, where in named:
+        if user not in agents:
+            problems.append(error("T716", f"no agent `{user}` in the repo", where,
+                                  did_you_mean(user, agents)))
+    stubs: dict[str, Any] = {}
+    for fname, stub in (setup.functions or {}).items():
+        if fname not in bundle.functions:
+            problems.append(error("T717", f"no function `{fname}` in the repo",
+                                  span("functions", fname, key=True),
+                                  did_you_mean(fname, set(bundle.functions))))
+            continue
+        stub_at = (*_where(index, spec, "functions", fname, call), fname)
+        outcomes = []
+        for turn, one in enumerate(stub):
+            value, problem = _stub_outcome(file, one,
+                                           (*stub_at, turn) if len(stub) > 1 else stub_at)
             if problem is not None:
                 problems.append(problem)
-            stubs[fname] = value
-        if setup.numbers:
-            setup.numbers, wrong = _dialled(setup.numbers, bundle.config.region)
-            problems += [error("T725", f"`{number}` under `numbers:` is not a phone number",
-                               span("numbers", number, key=True), "key each outside number "
-                               "the flow dials by the number, e.g. \"+8613800138000\"")
-                         for number in wrong]
-        if len(problems) > before or flow is None:
-            continue
-        if called is None:
-            bound = sorted(n for n, f in bundle.config.numbers.items() if f == flow)
-            called = bound[0] if bound else ""
-        cases.append(Case(file, index, spec, setup, flow, called, stubs))
-    return cases, problems
+            outcomes.append(value)
+        stubs[fname] = outcomes[0] if len(outcomes) == 1 else InTurn(tuple(outcomes))
+    expect_at = ("tests", index, "expect") if call is None else (
+        "tests", index, "calls", call, "expect")
+    for fname in expect.functions or {}:
+        if fname not in bundle.functions:
+            problems.append(error("T717", f"no function `{fname}` in the repo",
+                                  file.span((*expect_at, "functions", fname), True),
+                                  did_you_mean(fname, set(bundle.functions))))
+    if len(problems) > before or flow is None:
+        return None
+    if called is None:
+        bound = sorted(n for n, f in bundle.config.numbers.items() if f == flow)
+        called = bound[0] if bound else ""
+    step = spec.calls[call] if spec.calls is not None and call is not None else None
+    at = step.at if step is not None and call and "at" in step.model_fields_set else None
+    after = step.after if step is not None and step.after is not None else DEFAULT_GAP_MS
+    return CallPlan(label, setup, expect, flow, called, stubs, dict(own.agents or {}),
+                    list(own.events or []), own.history, at, after)
+
+
+DEFAULT_GAP_MS = 60_000
+"""A scenario's next call starts this long after the one before ended (unless it says)."""
+
+
+def _stub_outcome(file: SuiteFile, stub: FunctionStub, where: PathKey
+                  ) -> tuple[Any, Diagnostic | None]:
+    """A stub as the StubFunctions outcome: a FunctionFailure, or the reply (T706 for a
+    `file` that can't be read)."""
+    if stub.error is not None:
+        status = stub.status if stub.status is not None else (
+            500 if stub.error == "http-status" else None)
+        shown = f"HTTP {status}" if status is not None else stub.error
+        return FunctionFailure(stub.error, f"stubbed failure: {shown}", status), None
+    return file.stub_value(stub, where)
 
 
 def _dialled(numbers: dict[str, TransferName], region: str,
@@ -266,29 +357,61 @@ def _dialled(numbers: dict[str, TransferName], region: str,
 # ------------------------------------------------------------------------------ running
 
 async def run_case(bundle: Bundle, case: Case) -> CaseResult:
-    """Place the test's call and compare what happened with what it expects."""
-    setup = case.setup
-    assert setup.at is not None and setup.caller is not None
+    """Place the test's call (or its scenario's calls, in order, on one runtime: one ACD,
+    one call history, one clock) and compare what happened with what it expects. The result
+    is the last call's, with the nodes and exits of every call (for coverage)."""
+    first = case.plans[0].setup
+    assert first.at is not None
     started = time.perf_counter()
-    clock = FakeClock(setup.at)
-    runtime = Runtime(bundle, clock=clock, functions=StubFunctions(case.stubs))
-    for user, state in (setup.agents or {}).items():
+    clock = FakeClock(first.at)
+    runtime = Runtime(bundle, clock=clock)
+    mismatches: list[Mismatch] = []
+    log: list[str] = []
+    results: list[CallResult] = []
+    for number, plan in enumerate(case.plans):
+        if number:
+            clock.advance(plan.after_ms if plan.at is None
+                          else (plan.at - clock.now()) // timedelta(milliseconds=1))
+        result, calls, channel = await _place(runtime, clock, plan)
+        found = compare(plan.expect, result, calls)
+        if plan.label:
+            found = [Mismatch(f"{plan.label}: {m.what}", m.expected, m.actual) for m in found]
+            log.append(f"{plan.label} ({plan.setup.caller}, at {clock.now().isoformat()}):")
+        mismatches += found
+        log += channel.log
+        results.append(result)
+    last = results[-1]
+    if len(results) > 1:
+        last = replace(last, visited=set().union(*(r.visited for r in results)),
+                       edges=set().union(*(r.edges for r in results)),
+                       faults=[f for r in results for f in r.faults])
+    return CaseResult(case, mismatches, last, log, time.perf_counter() - started)
+
+
+async def _place(runtime: Runtime, clock: FakeClock, plan: CallPlan
+                 ) -> tuple[CallResult, list[tuple[str, dict[str, Any]]], SimChannel]:
+    """One call of a test on `runtime`, with its stubs, agent states and scripted caller."""
+    setup = plan.setup
+    assert setup.caller is not None
+    stubs = StubFunctions(plan.stubs, clock)
+    runtime.functions = stubs
+    for user, state in plan.agents.items():
         runtime.acd.set_state(user, AgentState(state))
-    if setup.history is not None:
-        if setup.history.agent is not None:
-            runtime.acd.history.remember(setup.caller, setup.history.agent)
-        if setup.history.language is not None:
-            runtime.acd.history.remember_language(setup.caller, setup.history.language)
-    for event in setup.events or []:
+    if plan.history is not None:
+        if plan.history.agent is not None:
+            runtime.acd.history.remember(setup.caller, plan.history.agent)
+        if plan.history.language is not None:
+            runtime.acd.history.remember_language(setup.caller, plan.history.language)
+    for event in plan.events:
         clock.call_later(event.at, partial(runtime.acd.set_state, event.agent,
                                            AgentState(event.state)))
     channel = SimChannel(clock, setup.keys or [], agent_answers=setup.agent_answers,
                          numbers={n: TransferStatus(s) for n, s in (setup.numbers or {}).items()},
                          hangup_at_ms=setup.hangup_at)
-    result = await runtime.run_call(channel, setup.caller, case.called, flow=case.flow,
-                                    language=setup.language)
-    return CaseResult(case, compare(case.spec, result), result, channel.log,
-                      time.perf_counter() - started)
+    data = CallData.of(plan.called, setup.source or "", setup.headers)
+    result = await runtime.run_call(channel, setup.caller, plan.called, flow=plan.flow,
+                                    language=setup.language, data=data)
+    return result, stubs.calls, channel
 
 
 def _matches(expected: str, played: Utterance) -> bool:
@@ -312,10 +435,11 @@ class _Unset:
 _UNSET = _Unset()
 
 
-def compare(spec: CaseSpec, result: CallResult) -> list[Mismatch]:
-    """Every expectation of `spec` that `result` does not meet (empty: the test passed).
-    Faults fail a test unless it expects them (`faults: N`)."""
-    want = spec.expect
+def compare(want: Expect, result: CallResult,
+            calls: Sequence[tuple[str, dict[str, Any]]] = ()) -> list[Mismatch]:
+    """Every expectation in `want` that `result` (and the function `calls` it made, every
+    attempt) does not meet (empty: the test passed). Faults fail a test unless it expects them
+    (`faults: N`)."""
     out: list[Mismatch] = []
     played = [u.describe() for u in result.prompts]
     if want.outcome is not None and result.outcome.describe() != want.outcome:
@@ -340,12 +464,50 @@ def compare(spec: CaseSpec, result: CallResult) -> list[Mismatch]:
         out.append(Mismatch("queue", want.queue, result.queue))
     if want.survey_score is not None and result.survey_score != want.survey_score:
         out.append(Mismatch("survey_score", want.survey_score, result.survey_score))
+    for fname, expected in (want.functions or {}).items():
+        out += _function_mismatches(fname, expected, [a for n, a in calls if n == fname])
     faults = [str(f) for f in result.faults]
     if want.faults is not None and len(faults) != want.faults:
         out.append(Mismatch("faults", want.faults, f"{len(faults)}: {faults}"))
     elif want.faults is None and faults:
         out.append(Mismatch("faults", "none", faults))
     return out
+
+
+def _function_mismatches(name: str, want: FunctionExpect,
+                         made: list[dict[str, Any]]) -> list[Mismatch]:
+    """How the calls of one function differ from what is expected: their number, and each
+    one's arguments (those listed must be there, with these values; others may be too)."""
+    out: list[Mismatch] = []
+    if want.calls is not None and len(made) != want.calls:
+        out.append(Mismatch(f"function {name} calls", want.calls, len(made)))
+    elif want.calls is None and want.args is None and not made:
+        out.append(Mismatch(f"function {name} calls", "at least 1", 0))
+    if isinstance(want.args, dict):
+        if not made:
+            out.append(Mismatch(f"function {name} arguments", want.args, "no call"))
+        for number, args in enumerate(made, 1):
+            if not _includes(args, want.args):
+                out.append(Mismatch(f"function {name} arguments (call {number})", want.args,
+                                    args))
+    elif isinstance(want.args, list):
+        if len(made) != len(want.args):
+            out.append(Mismatch(f"function {name} arguments per call", want.args, made))
+        else:
+            for number, (args, expected) in enumerate(zip(made, want.args, strict=True), 1):
+                if not _includes(args, expected):
+                    out.append(Mismatch(f"function {name} arguments (call {number})",
+                                        expected, args))
+    return out
+
+
+def _includes(actual: dict[str, Any], expected: dict[str, Any]) -> bool:
+    return all(k in actual and _same(actual[k], v) for k, v in expected.items())
+
+
+def _same(actual: Any, expected: Any) -> bool:
+    """Equal, and `true` never equals `1` (as in `variables`)."""
+    return actual == expected and (type(actual) is bool) == (type(expected) is bool)
 
 
 def select(cases: Iterable[Case], pattern: str | None) -> tuple[list[Case], int]:
@@ -370,18 +532,32 @@ async def run_cases(bundle: Bundle, cases: Sequence[Case]) -> list[CaseResult]:
     return [await run_case(bundle, case) for case in cases]
 
 
-def run_tests(path: Path, env: str | None = None, pattern: str | None = None) -> RunReport:
+Execute = Callable[[RunReport, Bundle, list[Case], Path, str | None], None]
+"""How the chosen cases run: sets the report's results and coverage (`execute_all`, or
+`ccc test -n`/`--changed`: flowtest/parallel.py and select.py)."""
+
+
+def execute_all(report: RunReport, bundle: Bundle, cases: list[Case], root: Path,
+                env: str | None) -> None:
+    """Run every case here, one after another, and measure their coverage."""
+    report.results = asyncio.run(run_cases(bundle, cases))
+    report.coverage = measure(bundle.flows, (r.result for r in report.results), root)
+
+
+def run_tests(path: Path, env: str | None = None, pattern: str | None = None,
+              execute: Execute = execute_all) -> RunReport:
     """`ccc test PATH`: discover, load, compile, run, measure coverage."""
     started = time.perf_counter()
     report = RunReport()
-    _run(report, path, env, pattern)
+    _run(report, path, env, pattern, execute)
     # a problem in a file's defaults is found once per test: keep one
     report.diagnostics = sorted_diagnostics(report.diagnostics)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _run(report: RunReport, path: Path, env: str | None, pattern: str | None) -> None:
+def _run(report: RunReport, path: Path, env: str | None, pattern: str | None,
+         execute: Execute) -> None:
     root, paths, problems = discover(path)
     report.diagnostics += problems
     if root is None or not paths:
@@ -408,8 +584,7 @@ def _run(report: RunReport, path: Path, env: str | None, pattern: str | None) ->
             "T711", f"no tests matched -k {pattern!r:.80} ({len(cases)} deselected)",
             Span.point(where, 1, 1),
             "-k keeps tests whose file::name contains PATTERN, or matches it with * ? ["))
-    report.results = asyncio.run(run_cases(bundle, chosen))
-    report.coverage = measure(bundle.flows, (r.result for r in report.results), root)
+    execute(report, bundle, chosen, root, env)
 
 
 def _show(value: Any) -> str:

@@ -45,7 +45,8 @@ REPLY_TYPES = ("json", "text")
 
 class FunctionFailure(Exception):
     """A function call that failed; `kind` is one of timeout, refused, http-status, bad-json,
-    bad-reply (a text reply too long), network, config. `status` is the HTTP status of an http-status failure."""
+    bad-reply (a text reply too long), network, config. `status` is the HTTP status of an
+    http-status failure."""
 
     def __init__(self, kind: str, message: str, status: int | None = None) -> None:
         super().__init__(f"{kind}: {message}")

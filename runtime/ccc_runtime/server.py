@@ -31,6 +31,7 @@ from pathlib import Path
 
 from .acd import Acd, JsonCallHistory, MemoryStore, Presence
 from .bundle import Bundle, BundleError, load_bundle
+from .calldata import CallData
 from .clock import Clock, SystemClock
 from .control import CallView, Health, ReloadError
 from .functions import FunctionInvoker
@@ -332,6 +333,7 @@ class Server:
         except SipParseError:
             return self._reject(txn, 400, "bad Request-URI")
         called = normalise(user, region) or user
+        dialled = user
         flow = deployed.bundle.flow_for_number(called)
         if flow is None and self.registrations is not None and (
                 txn.source[0] in self.registrations.sources):
@@ -391,8 +393,9 @@ class Server:
         self.metrics.call_started()
         outcome, queue, wait = "error", None, 0
         try:
+            data = CallData(dialled[:64], txn.source[0], tuple(req.headers))
             result = await deployed.runtime.run_call(channel, caller, called,
-                                                     call_id=call_id)
+                                                     call_id=call_id, data=data)
             outcome, queue, wait = result.outcome.kind, result.queue, result.queue_wait_ms
         except Exception:  # a bug must end this call, never the service
             log.exception("call %s failed", call_id)
