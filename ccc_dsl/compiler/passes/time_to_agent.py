@@ -47,8 +47,9 @@ def _repeating_menus(ir: FlowIR) -> list[Diagnostic]:
             continue
         forever = [c for c in ("noinput", "nomatch") if node.operand(f"{c}_forever") is True]
         if forever:
+            which = "retries" if len(forever) == 2 else forever[0]
             out.append(diagnostic(
-                "A624", f"this menu repeats until the caller acts or hangs up (`{forever[0]} "
+                "A624", f"this menu repeats until the caller acts or hangs up (`{which} "
                 "forever`): time to agent counts from the caller's answer", node.span,
                 "give `retries` a number to end the call after a few tries instead"))
     return out
