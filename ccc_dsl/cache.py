@@ -180,7 +180,7 @@ def _files(folder: Path, everything: bool = False) -> Iterator[os.DirEntry[str]]
             yield entry
 
 
-def _tool_fingerprint() -> bytes:
+def tool_fingerprint() -> bytes:
     """ccc's own code and the phone-number metadata decide results too: a changed checkout or
     upgrade must not reuse old answers."""
     digest = hashlib.blake2b(f"{__version__}\0{RESULT_FORMAT}".encode(), digest_size=16)
@@ -237,7 +237,7 @@ def result_key(root: Path, env: str | None, skip: Collection[str] = frozenset(),
     `snapshot` read them), env, and ccc. Files whose path (as found below `root`) is in `skip`
     are left out: the incremental build (ccc_dsl/compiler/cache.py) keys each flow file on its
     own."""
-    digest = hashlib.blake2b(_tool_fingerprint(), digest_size=20)
+    digest = hashlib.blake2b(tool_fingerprint(), digest_size=20)
     digest.update(f"\0{root.resolve()}\0{env}\0".encode("utf-8", "surrogateescape"))
     for path, identity, _ in repo_snapshot(root) if snapshot is None else snapshot:
         if path not in skip:

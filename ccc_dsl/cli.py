@@ -259,6 +259,17 @@ def graph(flow: str, path: Path, env: str | None, fmt: str) -> None:
         raise SystemExit(EXIT_INVALID) from None
 
 
+def _workers(param: click.Parameter, value: str) -> int:
+    """`-n`: a number of processes (1 to 64), or `auto` for one per core."""
+    from ccc_dsl.flowtest.parallel import cores
+
+    if value == "auto":
+        return cores()
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise click.BadParameter("expected auto or a number from 1 to 64", param=param)
+    return int(value)
+
+
 def _not_nan(param: click.Parameter, value: float | None) -> float | None:
     """`nan` passes click's range check but would make every comparison false."""
     if value is not None and value != value:
@@ -279,18 +290,29 @@ def _not_nan(param: click.Parameter, value: float | None) -> float | None:
 @click.option("--min-coverage", type=click.FloatRange(0, 100), metavar="N",
               callback=lambda _ctx, param, value: _not_nan(param, value),
               help="Fail when any flow's edge coverage is below N percent.")
+@click.option("--changed", is_flag=True,
+              help="Run only tests that failed last time or ran through a flow that changed "
+                   "since (and new or edited tests).")
+@click.option("-n", "workers", default="1", metavar="N|auto", show_default=True,
+              callback=lambda _ctx, param, value: _workers(param, value),
+              help="Run the tests on N processes (auto: one per core); same report.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="text for people; json for machines.")
 def test_command(path: Path, env: str | None, pattern: str | None, junit: Path | None,
-                 min_coverage: float | None, fmt: str) -> None:
+                 min_coverage: float | None, changed: bool, workers: int, fmt: str) -> None:
     """Run the flow tests of the config repo at PATH (every *.yaml/*.yml under its tests/,
     subfolders too), or the test files under PATH, in the simulator; report failures and the
     coverage of every flow. Exit 1 when -k matches no test."""
+    from functools import partial
+
+    from ccc_dsl.flowtest.parallel import run_parallel
     from ccc_dsl.flowtest.runner import run_tests
+    from ccc_dsl.flowtest.select import recording
     from ccc_dsl.views import testreport
     from ccc_dsl.views.junit import write_junit
 
-    report = run_tests(path, env, pattern)
+    report = run_tests(path, env, pattern,
+                       recording(partial(run_parallel, workers=workers), changed))
     if junit is not None:
         try:
             write_junit(report, junit)

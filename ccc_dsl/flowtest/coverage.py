@@ -17,9 +17,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from ccc_runtime.bytecode import FlowImage, Op
-from ccc_runtime.vm import CallResult
 
 PRAGMA = re.compile(r"//.*\bccc:\s*no\s+cover\b")
 
@@ -132,7 +132,18 @@ def returning_flows(flows: Mapping[str, FlowImage]) -> dict[str, bool]:
     return returns
 
 
-def measure(flows: Mapping[str, FlowImage], results: Iterable[CallResult],
+class Trace(Protocol):
+    """What coverage needs of a call (a `CallResult`, or one recorded by `ccc test --changed`):
+    the nodes it ran and the exits it took."""
+
+    @property
+    def visited(self) -> set[tuple[str, int]]: ...
+
+    @property
+    def edges(self) -> set[tuple[str, int, int]]: ...
+
+
+def measure(flows: Mapping[str, FlowImage], results: Iterable[Trace],
             root: Path | None = None) -> list[FlowCoverage]:
     """Coverage per flow (sorted by name) over everything the given calls did; `root` is the
     config repo (for `no cover` pragmas in the DSL sources)."""

@@ -20,6 +20,8 @@ def summary_line(report: RunReport) -> str:
     parts = [f"{report.passed} passed", f"{report.failed} failed"]
     if report.deselected:
         parts.append(f"{report.deselected} deselected")
+    if report.unchanged:
+        parts.append(f"{report.unchanged} unchanged (not run)")
     errors = sum(d.is_error for d in sorted_diagnostics(report.diagnostics))
     if errors:
         parts.append(f"{errors} error(s)")
@@ -42,7 +44,7 @@ def render_text(report: RunReport, min_coverage: float | None = None, color: boo
         lines.append(" FAILURES ".center(WIDTH, "="))
         for result in failed:
             lines += [visible(line) for line in _failure(result)]
-    if report.coverage and report.results:
+    if report.coverage and (report.results or report.unchanged):
         lines.append("")
         lines += coverage_table(report.coverage)
     for flow in report.below(min_coverage):
@@ -96,6 +98,7 @@ def render_json(report: RunReport, min_coverage: float | None = None) -> str:
         "passed": report.passed,
         "failed": report.failed,
         "deselected": report.deselected,
+        "unchanged": report.unchanged,
         "seconds": round(report.seconds, 4),
         "tests": [{
             "id": r.case.id, "file": r.case.file.display, "line": r.case.span.line,
