@@ -101,6 +101,9 @@ _ALL = (
           "undefined variable, malformed `${...}`, a list/mapping embedded in text"),
     _code("M206", Stage.MANIFEST, ERROR, "an environment lacks variables another defines"),
     _code("M207", Stage.MANIFEST, ERROR, "a variable is used but no environment is selected"),
+    _code("M208", Stage.MANIFEST, ERROR,
+          "an outbound policy's `sip_domains` entry that is not a host name, `*.domain` or an "
+          "IPv4 address"),
     _code("M210", Stage.MANIFEST, ERROR,
           "a function with `reply: text` lists `returns:` (a text reply has no fields)"),
     _code("M301", Stage.MANIFEST, ERROR,
@@ -212,6 +215,14 @@ _ALL = (
           "docs/dsl.md \"Expressions\""),
     _code("P217", Stage.FLOW, ERROR,
           "a function given too few or too many arguments (`pad(code)`), with its signature"),
+    _code("P220", Stage.FLOW, ERROR,
+          "a transfer destination or `caller_id` written as a literal that is not a string "
+          "(`transfer sip 5`): destinations are text"),
+    _code("P221", Stage.FLOW, ERROR,
+          "a `transfer sip` literal that is not a SIP URI we dial (`sip:user@host[:port]`, no "
+          "parameters or headers)"),
+    _code("P222", Stage.FLOW, ERROR,
+          "a `record` whose `silence` is not shorter than its `maxlength`"),
     _code("P224", Stage.FLOW, ERROR,
           "a menu key that is neither a key nor a key pattern (digits, `*`, `#`, `X`, `Z`, "
           "`N`, `[1-5]`; upper case)"),
@@ -249,6 +260,12 @@ _ALL = (
     _code("R514", Stage.RESOLVE, ERROR,
           "`language \"xx\"` with a language the call center has no prompts in (nor as the "
           "instance's default): the runtime refuses it"),
+    _code("R517", Stage.RESOLVE, ERROR,
+          "a literal `transfer sip` URI whose host the outbound policy's `sip_domains` doesn't "
+          "list (or no outbound policy): the runtime refuses it"),
+    _code("R518", Stage.RESOLVE, ERROR,
+          "a literal `caller_id` the outbound policy never shows: not one of the instance's "
+          "numbers, a 400 number, or not the policy's fixed caller id"),
     # analysis
     _code("A601", Stage.ANALYSIS, WARNING,
           "unreachable statement or step (the optimizer drops it)"),
@@ -294,6 +311,9 @@ _ALL = (
           "a function given an argument of a type it never takes (`upper(5)`, "
           "`pad(code, \"6\")`)"),
     _code("A618", Stage.ANALYSIS, ERROR, "a division or remainder by a literal zero (`x / 0`)"),
+    _code("A619", Stage.ANALYSIS, WARNING,
+          "a transfer to a destination from data without a `failed` exit: a refused "
+          "destination takes `busy` (or ends the call)"),
     _code("A621", Stage.ANALYSIS, ERROR,
           "two menu keys that both match some input, neither more specific than the other "
           "(`1X` and `X1` both match 11)"),

@@ -11,6 +11,8 @@ import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from ccc_runtime.sipuri import domain_problem
+
 from ccc_dsl.diagnostics import Diagnostic, Span, error, warning
 from ccc_dsl.manifest.domain import domain_data
 from ccc_dsl.manifest.model import WEEKDAYS, Model, Schedule, Source, expand_days
@@ -406,8 +408,8 @@ def check_prompts(model: Model, repo: Path) -> Iterator[Diagnostic]:
 
 
 def check_policies(model: Model, _: Path) -> Iterator[Diagnostic]:
-    """Calling hours within the supplier window (D418), known regions (D421), callee caps in
-    use by suppliers (D426)."""
+    """Calling hours within the supplier window (D418), known regions (D421), SIP hosts that
+    are hosts (M208), callee caps in use by suppliers (D426)."""
     data = domain_data()
     for p in model.outbound_policies.values():
         supplier = data.suppliers.get(p.supplier)
@@ -429,6 +431,12 @@ def check_policies(model: Model, _: Path) -> Iterator[Diagnostic]:
                             _span(model, "outbound_policies", p.name, "blocked_regions", i),
                             did_you_mean(region, set(data.regions))
                             or "use a province name like Xinjiang or Tibet")
+        for i, host in enumerate(p.sip_domains):
+            problem = domain_problem(host)
+            if problem is not None:
+                yield error("M208", f"`{host[:80]}` in `sip_domains` is not a host: {problem}",
+                            _span(model, "outbound_policies", p.name, "sip_domains", i),
+                            "write only the host, e.g. `pbx.example.com` or `*.example.com`")
         cap = p.callee_cap
         if cap is not None and all((c.calls, c.per_hours) != (cap.calls, cap.per_hours)
                                    for c in data.callee_caps):

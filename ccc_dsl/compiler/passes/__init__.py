@@ -13,6 +13,7 @@ from collections.abc import Callable
 from ccc_dsl.compiler.ir import FlowIR
 from ccc_dsl.compiler.passes.call_data import unknown_call_data
 from ccc_dsl.compiler.passes.dead_ends import dead_ends
+from ccc_dsl.compiler.passes.destinations import unchecked_destinations
 from ccc_dsl.compiler.passes.drop_unreachable import drop_unreachable
 from ccc_dsl.compiler.passes.keys import shadowed_keys
 from ccc_dsl.compiler.passes.loops import loops
@@ -31,7 +32,7 @@ __all__ = [
     "ANALYSES", "OPTIMIZATIONS", "Analysis", "Optimization", "analyse", "dead_ends",
     "drop_unreachable", "loops", "merge_plays", "optimize", "queue_exits", "read_before_set",
     "recursion", "shadowed_keys", "time_to_agent", "tts_text", "undeclared_result_fields",
-    "unknown_call_data", "unreachable",
+    "unchecked_destinations", "unknown_call_data", "unreachable",
 ]
 
 Analysis = Callable[[FlowIR, Program], list[Diagnostic]]
@@ -49,6 +50,7 @@ ANALYSES: tuple[Analysis, ...] = (
     time_to_agent,     # A612, A613, A624
     unknown_call_data,  # A614
     undeclared_result_fields,  # A615
+    unchecked_destinations,  # A619
 )
 
 OPTIMIZATIONS: tuple[Optimization, ...] = (
