@@ -4,7 +4,9 @@ second through the example flows.
 Copies the example repo to a temporary folder, writes its tests/ again and again until there
 are N tests, and times:
   - the whole `ccc test` command in a fresh process (interpreter start, compile, all tests,
-    coverage) - what CI pays;
+    coverage) - what CI pays: cold (an empty cache, as in CI) serially and with `-n auto`,
+    rounds interleaved so both see the same machine; then warm with `--changed` after one
+    sub-flow edit (only the tests whose calls ran through it);
   - `run_tests` in process, and its parts: compiling the repo, running the calls;
   - the calls alone (already prepared cases, one event loop): simulated calls per second and
     interpreter steps per second through the example flows.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import statistics
 import subprocess
@@ -26,6 +29,7 @@ import time
 from pathlib import Path
 
 from ccc_dsl.flowtest.model import load_test_file
+from ccc_dsl.flowtest.parallel import cores
 from ccc_dsl.flowtest.runner import Case, prepare, run_cases, run_tests
 from ccc_dsl.pipeline import build_bundle
 
@@ -50,6 +54,45 @@ def make_repo(folder: Path, count: int) -> Path:
     return repo
 
 
+def _ccc_test(repo: Path, cache: Path, *options: str) -> tuple[float, str]:
+    """One `ccc test` in a fresh process: wall seconds and its summary line."""
+    env = {**os.environ, "CCC_CACHE_DIR": str(cache)}
+    env.pop("CCC_NO_CACHE", None)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "ccc_dsl", "test", str(repo), *options],
+                          capture_output=True, text=True, check=False, env=env)
+    wall = time.perf_counter() - started
+    if done.returncode not in (0, 1) or not done.stdout.strip():  # 1: a test failed (timed too)
+        print(done.stdout[-2000:], done.stderr[-2000:])
+        raise SystemExit("ccc test did not run")
+    return wall, done.stdout.strip().splitlines()[-1]
+
+
+def cli_rounds(repo: Path, tmp: Path, runs: int) -> None:
+    """`ccc test` cold, serially and with -n auto (interleaved), then --changed after an edit."""
+    walls: dict[str, list[float]] = {"cold, serial": [], "cold, -n auto": [],
+                                     "--changed, one sub-flow edited": []}
+    summary = ""
+    sub = repo / "flows" / "after_hours.ivr"
+    for round_ in range(runs):
+        for name, workers in (("cold, serial", "1"), ("cold, -n auto", "auto")):
+            wall, summary = _ccc_test(repo, tmp / f"cache-{round_}-{workers}", "-n", workers,
+                                      "--min-coverage", "100")
+            walls[name].append(wall)
+        cache = tmp / f"cache-{round_}-1"  # the serial run's record
+        sub.write_text(sub.read_text(encoding="utf-8") + f"// edit {round_}\n", encoding="utf-8")
+        wall, changed = _ccc_test(repo, cache, "--changed", "--min-coverage", "100")
+        walls["--changed, one sub-flow edited"].append(wall)
+    print(f"ccc test in a fresh process ({cores()} core(s) for -n auto), "
+          f"median of {runs}; {summary}")
+    for name, values in walls.items():
+        print(f"  {name:<32} {statistics.median(values):6.2f} s  "
+              f"({min(values):.2f}-{max(values):.2f})")
+    print(f"  --changed said: {changed}")
+    serial, parallel = (statistics.median(walls[k]) for k in ("cold, serial", "cold, -n auto"))
+    print(f"  -n auto / serial: {parallel / serial:.2f}  (goal: 1,000 tests under 2 s cold)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", type=int, default=1000)
@@ -57,18 +100,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         repo = make_repo(Path(tmp), args.tests)
-        ccc = [sys.executable, "-m", "ccc_dsl", "test", str(repo), "--min-coverage", "100"]
-        walls, summary = [], ""
-        for _ in range(args.runs):
-            started = time.perf_counter()
-            done = subprocess.run(ccc, capture_output=True, text=True, check=False)
-            walls.append(time.perf_counter() - started)
-            summary = done.stdout.strip().splitlines()[-1]
-            if done.returncode != 0:
-                print(done.stdout[-2000:], done.stderr[-2000:])
-                raise SystemExit("the flow tests failed")
-        print(f"{'ccc test (process)':24} {summary}; wall {statistics.median(walls):.2f} s "
-              f"(median of {args.runs})")
+        cli_rounds(repo, Path(tmp), args.runs)
 
         report = run_tests(repo)
         print(f"{'run_tests in process':24} {len(report.results)} tests in "

@@ -14,7 +14,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 CASES = {
     "bench_parse.py": (["--flows", "20", "--repeat", "1"], "ratio ccc / bare"),
     "bench_compile.py": (["--flows", "20", "--repeat", "1"], "end to end"),
-    "bench_flowtests.py": (["--tests", "60", "--runs", "1"], "calls only"),
+    "bench_flowtests.py": (["--tests", "60", "--runs", "1"], "-n auto / serial"),
     "bench_vm.py": (["--calls", "20"], "steps/s"),
     "bench_sip_load.py": (["--targets", "ours", "--calls", "2", "--ramp", "10",
                            "--extra-hold-ms", "1200", "--latency-calls", "2",
