@@ -31,16 +31,18 @@ format_option = click.option(
 
 def repo_path(path: Path) -> Path:
     """The config repo PATH is in, found upward as `ccc test` finds it (`ccc validate` from
-    flows/ checks the repo, not a folder without ccc.yaml), spelled relative to the current
-    folder so diagnostics stay short; PATH itself when it is a file or holds ccc.yaml, or when
-    no folder above holds one (the loader then says so at PATH)."""
+    flows/ checks the repo, not a folder without ccc.yaml), spelled as PATH is (relative to
+    the current folder for a relative PATH, so diagnostics stay short; absolute for an
+    absolute one); PATH itself when it is a file or holds ccc.yaml, or when no folder above
+    holds one (the loader then says so at PATH). Every command that reads a repo prints its
+    diagnostics through this spelling."""
     if path.is_file() or (path / "ccc.yaml").is_file():  # loader.ROOT_FILE, without pydantic
         return path
     from ccc_dsl.pipeline import find_repo_root  # heavy: only off the usual path
 
     root = find_repo_root(path)
-    if root is None:
-        return path
+    if root is None or path.is_absolute():
+        return root or path
     try:
         return Path(os.path.relpath(root))
     except ValueError:  # another drive on Windows

@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING
 import click
 from ccc_runtime.sip.rtp import DEFAULT_RTP_PORTS
 
-from ccc_dsl.commands.common import EXIT_INVALID, emit_diagnostics, env_option, epilog
+from ccc_dsl.commands.common import (
+    EXIT_INVALID,
+    emit_diagnostics,
+    env_option,
+    epilog,
+    repo_path,
+)
 from ccc_dsl.deploy.targets.base import SERVE_PID_FILE
 from ccc_dsl.util import did_you_mean
 
@@ -116,11 +122,11 @@ def _deploy_path(path: Path, env: str | None, runtime_dir: Path | None) -> Path:
     else:
         from ccc_dsl.pipeline import build_bundle, find_repo_root  # the compiler: only here
 
-        root = find_repo_root(path)
-        if root is None:
+        if find_repo_root(path) is None:
             click.echo(f"ccc serve: {path} is neither a config repo (no ccc.yaml) nor a bundle "
                        "folder (no manifest.json)", err=True)
             raise SystemExit(EXIT_INVALID)
+        root = repo_path(path)  # spelt as `ccc validate` does, so diagnostics read the same
         applied = _applied_dir(root, env) if runtime_dir is None else None
         if applied is not None:
             return applied
