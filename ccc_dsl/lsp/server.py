@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ccc_runtime.expressions import FUNCTIONS
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
@@ -437,6 +438,9 @@ def completion(ls: CccLanguageServer,
     items = [types.CompletionItem(k, kind=types.CompletionItemKind.Keyword) for k in KEYWORDS]
     items += [types.CompletionItem(n, kind=types.CompletionItemKind.Reference)
               for n in labels()]
+    items += [types.CompletionItem(f.name, kind=types.CompletionItemKind.Function,
+                                   detail=f.signature, documentation=f.summary)
+              for f in FUNCTIONS.values()]  # the expression functions, from their one table
     return types.CompletionList(is_incomplete=False, items=items)
 
 

@@ -191,6 +191,7 @@ async def test_completion(client: LanguageClient, repo: Path) -> None:
     assert "start" in labels
     keywords = await _complete(client, uri, _position(text, "    \n}", 4))
     assert {"play", "menu", "transfer", "hangup"} <= keywords
+    assert {"upper", "pad", "number", "now"} <= keywords  # the expression functions
 
 
 async def test_hover(client: LanguageClient, repo: Path) -> None:
