@@ -78,6 +78,12 @@ class CallerHangup(Exception):
 
 
 class Channel(Protocol):
+    @property
+    def caller_on_line(self) -> bool:
+        """False once the caller has hung up (the interpreter then plays nothing more and
+        sends no hang-up of its own)."""
+        ...
+
     async def play(self, items: Sequence[Utterance], barge_in: bool) -> str | None:
         """Play items in order; with barge-in, stop at the first key and return it."""
         ...

@@ -130,6 +130,10 @@ class SimChannel:
         self.log.append(f"{_ms(self.clock.now() - self.start) / 1000:8.1f}s  {text}")
 
     # ---- Channel
+    @property
+    def caller_on_line(self) -> bool:
+        return not self._gone and (self.hangup_at is None or self.clock.now() < self.hangup_at)
+
     async def play(self, items: Sequence[Utterance], barge_in: bool) -> str | None:
         for item in items:
             self._last_prompt = item.describe()

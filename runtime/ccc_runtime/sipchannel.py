@@ -201,6 +201,10 @@ class SipChannel:
         return frames
 
     # ---- Channel
+    @property
+    def caller_on_line(self) -> bool:
+        return not self.gone.done()
+
     async def play(self, items: Sequence[Utterance], barge_in: bool) -> str | None:
         self.state = "prompt"
         self._music = None

@@ -256,7 +256,10 @@ class Interpreter:
                     self._exit_taken = f"fault: {fault}"
                     index = self._on_fault(node, str(fault))
                 except CallerHangup:
-                    self.outcome = Outcome("caller-hangup")
+                    if self.outcome is None and self.callback_group is None:
+                        # a call that reached a person (or took a callback) keeps that as its
+                        # outcome when the caller hangs up afterwards
+                        self.outcome = Outcome("caller-hangup")
                     self._exit_taken = "caller hung up"
                     index = None
                 self._trace(flow, node)
@@ -265,7 +268,7 @@ class Interpreter:
         if self.outcome is None:
             self.outcome = (Outcome("callback", self.callback_group)
                             if self.callback_group is not None else Outcome("hangup"))
-        if self.outcome.kind != "caller-hangup":
+        if self.channel.caller_on_line:
             with contextlib.suppress(CallerHangup):
                 await self.channel.hangup()
         return self._result(steps)
@@ -424,6 +427,8 @@ class Interpreter:
         if barge_in and self.typeahead:
             return self.typeahead[0]
         items = self.utterances(prompt)
+        if not self.channel.caller_on_line:
+            raise CallerHangup  # never heard: not in `prompts`
         self.prompts.extend(items)
         key = await self.channel.play(items, barge_in)
         if key is not None:
