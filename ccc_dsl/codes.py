@@ -333,8 +333,8 @@ _ALL = (
     _code("T702", Stage.FLOWTEST, ERROR, "missing required key (`name`, `expect`, `tests`)"),
     _code("T703", Stage.FLOWTEST, ERROR,
           "bad value: a time without UTC offset, a bad key in `keys`, an unknown agent state,"
-          " a stub with both `reply` and `error`, a `language` the repo lacks, a duration "
-          "over 24h, ..."),
+          " a stub with both `reply` and `error`, a `language` the repo lacks, a skill group "
+          "under `waiting` the repo lacks, a duration over 24h, ..."),
     _code("T706", Stage.FLOWTEST, ERROR, "a stub file can't be read or is not JSON"),
     _code("T710", Stage.FLOWTEST, ERROR, "no `ccc.yaml` in PATH or above"),
     _code("T711", Stage.FLOWTEST, ERROR, "no test files found"),

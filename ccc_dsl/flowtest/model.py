@@ -221,6 +221,10 @@ class Expect(_Strict):
     functions: dict[str, FunctionExpect] | None = None
 
 
+MAX_WAITING = 10_000
+"""The most calls a test may put in a queue before its call (a queue's largest capacity)."""
+
+
 class CallSetup(_Strict):
     """Everything about one simulated call except what is expected of it."""
 
@@ -239,6 +243,9 @@ class CallSetup(_Strict):
     hangup_at: Duration | None = None
     source: SourceAddress | None = None
     headers: SipHeaders | None = None
+    waiting: dict[str, Annotated[int, Field(ge=0, le=MAX_WAITING)]] | None = None
+    """Calls already waiting in a skill group's queue when the call starts (so a queue's
+    `capacity` can be met in a test of one call)."""
 
 
 class ScenarioCall(CallSetup):

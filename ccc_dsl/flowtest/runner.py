@@ -288,6 +288,10 @@ def _plan(file: SuiteFile, bundle: Bundle, index: int, spec: CaseSpec, setup: Ca
         if user not in agents:
             problems.append(error("T716", f"no agent `{user}` in the repo", where,
                                   did_you_mean(user, agents)))
+    groups = set(bundle.config.skill_groups)
+    problems += [error("T703", f"no skill group `{group}` in the repo",
+                       span("waiting", group, key=True), did_you_mean(group, groups))
+                 for group in own.waiting or {} if group not in groups]
     stubs: dict[str, Any] = {}
     for fname, stub in (setup.functions or {}).items():
         if fname not in bundle.functions:
@@ -397,6 +401,9 @@ async def _place(runtime: Runtime, clock: FakeClock, plan: CallPlan
     runtime.functions = stubs
     for user, state in plan.agents.items():
         runtime.acd.set_state(user, AgentState(state))
+    for group, count in (setup.waiting or {}).items():  # the same ids each call: no more
+        for i in range(count):
+            runtime.acd.enqueue(f"waiting-{group}-{i + 1}", group, "anonymous", 0)
     if plan.history is not None:
         if plan.history.agent is not None:
             runtime.acd.history.remember(setup.caller, plan.history.agent)
@@ -415,7 +422,17 @@ async def _place(runtime: Runtime, clock: FakeClock, plan: CallPlan
 
 
 def _matches(expected: str, played: Utterance) -> bool:
+    if played.kind == "music":  # `hold-music`, `music hold-music` or `music hold-music [zh]`
+        return expected in (played.prompt, played.describe(), f"music {played.prompt}")
     return expected in (played.prompt, played.describe(), played.text)
+
+
+def _heard(expected: list[str], played: list[Utterance]) -> list[Utterance]:
+    """What an expected prompt list is compared with: hold music and pauses count only when
+    the list names one (`music ...`, `pause ...`), so a list of prompts alone still holds."""
+    if any(e.startswith(("music ", "pause ")) for e in expected):
+        return played
+    return [u for u in played if u.kind == "prompt"]
 
 
 def _lookup(variables: dict[str, Any], dotted: str) -> Any:
@@ -444,12 +461,13 @@ def compare(want: Expect, result: CallResult,
     played = [u.describe() for u in result.prompts]
     if want.outcome is not None and result.outcome.describe() != want.outcome:
         out.append(Mismatch("outcome", want.outcome, result.outcome.describe()))
-    if want.prompts is not None and not (
-            len(want.prompts) == len(result.prompts)
-            and all(_matches(e, u) for e, u in zip(want.prompts, result.prompts, strict=True))):
-        out.append(Mismatch("prompts", want.prompts, played))
+    if want.prompts is not None:
+        heard = _heard(want.prompts, result.prompts)
+        if not (len(want.prompts) == len(heard)
+                and all(_matches(e, u) for e, u in zip(want.prompts, heard, strict=True))):
+            out.append(Mismatch("prompts", want.prompts, played))
     if want.prompts_include is not None:
-        it = iter(result.prompts)
+        it = iter(_heard(want.prompts_include, result.prompts))
         if not all(any(_matches(e, u) for u in it) for e in want.prompts_include):
             out.append(Mismatch("prompts_include (in this order)", want.prompts_include,
                                 played))
