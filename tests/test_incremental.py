@@ -101,12 +101,31 @@ def test_another_environment_is_another_entry(tmp_path: Path) -> None:
     assert staging.files != plain.files
 
 
-def test_another_compiler_version_is_a_miss(tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_another_compiler_version_is_a_miss_with_the_cold_result(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Images and build.json name the compiler: an entry or an index image of another
+    version must never be reused (the bytes would name the old one)."""
+    from ccc_dsl.compiler import driver
+
     repo = _repo(tmp_path)
-    cached_bundle(repo, None)
+    before = cached_bundle(repo, None)
     monkeypatch.setattr(cache, "COMPILER_VERSION", "0.0.0-other")
-    assert cached_bundle(repo, None).build.analysis is not None
+    monkeypatch.setattr(driver, "COMPILER_VERSION", "0.0.0-other")
+    after = _same_as_cold(repo)
+    assert after.build.analysis is not None
+    assert after.files != before.files and b"0.0.0-other" in after.files["build.json"]
+
+
+def _compiled(repo: Path, out: Path, env: str | None) -> tuple[int, dict[str, bytes]]:
+    """`ccc compile` as a user runs it (the build cache, verify=False, write_tree reuse)."""
+    from click.testing import CliRunner
+
+    from ccc_dsl.cli import cli
+
+    args = ["compile", str(repo), "-o", str(out), *(["--env", env] if env else [])]
+    code = CliRunner().invoke(cli, args).exit_code
+    return code, {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*")
+                  if p.is_file()}
 
 
 def test_a_damaged_entry_is_a_miss(tmp_path: Path) -> None:
@@ -154,6 +173,31 @@ def test_random_edit_sequences_warm_equals_cold(tmp_path_factory: pytest.TempPat
         text = path.read_text(encoding="utf-8")
         path.write_text(text.replace(old, new, 1), encoding="utf-8")
         _same_as_cold(repo, env)
+
+
+@settings(max_examples=5, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(_MUTATIONS, st.sampled_from(_FLOWS)), min_size=1, max_size=3),
+       env=st.sampled_from([None, "staging"]))
+def test_random_edit_sequences_ccc_compile_writes_the_cold_bundle(
+        tmp_path_factory: pytest.TempPathFactory,
+        edits: list[tuple[tuple[str, str, str], str]], env: str | None) -> None:
+    """The path `ccc compile` takes (only new images checked, only changed files written)
+    leaves, after every edit, the folder a cold build would write, or the old one on errors."""
+    tmp = tmp_path_factory.mktemp("compile")
+    repo, out = _repo(tmp), tmp / "out"
+    code, written = _compiled(repo, out, env)
+    assert code == 0
+    for (where, old, new), flow in edits:
+        path = repo / "flows" / flow if where == "flows" else repo / where
+        path.write_text(path.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
+        cold = build_bundle(repo, env)
+        warm = cached_bundle(repo, env, verify=False)
+        assert _seen(warm) == _seen(cold)
+        code, found = _compiled(repo, out, env)
+        assert code == (0 if cold.ok else 1)
+        assert found == (cold.files if cold.ok else written)
+        written = found
 
 
 def test_an_edited_flow_reparses_only_itself_and_its_callers(
