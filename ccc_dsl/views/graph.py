@@ -46,6 +46,12 @@ def expr_text(expr: Const) -> str:
         return f"-{expr_text(args[0])}"
     if op == "?":
         return f"{expr_text(args[0])} ? {expr_text(args[1])} : {expr_text(args[2])}"
+    if op == "call":
+        name = str(args[0])
+        return name if name == "now" and len(args) == 1 else (
+            f"{name}(" + ", ".join(expr_text(a) for a in args[1:]) + ")")
+    if op == "index":
+        return f"{expr_text(args[0])}[{expr_text(args[1])}]"
     return f" {op} ".join(expr_text(a) for a in args)
 
 

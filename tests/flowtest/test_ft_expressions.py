@@ -129,3 +129,11 @@ def test_now_is_reserved_as_a_variable(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["validate", str(repo)])
     assert result.exit_code == 1
     assert "P105" in result.output and "`now` is a reserved word" in result.output
+
+
+def test_graph_labels_show_functions(tmp_path: Path) -> None:
+    repo = write_repo(tmp_path / "repo", FLOW)
+    result = CliRunner().invoke(cli, ["graph", "t", str(repo)])
+    assert result.exit_code == 0, result.output
+    assert "set code = pad(account, 8, #quot;0#quot;)" in result.output
+    assert "if hour(now) #gt;= 18 or weekday(now) #gt; 5" in result.output
