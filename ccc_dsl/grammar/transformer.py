@@ -897,7 +897,7 @@ class AstBuilder(Transformer[Token, Any]):
         value = c[1]
         if isinstance(value, ast.Literal) and not isinstance(value.value, str):
             self._error("P220", "a caller id is a phone number, written as a string or taken "
-                        "from data", value.span, "write it in quotes, e.g. \"+8602150001000\"")
+                        "from data", value.span, "write it in quotes, e.g. \"+862161230000\"")
         return self._opt("caller_id", value, c)
 
     def opt_silence(self, c: list[Any]) -> _Opt:

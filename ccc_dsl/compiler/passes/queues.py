@@ -5,7 +5,7 @@ whose wait times out, silently goes on to whatever comes next: rarely what the a
 
 from __future__ import annotations
 
-from ccc_runtime.bytecode import Op
+from ccc_runtime.bytecode import DATA_GROUP, Op
 
 from ccc_dsl.codes import diagnostic
 from ccc_dsl.compiler.ir import FlowIR
@@ -23,6 +23,8 @@ def queue_exits(ir: FlowIR, program: Program) -> list[Diagnostic]:
         missing = [e for e in ("busy", "timeout") if e not in attrs.written]
         if missing:
             group = attrs.operand("group")
+            if group == DATA_GROUP:  # a group from data: say so, not `*`
+                group = "from data"
             out.append(diagnostic(
                 "A608", f"queue `{group}` has no {' or '.join(f'`{e}`' for e in missing)} "
                 "exit: a caller who finds nobody logged in or waits too long falls through to "
