@@ -67,6 +67,7 @@ def _target_step(rng: random.Random, label: str, menu: str) -> list[str]:
     return [
         f"  {label}:",
         f'    play "{rng.choice(PROMPTS)}", say "Thank you for calling, {{{{ caller.number }}}}."',
+        '    set tail = slice(caller.number, -4) + text(length(caller.number) * 2 % 10)',
         "    hangup",
     ]
 
