@@ -7,9 +7,10 @@ flow's graph with the back edges of a depth-first search from the entry removed,
 so the worst case is a longest path, found in linear time. A sub-flow call costs what the
 sub-flow costs up to its `return` (or up to a person, if it reaches one itself).
 
-Prompt lengths: a WAV prompt's real length (read from the file); text-to-speech estimated at
-0.25 s per CJK character and 0.065 s per other character (about 160 words a minute), one second
-per `{{ placeholder }}`; the longest language variant counts. Key presses: the presses of each
+Prompt lengths come from ccc_runtime.durations, as the simulator's do: a WAV prompt's real
+length (read from the file); text-to-speech estimated at 0.25 s per CJK character and 0.065 s
+per other character (about 160 words a minute), one second per `{{ placeholder }}`; the longest
+language variant counts. Key presses: the presses of each
 menu key on the path (`1XX` is three; digits typed into `collect` are data, not navigation, and
 don't count). A menu with `retries forever` repeats until the caller acts: its repeats are
 mistakes like any no-input, so the figures hold for a caller who answers; the time-to-agent
@@ -18,25 +19,18 @@ pass notes such a menu (A624), since a silent caller never reaches anyone.
 
 from __future__ import annotations
 
-import re
-import wave
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import networkx as nx
 from ccc_runtime.bytecode import Const, Op
+from ccc_runtime.durations import tts_seconds, wav_seconds
 from ccc_runtime.patterns import key_error, parse_key
 
 from ccc_dsl.compiler.ir import PERSON_OPS, FlowIR, IRNode
 from ccc_dsl.compiler.program import Program
 from ccc_dsl.diagnostics import Span
 
-CJK_SECONDS = 0.25
-OTHER_SECONDS = 0.065
-PLACEHOLDER_SECONDS = 1.0
-_PLACEHOLDER = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
-_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 _MISTAKES = frozenset({"noinput", "nomatch", "exhausted"})
 _Best = tuple[float | None, "Span | None", int | None, float | None, int | None]
 """Worst case from a node: seconds, span and keys to a person; seconds and keys to `return`."""
@@ -58,15 +52,6 @@ class Timing:
                 "key_presses": self.key_presses}
 
 
-def tts_seconds(text: str) -> float:
-    """Estimated speaking time of a TTS template."""
-    placeholders = len(_PLACEHOLDER.findall(text))
-    plain = _PLACEHOLDER.sub("", text)
-    cjk = len(_CJK.findall(plain))
-    return cjk * CJK_SECONDS + (len(plain.strip()) - cjk) * OTHER_SECONDS \
-        + placeholders * PLACEHOLDER_SECONDS
-
-
 def _tts_seconds(program: Program, text: str) -> float:
     """`tts_seconds`, once per distinct text of the program (flows repeat their texts)."""
     key = ("tts-seconds", text)
@@ -74,15 +59,6 @@ def _tts_seconds(program: Program, text: str) -> float:
     if seconds is None:
         seconds = program.memo[key] = tts_seconds(text)
     return seconds
-
-
-def _wav_seconds(path: Path) -> float:
-    try:
-        with wave.open(str(path), "rb") as audio:
-            rate = audio.getframerate()
-            return audio.getnframes() / rate if rate else 0.0
-    except (OSError, EOFError, wave.Error):
-        return 0.0  # a missing or bad file is the manifest checks' business
 
 
 def prompt_seconds(program: Program, name: str) -> float:
@@ -95,7 +71,7 @@ def prompt_seconds(program: Program, name: str) -> float:
             if variant.tts is not None:
                 lengths.append(tts_seconds(variant.tts))
             elif variant.file is not None and program.root is not None:
-                lengths.append(_wav_seconds(program.root / variant.file))
+                lengths.append(wav_seconds(program.root / variant.file))
         program.memo[key] = max(lengths)
     seconds: float = program.memo[key]
     return seconds

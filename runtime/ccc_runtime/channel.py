@@ -24,9 +24,20 @@ class Utterance:
     recording: Recorded | None = None
     """A recording made earlier in this call (`play recording msg`), played from where the
     channel stored it."""
+    ms: int | None = None
+    """How long it plays, when known (ccc_runtime.durations): the simulated caller listens
+    this long."""
+    kind: str = "prompt"
+    """`prompt`; `music` (hold music, in the list of what the caller heard) or `pause`
+    (silence of `ms`), which the interpreter lists but never sends to `play`."""
 
     def describe(self) -> str:
         """A short, readable form for traces: `prompt main-greeting [zh]` or `say "..."`."""
+        if self.kind == "pause":
+            ms = self.ms or 0
+            return f"pause {ms // 1000}s" if ms % 1000 == 0 else f"pause {ms}ms"
+        if self.kind == "music":
+            return f"music {self.prompt or 'say'} [{self.language}]"
         if self.recording is not None:
             return f"recording {self.recording.name} ({self.recording.length_ms} ms)"
         if self.prompt is not None:

@@ -3,9 +3,10 @@
 The caller's script is a list of `Press`es. A press with `at_ms` happens at that time after the
 call started (so "press 1 at 12 s" while a 5 s timeout runs out first gives a no-input); a press
 without `at_ms` happens as soon as the caller is asked (a prompt with barge-in, or an input
-wait); `Press(None)` is silence: the next input wait runs to its timeout. Prompts take
-`prompt_ms` each; agents answer (or not) per `agent_answers`; everything moves the fake clock,
-so a 90 s queue wait costs microseconds.
+wait); `Press(None)` is silence: the next input wait runs to its timeout. A prompt takes as
+long as it lasts (`Utterance.ms`: its WAV length, or its text at the speaking rate of
+ccc_runtime.durations), `prompt_ms` when that is unknown; agents answer (or not) per
+`agent_answers`; everything moves the fake clock, so a 90 s queue wait costs microseconds.
 
 With `ask`, the caller is a person (`ccc simulate --interactive`): when the script has run out
 and the caller is asked for a key, `ask(question)` returns the key pressed, or None for silence.
@@ -138,8 +139,8 @@ class SimChannel:
         for item in items:
             self._last_prompt = item.describe()
             self._note(f"play {item.describe()}" + (" (barge-in)" if barge_in else ""))
-            length = (self.prompt_ms if item.recording is None
-                      else max(1, item.recording.length_ms))
+            length = (max(1, item.recording.length_ms) if item.recording is not None
+                      else item.ms or self.prompt_ms)
             if barge_in:
                 key = self._key_within(length, silence_counts=False)
                 if key is not None:

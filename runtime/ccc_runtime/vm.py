@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,11 +34,17 @@ from .channel import (
     Utterance,
 )
 from .clock import Clock, SystemClock
+from .durations import speech_seconds, to_ms, wav_seconds
 from .expressions import Fault, evaluate
 from .expressions import show as _show
 from .expressions import truthy as _truthy
-from .functions import (MAX_FUNCTION_TOTAL_MS, FunctionFailure, FunctionInvoker,
-                        HttpFunctions, retryable)
+from .functions import (
+    MAX_FUNCTION_TOTAL_MS,
+    FunctionFailure,
+    FunctionInvoker,
+    HttpFunctions,
+    retryable,
+)
 from .hours import HoursStatus
 from .numbers import dialable, normalise
 from .outbound import OutboundGuard
@@ -397,11 +403,20 @@ class Interpreter:
                     else sorted(variants)[0])
                 variant = variants[lang]
                 text = None if variant.tts is None else self._render(variant.tts)
-                out.append(Utterance(str(value), lang, text, variant.file))
+                out.append(Utterance(str(value), lang, text, variant.file,
+                                     ms=self._length_ms(text, variant.file)))
             else:
-                out.append(Utterance(None, language, self._render(_pick_text(
-                    value, language, config.default_language))))
+                text = self._render(_pick_text(value, language, config.default_language))
+                out.append(Utterance(None, language, text, ms=self._length_ms(text, None)))
         return out
+
+    def _length_ms(self, text: str | None, file: str | None) -> int | None:
+        """How long a prompt plays (ccc_runtime.durations): a file's WAV length, where the
+        bundle's files are known, else a text's speaking time."""
+        if file is not None:
+            root = self.rt.bundle.root
+            return None if root is None else to_ms(wav_seconds(root / file))
+        return None if text is None else to_ms(speech_seconds(text))
 
     def _recording(self, path: str) -> Recorded:
         """The recording a variable holds, only if this call made it."""
@@ -712,6 +727,8 @@ async def _queue_wait(vm: Interpreter, node: Node) -> int | None:
     next_play: list[int | None] = [int(p[0]) for p in script]
     offered: list[bool] = [False] * len(offers)
     hold_items = vm.utterances(hold) if hold is not None else []
+    music = [replace(u, kind="music") for u in hold_items]
+    music_until = -1  # the length of the prompt list when music was last listed in it
     while True:
         route = acd.try_route(entry, familiar=routing == "familiar")
         if route is not None:
@@ -755,6 +772,9 @@ async def _queue_wait(vm: Interpreter, node: Node) -> int | None:
             waits += [t - elapsed for t in next_play if t is not None]
             accepted = frozenset(keys) | {str(o[2]) for o, done in zip(offers, offered,
                                                                       strict=True) if done}
+            if music and len(vm.prompts) != music_until:  # listed once per stretch of it
+                vm.prompts.extend(music)
+                music_until = len(vm.prompts)
             key = await vm.channel.hold(hold_items, max(1, min(waits)), accepted)
         vm.typeahead.clear()
         if key is None:
@@ -971,6 +991,8 @@ async def _pause(vm: Interpreter, node: Node) -> int | None:
     if barge_in and vm.typeahead:
         key: str | None = vm.typeahead[0]
     else:
+        vm.prompts.append(Utterance(None, str(vm.vars["call"]["language"]), ms=duration,
+                                    kind="pause"))
         key = await vm.channel.pause(duration, barge_in)
         if key is not None:
             vm.typeahead.append(key)

@@ -10,6 +10,7 @@ from cc_helpers import analyse_text, example_model
 from ccc_runtime.bundle import bundle_from_parts
 from ccc_runtime.bytecode import Op, decode
 from ccc_runtime.clock import FakeClock
+from ccc_runtime.durations import CJK_SECONDS, OTHER_SECONDS, tts_seconds
 from ccc_runtime.functions import StubFunctions
 from ccc_runtime.simchannel import SimChannel, parse_keys
 from ccc_runtime.vm import CallResult, Runtime
@@ -20,7 +21,7 @@ from ccc_dsl.compiler.emit import emit
 from ccc_dsl.compiler.ir import FlowIR
 from ccc_dsl.compiler.passes import drop_unreachable, merge_plays
 from ccc_dsl.compiler.resolve import resolve_names
-from ccc_dsl.compiler.timing import CJK_SECONDS, OTHER_SECONDS, flow_timing, tts_seconds
+from ccc_dsl.compiler.timing import flow_timing
 
 
 def lowered(text: str) -> FlowIR:

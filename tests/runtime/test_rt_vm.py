@@ -8,6 +8,7 @@ import pytest
 from ccc_runtime.acd import AgentState, MemoryCallHistory
 from ccc_runtime.bytecode import Op
 from ccc_runtime.channel import TransferStatus
+from ccc_runtime.durations import speech_seconds, to_ms
 from ccc_runtime.functions import FunctionFailure, StubFunctions
 from ccc_runtime.simchannel import Press
 from ccc_runtime.vm import flow_edges
@@ -99,7 +100,7 @@ def test_play_keyed_exit_and_timed_presses_during_non_barge_prompts() -> None:
     f = Flow()
     first = f.node(Op.PLAY, say("a", barge_in=True))
     keyed = f.node(Op.SET, "keyed", const(True))
-    second = f.node(Op.PLAY, say("b"))
+    second = f.node(Op.PLAY, say("Please hold the line a moment"))  # 1.9 s of speech
     end = f.node(Op.HANGUP)
     f.exit(first, "next", second)
     f.exit(first, "keyed", keyed)
@@ -451,8 +452,13 @@ def test_queue_waits_then_an_agent_frees_up() -> None:
     result, *_ = run_call(make_bundle({"main": queue_flow(
         announcements=[["position", 10_000, prompt("queue-position")]])}), setup=later)
     assert result.agent == "bob"
-    assert result.queue_wait_ms == 25_000
-    assert [u.text for u in result.prompts] == ["您前面还有 1 位", "您前面还有 1 位"]
+    # free at 25 s; the queue looks every second (from the end of the last announcement)
+    assert 25_000 <= result.queue_wait_ms < 26_000
+    # hold music is in the list of what the caller heard, once per stretch of it
+    assert [u.describe() for u in result.prompts] == [
+        "music hold-music [zh]", "queue-position [zh]", "music hold-music [zh]",
+        "queue-position [zh]", "music hold-music [zh]"]
+    assert [u.text for u in result.prompts if u.kind == "prompt"] == ["您前面还有 1 位"] * 2
 
 
 def test_queue_tries_again_when_the_agent_does_not_answer() -> None:
@@ -485,7 +491,8 @@ def test_queue_offers() -> None:
     bundle = make_bundle({"main": queue_flow(offers=offers)})
     result, *_ = run_call(bundle, "1", agents=busy)
     assert result.outcome.describe() == "voicemail sales"
-    assert result.queue_wait_ms == 21_000  # offered at 20 s, after a 1 s prompt
+    # offered at 20 s, after the offer's prompt (its speaking time)
+    assert result.queue_wait_ms == 20_000 + to_ms(speech_seconds("按 1 留言"))
     result, _, _, runtime = run_call(bundle, "2", agents=busy)
     assert result.outcome.describe() == "callback sales"
     assert [c.number for c in runtime.acd.store.callbacks()] == [CALLER]
