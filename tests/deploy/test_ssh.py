@@ -165,7 +165,27 @@ def test_an_unreachable_host_fails_alone_in_one_line(
     results = deploy(make_target(hosts, [dead]), bundle)
     assert [r.error for r in results[:2]] == [None, None]
     assert results[2].error == f"can't reach 127.0.0.1 port {closed_port}: Connection refused"
-    assert results[2].digest is None
+    assert results[2].digest is None and not results[2].known  # never read: unknown
+    assert results[0].known and results[1].known
+
+
+def test_old_bundles_are_pruned_on_each_host(hosts: LoopbackHosts,
+                                             bundle: dict[str, bytes]) -> None:
+    target = make_target(hosts)
+    target.keep_bundles = 1
+    versions = [variant(bundle, "bundle.json", bundle["bundle.json"] + b" " * i)
+                for i in range(4)]
+    for i, files in enumerate(versions):
+        results = deploy(target, files)
+        assert [r.error for r in results] == [None, None]
+        for folder in hosts.dirs:  # SFTP sees whole seconds: one deploy per second, as it were
+            os.utime(RuntimeDir(folder).bundle_path(digest_of(files)), (1000 + i, 1000 + i))
+    digests = [digest_of(files) for files in versions]
+    # current, the one it replaced, and keep_bundles (1) more; the oldest is gone
+    assert results[0].pruned == (digests[0],)
+    for folder in hosts.dirs:
+        assert {p.name for p in RuntimeDir(folder).bundles.iterdir()} == set(digests[1:])
+        assert RuntimeDir(folder).current() == digests[-1]
 
 
 def test_a_missing_known_hosts_file_is_an_error_not_a_pass(

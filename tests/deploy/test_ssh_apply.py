@@ -41,6 +41,11 @@ def _state_hosts(root: Path) -> dict[str, str | None]:
     return {host: record["digest"] for host, record in doc["hosts"].items()}
 
 
+def _state_known(root: Path) -> dict[str, bool]:
+    doc = json.loads((root / ".ccc" / "state" / f"{ENV}.json").read_text())
+    return {host: record["known"] for host, record in doc["hosts"].items()}
+
+
 def test_apply_to_two_ssh_hosts_then_no_changes(repo: Path, hosts: LoopbackHosts) -> None:
     done = ccc("apply", str(repo), "--env", ENV, "--auto-approve")
     assert done.exit_code == 0, done.output
@@ -69,11 +74,19 @@ def test_a_changed_host_key_fails_that_host_and_the_state_says_what_each_runs(
     assert RuntimeDir(hosts.dirs[1]).current() == first  # untouched
     recorded = _state_hosts(repo)
     assert recorded[hosts.labels()[0]] == new
-    assert recorded[hosts.labels()[1]] in (first, None)  # None: unknown, it couldn't be read
+    # never read: the state keeps the digest it last knew and says it doesn't know more
+    assert recorded[hosts.labels()[1]] == first
+    assert _state_known(repo) == {hosts.labels()[0]: True, hosts.labels()[1]: False}
     # The plan still owes the rekeyed host the new bundle, and says it can't read it.
     pending = ccc("plan", str(repo), "--env", ENV, "--detailed-exitcode")
     assert pending.exit_code == 2, pending.output
     assert "HOST KEY CHANGED" in pending.output
+    # Without refresh too: the state alone says that host needs the bundle.
+    trusted = ccc("plan", str(repo), "--env", ENV, "--refresh=false", "--detailed-exitcode")
+    assert trusted.exit_code == 2, trusted.output
+    assert (f"{hosts.labels()[1]}: deploy bundle {new[:12]} (last known to run {first[:12]}; "
+            "the last apply could not reach it)") in trusted.output
+    assert f"{hosts.labels()[0]}: deploy" not in trusted.output
     # Trusted again (the operator checked the new fingerprint): the next apply catches up.
     hosts.write_known_hosts()
     caught_up = ccc("apply", str(repo), "--env", ENV, "--auto-approve")
