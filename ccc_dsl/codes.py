@@ -268,6 +268,9 @@ _ALL = (
     _code("R518", Stage.RESOLVE, ERROR,
           "a literal `caller_id` the outbound policy never shows: not one of the instance's "
           "numbers, a 400 number, or not the policy's fixed caller id"),
+    _code("R520", Stage.RESOLVE, WARNING,
+          "`when_empty wait` on a skill group no agent belongs to: every caller would wait "
+          "until the queue's timeout"),
     # analysis
     _code("A601", Stage.ANALYSIS, WARNING,
           "unreachable statement or step (the optimizer drops it)"),

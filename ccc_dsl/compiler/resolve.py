@@ -17,7 +17,7 @@ from ccc_runtime.numbers import normalise
 
 from ccc_dsl.compiler.passes.expressions import expression_types
 from ccc_dsl.compiler.destinations import check_transfer
-from ccc_dsl.diagnostics import Diagnostic, error
+from ccc_dsl.diagnostics import Diagnostic, error, warning
 from ccc_dsl.grammar import ast
 from ccc_dsl.manifest.model import Model
 from ccc_dsl.manifest.phones import PhoneInfo, parse_phone, region_of
@@ -74,7 +74,7 @@ def resolve_names(modules: list[ast.Module], model: Model | None,
         for flow in module.flows:
             names[ast.RefKind.LABEL] = {s.label for s in flow.steps}
             for node in flow.find_all(ast.Ref, ast.TransferNumber, ast.TransferSip,
-                                      ast.Language, skip=_NAMELESS):
+                                      ast.Language, ast.TransferQueue, skip=_NAMELESS):
                 if isinstance(node, ast.Ref):
                     if model is None and node.kind not in (ast.RefKind.FLOW, ast.RefKind.LABEL):
                         continue
@@ -86,6 +86,8 @@ def resolve_names(modules: list[ast.Module], model: Model | None,
                     out += check_transfer(node, model)
                 elif isinstance(node, ast.Language) and model is not None:
                     out += _check_language(node.value, languages)
+                elif isinstance(node, ast.TransferQueue) and model is not None:
+                    out += _check_waiting(node, model)
     if model is not None and bindings:
         out += _bindings(model, names[ast.RefKind.FLOW])
     return out + expression_types(modules)
@@ -99,6 +101,20 @@ def _unknown(ref: ast.Ref, known: set[str]) -> Diagnostic:
                 else "define it in a .ivr file" if ref.kind is ast.RefKind.FLOW
                 else "define a step with this label")
     return error(code, f"unknown {word} `{ref.name}`", ref.span, hint)
+
+
+def _check_waiting(queue: ast.TransferQueue, model: Model) -> list[Diagnostic]:
+    """R520: `when_empty wait` on a skill group no agent belongs to: nobody can ever log in,
+    so every caller waits for the queue's whole timeout."""
+    group = queue.group
+    if not queue.when_empty_wait or not isinstance(group, ast.Ref) or (
+            group.name not in model.skill_groups):
+        return []
+    if any(group.name in agent.groups for agent in model.agents.values()):
+        return []
+    return [warning("R520", f"queue `{group.name}` waits when nobody is logged in, but no "
+                    "agent belongs to the group: every caller would wait until the timeout",
+                    group.span, f"add an agent to `{group.name}`, or write `when_empty busy`")]
 
 
 def call_languages(model: Model) -> set[str]:

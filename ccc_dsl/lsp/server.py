@@ -42,7 +42,8 @@ MAX_DOCUMENT_CHARS = 2_000_000
 """An open buffer larger than this is not checked (the loader and parser cap files too)."""
 
 KEYWORDS = (*STATEMENT_KEYWORDS, "then", "else", "flow", "queue", "agent", "number",
-            "function", "prompt", "timeout", "retries")
+            "function", "prompt", "timeout", "retries", "forever", "reset_on_entry", "capacity",
+            "when_empty", "waiting")
 
 _SEVERITY = {Severity.ERROR: types.DiagnosticSeverity.Error,
              Severity.WARNING: types.DiagnosticSeverity.Warning,
