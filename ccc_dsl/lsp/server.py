@@ -43,7 +43,8 @@ MAX_DOCUMENT_CHARS = 2_000_000
 
 KEYWORDS = (*STATEMENT_KEYWORDS, "then", "else", "flow", "queue", "agent", "number",
             "function", "prompt", "timeout", "retries", "forever", "reset_on_entry", "capacity",
-            "when_empty", "waiting")
+            "when_empty", "waiting", "sip", "caller_id", "recording", "maxlength", "silence",
+            "beep", "terminator", "bargein")
 
 _SEVERITY = {Severity.ERROR: types.DiagnosticSeverity.Error,
              Severity.WARNING: types.DiagnosticSeverity.Warning,
