@@ -21,9 +21,12 @@ from ccc_runtime.records import MemorySink
 from ccc_runtime.simchannel import SimChannel, parse_keys
 from ccc_runtime.vm import CallResult, Runtime
 from click.testing import CliRunner
-from ft_helpers import write_repo
+from ft_helpers import ROOT, write_repo
 
 from ccc_dsl.cli import cli
+from ccc_dsl.compiler.driver import analyse
+from ccc_dsl.compiler.timing import flow_timing
+from ccc_dsl.grammar.parser import parse_text
 from ccc_dsl.pipeline import build_bundle
 
 AT = datetime(2026, 12, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Wednesday morning
@@ -292,3 +295,19 @@ def test_fmt_keeps_the_new_statements(tmp_path: Path) -> None:
     root = repo(tmp_path, textwrap.dedent(RECORD_FLOW))
     result = CliRunner().invoke(cli, ["fmt", "--check", str(root / "flows")])
     assert result.exit_code == 0, result.output
+
+
+def test_time_to_agent_counts_pauses_and_recordings_and_ends_at_a_sip_transfer() -> None:
+    parsed = parse_text('''flow t "T" {
+  start:
+    pause 4s
+    record msg maxlength 20s
+    play recording msg
+    transfer sip "sip:100@pbx.example.com" { failed -> hangup }
+}
+''', "t.ivr")
+    assert parsed.module is not None
+    result = analyse([parsed.module], None, ROOT / "examples")
+    timing = flow_timing(result.program, "t")
+    assert timing.seconds == 24.0  # the pause, the longest recording; playback unknown: 0
+    assert timing.person is not None and timing.person.line == 6
