@@ -14,9 +14,20 @@ from click.testing import CliRunner
 from repos import copy_examples
 
 from ccc_dsl.cli import cli
-from ccc_dsl.flowtest import parallel
+from ccc_dsl.flowtest import parallel, select
 from ccc_dsl.flowtest.runner import RunReport, execute_all, run_tests
 from ccc_dsl.flowtest.select import recording
+
+
+@pytest.fixture(autouse=True)
+def _pinned_tool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ccc's own code as of the test's start: a checkout edited while the suite runs (other
+    work in the same tree) must not turn the test's warm builds into cold ones."""
+    import ccc_dsl.cache
+
+    pinned = ccc_dsl.cache.tool_fingerprint()
+    monkeypatch.setattr(ccc_dsl.cache, "tool_fingerprint", lambda: pinned)
+    monkeypatch.setattr(select, "tool_fingerprint", lambda: pinned)
 
 
 def _repo(tmp_path: Path, copies: int = 1) -> Path:

@@ -22,6 +22,16 @@ from ccc_dsl.manifest.loader import load_repo
 from ccc_dsl.pipeline import build_bundle, cached_bundle
 
 
+@pytest.fixture(autouse=True)
+def _pinned_tool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ccc's own code as of the test's start: a checkout edited while the suite runs (other
+    work in the same tree) must not turn the test's warm builds into cold ones."""
+    import ccc_dsl.cache
+
+    pinned = ccc_dsl.cache.tool_fingerprint()
+    monkeypatch.setattr(ccc_dsl.cache, "tool_fingerprint", lambda: pinned)
+
+
 def _compile(repo: Path, out: Path) -> None:
     result = CliRunner().invoke(cli, ["compile", str(repo), "-o", str(out)])
     assert result.exit_code == 0, result.output
@@ -129,3 +139,18 @@ def test_ccc_test_after_an_incremental_compile_gets_a_whole_verified_bundle(
     built = cached_bundle(repo, None)  # not `ccc compile`'s verify=False: every image decoded
     assert built.bundle is not None
     assert sorted(built.bundle.flows) == sorted(built.build.flows)
+
+
+def test_only_the_newest_whole_builds_are_kept(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each entry holds a whole bundle: one per edit would fill the disk of an editor that
+    compiles on every save."""
+    monkeypatch.setenv("CCC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "KEEP_BUILDS", 2)
+    repo = tmp_path / "repo"
+    copy_examples(repo)
+    for n in range(4):
+        _edit_main(repo, n)
+        cached_bundle(repo, None)
+    assert len(list((tmp_path / "cache" / "build").iterdir())) == 2
+    assert cached_bundle(repo, None).build.analysis is None  # the newest is still a hit

@@ -20,6 +20,7 @@ import binascii
 import contextlib
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,10 @@ from ccc_dsl.manifest.model import Model
 
 BUILD_FORMAT = 1
 """Bump when what a build entry holds changes."""
+
+KEEP_BUILDS = 8
+"""Whole-build entries kept (the newest): each holds a whole bundle, and an editor compiling on
+every save would otherwise fill the disk with one per edit."""
 
 
 def build_key(root: Path, env: str | None, snapshot: Snapshot | None = None) -> str:
@@ -118,7 +123,21 @@ def store_build(key: str, build: Build, files: dict[str, bytes],
                     diagnostics_to_data(errors), flows, blobs)
     except ValueError:
         return
-    write_atomic(_entry_path(base, key), blob)
+    path = _entry_path(base, key)
+    write_atomic(path, blob)
+    _prune(path.parent)
+
+
+def _prune(folder: Path) -> None:
+    """Remove all but the newest `KEEP_BUILDS` entries (another process may race: harmless)."""
+    try:
+        entries = sorted((e.stat().st_mtime_ns, e.path) for e in os.scandir(folder)
+                         if e.name.endswith(".json"))
+    except OSError:
+        return
+    for _, path in entries[:-KEEP_BUILDS]:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 def load_build(key: str) -> tuple[Build, dict[str, bytes], list[Diagnostic]] | None:
