@@ -352,7 +352,8 @@ _ALL = (
     _code("T717", Stage.FLOWTEST, ERROR, "no such function (in `functions`)"),
     _code("T718", Stage.FLOWTEST, ERROR, "a test has no `caller` or no `at`"),
     _code("T719", Stage.FLOWTEST, ERROR, "two tests with the same name in one file"),
-    _code("T725", Stage.FLOWTEST, ERROR, "a `numbers:` key that is not a phone number"),
+    _code("T725", Stage.FLOWTEST, ERROR,
+          "a `numbers:` key that is not a phone number or a SIP URI"),
     # deploy
     _code("S901", Stage.DEPLOY, ERROR, "the plan deletes or replaces a resource with "
           "prevent_destroy"),

@@ -26,6 +26,7 @@ from ccc_runtime.channel import TransferStatus, Utterance
 from ccc_runtime.clock import FakeClock
 from ccc_runtime.functions import FunctionFailure, InTurn, StubFunctions
 from ccc_runtime.numbers import normalise
+from ccc_runtime.sipuri import SipTarget, parse_sip_target
 from ccc_runtime.simchannel import SimChannel
 from ccc_runtime.vm import CallResult, Runtime
 
@@ -270,9 +271,10 @@ def _plan(file: SuiteFile, bundle: Bundle, index: int, spec: CaseSpec, setup: Ca
                               or "languages: " + ", ".join(languages)))
     if setup.numbers:
         setup.numbers, wrong = _dialled(setup.numbers, bundle.config.region)
-        problems += [error("T725", f"`{number}` under `numbers:` is not a phone number",
-                           span("numbers", number, key=True), "key each outside number "
-                           "the flow dials by the number, e.g. \"+8613800138000\"")
+        problems += [error("T725", f"`{number}` under `numbers:` is not a phone number or "
+                           "SIP URI", span("numbers", number, key=True), "key each outside "
+                           "number or SIP URI the flow dials by it, e.g. \"+8613800138000\" or "
+                           "\"sip:100@pbx.example.com\"")
                      for number in wrong]
     # a scenario's later calls change only what they write themselves
     own: CallSetup = setup if call is None or call == 0 or spec.calls is None \
@@ -345,12 +347,14 @@ def _stub_outcome(file: SuiteFile, stub: FunctionStub, where: PathKey
 
 def _dialled(numbers: dict[str, TransferName], region: str,
              ) -> tuple[dict[str, TransferName], list[str]]:
-    """`numbers:` keyed as the runtime dials them (E.164), and the keys that are no phone
-    number: those would match no call and leave the test checking nothing (T725)."""
+    """`numbers:` keyed as the runtime dials them (E.164, or a SIP URI as `transfer sip`
+    dials it), and the keys that are neither: those would match no call and leave the test
+    checking nothing (T725)."""
     out: dict[str, TransferName] = {}
     wrong: list[str] = []
     for number, status in numbers.items():
-        dialled = normalise(number, region)
+        target = parse_sip_target(number) if number[:4].lower() == "sip:" else None
+        dialled = target.uri if isinstance(target, SipTarget) else normalise(number, region)
         if dialled is None:
             wrong.append(number)
         else:

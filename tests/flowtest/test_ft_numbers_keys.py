@@ -15,6 +15,12 @@ flow t "T" {
   start:
     transfer number "+8613800138000" timeout 20s {
       busy -> play "bye" then hangup
+      timeout -> pbx
+    }
+
+  pbx:
+    transfer sip "sip:100@pbx.example.com" timeout 20s {
+      busy -> play "hello" then hangup
       timeout -> hangup
     }
 }
@@ -38,7 +44,8 @@ def repo(tmp_path: Path, tests: str) -> Path:
     with (root / "ccc.yaml").open("a", encoding="utf-8") as ccc:
         ccc.write("  outbound_policy: open\n")
     (root / "outbound.yaml").write_text(
-        'outbound_policies:\n  open: {calling_hours: "08:00-21:00"}\n', encoding="utf-8")
+        'outbound_policies:\n  open: {calling_hours: "08:00-21:00", sip_domains: [pbx.example.com]}\n',
+        encoding="utf-8")
     return root
 
 
@@ -60,8 +67,18 @@ def test_a_national_or_spaced_number_matches_the_dialled_one(tmp_path: Path) -> 
     numbers: {"138 0013 8000": busy}
     expect: {outcome: hung up, prompts: ["bye [en]"]}
   - name: no answer in E.164
-    numbers: {"+8613800138000": no-answer}
+    numbers: {"+8613800138000": no-answer, "sip:100@pbx.example.com": no-answer}
     expect: {outcome: hung up, prompts: []}
 """))
     assert report.diagnostics == []
     assert [r.mismatches for r in report.results] == [[], []]
+
+
+def test_a_sip_uri_key_matches_the_uri_transfer_sip_dials(tmp_path: Path) -> None:
+    report = run_tests(repo(tmp_path, """\
+  - name: the number does not answer, the PBX extension is busy
+    numbers: {"+8613800138000": no-answer, "sip:100@PBX.example.com": busy}
+    expect: {outcome: hung up, prompts: ["hello [en]"]}
+"""))
+    assert report.diagnostics == []
+    assert [r.mismatches for r in report.results] == [[]]
