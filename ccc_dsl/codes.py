@@ -178,7 +178,8 @@ _ALL = (
     _code("P108", Stage.SYNTAX, ERROR, "too many syntax errors (stopped after 20)"),
     _code("P109", Stage.SYNTAX, ERROR,
           "blocks nested more than 64 deep (refused before parsing), or an expression nested "
-          "more than 64 deep"),
+          "more than 64 deep, or more than 30 in its bytecode tree (a chain of one operator, "
+          "`a + b + c`, counts once)"),
     # flow
     _code("P201", Stage.FLOW, ERROR, "a label used twice in a flow"),
     _code("P202", Stage.FLOW, ERROR, "an exit or key handled twice in one statement"),

@@ -30,6 +30,7 @@ import jinja2
 import jinja2.meta
 import networkx as nx
 from ccc_runtime.bytecode import DATA_GROUP, OPERAND_INDEX, Const, Op
+from ccc_runtime.expressions import ARITHMETIC
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error
 from ccc_dsl.grammar import ast
@@ -218,7 +219,11 @@ def lower_expr(expr: ast.Expr) -> Const:
             else:
                 operands.append(lowered)
         return [op, *operands]
-    return [op, lower_expr(expr.left), lower_expr(expr.right)]
+    left = lower_expr(expr.left)
+    if op in ARITHMETIC and isinstance(expr.left, ast.Binary) and expr.left.op is expr.op and (
+            isinstance(left, list)):  # a - b - c is one node, folded from the left
+        return [*left, lower_expr(expr.right)]
+    return [op, left, lower_expr(expr.right)]
 
 
 def expr_reads(expr: ast.Expr | None) -> Iterator[tuple[str, Span]]:

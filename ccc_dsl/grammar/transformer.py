@@ -15,7 +15,7 @@ from dataclasses import MISSING, dataclass, fields
 from functools import lru_cache
 from typing import Any, Final, TypeVar
 
-from ccc_runtime.bytecode import MAX_QUEUE_CAPACITY, MAX_SCRIPT_ITEMS
+from ccc_runtime.bytecode import MAX_CONST_DEPTH, MAX_QUEUE_CAPACITY, MAX_SCRIPT_ITEMS
 from ccc_runtime.expressions import FUNCTIONS
 from ccc_runtime.functions import MAX_FUNCTION_RETRIES, MAX_FUNCTION_TIMEOUT_MS
 from ccc_runtime.patterns import (
@@ -52,6 +52,9 @@ DURATION_LIMITS: Final[dict[str, tuple[int, int]]] = {
 }
 MAX_RETRIES: Final = 10
 _INT_MAX: Final = 2**63 - 1
+MAX_EXPR_DEPTH: Final = MAX_CONST_DEPTH - 2
+"""Deepest bytecode tree of an expression (P109 beyond): the constant pool nests at most
+MAX_CONST_DEPTH lists, and a function argument's expression sits two below its operand."""
 """Integer literals are 64-bit in the bytecode (P214 beyond)."""
 
 
@@ -210,9 +213,9 @@ class AstBuilder(Transformer[Token, Any]):
         self.diagnostics: list[Diagnostic] = []
         self._reprompts: list[ast.Reprompt] = []  # built since the last step
         self._meant: set[int] = set()  # ids of those directly in an exit of a menu, collect...
-        self._depth: dict[int, tuple[int, ast.Expr]] = {}
-        """id of an expression node -> its depth (leaves, absent, are 1) and the node itself,
-        kept so that its id is not reused during the parse."""
+        self._depth: dict[int, tuple[int, int, ast.Expr]] = {}
+        """id of an expression node -> its depth and its bytecode tree's (leaves, absent, are
+        1) and the node itself, kept so that its id is not reused during the parse."""
         self._too_deep: dict[int, ast.Expr] = {}
         """The placeholders that stand for expressions refused as too deep, by id."""
 
@@ -1048,24 +1051,29 @@ class AstBuilder(Transformer[Token, Any]):
     def null(self, children: list[Token]) -> ast.Literal:
         return new.Literal(None, _tok_span(self.file, children[0]))
 
-    def _nested(self, node: ast.Expr, parts: tuple[ast.Expr, ...]) -> ast.Expr:
-        """`node` unless it nests deeper than MAX_DEPTH: then a P109 and a placeholder that
-        the whole expression collapses to (the compiler, the formatter and the runtime walk
-        expressions recursively, so a deep one would overflow Python's stack)."""
+    def _nested(self, node: ast.Expr, parts: tuple[ast.Expr, ...],
+                chain: bool = False) -> ast.Expr:
+        """`node` unless it nests deeper than MAX_DEPTH, or its bytecode tree deeper than
+        MAX_EXPR_DEPTH: then a P109 and a placeholder that the whole expression collapses to
+        (the compiler, the formatter and the runtime walk expressions recursively, so a deep
+        one would overflow Python's stack). `chain`: the first part is the same operator,
+        which the bytecode joins into this node (`a + b + c` is one node), adding no depth."""
         depth = self._depth
-        below = 1
-        for part in parts:
+        below = tree_below = 1
+        for i, part in enumerate(parts):
             key = id(part)
             if key in self._too_deep:
                 return part
             known = depth.get(key)
-            if known is not None and known[0] > below:
-                below = known[0]
-        if below < MAX_DEPTH:
-            depth[id(node)] = (below + 1, node)
+            if known is not None:
+                below = max(below, known[0])
+                tree_below = max(tree_below, known[1] - (chain and i == 0))
+        if below < MAX_DEPTH and tree_below < MAX_EXPR_DEPTH:
+            depth[id(node)] = (below + 1, tree_below + 1, node)
             return node
         span = node.span
-        self._error("P109", f"an expression is nested more than {MAX_DEPTH} deep", span,
+        limit = MAX_DEPTH if below >= MAX_DEPTH else MAX_EXPR_DEPTH
+        self._error("P109", f"an expression is nested more than {limit} deep", span,
                     "split it: compute parts with `set` first")
         placeholder = new.Literal(None, span)
         self._too_deep[id(placeholder)] = placeholder
@@ -1088,12 +1096,12 @@ class AstBuilder(Transformer[Token, Any]):
     def or_expr(self, children: list[Any]) -> ast.Expr:
         left, _op, right = children
         return self._nested(new.Binary(ast.BinaryOp.OR, left, right, self._span(left, right)),
-                            (left, right))
+                            (left, right), _chained(left, ast.BinaryOp.OR))
 
     def and_expr(self, children: list[Any]) -> ast.Expr:
         left, _op, right = children
         return self._nested(new.Binary(ast.BinaryOp.AND, left, right, self._span(left, right)),
-                            (left, right))
+                            (left, right), _chained(left, ast.BinaryOp.AND))
 
     def compare(self, children: list[Any]) -> ast.Expr:
         left, op, right = children
@@ -1103,9 +1111,9 @@ class AstBuilder(Transformer[Token, Any]):
 
     def arith(self, children: list[Any]) -> ast.Expr:
         left, op, right = children
-        return self._nested(
-            new.Binary(ast.BinaryOp(str(op)), left, right, self._span(left, right)),
-            (left, right))
+        operator = ast.BinaryOp(str(op))
+        return self._nested(new.Binary(operator, left, right, self._span(left, right)),
+                            (left, right), _chained(left, operator))
 
     def index(self, children: list[Any]) -> ast.Expr:
         target, _bracket, key, close = children
@@ -1135,6 +1143,11 @@ class AstBuilder(Transformer[Token, Any]):
         left, _not, _in, right = children
         return self._nested(
             new.Binary(ast.BinaryOp.NOT_IN, left, right, self._span(left, right)), (left, right))
+
+
+def _chained(left: Any, op: ast.BinaryOp) -> bool:
+    """Whether `left op right` joins `left` into one bytecode node (ir.lower_expr)."""
+    return type(left) is ast.Binary and left.op is op
 
 
 @lru_cache(maxsize=1024)

@@ -281,6 +281,7 @@ class FlowImage:
 _ARITY: dict[str, tuple[int, int | None]] = {
     "const": (1, 1), "var": (1, 1), "not": (1, 1), "neg": (1, 1), "and": (2, None),
     "or": (2, None), "?": (3, 3), "list": (0, None), "call": (1, None),
+    **dict.fromkeys(ARITHMETIC, (2, None)),
 }
 
 

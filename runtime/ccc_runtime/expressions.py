@@ -5,7 +5,8 @@ see bytecode.EXPR_OPS); `evaluate` walks it against a `Scope` (the call's variab
 clock). The rules, each documented in docs/dsl.md "Expressions":
 
 - A missing variable or field reads as null, whatever the path goes through.
-- Arithmetic is on numbers only (booleans are not numbers); `+` also joins two texts. Integers
+- Arithmetic is on numbers only (booleans are not numbers); `+` also joins two texts; a chain
+  of one operator (`a + b + c`) is one node, folded from the left. Integers
   are 64-bit: a result outside that range is a fault, as is a decimal that overflows and any
   division or remainder by zero. `/` of two integers is an integer rounded toward zero, `%`
   the remainder with the dividend's sign, so `a == a / b * b + a % b`.
@@ -241,8 +242,11 @@ def evaluate(expr: Any, scope: Scope) -> Any:
             raise Fault(f"can't negate {show(value)}")
         return _checked(-value)
     left, right = evaluate(expr[1], scope), evaluate(expr[2], scope)
-    if op in _ARITH:
-        return _arith(op, left, right)
+    if op in _ARITH:  # `a - b - c` is one node of three operands, folded from the left
+        value = _arith(op, left, right)
+        for operand in expr[3:]:
+            value = _arith(op, value, evaluate(operand, scope))
+        return value
     if op == "index":
         return _index(left, right)
     if op in ("in", "not in"):

@@ -137,3 +137,27 @@ def test_graph_labels_show_functions(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "set code = pad(account, 8, #quot;0#quot;)" in result.output
     assert "if hour(now) #gt;= 18 or weekday(now) #gt; 5" in result.output
+
+
+def _deep_repo(tmp_path: Path, expr: str) -> Path:
+    return write_repo(tmp_path / "repo", f'flow t "Deep" {{\n  start:\n    set x = {expr}\n'
+                      '    say "{{ x }}"\n    hangup\n}\n', {"t.yaml": (
+                          "tests:\n  - name: deep\n    flow: t\n    caller: \"+8613700000001\"\n"
+                          "    at: 2026-12-02T10:00+08:00\n    expect: {variables: {x: 40}}\n")})
+
+
+def test_a_long_sum_compiles_and_runs(tmp_path: Path) -> None:
+    """40 terms are one bytecode node: within every depth bound."""
+    report = run_tests(_deep_repo(tmp_path, " + ".join(["1"] * 40)))
+    assert report.diagnostics == [] and report.passed == 1
+
+
+def test_an_expression_too_deep_for_the_bytecode_is_p109_not_a_crash(tmp_path: Path) -> None:
+    deep = "x"
+    for _ in range(31):
+        deep = f"({deep} + 1) * 2"
+    repo = _deep_repo(tmp_path, deep)
+    result = CliRunner().invoke(cli, ["validate", str(repo)])
+    assert result.exit_code == 1, result.output
+    assert "P109" in result.output and "more than 30 deep" in result.output
+    assert "internal error" not in result.output

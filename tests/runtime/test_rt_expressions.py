@@ -210,7 +210,7 @@ def test_every_function_has_a_signature_and_the_verifier_checks_arity() -> None:
         check_expr(["call", "uper", c("x")], "t")
     with pytest.raises(BytecodeError, match=r"pad\(\) takes 2..3 arguments, got 1"):
         check_expr(["call", "pad", c("x")], "t")
-    with pytest.raises(BytecodeError, match="takes 2 operands"):
+    with pytest.raises(BytecodeError, match="takes at least 2 operands"):
         check_expr(["+", c(1)], "t")
     with pytest.raises(BytecodeError):
         Flow().node(Op.SET, "x", ["call", 5])
@@ -281,3 +281,11 @@ def test_now_follows_the_simulated_clock() -> None:
     f.exit(when, "next", end)
     result, *_ = run_call(make_bundle({"main": f.build()}), at=WORKDAY)
     assert result.variables["hour"] == WORKDAY.hour
+
+
+def test_a_chain_of_one_operator_is_one_node_folded_from_the_left() -> None:
+    assert ev(["-", c(10), c(3), c(2)]) == 5  # (10 - 3) - 2
+    assert ev(["/", c(100), c(5), c(2)]) == 10
+    assert ev(["+", c("a"), c("b"), c("c")]) == "abc"
+    with pytest.raises(Fault, match="division by zero"):
+        ev(["/", c(1), c(1), c(0)])
