@@ -110,7 +110,8 @@ def describe(node: IRNode) -> str:
     elif op is Op.RECORD:
         text = f"record {o('var')}"
     elif op is Op.PAUSE:
-        text = f"pause {o('duration_ms')} ms"
+        ms = o("duration_ms")
+        text = f"pause {ms / 1000:g}s" if isinstance(ms, int) else "pause"
     elif op is Op.SURVEY:
         text = f"survey {o('min_score')}..{o('max_score')}"
     elif op is Op.SET_LANGUAGE:
