@@ -185,13 +185,15 @@ _ALL = (
     _code("P202", Stage.FLOW, ERROR, "an exit or key handled twice in one statement"),
     _code("P203", Stage.FLOW, ERROR, "a flow name defined twice in a file"),
     _code("P204", Stage.FLOW, ERROR,
-          "a duration out of range (timeout 500ms..1h, interdigit 200ms..30s, announce or "
+          "a duration out of range (timeout 500ms..1h, a function call's 500ms..1m, "
+          "interdigit 200ms..30s, announce or "
           "script every 5s..1h, offer after 1s..1h, a script's at/from 0s..1h, maxlength "
           "1s..10m)"),
     _code("P205", Stage.FLOW, ERROR,
           "an option, argument, language or announcement/offer kind given twice"),
     _code("P206", Stage.FLOW, ERROR,
-          "a count out of range: retries 0..10, digits 1..64 with min <= max, scale 0..9 with"
+          "a count out of range: retries 0..10 (a function call's 0..3), digits 1..64 with "
+          "min <= max, scale 0..9 with"
           " min < max, a queue capacity 1..10000, a terminator, a queue's key exit or an "
           "offer's key of one key"),
     _code("P207", Stage.FLOW, ERROR,
