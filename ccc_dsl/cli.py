@@ -343,21 +343,27 @@ def test_command(path: Path, env: str | None, pattern: str | None, junit: Path |
 @click.option("--agent", "agent_states", multiple=True, metavar="NAME=STATE",
               help="Set an agent's state: available, busy, after-call-work, break, offline "
                    "(repeatable; agents start offline).")
+@click.option("--header", "headers", multiple=True, metavar="NAME=VALUE",
+              help="A SIP header of the caller's INVITE, e.g. X-Customer-Tier=gold "
+                   "(repeatable; the flow reads call.headers.x_customer_tier).")
+@click.option("--source", metavar="ADDRESS",
+              help="The IP address the INVITE came from (call.source).")
 @env_option
 @click.option("--interactive", is_flag=True,
               help="When the key script runs out, ask at the keyboard for each key.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="text for people; json for machines.")
 def simulate(flow: str, path: Path, caller: str, called: str | None, at: str | None, keys: str,
-             stubs: tuple[str, ...], agent_states: tuple[str, ...], env: str | None,
-             interactive: bool, fmt: str) -> None:
+             stubs: tuple[str, ...], agent_states: tuple[str, ...], headers: tuple[str, ...],
+             source: str | None, env: str | None, interactive: bool, fmt: str) -> None:
     """Place one simulated call into FLOW of the config repo at PATH and print its trace,
     every step with its DSL location."""
     from datetime import UTC, datetime
 
     from ccc_runtime.acd import AgentState
+    from ccc_runtime.calldata import CallData
 
-    from ccc_dsl.flowtest.model import parse_instant, parse_key_script
+    from ccc_dsl.flowtest.model import parse_headers, parse_instant, parse_key_script, parse_source
     from ccc_dsl.simulate import load_stub
     from ccc_dsl.simulate import simulate as run_simulation
     from ccc_dsl.views import simulation as view
@@ -377,6 +383,11 @@ def simulate(flow: str, path: Path, caller: str, called: str | None, at: str | N
             raise click.BadParameter(f"{item!r}: expected NAME="
                                      + "|".join(s.value for s in AgentState), param_hint="--agent")
         agents[user] = AgentState(state)
+    try:
+        sent = parse_headers(dict(h.partition("=")[::2] for h in headers))
+        address = parse_source(source) if source is not None else ""
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--header/--source") from None
     replies: dict[str, object] = {}
     problems: list[Diagnostic] = []
     for spec in stubs:
@@ -406,7 +417,8 @@ def simulate(flow: str, path: Path, caller: str, called: str | None, at: str | N
 
     sim = run_simulation(path, flow, caller=caller, called=called, at=moment,
                          presses=presses, stubs=replies, agents=agents, env=env,
-                         ask=ask if interactive else None)
+                         ask=ask if interactive else None,
+                         data=CallData.of(called or "", address, sent))
     if sim.result is None:
         emit_diagnostics(sim.diagnostics, fmt)
         raise SystemExit(EXIT_INVALID)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ccc_runtime.acd import AgentState
+from ccc_runtime.calldata import CallData
 from ccc_runtime.clock import FakeClock
 from ccc_runtime.functions import MAX_REPLY_BYTES, StubFunctions
 from ccc_runtime.limits import MAX_VALUE_DEPTH
@@ -68,8 +69,10 @@ def load_stub(spec: str) -> tuple[str, Any] | Diagnostic:
 def simulate(path: Path, flow: str, *, caller: str, called: str | None, at: datetime,
              presses: list[Press], stubs: Mapping[str, Any] | None = None,
              agents: Mapping[str, AgentState] | None = None, env: str | None = None,
-             ask: Callable[[str], str | None] | None = None) -> Simulation:
-    """Compile the repo at `path` and run one call into `flow`."""
+             ask: Callable[[str], str | None] | None = None,
+             data: CallData | None = None) -> Simulation:
+    """Compile the repo at `path` and run one call into `flow`; `data` is the call data of
+    its INVITE (`call.headers`, `call.source`)."""
     sim = Simulation()
     root = find_repo_root(path)
     if root is None:
@@ -106,13 +109,14 @@ def simulate(path: Path, flow: str, *, caller: str, called: str | None, at: date
         called = bound[0] if bound else ""
     clock = FakeClock(at)
     sink = MemorySink()
-    runtime = Runtime(bundle, clock=clock, functions=StubFunctions(stubs or {}), sink=sink)
+    runtime = Runtime(bundle, clock=clock, functions=StubFunctions(stubs or {}, clock),
+                      sink=sink)
     for user, state in (agents or {}).items():
         runtime.acd.set_state(user, state)
     channel = SimChannel(clock, presses, ask=ask)
     # a fixed call id: the same inputs print the same trace (a random one would differ)
     sim.result = asyncio.run(runtime.run_call(channel, caller, called, flow=flow,
-                                              call_id=SIMULATED_CALL_ID))
+                                              call_id=SIMULATED_CALL_ID, data=data))
     sim.events = sink.events
     sim.timeline = channel.log
     return sim

@@ -107,14 +107,15 @@ def _keys(value: object) -> list[Press]:
     return presses
 
 
-def _source(value: object) -> str:
+def parse_source(value: object) -> str:
+    """An IP address (`call.source`), ValueError if not."""
     try:
         return str(ipaddress.ip_address(str(value).strip()))
     except ValueError:
         raise ValueError(f"expected an IP address such as 192.0.2.10, got {value!r}") from None
 
 
-def _headers(value: object) -> dict[str, str]:
+def parse_headers(value: object) -> dict[str, str]:
     """SIP headers as an INVITE would bring them: names that reach flows, bounded values."""
     if not isinstance(value, dict):
         raise ValueError("expected SIP headers: {X-Customer-Id: \"42\", Diversion: ...}")
@@ -135,8 +136,8 @@ def _headers(value: object) -> dict[str, str]:
 
 
 Duration = Annotated[int, BeforeValidator(parse_duration_ms)]
-SourceAddress = Annotated[str, BeforeValidator(_source)]
-SipHeaders = Annotated[dict[str, str], BeforeValidator(_headers)]
+SourceAddress = Annotated[str, BeforeValidator(parse_source)]
+SipHeaders = Annotated[dict[str, str], BeforeValidator(parse_headers)]
 Instant = Annotated[datetime, BeforeValidator(parse_instant)]
 KeyScript = Annotated[list[Press], BeforeValidator(_keys)]
 AgentStateName = Literal["available", "busy", "after-call-work", "offline"]

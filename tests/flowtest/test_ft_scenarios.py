@@ -4,10 +4,13 @@ turn, and call data (SIP headers, source address, dialled number) set by a test.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from click.testing import CliRunner
 from ft_helpers import write_repo
 
+from ccc_dsl.cli import cli
 from ccc_dsl.flowtest.model import load_test_file
 from ccc_dsl.flowtest.runner import run_tests
 
@@ -211,3 +214,18 @@ def test_headers_and_stubs_are_checked_when_loaded(tmp_path: Path) -> None:
     assert any("expected an IP address" in m for m in messages), messages
     assert any("`status` goes with `error: http-status`" in m for m in messages), messages
     assert any("`calls`" in m and "at least 1" in m for m in messages), messages
+
+
+def test_ccc_simulate_takes_headers_and_a_source(tmp_path: Path) -> None:
+    repo = write_repo(tmp_path / "repo", HEADERS)
+    base = ["simulate", "t", str(repo), "--caller", "+8613700000001", "--at",
+            "2026-12-25T10:00+08:00", "--format", "json"]
+    gold = CliRunner().invoke(cli, [*base, "--header", "X-Customer-Tier=gold", "--source",
+                                    "192.0.2.7"])
+    assert gold.exit_code == 0, gold.output
+    data = json.loads(gold.output)
+    assert data["variables"]["tier"] == "gold" and data["variables"]["from_pbx"] == "192.0.2.7"
+    plain = CliRunner().invoke(cli, base)
+    assert json.loads(plain.output)["variables"]["tier"] is None
+    bad = CliRunner().invoke(cli, [*base, "--header", "Via=SIP/2.0/UDP x"])
+    assert bad.exit_code == 2 and "never reaches a flow" in bad.output
