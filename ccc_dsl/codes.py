@@ -355,6 +355,8 @@ _ALL = (
     _code("T717", Stage.FLOWTEST, ERROR, "no such function (in `functions`)"),
     _code("T718", Stage.FLOWTEST, ERROR, "a test has no `caller` or no `at`"),
     _code("T719", Stage.FLOWTEST, ERROR, "two tests with the same name in one file"),
+    _code("T720", Stage.FLOWTEST, ERROR,
+          "a scenario call's `at` not later than the test's start or the call before's"),
     _code("T725", Stage.FLOWTEST, ERROR,
           "a `numbers:` key that is not a phone number or a SIP URI"),
     # deploy

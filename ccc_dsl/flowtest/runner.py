@@ -26,8 +26,8 @@ from ccc_runtime.channel import TransferStatus, Utterance
 from ccc_runtime.clock import FakeClock
 from ccc_runtime.functions import FunctionFailure, InTurn, StubFunctions
 from ccc_runtime.numbers import normalise
-from ccc_runtime.sipuri import SipTarget, parse_sip_target
 from ccc_runtime.simchannel import SimChannel
+from ccc_runtime.sipuri import SipTarget, parse_sip_target
 from ccc_runtime.vm import CallResult, Runtime
 
 from ccc_dsl.commands.common import repo_path
@@ -223,6 +223,7 @@ def prepare(file: SuiteFile, bundle: Bundle) -> tuple[list[Case], list[Diagnosti
             steps = [(merged(setup, c), c.expect, i) for i, c in enumerate(spec.calls)]
         before = len(problems)
         plans = [_plan(file, bundle, index, spec, *step, problems) for step in steps]
+        _check_order(file, index, spec, steps[0][0], problems)
         if len(problems) > before or None in plans:
             continue
         ready = [p for p in plans if p is not None]
@@ -329,6 +330,22 @@ def _plan(file: SuiteFile, bundle: Bundle, index: int, spec: CaseSpec, setup: Ca
                     list(own.events or []), own.history, at, after)
 
 
+def _check_order(file: SuiteFile, index: int, spec: CaseSpec, first: CallSetup,
+                 problems: list[Diagnostic]) -> None:
+    """T720: a scenario call's own `at` must come after the start and every earlier `at`."""
+    latest = first.at
+    for number, call in list(enumerate(spec.calls or []))[1:]:
+        if "at" not in call.model_fields_set or call.at is None:
+            continue
+        if latest is not None and call.at <= latest:
+            problems.append(error(
+                "T720", f"call {number + 1} of `{spec.name}` starts at {call.at.isoformat()}, "
+                f"not after {latest.isoformat()}", file.span(("tests", index, "calls", number,
+                                                              "at")),
+                "the calls run in order on one clock: give a later `at`, or `after: 20h`"))
+        latest = call.at
+
+
 DEFAULT_GAP_MS = 60_000
 """A scenario's next call starts this long after the one before ended (unless it says)."""
 
@@ -377,7 +394,10 @@ async def run_case(bundle: Bundle, case: Case) -> CaseResult:
     log: list[str] = []
     results: list[CallResult] = []
     for number, plan in enumerate(case.plans):
-        if number:
+        if number and plan.at is not None and plan.at < clock.now():
+            mismatches.append(Mismatch(f"{plan.label}: starts at", plan.at.isoformat(),
+                                       f"the call before ended at {clock.now().isoformat()}"))
+        elif number:
             clock.advance(plan.after_ms if plan.at is None
                           else (plan.at - clock.now()) // timedelta(milliseconds=1))
         result, calls, channel = await _place(runtime, clock, plan)

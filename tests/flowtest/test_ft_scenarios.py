@@ -229,3 +229,33 @@ def test_ccc_simulate_takes_headers_and_a_source(tmp_path: Path) -> None:
     assert json.loads(plain.output)["variables"]["tier"] is None
     bad = CliRunner().invoke(cli, [*base, "--header", "Via=SIP/2.0/UDP x"])
     assert bad.exit_code == 2 and "never reaches a flow" in bad.output
+
+
+def test_scenario_calls_run_forward_in_time(tmp_path: Path) -> None:
+    flow = """\
+    flow t "T" {
+      start:
+        play "hello" then hangup
+    }
+    """
+    report = run_tests(write_repo(tmp_path / "repo", flow, {"t.yaml": HEAD + """\
+  - name: back in time
+    calls:
+      - expect: {prompts: [hello]}
+      - at: 2026-12-25T09:00+08:00
+        expect: {prompts: [hello]}
+"""}))
+    (problem,) = report.diagnostics
+    assert problem.code == "T720" and problem.span is not None and problem.span.line == 9
+    assert "call 2 of `back in time` starts at 2026-12-25T09:00:00+08:00" in problem.message
+    # a call placed where the call before is still running is a mismatch of the test
+    report = run_tests(write_repo(tmp_path / "repo2", flow, {"t.yaml": HEAD + """\
+  - name: overlapping
+    calls:
+      - expect: {prompts: [hello]}
+      - at: 2026-12-25T10:00:00.010+08:00
+        expect: {prompts: [hello]}
+"""}))
+    assert report.diagnostics == []
+    (result,) = report.results
+    assert [m.what for m in result.mismatches] == ["call 2: starts at"]
