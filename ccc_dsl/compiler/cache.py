@@ -21,7 +21,8 @@ import contextlib
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from ccc_dsl.cache import (
     read_entry,
     result_key,
     seal,
+    unseal,
     write_atomic,
 )
 from ccc_dsl.compiler.driver import (
@@ -201,7 +203,7 @@ def rebuild_bundle(files: dict[str, bytes], build: Build, root: Path) -> Bundle 
 
 # The incremental build: per flow file, what the last build of this repo and env found.
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 """Bump when what the incremental index holds changes."""
 
 _FILE_LOST = frozenset({"Y101", "Y104", "Y105", "Y106", "Y107", "Y108", "Y112", "Y113"})
@@ -217,6 +219,15 @@ class _FileRecord:
     context: str
     diagnostics: list[Diagnostic]
     flows: dict[str, tuple[FlowSummary, Timing, bytes | None]]
+    line: bytes | None = field(default=None, compare=False)
+    """The index line it was read from: kept as is when the index is written again (encoding
+    2,000 records and their images took longer than compiling the one that changed)."""
+
+    def encoded(self, file: str) -> bytes:
+        """Its index line: `[file, data]` as compact JSON."""
+        if self.line is None:
+            self.line = json.dumps([file, self.data()], separators=(",", ":")).encode("ascii")
+        return self.line
 
     def data(self) -> list[Any]:
         return [self.key, self.context, diagnostics_to_data(self.diagnostics), {
@@ -262,15 +273,26 @@ def _index_path(base: Path, root: Path, env: str | None) -> Path:
 
 
 def _load_index(path: Path) -> dict[str, _FileRecord]:
-    parts = read_entry(path)
-    if parts is None or len(parts) != 2 or parts[0] != INDEX_FORMAT \
-            or not isinstance(parts[1], dict):
+    """The index: its format, then one line per flow file (kept raw, see `_FileRecord.line`)."""
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return {}
+    parts = unseal(blob, lazy=max(blob.count(b"\n") - 2, 0))  # every part but the format
+    if not parts or parts[0] != INDEX_FORMAT:
         return {}
     out = {}
-    for file, data in parts[1].items():
-        record = _record(data)
-        if isinstance(file, str) and record is not None:
-            out[file] = record
+    for line in parts[1:]:
+        try:
+            item = json.loads(line)
+        except (ValueError, RecursionError):
+            return {}
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
+            return {}
+        record = _record(item[1])
+        if record is not None:
+            record.line = line
+            out[item[0]] = record
     return out
 
 
@@ -314,7 +336,7 @@ class Incremental:
         if records != self._old:
             with contextlib.suppress(ValueError):  # what JSON can't hold: simply not kept
                 write_atomic(self._path, seal(INDEX_FORMAT,
-                                              {f: r.data() for f, r in records.items()}))
+                                              *(r.encoded(f) for f, r in records.items())))
 
 
 def incremental_build(loaded: LoadResult, env: str | None,
@@ -343,7 +365,7 @@ def incremental_build(loaded: LoadResult, env: str | None,
         if data is None or len(data) > MAX_FLOW_BYTES:
             return None
         texts[file] = data
-    sources = {file: _relative(file, root) for file in files}
+    sources = _sources(files, root)
     keys = {file: _hash(model_key, sources[file], hashlib.sha256(texts[file]).hexdigest())
             for file in files}
     index_path = _index_path(base, root, env)
@@ -394,6 +416,19 @@ def incremental_build(loaded: LoadResult, env: str | None,
         reused = {file: record for file, record in reused.items() if file not in parsed}
         return _finish(loaded, files, texts, sources, keys, context, reused, parsed,
                        parse_diagnostics, irs, summaries, timings, index_path, old)
+
+
+def _sources(files: Iterable[str], root: Path) -> dict[str, str]:
+    """Each file's path relative to `root` (as `driver._relative` gives it), by slicing off the
+    root where the path starts with it (relpath made absolute paths of both, per file)."""
+    base = str(root)
+    prefix = "" if base == "." else base.rstrip("/") + "/"
+    out = {}
+    for file in files:
+        rest = file[len(prefix):] if file.startswith(prefix) else ""
+        plain = rest and os.path.normpath(rest) == rest and not rest.startswith("..")
+        out[file] = rest if plain else _relative(file, root)
+    return out
 
 
 def _contexts(files: dict[str, Path], keys: dict[str, str], owner: dict[str, str],
