@@ -76,6 +76,7 @@ class SimChannel:
         self._ask = ask
         self._last_prompt = ""
         self._gone = False  # the caller has hung up (noted in the log once)
+        self._holding = False  # the last line of the log says the caller is on hold
 
     # ---- timeline
     def _at(self, press: Press) -> datetime | None:
@@ -129,6 +130,7 @@ class SimChannel:
 
     def _note(self, text: str) -> None:
         self.log.append(f"{_ms(self.clock.now() - self.start) / 1000:8.1f}s  {text}")
+        self._holding = False
 
     # ---- Channel
     @property
@@ -160,7 +162,12 @@ class SimChannel:
     async def hold(self, music: Sequence[Utterance], duration_ms: int,
                    keys: frozenset[str]) -> str | None:
         """Untimed presses wait for a moment when their key means something (e.g. after the
-        offer that introduces it); timed presses happen when they happen."""
+        offer that introduces it); timed presses happen when they happen. The log says when
+        the caller goes on hold (and to what), once per stretch of waiting."""
+        if not self._holding:
+            heard = ", ".join(u.describe() for u in music) or "silence"
+            self._note(f"on hold: {heard}")
+            self._holding = True
         if self._next < len(self._presses):
             press = self._presses[self._next]
             if press.key is not None and (press.at_ms is not None or press.key in keys):

@@ -259,3 +259,36 @@ def test_scenario_calls_run_forward_in_time(tmp_path: Path) -> None:
     assert report.diagnostics == []
     (result,) = report.results
     assert [m.what for m in result.mismatches] == ["call 2: starts at"]
+
+
+def test_hold_music_and_pauses_are_in_the_prompts_and_the_timeline(tmp_path: Path) -> None:
+    flow = """\
+    flow t "T" {
+      start:
+        play "hello" then pause 2s then play "bye"
+        transfer queue "help" timeout 2m music "hello"
+            announce position every 20s prompt say "You are number {{ queue.position }}." {
+          timeout -> hangup
+          busy -> hangup
+        }
+    }
+    """
+    report = run_tests(write_repo(tmp_path / "repo", flow, {"t.yaml": HEAD + """\
+  - name: what the caller heard
+    agents: {ann: busy}
+    events: [{at: 50s, agent: ann, state: available}]
+    expect:
+      agent: ann
+      prompts: [hello, pause 2s, bye, music hello, You are number 1., music hello,
+                You are number 1., music hello]
+  - name: the prompts alone
+    agents: {ann: busy}
+    events: [{at: 50s, agent: ann, state: available}]
+    expect: {prompts: [hello, bye, You are number 1., You are number 1.]}
+"""}))
+    assert report.diagnostics == []
+    assert [(r.passed, [m.describe() for m in r.mismatches]) for r in report.results] == [
+        (True, []), (True, [])]
+    log = report.results[0].log
+    assert sum("on hold: hello [en]" in line for line in log) == 3
+    assert any("pause 2000 ms" in line for line in log)
