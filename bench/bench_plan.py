@@ -159,7 +159,9 @@ def main() -> None:
         warm = [_timed(repo, plan, env) for _ in range(args.runs)]
         refreshed = [_timed(repo, plan[:-1], env) for _ in range(args.runs)]
         os.environ["CCC_CACHE_DIR"] = env["CCC_CACHE_DIR"]
-        phases = in_process(repo, args.profile)
+        os.chdir(repo)  # as the commands ran: the cache key spells the repo's files as found
+        phases = in_process(Path("."), args.profile)
+        os.chdir(tmp)
 
     def line(label: str, values: list[float]) -> str:
         return (f"{label}: median {statistics.median(values):.2f} s (min {min(values):.2f}, "

@@ -35,7 +35,7 @@ from ccc_dsl.deploy.resources import (
     address,
     bundle_docs,
     canonical,
-    line_address,
+    lines_by_address,
     runtime_values,
     sha256,
 )
@@ -321,12 +321,9 @@ def _load(path: Path, root: Path, env: str | None) -> Desired | None:
             and (meta.get("target") is None or isinstance(meta["target"], dict))
             and all(_is_picture(p) for p in pictures.values())):
         return None
-    by_address: dict[str, bytes] = {}
-    for line in lines:
-        addr = line_address(line)
-        if addr is None:
-            return None
-        by_address[addr] = line
+    by_address = lines_by_address(lines)
+    if by_address is None:
+        return None
     return Desired(meta.get("env"), meta.get("target"), meta["digest"], Resources(by_address),
                    meta["immutable"], pictures, _files_of(raw_files, root, env))
 

@@ -411,7 +411,7 @@ def _flows(changes: dict[str, Change], desired: Mapping[str, Resource],
                     callers.setdefault(dep, []).append(addr)
     made = 0
     for addr, change in changes.items():
-        if change.kind != "flow" or change.action in ("delete", "no-op"):
+        if change.action in ("delete", "no-op") or not addr.startswith("flow."):
             continue
         new, old = desired[addr], prior.get(addr)
         change.called_by = sorted(callers.get(addr, []))

@@ -108,16 +108,23 @@ class Resource:
 _ADDRESS_HEAD = b'{"address":"'
 
 
-def line_address(line: bytes) -> str | None:
-    """The address at the start of a canonical line, without decoding the rest; None when the
-    line doesn't start like one (or the address holds an escape: then decode the line)."""
-    if not line.startswith(_ADDRESS_HEAD):
+def lines_by_address(lines: list[bytes]) -> dict[str, bytes] | None:
+    """Canonical lines by the address each starts with, read without decoding the rest; None
+    when any line doesn't look like one (no address first, a line break, an escape in the
+    address, an address twice): the caller then decodes the document whole."""
+    head = len(_ADDRESS_HEAD)
+    try:
+        found = {line[head:line.index(b'"', head)]: line for line in lines
+                 if line.startswith(_ADDRESS_HEAD) and line.endswith(b"}")}
+    except ValueError:  # no closing quote
         return None
-    end = line.find(b'"', len(_ADDRESS_HEAD))
-    raw = line[len(_ADDRESS_HEAD):end] if end > 0 else b"\\"
-    if b"\\" in raw:
+    if len(found) != len(lines) or any(b"\\" in a or b"\n" in line
+                                       for a, line in found.items()):
         return None
-    return raw.decode("utf-8")
+    try:
+        return {a.decode("utf-8"): line for a, line in found.items()}
+    except UnicodeDecodeError:
+        return None
 
 
 class ResourceError(ValueError):

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ccc_dsl import __version__
-from ccc_dsl.deploy.resources import Resource, Resources, line_address
+from ccc_dsl.deploy.resources import Resource, Resources, lines_by_address
 
 FORMAT_VERSION = 1
 MAX_STATE_BYTES = 256 * 1024 * 1024
@@ -73,6 +73,7 @@ class HostRecord:
 
 
 _HEAD_END = b',"resources":['
+_TAIL = b"\n]}\n"
 
 
 @dataclass
@@ -104,7 +105,7 @@ class State:
         head = json.dumps(self._head(), sort_keys=True, separators=(",", ":"),
                           ensure_ascii=False).encode("utf-8")
         lines = [self.resources.line(addr) for addr in sorted(self.resources)]
-        return head[:-1] + _HEAD_END + b"\n" + b",\n".join(lines) + b"\n]}\n"
+        return head[:-1] + _HEAD_END + b"\n" + b",\n".join(lines) + _TAIL
 
     @classmethod
     def from_bytes(cls, data: bytes, where: str) -> State:
@@ -150,30 +151,21 @@ class State:
 def _split_lines(data: bytes) -> tuple[dict[str, Any], Resources] | None:
     """(head, resources as lines) of a document in State.to_bytes's layout; None for any
     other layout (the caller then decodes it whole). A resource line is only decoded when it
-    is read, and then checked (Resources raises ValueError naming it)."""
-    lines = data.split(b"\n")
-    if len(lines) < 3 or not lines[0].endswith(_HEAD_END) or lines[-1] != b"" \
-            or lines[-2] != b"]}":
+    is read, and then checked (Resources raises ResourceError naming it)."""
+    first = data.find(b"\n")
+    if first < 0 or not data.startswith(_HEAD_END, first - len(_HEAD_END)) \
+            or not data.endswith(_TAIL):
         return None
     try:
-        head = json.loads(lines[0][:-len(_HEAD_END)] + b"}")
+        head = json.loads(data[:first - len(_HEAD_END)] + b"}")
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
     if not isinstance(head, dict):
         return None
-    body = lines[1:-2]
-    by_address: dict[str, bytes] = {}
-    for i, line in enumerate(body):
-        if i < len(body) - 1:
-            if not line.endswith(b"},"):
-                return None
-            line = line[:-1]
-        elif not line.endswith(b"}"):
-            return None
-        addr = line_address(line)
-        if addr is None or addr in by_address:
-            return None
-        by_address[addr] = line
+    body = data[first + 1:len(data) - len(_TAIL)]
+    by_address = lines_by_address(body.split(b",\n")) if body else {}
+    if by_address is None:
+        return None
     return head, Resources(by_address)
 
 

@@ -31,6 +31,16 @@ def normalise(text: str, root: Path) -> str:
     return _HEX.sub("<digest>", text)
 
 
+def resource_count(repo: Path, env: str = "staging") -> int:
+    """How many resources the repo's desired state holds (the examples grow with the
+    language; tests say "all of them", not a number that goes stale)."""
+    from ccc_dsl.deploy.desired import Desired, build_desired
+
+    desired = build_desired(repo, env)
+    assert isinstance(desired, Desired), desired
+    return len(desired.resources)
+
+
 def edit(path: Path, old: str, new: str, count: int = 1) -> None:
     """Replace `old` by `new` in a file (exactly `count` times; -1: every one, at least one)."""
     text = path.read_text(encoding="utf-8")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from ccc_runtime.rundir import RuntimeDir
-from deploy_helpers import EXAMPLES, RUNTIME, ccc, edit
+from deploy_helpers import EXAMPLES, RUNTIME, ccc, edit, resource_count
 from repos import copy_examples
 
 from ccc_dsl.deploy.desired import bytecode_hash
@@ -39,10 +39,11 @@ def test_plan_apply_converges(tmp_path: Path, env: str) -> None:
     repo = copy_examples(tmp_path / "repo")
     first = ccc("plan", str(repo), "--env", env, "--detailed-exitcode")
     assert first.exit_code == 2, first.output
-    assert "Plan: 60 to add, 0 to change, 0 to destroy." in first.output
+    count = resource_count(repo, env)
+    assert f"Plan: {count} to add, 0 to change, 0 to destroy." in first.output
     applied = ccc("apply", str(repo), "--env", env, "--auto-approve")
     assert applied.exit_code == 0, applied.output
-    assert "Apply complete: 60 added" in applied.output
+    assert f"Apply complete: {count} added" in applied.output
     rundir = RuntimeDir(repo / RUNTIME)
     digest = rundir.current()
     assert digest is not None and rundir.has(digest)
@@ -109,7 +110,7 @@ def test_destroy_removes_current_and_forgets_resources(tmp_path: Path) -> None:
     assert ccc("apply", str(repo), "--auto-approve").exit_code == 0
     done = ccc("destroy", str(repo), "--auto-approve")
     assert done.exit_code == 0, done.output
-    assert "60 destroyed" in done.output
+    assert f"{resource_count(repo)} destroyed" in done.output
     assert RuntimeDir(repo / RUNTIME).current() is None
     state = LocalBackend(repo / ".ccc/state/staging.json").load()
     assert state is not None and state.resources == {} and state.serial == 2
@@ -124,7 +125,7 @@ def test_state_commands(tmp_path: Path) -> None:
     assert ccc("apply", str(repo), "--auto-approve").exit_code == 0
     listed = ccc("state", "list", str(repo))
     assert listed.exit_code == 0 and "skill_group.sales\n" in listed.output
-    assert len(listed.output.splitlines()) == 60
+    assert len(listed.output.splitlines()) == resource_count(repo)
     shown = ccc("state", "show", "trunk.acme-gateway", str(repo))
     assert shown.exit_code == 0
     doc = json.loads(shown.output)

@@ -125,8 +125,8 @@ def test_plan_renderings(case: str, applied: Path, tmp_path: Path,
     doc["created"] = "<time>"
     noop = [c for c in doc["resource_changes"] if c["action"] == "no-op"]
     assert len(noop) == len(plan.changes) - sum(c.action != "no-op" for c in plan.changes)
+    # no-ops are left out of this snapshot (their number grows with the examples)
     doc["resource_changes"] = [c for c in doc["resource_changes"] if c["action"] != "no-op"]
-    doc["no-op (left out of this snapshot)"] = len(noop)
     assert normalise(render_text(plan), repo) == snapshot
     assert normalise(render_markdown(plan), repo) == snapshot
     assert normalise(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from ccc_runtime.rundir import RuntimeDir
-from deploy_helpers import RUNTIME, ccc, edit
+from deploy_helpers import RUNTIME, ccc, edit, resource_count
 from repos import copy_examples
 
 from ccc_dsl.deploy.state import LocalBackend, LockError, State, StateError
@@ -88,7 +88,7 @@ def test_detailed_exitcode_and_formats(tmp_path: Path) -> None:
     result = ccc("plan", str(repo), "--format", "json", "--detailed-exitcode")
     assert result.exit_code == 2
     doc = json.loads(result.output)
-    assert doc["format_version"] == 1 and doc["summary"]["add"] == 60
+    assert doc["format_version"] == 1 and doc["summary"]["add"] == resource_count(repo)
     markdown = ccc("plan", str(repo), "--format", "markdown")
     assert markdown.output.startswith("### Plan to apply `staging`")
     no_refresh = ccc("plan", str(repo), "--refresh=false")
