@@ -332,6 +332,9 @@ _ALL = (
     _code("A624", Stage.ANALYSIS, INFO,
           "a menu that repeats until the caller acts or hangs up (`retries forever`): time "
           "to agent counts from the caller's answer, a silent caller stays there"),
+    _code("A626", Stage.ANALYSIS, WARNING,
+          "a field of the result of a `reply: text` function (`result.name`: the reply is one "
+          "string, so always null)"),
     _code("A625", Stage.ANALYSIS, WARNING,
           "a SIP header read as call data that never reaches a flow (`call.headers.contact`: "
           "only X- headers and a few others pass)"),

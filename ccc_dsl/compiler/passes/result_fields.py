@@ -1,5 +1,6 @@
 """A615: a flow reads a field of a function's result that the function doesn't declare in its
-manifest `returns:` list (`result.balanse`): a typo that would read null at call time.
+manifest `returns:` list (`result.balanse`): a typo that would read null at call time. A626: a
+field of the result of a `reply: text` function, which is one string and has no fields.
 
 Checked only where the answer is certain: the result variable is written by function calls
 alone in this flow, and every one of those functions declares `returns:`. Checked on
@@ -25,18 +26,23 @@ def undeclared_result_fields(ir: FlowIR, program: Program) -> list[Diagnostic]:
     if not calls:
         return []
     declared: dict[str, dict[str, str]] = {}  # result root -> field -> the function declaring it
+    texts: dict[str, str] = {}  # result root -> the text function writing it
     unknown: set[str] = set()  # roots written by something whose fields we don't know
     for attrs in calls:
         name, result_var = attrs.operand("function"), attrs.operand("result_var")
         root, _, rest = str(result_var).partition(".")
         function = model.functions.get(str(name))
+        if function is not None and function.reply == "text" and not rest:
+            texts.setdefault(root, function.name)
+            continue
         if function is None or not function.returns or rest:
             unknown.add(root)
             continue
         fields = declared.setdefault(root, {})
         for field in function.returns:
             fields.setdefault(field, function.name)
-    if not declared.keys() - unknown:
+    unknown |= declared.keys() & texts.keys()  # text from one call, JSON from another
+    if not (declared.keys() | texts.keys()) - unknown:
         return []
     successors = ir.successors()
     for node, attrs in nodes.items():
@@ -48,6 +54,12 @@ def undeclared_result_fields(ir: FlowIR, program: Program) -> list[Diagnostic]:
     for attrs in nodes.values():
         for path, span in attrs.reads:
             root, dot, rest = path.partition(".")
+            if dot and root in texts and root not in unknown:
+                out.append(diagnostic(
+                    "A626", f"`{path}`: `{texts[root]}` replies with text (`reply: text`), "
+                    "which has no fields, so this reads null", span,
+                    f"the text itself is `{root}`"))
+                continue
             known = declared.get(root)
             if not dot or known is None or root in unknown:
                 continue
