@@ -544,18 +544,16 @@ class _Lowering:
              DEFAULT_ANNOUNCEMENTS[a.kind.value] if a.prompt is None else lower_audio(a.prompt)]
             for a in stmt.announcements]
         script_offers = [i for i in stmt.script if isinstance(i, ast.Offer)]
-        plays = [i for i in stmt.script if isinstance(i, ast.QueuePlay)]
+        plays = [i for i in stmt.script if not isinstance(i, ast.Offer)]
         offers: list[Const] = [[o.kind.value, o.after_ms, o.key, _opt_audio(o.prompt)]
                                for o in (*stmt.offers, *script_offers)]
-        script: list[Const] = [
-            [p.start_ms, p.every_ms or 0,
-             lower_audio(p.audio) if p.audio is not None else DEFAULT_ANNOUNCEMENTS[str(p.say)]]
-            for p in plays]
+        script: list[Const] = [[p.start_ms, p.every_ms or 0, _script_action(p)] for p in plays]
         keys: list[Const] = [ex.name for ex in stmt.exits if ex.is_key]
         priority: Const = (["const", 0] if stmt.priority is None
                            else lower_expr(stmt.priority))
         audios = (stmt.hold, *(a.prompt for a in stmt.announcements),
-                  *(o.prompt for o in (*stmt.offers, *script_offers)), *(p.audio for p in plays))
+                  *(o.prompt for o in (*stmt.offers, *script_offers)),
+                  *(p.audio for p in plays if isinstance(p, ast.QueuePlay)))
         reads = expr_reads(stmt.priority)
         if not isinstance(stmt.group, ast.Ref):
             reads = itertools.chain(reads, expr_reads(stmt.group))
@@ -591,6 +589,15 @@ _STATEMENTS: dict[type, Callable[[_Lowering, Any, Target, int | None], Target]] 
     ast.Pause: _Lowering.pause,
 }
 """Statement type -> its lowering (a dict lookup instead of a chain of isinstance)."""
+
+
+def _script_action(entry: ast.QueuePlay | ast.QueueCheck) -> Const:
+    """What a script entry does in the bytecode: a prompt to play, or `"staffing"` (check)."""
+    if isinstance(entry, ast.QueueCheck):
+        return "staffing"
+    if entry.audio is not None:
+        return lower_audio(entry.audio)
+    return DEFAULT_ANNOUNCEMENTS[str(entry.say)]
 
 
 def _written(stmt: Any) -> tuple[str, ...]:

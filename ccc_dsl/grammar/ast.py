@@ -554,7 +554,18 @@ class QueuePlay(Node):
     span: Span = field(compare=False)
 
 
-ScriptItem = QueuePlay | Offer
+@dataclass(frozen=True, slots=True)
+class QueueCheck(Node):
+    """`at D check staffing` / `every D check staffing` in an in-queue script: when nobody of
+    the group is logged in at that second, the call leaves the queue by its `busy` exit (what a
+    queue with `when_empty wait` uses to give up on an empty group)."""
+
+    start_ms: int
+    every_ms: int | None
+    span: Span = field(compare=False)
+
+
+ScriptItem = QueuePlay | QueueCheck | Offer
 """An entry of an in-queue script, in the order written."""
 
 

@@ -389,6 +389,8 @@ def _script_item(item: ast.ScriptItem) -> str:
         when = f"every {format_duration(item.every_ms)}"
         if item.start_ms != item.every_ms:
             when += f" from {_at(item.start_ms)}"
+    if isinstance(item, ast.QueueCheck):
+        return f"{when} check staffing"
     if item.audio is None:
         return f"{when} say {item.say}"
     if (len(item.audio.items) == 1 and isinstance(item.audio.items[0], ast.Tts)

@@ -52,6 +52,7 @@ DURATION_LIMITS: Final[dict[str, tuple[int, int]]] = {
 }
 MAX_RETRIES: Final = 10
 _INT_MAX: Final = 2**63 - 1
+_INT_DIGITS: Final = len(str(_INT_MAX))
 MAX_EXPR_DEPTH: Final = MAX_CONST_DEPTH - 2
 """Deepest bytecode tree of an expression (P109 beyond): the constant pool nests at most
 MAX_CONST_DEPTH lists, and a function argument's expression sits two below its operand."""
@@ -61,8 +62,10 @@ MAX_CONST_DEPTH lists, and a function argument's expression sits two below its o
 def int_literal(text: str) -> int:
     """The value of a run of digits, or _INT_MAX + 1 for any that long: each caller reports a
     value out of its range, and Python refuses to convert over 4,300 digits at all."""
+    if len(text) < _INT_DIGITS:  # below 2**63 however it is written: most of them
+        return int(text)
     digits = text.lstrip("0") or "0"
-    return int(digits) if len(digits) <= len(str(_INT_MAX)) else _INT_MAX + 1
+    return int(digits) if len(digits) <= _INT_DIGITS else _INT_MAX + 1
 
 
 def shown_number(text: str) -> str:
@@ -140,6 +143,7 @@ class new:
     Module = staticmethod(fast_constructor(ast.Module))
     Offer = staticmethod(fast_constructor(ast.Offer))
     QueuePlay = staticmethod(fast_constructor(ast.QueuePlay))
+    QueueCheck = staticmethod(fast_constructor(ast.QueueCheck))
     Pause = staticmethod(fast_constructor(ast.Pause))
     Play = staticmethod(fast_constructor(ast.Play))
     Record = staticmethod(fast_constructor(ast.Record))
@@ -213,6 +217,7 @@ class AstBuilder(Transformer[Token, Any]):
         self.diagnostics: list[Diagnostic] = []
         self._reprompts: list[ast.Reprompt] = []  # built since the last step
         self._meant: set[int] = set()  # ids of those directly in an exit of a menu, collect...
+        self._exit_names: dict[str, str] = {}  # terminal of a fixed exit -> its name
         self._depth: dict[int, tuple[int, int, ast.Expr]] = {}
         """id of an expression node -> its depth and its bytecode tree's (leaves, absent, are
         1) and the node itself, kept so that its id is not reused during the parse."""
@@ -423,7 +428,7 @@ class AstBuilder(Transformer[Token, Any]):
         return tuple(stmts)
 
     def _goto(self, name: Token) -> ast.Goto:
-        span = _tok_span(self.file, name)
+        span = new_span(self.file, name.line, name.column, name.end_line, name.end_column)
         if name.value == "then":  # `play "x" then then hangup`: not a jump to a label `then`
             self._error("P105", "`then` twice: one `then` joins two actions", span,
                         "remove one `then`")
@@ -436,7 +441,7 @@ class AstBuilder(Transformer[Token, Any]):
         return target
 
     def exits(self, children: list[Any]) -> _Exits:
-        file = self.file
+        file, names = self.file, self._exit_names
         exits: list[ast.Exit] = []
         seen: dict[str, ast.Exit] = {}
         for i in range(0, len(children) - 1, 2):
@@ -445,10 +450,15 @@ class AstBuilder(Transformer[Token, Any]):
             if type(body) is Token:
                 body = (self._goto(body),)
             end = body[-1].span
-            ex = new.Exit(name_tok.value[:-2].rstrip(), body, new_span(
+            name = names.get(name_tok.type)
+            if name is None:
+                name = name_tok.value[:-2].rstrip()
+                if name_tok.type != "EX_KEY":  # a fixed exit's terminal always names it alike
+                    names[name_tok.type] = name
+            ex = new.Exit(name, body, new_span(
                 file, name_tok.line, name_tok.column, end.end_line, end.end_column))
             exits.append(ex)
-            if ex.name in seen:
+            if name in seen:
                 what = f"key `{ex.name}`" if ex.is_key else f"exit `{ex.name}`"
                 self._error("P202", f"{what} is handled twice", ex.span,
                             f"the first is at line {seen[ex.name].span.line}")
@@ -490,13 +500,15 @@ class AstBuilder(Transformer[Token, Any]):
                         self._span(kw, name))
 
     def hangup(self, children: list[Any]) -> ast.Hangup:
-        return new.Hangup(_tok_span(self.file, children[0]))
+        kw = children[0]
+        return new.Hangup(new_span(self.file, kw.line, kw.column, kw.end_line, kw.end_column))
 
     def return_stmt(self, children: list[Any]) -> ast.Return:
         return new.Return(_tok_span(self.file, children[0]))
 
     def reprompt(self, children: list[Any]) -> ast.Reprompt:
-        node = new.Reprompt(_tok_span(self.file, children[0]))
+        kw = children[0]
+        node = new.Reprompt(new_span(self.file, kw.line, kw.column, kw.end_line, kw.end_column))
         self._reprompts.append(node)
         return node
 
@@ -676,7 +688,7 @@ class AstBuilder(Transformer[Token, Any]):
                             ex.span, "add e.g. `capacity 20` to the queue")
         timeout = opts["timeout"].value if "timeout" in opts else ast.DEFAULT_QUEUE_TIMEOUT_MS
         for item in script:
-            start = item.start_ms if isinstance(item, ast.QueuePlay) else item.after_ms
+            start = item.after_ms if isinstance(item, ast.Offer) else item.start_ms
             if start >= timeout:
                 self._error("P227", f"this never happens: it is at {_fmt_ms(start)} of the "
                             f"wait, and the queue times out after {_fmt_ms(timeout)}",
@@ -835,16 +847,20 @@ class AstBuilder(Transformer[Token, Any]):
         return self._opt("when_empty", str(c[1]), c)
 
     def opt_waiting(self, c: list[Any]) -> _Opt:
-        items = tuple(i for i in c[2:-1] if isinstance(i, ast.QueuePlay | ast.Offer))
+        items = tuple(i for i in c[2:-1] if isinstance(i, ast.QueuePlay | ast.QueueCheck
+                                                      | ast.Offer))
         if len(items) > MAX_SCRIPT_ITEMS:
             self._error("P225", f"the queue script lists {len(items)} entries (limit "
                         f"{MAX_SCRIPT_ITEMS})", self._span(c[0], c[-1]), "keep the few that matter")
         return self._opt("waiting", items, c)
 
-    def _queue_play(self, c: list[Any], start_ms: int, every_ms: int | None) -> ast.QueuePlay:
-        """The play of `at`/`every` entry children ending in `play AUDIO`, `say TTS` or
-        `say position|wait`."""
+    def _queue_play(self, c: list[Any], start_ms: int, every_ms: int | None
+                    ) -> ast.QueuePlay | ast.QueueCheck:
+        """The entry of `at`/`every` children ending in `play AUDIO`, `say TTS`,
+        `say position|wait` or `check staffing`."""
         last = c[-1]
+        if isinstance(last, Token) and last.type == "STAFFING":
+            return new.QueueCheck(start_ms, every_ms, self._span(c[0], last))
         if isinstance(last, ast.Audio):
             return new.QueuePlay(start_ms, every_ms, last, None, self._span(c[0], last))
         if isinstance(last, ast.Tts):
@@ -853,10 +869,10 @@ class AstBuilder(Transformer[Token, Any]):
         return new.QueuePlay(start_ms, every_ms, None, ast.AnnounceKind(str(last)),
                              self._span(c[0], last))
 
-    def script_at(self, c: list[Any]) -> ast.QueuePlay:
+    def script_at(self, c: list[Any]) -> ast.QueuePlay | ast.QueueCheck:
         return self._queue_play(c, self._duration(c[1], "at"), None)
 
-    def script_every(self, c: list[Any]) -> ast.QueuePlay:
+    def script_every(self, c: list[Any]) -> ast.QueuePlay | ast.QueueCheck:
         every = self._duration(c[1], "every")
         start = self._duration(c[3], "at") if c[3] is not None else every
         return self._queue_play(c, start, every)
@@ -997,7 +1013,7 @@ class AstBuilder(Transformer[Token, Any]):
     def tts(self, children: list[Any]) -> ast.Tts:
         if len(children) == 1:
             tok: Token = children[0]
-            span = _tok_span(self.file, tok)
+            span = new_span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
             return new.Tts((self._template(None, tok, span),), span)
         texts = tuple(c for c in children if isinstance(c, ast.TtsText))
         seen: set[str | None] = set()
@@ -1012,7 +1028,7 @@ class AstBuilder(Transformer[Token, Any]):
         return self._template(str(lang), text, self._span(lang, text))
 
     def _template(self, lang: str | None, tok: Token, span: Span) -> ast.TtsText:
-        template = unquote(tok)
+        template = unquote(tok.value)
         if "{" in template:
             problem = template_error(template)
             if problem is not None:

@@ -86,7 +86,7 @@ class Kind(IntEnum):
     OFFERS = 11  # list of [kind "voicemail"|"callback", after_ms, key, OPT_PROMPT]
     KEY_PATTERNS = 12  # list of unique menu keys, literal or patterns (patterns.parse_key)
     BOOL = 13  # true or false
-    SCRIPT = 14  # in-queue plays: list of [start_ms, every_ms (0: once), PROMPT]
+    SCRIPT = 14  # in-queue script: list of [start_ms, every_ms (0: once), PROMPT | "staffing"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,13 +417,14 @@ def _check_operand(kind: Kind, value: Const, where: str) -> None:
     elif kind is Kind.BOOL:
         ok = isinstance(value, bool)
     elif kind is Kind.SCRIPT:
-        _check_list_of(value, where, "[start_ms, every_ms, prompt] plays",
+        _check_list_of(value, where, "[start_ms, every_ms, prompt or \"staffing\"] entries",
                        lambda a: len(a) == 3 and _is_ms(a[0]) and _is_ms(a[1]))
         assert isinstance(value, list)
         ok = len(value) <= MAX_SCRIPT_ITEMS
         for item in value:
             assert isinstance(item, list)
-            _check_operand(Kind.PROMPT, item[2], where)
+            if item[2] != "staffing":
+                _check_operand(Kind.PROMPT, item[2], where)
     elif kind is Kind.ARGS:
         _check_list_of(value, where, "[name, expression] pairs",
                        lambda p: len(p) == 2 and isinstance(p[0], str) and bool(p[0]))

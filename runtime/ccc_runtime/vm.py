@@ -752,12 +752,19 @@ async def _queue_wait(vm: Interpreter, node: Node) -> int | None:
                 next_announce[i] += every
                 _queue_vars(vm, group)
                 key = await vm.play(prompt)
-        for i, (_, every, prompt) in enumerate(script):
+        for i, (_, every, action) in enumerate(script):
             due = next_play[i]
             if due is not None and elapsed >= due and key is None:
                 next_play[i] = _next_due(due, int(every), elapsed)
+                if action == "staffing":  # `check staffing`: give up on an empty group
+                    if acd.staffing(group) is Staffing.NONE:
+                        acd.leave(vm.call_id)
+                        vm.queue_wait_ms = elapsed
+                        vm._inputs["check"] = "nobody logged in"
+                        return _queue_refused(vm, node, "busy")
+                    continue
                 _queue_vars(vm, group)
-                key = await vm.play(prompt)
+                key = await vm.play(action)
         for j, (_, after, _, prompt) in enumerate(offers):
             if not offered[j] and elapsed >= after and key is None:
                 offered[j] = True

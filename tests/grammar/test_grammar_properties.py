@@ -129,6 +129,7 @@ def statements(body: st.SearchStrategy[ast.Block]) -> st.SearchStrategy[ast.Stmt
             st.lists(st.one_of(
                 st.builds(_queue_play, durations, st.none() | durations, optional_audio,
                           st.sampled_from(ast.AnnounceKind)),
+                st.builds(ast.QueueCheck, durations, st.none() | durations, st.just(S)),
                 st.builds(ast.Offer, st.sampled_from(ast.OfferKind), durations,
                           st.sampled_from(["1", "*", "#"]), optional_audio, st.just(S))),
                 max_size=3).map(tuple),

@@ -171,3 +171,19 @@ def test_the_script_plays_at_its_seconds_with_queue_data() -> None:
     # at 0s, then 10s, 30s, 50s (every 20s from 10s), and all-busy once at 45s
     assert heard == ["say:Welcome, you are 1.", "queue-position", "queue-position",
                      "callback-offer", "queue-position"]
+
+
+def test_a_staffing_check_leaves_the_queue_when_nobody_is_logged_in() -> None:
+    """`every 30s from 30s check staffing`: dave logs off at 40 s, so the check at 60 s takes
+    the call out by `busy`; the same queue without the check waits until the timeout."""
+    def logs_off(runtime: Any, clock: Any) -> None:
+        runtime.acd.set_state("dave", AgentState.BUSY)
+        clock.call_later(40_000, lambda: runtime.acd.set_state("dave", AgentState.OFFLINE))
+
+    checked = queue(when_empty="wait", script=[[30_000, 30_000, "staffing"]], timeout=120_000)
+    result, *_ = run_call(make_bundle({"main": checked}), setup=logs_off)
+    assert result.variables["q"] == "busy"
+    assert 60_000 <= result.queue_wait_ms < 61_000
+    unchecked, *_ = run_call(make_bundle({"main": queue(when_empty="wait", timeout=120_000)}),
+                             setup=logs_off)
+    assert unchecked.variables["q"] == "timeout"
