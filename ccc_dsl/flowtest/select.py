@@ -155,13 +155,14 @@ def recording(run: Run, changed: bool) -> Execute:
                                       if k not in skipped])
         report.unchanged = len(skipped)
         traces: list[Trace] = [*(r.result for r in report.results),
-                                 *(old[key] for key in sorted(skipped))]
+                               *(old[key] for key in sorted(skipped))]
         report.coverage = measure(bundle.flows, traces, root)
         if path is None:
             return
         record = {key: old[key] for key in skipped}
         record.update((case_key(r.case), _recording(r, images)) for r in report.results)
-        kept = {**{k: v for k, v in old.items() if k not in keys}, **record}
+        chosen = set(keys)
+        kept = {**{k: v for k, v in old.items() if k not in chosen}, **record}
         if kept != old:
             write_atomic(path, seal(RECORD_FORMAT, context,
                                     {k: v.data() for k, v in sorted(kept.items())}))
