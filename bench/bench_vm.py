@@ -56,7 +56,8 @@ def build_main() -> bytes:
     closed = n(Op.PLAY, [p("closed")])
     holiday = n(Op.PLAY, [p("holiday")])
     menu = n(Op.MENU, [p("main-greeting", barge_in=True), 5000, 1500, 2, 2, ["1", "2", "0",
-                                                                              "99"]])
+                                                                              "99"],
+                       False, False, False])
     invalid = n(Op.PLAY, [p("invalid-key")])
     collect = n(Op.COLLECT, ["account", p("enter-account", barge_in=True), 6, 12, "#", 5000,
                              3000, r"\d+", 2, 2])
@@ -71,7 +72,7 @@ def build_main() -> bytes:
                                         ["const", ["+8613700000009"]]], ["const", 10],
                                   ["const", 0]]])
     queue = n(Op.QUEUE, ["billing", ["var", "priority"], 60_000, "familiar", p("hold-music"),
-                         [], [], []])
+                         [], [], [], 0, "busy", [], ["const", None]])
     survey = n(Op.SURVEY, [p("survey-question", barge_in=True), 1, 5, "survey.score", 5000,
                            1, 1, p("survey-thanks")])
     bye = n(Op.PLAY, [p("bye")])
