@@ -74,6 +74,7 @@ class LocalTarget:
             say(HOST, f"switching current to {digest[:12]}")
             self.rundir.activate(digest)
         except (OSError, ValueError, BundleError) as exc:
+            say(HOST, f"failed: {_one_line(exc)}")
             return [HostResult(HOST, self.rundir.current() or running, _one_line(exc))]
         if notify_serve(self.rundir.path):
             say(HOST, "asked ccc serve to reload")
@@ -85,6 +86,7 @@ class LocalTarget:
             pruned = ()
         if pruned:
             say(HOST, f"pruned {len(pruned)} old bundle(s)")
+        say(HOST, f"done: runs {digest[:12]}")
         return [HostResult(HOST, digest, uploaded=uploaded, pruned=pruned)]
 
     async def destroy(self, progress: Progress | None = None) -> list[HostResult]:
@@ -93,8 +95,10 @@ class LocalTarget:
             say(HOST, f"removing current in {self.rundir.path}")
             self.rundir.deactivate()
         except OSError as exc:
+            say(HOST, f"failed: {_one_line(exc)}")
             return [HostResult(HOST, self.rundir.current(), _one_line(exc))]
         notify_serve(self.rundir.path)
+        say(HOST, "done: runs nothing")
         return [HostResult(HOST, None)]
 
 
