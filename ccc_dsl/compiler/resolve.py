@@ -4,7 +4,8 @@ Each `ast.Ref` is looked up in its kind's namespace; a miss is an R5xx error at 
 did-you-mean hint. Also checked here: flow names unique across files (R512), flow bindings that
 name a flow no `.ivr` file defines (R509, at the binding in the manifest), and outside numbers
 of `transfer number` (valid E.164, R510; allowed by the instance's outbound policy, R511),
-and literal call languages (R514).
+and literal call languages (R514). The compile-time type checks of expressions (A616-A618,
+passes/expressions.py) run here too: they need the AST, per file, like the rest.
 Names are checked against `Model.declared`, so a resource that failed validation isn't also
 reported as missing.
 """

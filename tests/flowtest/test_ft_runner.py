@@ -109,7 +109,7 @@ def test_faults_fail_a_test_unless_expected_and_reach_the_error_handler(tmp_path
     flow t "T" {
       start:
         call function "lookup" with { a: 1 } timeout 1s {
-          ok -> say "Hi {{ result.name }}" then hangup
+          ok -> say "Hi {{ result.name + 1 }}" then hangup
           error -> hangup
         }
     }
