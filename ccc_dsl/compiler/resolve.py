@@ -16,8 +16,8 @@ from collections.abc import Collection, Iterator
 
 from ccc_runtime.numbers import normalise
 
-from ccc_dsl.compiler.passes.expressions import expression_types
 from ccc_dsl.compiler.destinations import check_transfer
+from ccc_dsl.compiler.passes.expressions import expression_types
 from ccc_dsl.diagnostics import Diagnostic, error, warning
 from ccc_dsl.grammar import ast
 from ccc_dsl.manifest.model import Model

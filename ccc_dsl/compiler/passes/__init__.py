@@ -31,8 +31,8 @@ from ccc_dsl.diagnostics import Diagnostic
 __all__ = [
     "ANALYSES", "OPTIMIZATIONS", "Analysis", "Optimization", "analyse", "dead_ends",
     "drop_unreachable", "loops", "merge_plays", "optimize", "queue_exits", "read_before_set",
-    "recursion", "shadowed_keys", "time_to_agent", "tts_text", "undeclared_result_fields",
-    "unchecked_destinations", "unknown_call_data", "unreachable",
+    "recursion", "shadowed_keys", "time_to_agent", "tts_text", "unchecked_destinations",
+    "undeclared_result_fields", "unknown_call_data", "unreachable",
 ]
 
 Analysis = Callable[[FlowIR, Program], list[Diagnostic]]
