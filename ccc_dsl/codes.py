@@ -329,9 +329,6 @@ _ALL = (
           "two menu keys that match exactly the same inputs (`N` and `[2-9]`)"),
     _code("A623", Stage.ANALYSIS, WARNING,
           "a menu key never taken: more specific keys take every input it matches"),
-    _code("A624", Stage.ANALYSIS, INFO,
-          "a menu that repeats until the caller acts or hangs up (`retries forever`): time "
-          "to agent counts from the caller's answer, a silent caller stays there"),
     _code("A626", Stage.ANALYSIS, WARNING,
           "a field of the result of a `reply: text` function (`result.name`: the reply is one "
           "string, so always null)"),

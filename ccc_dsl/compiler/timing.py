@@ -13,8 +13,9 @@ per other character (about 160 words a minute), one second per `{{ placeholder }
 language variant counts. Key presses: the presses of each
 menu key on the path (`1XX` is three; digits typed into `collect` are data, not navigation, and
 don't count). A menu with `retries forever` repeats until the caller acts: its repeats are
-mistakes like any no-input, so the figures hold for a caller who answers; the time-to-agent
-pass notes such a menu (A624), since a silent caller never reaches anyone.
+mistakes like any no-input, so the figures hold for a caller who answers, and the timing says
+where such a menu is (`repeats`; `ccc compile` and build.json show it), since a silent caller
+never reaches anyone there.
 """
 
 from __future__ import annotations
@@ -46,10 +47,17 @@ class Timing:
     """Where the worst-case (in seconds) path reaches a person."""
     return_seconds: float | None = None
     return_keys: int | None = None
+    repeats: Span | None = None
+    """A menu the call can reach (here or in a sub-flow) that repeats until the caller acts
+    (`retries forever`): the figures hold for a caller who answers; a silent one stays there."""
 
     def as_json(self) -> dict[str, Any]:
-        return {"seconds": None if self.seconds is None else round(self.seconds, 1),
-                "key_presses": self.key_presses}
+        """The figures for build.json; `until_caller_acts` only for a flow with such a menu."""
+        out: dict[str, Any] = {"seconds": None if self.seconds is None
+                               else round(self.seconds, 1), "key_presses": self.key_presses}
+        if self.repeats is not None:  # no place: build.json holds no paths of this machine
+            out["until_caller_acts"] = True
+        return out
 
 
 def _tts_seconds(program: Program, text: str) -> float:
@@ -145,6 +153,22 @@ def _forward_edges(ir: FlowIR) -> tuple[dict[int, list[tuple[int, str]]], list[i
     return forward, order
 
 
+def _repeats(program: Program, ir: FlowIR, reached: list[int]) -> Span | None:
+    """The first menu with a `forever` counter that a call reaches (in source order), in this
+    flow or a sub-flow it calls."""
+    found: list[Span] = []
+    for node in reached:
+        attrs = ir.nodes[node]
+        if attrs.op is Op.MENU and (attrs.operand("noinput_forever") is True
+                                    or attrs.operand("nomatch_forever") is True):
+            found.append(attrs.span)
+        elif attrs.op is Op.CALL_FLOW:
+            sub = flow_timing(program, str(attrs.operand("flow"))).repeats
+            if sub is not None:
+                found.append(sub)
+    return min(found, key=lambda sp: (sp.file, sp.line, sp.column)) if found else None
+
+
 def _presses(exit_name: str) -> int:
     """Key presses a menu exit stands for: a key's length (`1XX` is three), 0 for the other
     exits."""
@@ -213,6 +237,6 @@ def _flow_timing(program: Program, name: str) -> Timing:
                 ret_k = max(ret_k if ret_k is not None else 0, add_k + r_k)
         best[node] = (secs, span, keys, ret_s, ret_k)
     s, span, k, r_s, r_k = best[ir.entry]
-    result = Timing(s, k, span, r_s, r_k)
+    result = Timing(s, k, span, r_s, r_k, _repeats(program, ir, order))
     program.memo[key] = result
     return result

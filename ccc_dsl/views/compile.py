@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
 from ccc_dsl.diagnostics import Diagnostic
@@ -25,6 +25,9 @@ def render_text(built: BundleBuild, diagnostics: Sequence[Diagnostic], target: P
             t = flow.timing
             agent = ("no person" if t.seconds is None
                      else f"{t.seconds:.0f} s, {t.key_presses} key(s) to a person")
+            if t.repeats is not None:  # `retries forever`: the figures assume an answer
+                where = f"{PurePath(t.repeats.file).name}:{t.repeats.line}"
+                agent += f"; repeats until the caller acts ({where})"
             lines.append(f"{name:<24} {flow.sha256[:12]}  {agent}")
         lines.append(f"compiled {len(build.flows)} flow(s) into {target} "
                      f"(bundle {built.digest[:12]}, {len(built.files)} files)")

@@ -47,7 +47,7 @@ ANALYSES: tuple[Analysis, ...] = (
     queue_exits,       # A608
     recursion,         # A609
     tts_text,          # A610, A611
-    time_to_agent,     # A612, A613, A624
+    time_to_agent,     # A612, A613
     unknown_call_data,  # A614
     undeclared_result_fields,  # A615
     unchecked_destinations,  # A619

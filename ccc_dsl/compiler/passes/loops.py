@@ -6,7 +6,7 @@ made of `auto` edges alone repeats without any bound:
 - A605 when it goes through an input's `exhausted` exit: the counters reset, so the input
   never gives up (an input without a retry limit). A menu meant to repeat until the caller acts
   says so with `retries forever`: its repeats are `counted` edges, so it is no loop here, and
-  the time-to-agent pass notes it (A624);
+  the time-to-agent figures say where it is (timing.py, `Timing.repeats`);
 - A603 when nothing in it waits for the caller at all (it spins: prompts, gotos, lookups);
 - A604 otherwise: it waits (a queue times out, a transfer fails) and tries again, forever.
 A sub-flow call counts as caller input when the sub-flow asks the caller something."""

@@ -2,13 +2,11 @@
 flow binding): worst-case seconds of prompts, and menu key presses, before a caller reaches a
 person. See timing.py for how the worst case is computed.
 
-A624: a menu that repeats until the caller acts (`retries forever`, what A605 refuses when it
-is written as `exhausted` leading back): allowed, and noted, because the worst case assumes a
-caller who answers, and a silent caller stays in that menu."""
+A menu that repeats until the caller acts (`retries forever`; written as `exhausted` leading
+back it is A605) is allowed: the figures hold for a caller who answers, and the timing says
+where such a menu is (`Timing.repeats`, shown by `ccc compile`), with no diagnostic."""
 
 from __future__ import annotations
-
-from ccc_runtime.bytecode import Op
 
 from ccc_dsl.codes import diagnostic
 from ccc_dsl.compiler.ir import FlowIR
@@ -18,15 +16,15 @@ from ccc_dsl.diagnostics import Diagnostic
 
 
 def time_to_agent(ir: FlowIR, program: Program) -> list[Diagnostic]:
-    out = _repeating_menus(ir)
     if program.model is None:
-        return out
+        return []
     limits = program.model.limits_for(ir.name)
     if limits.max_time_to_agent_seconds is None and limits.max_key_presses is None:
-        return out
+        return []
     timing = flow_timing(program, ir.name)
     where = f" (at {timing.person})" if timing.person is not None else ""
     hint = "shorten the prompts or the menu path, or raise `limits:` in the manifests"
+    out: list[Diagnostic] = []
     seconds, keys = timing.seconds, timing.key_presses
     limit_s, limit_k = limits.max_time_to_agent_seconds, limits.max_key_presses
     if seconds is not None and limit_s is not None and seconds > limit_s:
@@ -36,20 +34,4 @@ def time_to_agent(ir: FlowIR, program: Program) -> list[Diagnostic]:
     if keys is not None and limit_k is not None and keys > limit_k:
         out.append(diagnostic("A613", f"a caller may press {keys} keys before reaching a "
                               f"person; the limit is {limit_k}", ir.name_span, hint))
-    return out
-
-
-def _repeating_menus(ir: FlowIR) -> list[Diagnostic]:
-    out: list[Diagnostic] = []
-    for n in sorted(ir.reachable()):
-        node = ir.nodes[n]
-        if node.op is not Op.MENU:
-            continue
-        forever = [c for c in ("noinput", "nomatch") if node.operand(f"{c}_forever") is True]
-        if forever:
-            which = "retries" if len(forever) == 2 else forever[0]
-            out.append(diagnostic(
-                "A624", f"this menu repeats until the caller acts or hangs up (`{which} "
-                "forever`): time to agent counts from the caller's answer", node.span,
-                "give `retries` a number to end the call after a few tries instead"))
     return out
