@@ -18,6 +18,7 @@ on that path, so it imports nothing heavy.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -56,6 +57,20 @@ def write_atomic(target: Path, blob: bytes) -> None:
         write_file_atomic(target, blob, durable=False)
     except OSError:
         return
+
+
+def keep_newest(folder: Path, keep: int) -> None:
+    """Remove all but the newest `keep` entries of a cache folder (entries that hold a whole
+    bundle or desired state would fill the disk one save at a time); another process may race:
+    harmless."""
+    try:
+        entries = sorted((e.stat().st_mtime_ns, e.path) for e in os.scandir(folder)
+                         if e.name.endswith(".json"))
+    except OSError:
+        return
+    for _, path in entries[:-keep]:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 _MAGIC = b"ccc-cache 1\n"

@@ -35,6 +35,7 @@ from ccc_dsl.cache import (
     cache_dir,
     diagnostics_from_data,
     diagnostics_to_data,
+    keep_newest,
     read_entry,
     result_key,
     seal,
@@ -127,19 +128,7 @@ def store_build(key: str, build: Build, files: dict[str, bytes],
         return
     path = _entry_path(base, key)
     write_atomic(path, blob)
-    _prune(path.parent)
-
-
-def _prune(folder: Path) -> None:
-    """Remove all but the newest `KEEP_BUILDS` entries (another process may race: harmless)."""
-    try:
-        entries = sorted((e.stat().st_mtime_ns, e.path) for e in os.scandir(folder)
-                         if e.name.endswith(".json"))
-    except OSError:
-        return
-    for _, path in entries[:-KEEP_BUILDS]:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+    keep_newest(path.parent, KEEP_BUILDS)
 
 
 def load_build(key: str) -> tuple[Build, dict[str, bytes], list[Diagnostic]] | None:

@@ -85,16 +85,6 @@ class Env:
             return f"local {self.settings.get('path')}"
         return "ssh " + ", ".join(self.hosts)
 
-    @property
-    def keep_bundles(self) -> int:
-        """How many bundles besides `current` a target keeps (setting `keep_bundles`)."""
-        value = self.settings.get("keep_bundles", KEEP_BUNDLES)
-        return value if isinstance(value, int) and value >= 0 else KEEP_BUNDLES
-
-
-KEEP_BUNDLES = 3
-"""Bundles kept besides `current` after an apply, unless the target says `keep_bundles`."""
-
 
 @dataclass
 class Planned:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ccc_dsl.cache import cache_dir, result_key, seal, unseal, write_atomic
+from ccc_dsl.cache import cache_dir, keep_newest, result_key, seal, unseal, write_atomic
 from ccc_dsl.deploy.resources import (
     BUNDLE_JSON,
     MANIFEST_JSON,
@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 
 DESIRED_FORMAT = 1
 """Bump when what a desired-state entry holds changes."""
+KEEP_ENTRIES = 8
+"""Desired-state entries kept (the newest): each holds a whole bundle."""
 
 KIND_WORDS: dict[str, str] = {
     "instance": "instance", "numbers": "number", "skill_groups": "skill_group",
@@ -282,6 +284,7 @@ def _store(path: Path, desired: Desired) -> None:
     except ValueError:
         return
     write_atomic(path, blob)
+    keep_newest(path.parent, KEEP_ENTRIES)
 
 
 def _files_of(raw: bytes, root: Path, env: str | None) -> Callable[[], dict[str, bytes]]:
