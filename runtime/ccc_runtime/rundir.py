@@ -219,7 +219,9 @@ class RuntimeDir:
 
     def prune(self, keep: int = 3, protect: Collection[str] = ()) -> list[str]:
         """Remove old bundles, keeping `current`, the digests in `protect` and the `keep` most
-        recently installed others."""
+        recently installed others. Each is first renamed aside (one step), so a crash never
+        leaves part of a bundle under its digest; a leftover is removed by the next write of
+        that bundle (write_tree)."""
         if not self.bundles.is_dir():
             return []
         spared = {self.current(), *protect}
@@ -228,6 +230,8 @@ class RuntimeDir:
                          key=lambda p: p.stat().st_mtime, reverse=True)
         removed = []
         for entry in entries[keep:]:
-            shutil.rmtree(entry, ignore_errors=True)
+            aside = entry.with_name(f"{_OLD_PREFIX}{entry.name}.pruned")
+            os.replace(entry, aside)
+            shutil.rmtree(aside, ignore_errors=True)
             removed.append(entry.name)
         return removed

@@ -324,8 +324,10 @@ async def _prune(remote: _Remote, job: _Job, keep: int, protect: set[str]) -> No
         entries = [n for n in await _listing(remote, BUNDLES)
                    if _DIGEST.fullmatch(n) and n not in protect]
         old = entries[keep:]
-        for name in old:
-            await remote.sftp.rmtree(remote.path(BUNDLES, name), ignore_errors=True)
+        for name in old:  # renamed aside first: never part of a bundle under its digest
+            aside = remote.path(BUNDLES, f"{_OLD_PREFIX}{name}.{secrets.token_hex(4)}")
+            await _replace(remote, remote.path(BUNDLES, name), aside)
+            await remote.sftp.rmtree(aside, ignore_errors=True)
     except (asyncssh.Error, _HostError, OSError) as exc:
         job.say(f"could not prune old bundles: {getattr(exc, 'reason', None) or exc}")
         return
