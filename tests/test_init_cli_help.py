@@ -72,6 +72,6 @@ def test_shell_completes_environment_names(repo: Path) -> None:
 
 def test_shell_completes_flow_names(repo: Path) -> None:
     flows = _complete("ccc graph ", repo)
-    assert flows == ["account_lookup", "after_hours", "main", "screening", "survey",
-                     "vip_routing"]
+    assert flows == ["account_lookup", "after_hours", "attendant", "connect_queue", "main",
+                     "screening", "studio_ivr", "survey", "vip_routing"]
     assert _complete("ccc simulate ma", repo) == ["main"]

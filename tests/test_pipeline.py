@@ -17,7 +17,8 @@ def test_examples_are_clean_in_every_environment() -> None:
         assert check.diagnostics == []
         assert check.analysis is not None
         assert sorted(check.analysis.program.flows) == [
-            "account_lookup", "after_hours", "main", "screening", "survey", "vip_routing"]
+            "account_lookup", "after_hours", "attendant", "connect_queue", "main", "screening",
+            "studio_ivr", "survey", "vip_routing"]
 
 
 def test_a_syntax_error_is_reported_without_cascading_into_other_files(tmp_path: Path) -> None:

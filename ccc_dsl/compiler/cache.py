@@ -87,7 +87,18 @@ def _span_data(span: Span | None) -> list[Any] | None:
 
 
 def _timing_data(t: Timing) -> list[Any]:
-    return [t.seconds, t.key_presses, _span_data(t.person), t.return_seconds, t.return_keys]
+    return [t.seconds, t.key_presses, _span_data(t.person), t.return_seconds, t.return_keys,
+            _span_data(t.repeats)]
+
+
+def _span(data: Any) -> Span | None:
+    """A span kept by `_span_data` (None for none); ValueError for data that is no span."""
+    if data is None:
+        return None
+    if not (isinstance(data, list) and len(data) == 5 and isinstance(data[0], str)
+            and all(type(v) is int for v in data[1:])):
+        raise ValueError("not a span")
+    return Span(*data)
 
 
 def _number(value: Any, kind: type) -> bool:
@@ -95,21 +106,19 @@ def _number(value: Any, kind: type) -> bool:
 
 
 def _timing(data: Any) -> Timing | None:
-    if not (isinstance(data, list) and len(data) == 5):
+    if not (isinstance(data, list) and len(data) == 6):
         return None
-    seconds, keys, person, return_seconds, return_keys = data
+    seconds, keys, person, return_seconds, return_keys, repeats = data
     if not (_number(seconds, (int, float)) and _number(keys, int)  # type: ignore[arg-type]
             and _number(return_seconds, (int, float))  # type: ignore[arg-type]
             and _number(return_keys, int)):
         return None
-    span = None
-    if person is not None:
-        if not (isinstance(person, list) and len(person) == 5 and isinstance(person[0], str)
-                and all(type(v) is int for v in person[1:])):
-            return None
-        span = Span(*person)
+    try:
+        span, menu = _span(person), _span(repeats)
+    except ValueError:
+        return None
     return Timing(None if seconds is None else float(seconds), keys, span,
-                  None if return_seconds is None else float(return_seconds), return_keys)
+                  None if return_seconds is None else float(return_seconds), return_keys, menu)
 
 
 def store_build(key: str, build: Build, files: dict[str, bytes],

@@ -10,7 +10,8 @@ from ft_helpers import EXAMPLES, examples_copy
 
 from ccc_dsl.flowtest.runner import run_tests
 
-FLOWS = ["account_lookup", "after_hours", "main", "screening", "survey", "vip_routing"]
+FLOWS = ["account_lookup", "after_hours", "attendant", "connect_queue", "main", "screening",
+         "studio_ivr", "survey", "vip_routing"]
 
 
 @pytest.fixture(scope="module")

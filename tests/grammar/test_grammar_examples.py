@@ -16,7 +16,7 @@ EXAMPLE_FILES = sorted(EXAMPLES.glob("*.ivr"))
 
 NAMES: dict[ast.RefKind, set[str]] = {
     ast.RefKind.FLOW: {"main", "account_lookup", "vip_routing", "after_hours", "survey",
-                       "screening"},
+                       "screening", "attendant", "studio_ivr", "connect_queue"},
     ast.RefKind.GROUP: {"sales", "support", "billing", "vip"},
     ast.RefKind.VOICEMAIL: {"sales", "support", "billing", "vip"},
     ast.RefKind.AGENT: {"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
@@ -28,7 +28,7 @@ NAMES: dict[ast.RefKind, set[str]] = {
         "survey-question", "survey-thanks", "voicemail-intro", "blocked", "hold-music",
         "queue-position", "callback-offer",
     },
-    ast.RefKind.FUNCTION: {"account-lookup", "vip-check"},
+    ast.RefKind.FUNCTION: {"account-lookup", "vip-check", "directory", "route-lookup"},
     ast.RefKind.BLACKLIST: {"inbound-block"},
 }
 
@@ -74,7 +74,8 @@ def test_examples_exercise_most_constructs() -> None:
         ast.Play, ast.Set, ast.If, ast.Goto, ast.Hangup, ast.Return, ast.Reprompt, ast.Language,
         ast.Menu, ast.Collect, ast.Hours, ast.Blacklist, ast.CallFunction, ast.CallFlow,
         ast.Staffing, ast.TransferQueue, ast.TransferAgent, ast.TransferNumber, ast.Voicemail,
-        ast.Survey, ast.Announce, ast.Offer, ast.Tts,
+        ast.Survey, ast.Announce, ast.Offer, ast.Tts, ast.Pause, ast.Record, ast.TransferSip,
+        ast.Recording,
     }
     assert statements <= used
 
