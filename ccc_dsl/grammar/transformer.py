@@ -549,19 +549,27 @@ class AstBuilder(Transformer[Token, Any]):
                          interdigit: bool) -> None:
         """Key patterns in the notation and within the bounds (P224, P225); a key of several
         presses needs an interdigit timeout (P209)."""
-        keys = [ex for ex in exits if ex.is_key]
-        if len(keys) > MAX_MENU_KEYS:
-            self._error("P225", f"the menu lists {len(keys)} keys (limit {MAX_MENU_KEYS})",
-                        _tok_span(self.file, kw),
-                        "use key patterns (`1XX`, `[1-5]`) or a `collect`")
-        for ex in keys:
-            if len(ex.name) == 1 and ex.name in "0123456789*#":
-                continue  # the common case: one key
-            key_span = new_span(self.file, ex.span.line, ex.span.column, ex.span.line,
-                                ex.span.column + len(ex.name))
+        if len(exits) > MAX_MENU_KEYS:  # there are at most 3 other exits
+            count = sum(1 for ex in exits if ex.is_key)
+            if count > MAX_MENU_KEYS:
+                self._error("P225", f"the menu lists {count} keys (limit {MAX_MENU_KEYS})",
+                            _tok_span(self.file, kw),
+                            "use key patterns (`1XX`, `[1-5]`) or a `collect`")
+        for ex in exits:
+            name = ex.name
+            if (len(name) == 1 and name in "0123456789*#") or not ex.is_key:
+                continue  # the common cases: one key, or an exit name
+            if name.isdigit() and len(name) <= MAX_KEY_DIGITS:  # a literal key of digits
+                if not interdigit:
+                    self._error("P209", f"key `{name}` has several digits but the menu has no "
+                                "`interdigit` timeout", ex.span,
+                                "add `interdigit 2s` so the caller can enter several digits")
+                continue
             try:
                 presses = len(parse_key(ex.name))
             except KeyPatternError as exc:
+                key_span = new_span(self.file, ex.span.line, ex.span.column, ex.span.line,
+                                    ex.span.column + len(ex.name))
                 bound = "limit" in str(exc)
                 self._error("P225" if bound else "P224", f"key `{shown_number(ex.name)}`: {exc}",
                             key_span, f"keys are at most {MAX_KEY_DIGITS} presses" if bound
@@ -670,25 +678,36 @@ class AstBuilder(Transformer[Token, Any]):
         kw = children[0]
         group = self._destination(children[2], ast.RefKind.GROUP, "a skill group's name")
         opts = self._options("transfer queue", children)
-        announcements = tuple(c.value for c in children
-                              if isinstance(c, _Opt) and c.name == "announce")
-        offers = tuple(c.value for c in children if isinstance(c, _Opt) and c.name == "offer")
+        announce_list: list[ast.Announce] = []
+        offer_list: list[ast.Offer] = []
+        for c in children:  # one pass: the parse is hot
+            if type(c) is _Opt:
+                if c.name == "announce":
+                    announce_list.append(c.value)
+                elif c.name == "offer":
+                    offer_list.append(c.value)
+        announcements, offers = tuple(announce_list), tuple(offer_list)
         script: tuple[ast.ScriptItem, ...] = opts["waiting"].value if "waiting" in opts else ()
-        self._check_repeats("announce", [(a.kind, a.span) for a in announcements])
-        self._check_repeats("offer", [(o.kind, o.span) for o in (
-            *offers, *(i for i in script if isinstance(i, ast.Offer)))])
+        if len(announcements) > 1:
+            self._check_repeats("announce", [(a.kind, a.span) for a in announcements])
+        if script:
+            offer_list += [i for i in script if type(i) is ast.Offer]
+        if len(offer_list) > 1:
+            self._check_repeats("offer", [(o.kind, o.span) for o in offer_list])
         exits = self._exits(children)
         capacity: int | None = opts["capacity"].value if "capacity" in opts else None
         for ex in exits:
-            if ex.is_key and (len(ex.name) > 1 or ex.name in "XNZ"):  # one key press, no more
+            name = ex.name
+            if name == "full":
+                if capacity is None:
+                    self._error("P227", "`full` can never be taken: the queue has no "
+                                "`capacity`", ex.span, "add e.g. `capacity 20` to the queue")
+            elif (len(name) > 1 or name in "XNZxnz") and ex.is_key:  # one key press, no more
                 self._error("P206", f"a key pressed in the queue must be one key, not "
-                            f"`{ex.name}`", ex.span, "use one of 0-9, * or #")
-            if ex.name == "full" and capacity is None:
-                self._error("P227", "`full` can never be taken: the queue has no `capacity`",
-                            ex.span, "add e.g. `capacity 20` to the queue")
+                            f"`{name}`", ex.span, "use one of 0-9, * or #")
         timeout = opts["timeout"].value if "timeout" in opts else ast.DEFAULT_QUEUE_TIMEOUT_MS
         for item in script:
-            start = item.after_ms if isinstance(item, ast.Offer) else item.start_ms
+            start = item.after_ms if type(item) is ast.Offer else item.start_ms
             if start >= timeout:
                 self._error("P227", f"this never happens: it is at {_fmt_ms(start)} of the "
                             f"wait, and the queue times out after {_fmt_ms(timeout)}",
