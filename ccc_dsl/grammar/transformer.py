@@ -707,7 +707,7 @@ class AstBuilder(Transformer[Token, Any]):
                             f"`{name}`", ex.span, "use one of 0-9, * or #")
         timeout = opts["timeout"].value if "timeout" in opts else ast.DEFAULT_QUEUE_TIMEOUT_MS
         for item in script:
-            start = item.after_ms if type(item) is ast.Offer else item.start_ms
+            start = item.after_ms if isinstance(item, ast.Offer) else item.start_ms
             if start >= timeout:
                 self._error("P227", f"this never happens: it is at {_fmt_ms(start)} of the "
                             f"wait, and the queue times out after {_fmt_ms(timeout)}",
