@@ -44,7 +44,8 @@ def repo(tmp_path: Path, tests: str) -> Path:
     with (root / "ccc.yaml").open("a", encoding="utf-8") as ccc:
         ccc.write("  outbound_policy: open\n")
     (root / "outbound.yaml").write_text(
-        'outbound_policies:\n  open: {calling_hours: "08:00-21:00", sip_domains: [pbx.example.com]}\n',
+        'outbound_policies:\n'
+        '  open: {calling_hours: "08:00-21:00", sip_domains: [pbx.example.com]}\n',
         encoding="utf-8")
     return root
 
