@@ -56,9 +56,13 @@ def _files(tmp: Path, pbx_port: int) -> dict[str, bytes]:
     numbers.write_text(numbers.read_text().replace(
         "number: callback-mobile\n    flow: screening", "number: callback-mobile\n    flow: l2"))
     outbound = path / "outbound.yaml"
-    outbound.write_text(outbound.read_text().replace(
-        "    blacklist: outbound-block\n", "    blacklist: outbound-block\n"
-        "    sip_domains: [127.0.0.1]\n", 1))
+    text = outbound.read_text()
+    if "    sip_domains: [" in text:  # the examples list a host already: add ours
+        text = text.replace("    sip_domains: [", "    sip_domains: [127.0.0.1, ", 1)
+    else:
+        text = text.replace("    blacklist: outbound-block\n", "    blacklist: outbound-block\n"
+                            "    sip_domains: [127.0.0.1]\n", 1)
+    outbound.write_text(text)
     built = build_bundle(path, "staging")
     assert built.ok, built.diagnostics
     return built.files
