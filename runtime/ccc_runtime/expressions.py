@@ -204,17 +204,19 @@ def _order(op: str, left: Any, right: Any) -> bool:
 
 
 def _index(target: Any, key: Any) -> Any:
-    if target is None or key is None:
+    if target is None:
+        return None
+    if not isinstance(target, dict | list | str):
+        raise Fault(f"can't index {show(target)}")
+    if key is None:
         return None
     if isinstance(target, dict):
         if not isinstance(key, str):
             raise Fault(f"a map is indexed by a text, not {show(key)}")
         return target.get(key)
-    if isinstance(target, list | str):
-        if not isinstance(key, int) or isinstance(key, bool):
-            raise Fault(f"a list or text is indexed by an integer, not {show(key)}")
-        return target[key] if -len(target) <= key < len(target) else None
-    raise Fault(f"can't index {show(target)}")
+    if not isinstance(key, int) or isinstance(key, bool):
+        raise Fault(f"a list or text is indexed by an integer, not {show(key)}")
+    return target[key] if -len(target) <= key < len(target) else None
 
 
 def evaluate(expr: Any, scope: Scope) -> Any:
@@ -437,11 +439,11 @@ _ORDINALS: Final = ("first", "second", "third")
 def call(name: str, args: list[Any], scope: Scope) -> Any:
     """Run function `name` (verified to exist, with a fitting number of arguments)."""
     function = FUNCTIONS[name]
-    for i, value in enumerate(args):
-        if value is None:
-            return None
-        if type_of(value) not in function.params[i]:
+    for i, value in enumerate(args):  # every argument's type first, then null gives null
+        if value is not None and type_of(value) not in function.params[i]:
             wanted = " or ".join(sorted(function.params[i]))
             raise Fault(f"{name}() takes {wanted} as its {_ORDINALS[i]} argument, "
                         f"not {show(value)}")
+    if None in args:
+        return None
     return function.run(scope, args)
