@@ -156,3 +156,22 @@ def test_cli_options(tmp_path: Path) -> None:
     text = runner.invoke(cli, ["test", str(repo), "--changed"])
     assert "unchanged (not run)" in text.output.splitlines()[-1]
     assert "TOTAL" in text.output  # the whole suite's coverage, though few tests ran
+
+
+def test_auto_on_one_core_is_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = _repo(tmp_path, copies=2)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0})
+    assert parallel.cores() == 1
+
+    pools: list[Any] = []
+
+    def pool(*args: Any, **kwargs: Any) -> Any:
+        pools.append(args)  # (run_parallel then falls back to a serial run)
+        raise RuntimeError("no pool")
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", pool)
+    result = CliRunner().invoke(cli, ["test", str(repo), "-n", "auto"])
+    assert "passed" in result.output.splitlines()[-1]
+    assert pools == []
+    CliRunner().invoke(cli, ["test", str(repo), "-n", "2"])
+    assert len(pools) == 1  # the same run with -n 2 would fork
