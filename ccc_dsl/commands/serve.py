@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from ccc_runtime.sip.rtp import DEFAULT_RTP_PORTS
+from ccc_runtime.sip import DEFAULT_RTP_PORTS
 
 from ccc_dsl.commands.common import (
     EXIT_INVALID,

@@ -11,12 +11,11 @@ against another state (serial or lineage moved on) is refused as stale.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ccc_dsl.deploy.desired import Desired, load_desired
 from ccc_dsl.deploy.plan import Plan, make_plan
@@ -37,6 +36,7 @@ if TYPE_CHECKING:
     from ccc_dsl.manifest.model import Model
 
 Log = Callable[[str], None]
+T = TypeVar("T")
 ROOT_FILE = "ccc.yaml"
 """manifest.loader.ROOT_FILE (that module imports pydantic; a test checks they agree)."""
 
@@ -144,7 +144,7 @@ def plan_env(root: Path, env: str | None, *, refresh: bool = True,
     if isinstance(opened, Diagnostic):
         return [opened]
     state = opened.backend.load()
-    statuses = asyncio.run(opened.target.refresh()) if refresh else None
+    statuses = _run(opened.target.refresh()) if refresh else None
     try:
         plan = make_plan(desired.resources if desired is not None else None, state, statuses,
                          opened.hosts, env=opened.name, target=opened.target_label,
@@ -155,6 +155,13 @@ def plan_env(root: Path, env: str | None, *, refresh: bool = True,
         raise StateError(f"{opened.backend.location}: {exc}") from None
     return Planned(opened, plan, desired.resources if desired is not None else None,
                    source=desired)
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """Run a target's coroutine (asyncio is imported here: a plan without refresh needs none)."""
+    import asyncio
+
+    return asyncio.run(work)
 
 
 @contextlib.contextmanager
@@ -216,11 +223,11 @@ def carry_out(planned: Planned, log: Log, progress: Progress | None = None) -> O
     if plan.operation == "apply" and any(h.action == "deploy" for h in plan.hosts):
         assert plan.bundle_digest is not None
         log(f"deploying bundle {plan.bundle_digest[:12]} to {env.target_label}")
-        results = asyncio.run(env.target.deploy(planned.with_files().files,
+        results = _run(env.target.deploy(planned.with_files().files,
                                                 plan.bundle_digest, progress or logged))
     elif plan.operation == "destroy" and any(h.action == "destroy" for h in plan.hosts):
         log(f"removing what {env.target_label} runs")
-        results = asyncio.run(env.target.destroy(progress or logged))
+        results = _run(env.target.destroy(progress or logged))
     for result in results:
         log(f"{result.host}: " + (f"failed: {result.error}" if result.error else
                                   f"runs {result.digest[:12] if result.digest else 'nothing'}")

@@ -39,11 +39,12 @@ from .metrics import Metrics
 from .numbers import normalise
 from .records import JsonLinesSink
 from .rundir import RuntimeDir
+from .sip import DEFAULT_RTP_PORTS
 from .sip.endpoint import ServerTransaction, SipEndpoint
 from .sip.message import SipParseError, parse_uri, user_of
 from .sip.prompts import PromptError, PromptStore
 from .sip.register import Registrations
-from .sip.rtp import DEFAULT_RTP_PORTS, MediaTicker, PortPool, PortsExhausted
+from .sip.rtp import MediaTicker, PortPool, PortsExhausted
 from .sip.sdp import PCMA, PCMU, build_sdp, parse_sdp
 from .sipchannel import Media, SipChannel
 from .vm import Runtime

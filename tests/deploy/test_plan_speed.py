@@ -116,7 +116,7 @@ def test_a_warm_plan_imports_nothing_heavy(applied: Path) -> None:
         f"    cli.main(['plan', {str(applied)!r}, '--refresh=false'], prog_name='ccc')\n"
         "except SystemExit as exc:\n"
         "    assert not exc.code, exc.code\n"
-        "heavy = ('pydantic', 'networkx', 'lark', 'aiohttp', 'asyncssh', 'ruamel',\n"
+        "heavy = ('pydantic', 'networkx', 'lark', 'aiohttp', 'asyncssh', 'ruamel', 'asyncio',\n"
         "         'ccc_dsl.compiler', 'ccc_dsl.manifest', 'ccc_dsl.pipeline', 'jinja2')\n"
         "print('HEAVY', sorted(m for m in sys.modules if m.startswith(heavy)))\n")
     for _ in range(2):  # the first run keeps the desired state, the second uses it

@@ -31,8 +31,6 @@ FRAME_SAMPLES = 160
 DTMF_EVENTS = "0123456789*#ABCD"
 _HEADER = struct.Struct("!BBHII")
 MAX_RTP = 2048
-DEFAULT_RTP_PORTS = (40000, 41000)
-"""UDP ports `ccc serve` takes media ports from, unless told otherwise (`--rtp-ports`)."""
 
 
 class PortsExhausted(Exception):
