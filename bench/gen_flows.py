@@ -18,11 +18,61 @@ AGENTS = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "i
 PROMPTS = ("main-greeting", "invalid-key", "no-input", "all-busy", "closed", "holiday", "bye",
            "enter-account", "account-not-found", "vip-welcome", "voicemail-intro", "blocked")
 
+KINDS = ("queue", "lookup", "agent", "voicemail", "play", "data_queue", "message", "extension")
+KIND_WEIGHTS = (3, 3, 3, 3, 3, 1, 1, 2)
+"""How often each kind of step is drawn: the long data-driven queue least."""
+
 
 def _target_step(rng: random.Random, label: str, menu: str) -> list[str]:
-    """One step reached from the menu, in canonical layout (4 to 9 lines)."""
-    kind = rng.choice(("queue", "lookup", "agent", "voicemail", "play"))
+    """One step reached from the menu, in canonical layout (4 to 20 lines)."""
+    kind = rng.choices(KINDS, weights=KIND_WEIGHTS)[0]
     group = rng.choice(GROUPS)
+    if kind == "data_queue":  # issue 10: a queue from data, capacity, a script, arithmetic
+        return [
+            f"  {label}:",
+            f'    set dept = "{group}"',
+            '    if call.headers.x_customer_tier == "gold" -> set dept = "vip"',
+            "    transfer queue dept",
+            "        priority length(caller.number) % 3 + 1",
+            f"        timeout {rng.choice(('5m', '10m', '15m'))}",
+            '        music "hold-music"',
+            f"        capacity {rng.randint(10, 50)}",
+            "        when_empty wait",
+            "        waiting {",
+            "          every 1m from 30s say position",
+            '          after 25s offer voicemail key 1 prompt "voicemail-intro"',
+            "        } {",
+            f'      busy -> voicemail "{group}"',
+            f'      full -> play "all-busy" then voicemail "{group}"',
+            f'      failed -> voicemail "{group}"',
+            f'      timeout -> voicemail "{group}" prompt "voicemail-intro" {{',
+            '        done -> play "bye" then hangup',
+            "      }",
+            f'      voicemail -> voicemail "{group}"',
+            "    }",
+        ]
+    if kind == "message":  # issue 10: record that goes on, playback, a pause
+        return [
+            f"  {label}:",
+            '    say "Leave a message after the tone, then press #."',
+            f"    record msg maxlength {rng.choice(('1m', '2m', '3m'))} silence 3s beep "
+            f'terminator # as voicemail "{group}"',
+            f"    pause {rng.choice(('500ms', '1s', '2s'))}",
+            '    play recording msg, say "Thank you, {{ caller.number }}."',
+            "    hangup",
+        ]
+    if kind == "extension":  # issue 10: the matched key as a value, transfer sip from data
+        return [
+            f"  {label}:",
+            '    call function "directory" with { extension: menu.input } as ext {',
+            f"      ok -> transfer sip ext.uri timeout {rng.randint(15, 29)}s {{",
+            f'        busy -> play "all-busy" then {menu}',
+            f'        timeout -> voicemail "{group}"',
+            f"        failed -> {menu}",
+            "      }",
+            f'      error -> play "invalid-key" then {menu}',
+            "    }",
+        ]
     if kind == "queue":
         return [
             f"  {label}:",
@@ -97,11 +147,14 @@ def generate_flow(rng: random.Random, index: int) -> str:
         ]
     else:
         lines += ['    say "Welcome, {{ caller.number }}." bargein', "", "  main_menu:"]
+    patterned = rng.random() < 0.3  # a key pattern (`5XX`): several digits, so interdigit
     lines += [
         f'    menu prompt "main-greeting" timeout {rng.randint(3, 8)}s '
-        f"retries {rng.randint(1, 3)} {{",
+        + ("interdigit 2s " if patterned else "") + f"retries {rng.randint(1, 3)} {{",
     ]
     lines += [f"      {k} -> {label}" for k, label in enumerate(labels, start=1)]
+    if patterned:
+        lines.append(f"      5XX -> {labels[-1]}")
     lines += [
         '      nomatch -> play "invalid-key" then reprompt',
         '      exhausted -> play "bye" then hangup',

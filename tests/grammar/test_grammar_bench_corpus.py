@@ -1,5 +1,5 @@
 """The benchmark corpus generator (bench/gen_flows.py, reused by the compiler benchmark) makes
-valid, canonical, deterministic flows of about 25 lines."""
+valid, canonical, deterministic flows of about 30 lines that use the constructs of issue 10."""
 
 from __future__ import annotations
 
@@ -34,4 +34,4 @@ def test_generated_flows_are_valid_canonical_and_deterministic() -> None:
         assert result.module is not None and len(result.module.flows) == 1
         assert format_text(text, name) == text
     mean_lines = statistics.mean(text.count("\n") for _, text in corpus)
-    assert 20 <= mean_lines <= 32
+    assert 20 <= mean_lines <= 34
