@@ -31,13 +31,14 @@ def test_compile_writes_one_image_per_flow_and_a_sorted_build_manifest(repo: Pat
     out = tmp_path / "out"
     code, text = run("compile", str(repo), "-o", str(out))
     assert code == 0, text
-    assert "compiled 6 flow(s)" in text
+    assert "compiled 9 flow(s)" in text
     files = sorted(p.name for p in out.iterdir())
-    assert files == ["account_lookup.ccb", "after_hours.ccb", "build.json", "bundle.json",
-                     "main.ccb", "manifest.json", "prompts", "screening.ccb", "survey.ccb",
-                     "vip_routing.ccb"]
+    assert files == ["account_lookup.ccb", "after_hours.ccb", "attendant.ccb", "build.json",
+                     "bundle.json", "connect_queue.ccb", "main.ccb", "manifest.json", "prompts",
+                     "screening.ccb", "studio_ivr.ccb", "survey.ccb", "vip_routing.ccb"]
     bundle = load_bundle(out)  # the folder is a whole bundle the runtime loads
-    assert sorted(bundle.flows) == ["account_lookup", "after_hours", "main", "screening",
+    assert sorted(bundle.flows) == ["account_lookup", "after_hours", "attendant",
+                                    "connect_queue", "main", "screening", "studio_ivr",
                                     "survey", "vip_routing"]
     assert (out / "prompts" / "en" / "main-greeting.wav").read_bytes() == (
         repo / "prompts" / "en" / "main-greeting.wav").read_bytes()
