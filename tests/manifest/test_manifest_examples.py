@@ -36,7 +36,7 @@ def test_examples_define_the_shared_names() -> None:
     assert set(model.skill_groups) == {"sales", "support", "billing", "vip"}
     assert set(model.prompts) == set(PROMPTS)
     assert all(set(p.languages) == {"zh", "en"} for p in model.prompts.values())
-    assert set(model.functions) == {"account-lookup", "vip-check"}
+    assert set(model.functions) == {"account-lookup", "vip-check", "directory", "route-lookup"}
     assert model.functions["account-lookup"].returns == ["balance", "name", "found"]
     assert model.functions["vip-check"].returns == ["vip", "agent"]
     assert {b.name: b.direction for b in model.blacklists.values()} == {
