@@ -6,10 +6,9 @@ and the bounds on call data from the network (ccc_runtime.calldata)."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Iterator, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 
 import pytest
@@ -25,7 +24,7 @@ from ccc_runtime.functions import (
     StubFunctions,
     retryable,
 )
-from rt_helpers import Flow, const, make_bundle, run_call, var
+from rt_helpers import Flow, const, http_server, make_bundle, run_call, var
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -56,20 +55,11 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-class QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A timed-out request's reply goes to a closed socket: expected."""
-
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = QuietServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with http_server(Handler) as url:
+        yield url
 
 
 def lookup_flow(retries: int = 0, timeout_ms: int = 0, timeout_exit: bool = True) -> bytes:

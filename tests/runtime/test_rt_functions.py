@@ -8,13 +8,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 
 import pytest
 from ccc_runtime.bytecode import Op
 from ccc_runtime.functions import FunctionFailure, FunctionSpec, HttpFunctions, SecretHeader
-from rt_helpers import Flow, const, make_bundle, run_call, var
+from rt_helpers import Flow, QuietServer, const, http_server, make_bundle, run_call, var
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -50,20 +50,11 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-class QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """The timeout test hangs up on /slow before the reply: expected, not worth a log."""
-
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = QuietServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with http_server(Handler) as url:
+        yield url
 
 
 def closed_port() -> int:
