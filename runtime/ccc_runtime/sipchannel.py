@@ -280,9 +280,10 @@ class SipChannel:
         if self.gone.done():
             raise CallerHangup
         try:
-            target = dest or (parse_uri(uri).host, parse_uri(uri).port or 5060)
+            host, port = dest or (parse_uri(uri).host, parse_uri(uri).port or 5060)
+            target = await self.endpoint.resolve(host, port)
             leg = await self.media.pool.open(self.media.host, self.loop, self.media.ticker)
-        except (SipParseError, PortsExhausted) as exc:
+        except (SipParseError, PortsExhausted, OSError) as exc:
             log.warning("call %s: can't place a leg to %s: %s", self.call_id, uri, exc)
             return TransferStatus.NO_ANSWER
         self._other_legs.add(leg)

@@ -198,3 +198,26 @@ def test_mutated_requests_never_break_the_endpoint(seed: bytes,
         endpoint.close()
 
     asyncio.run(main())
+
+
+def test_a_peer_named_by_host_is_resolved_off_the_loop_to_our_socket_family() -> None:
+    """`localhost` (IPv4 and IPv6 in /etc/hosts) becomes 127.0.0.1 for an endpoint on
+    127.0.0.1; a literal is kept; a name that can't be resolved is an OSError, not a hang."""
+
+    async def main() -> tuple[tuple[str, int], tuple[str, int], str]:
+        endpoint = await SipEndpoint.bind("127.0.0.1", 0, lambda txn: None)
+        try:
+            named = await endpoint.resolve("localhost", 5070)
+            literal = await endpoint.resolve("::1", 5060)
+            try:
+                await endpoint.resolve("no such host!", 5060)
+            except OSError as exc:
+                return named, literal, str(exc)
+            return named, literal, ""
+        finally:
+            endpoint.close()
+
+    named, literal, problem = asyncio.run(main())
+    assert named == ("127.0.0.1", 5070)
+    assert literal == ("::1", 5060)
+    assert problem != ""

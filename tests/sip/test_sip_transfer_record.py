@@ -36,7 +36,7 @@ flow l2 {
     }
 
   listed:
-    transfer sip "sip:100@127.0.0.1:PORT" caller_id "+86 21 6123 0000" timeout 10s {
+    transfer sip "sip:100@localhost:PORT" caller_id "+86 21 6123 0000" timeout 10s {
       failed -> hangup
       busy -> hangup
       timeout -> hangup
@@ -47,8 +47,8 @@ flow l2 {
 
 
 def _files(tmp: Path, pbx_port: int) -> dict[str, bytes]:
-    """The examples with the flow above bound to the callback line, and 127.0.0.1 listed as a
-    SIP host the outbound policy allows."""
+    """The examples with the flow above bound to the callback line, and localhost listed as a
+    SIP host the outbound policy allows (a name: the runtime resolves it off the event loop)."""
     path = tmp / "repo"
     copy_examples(path)
     (path / "flows" / "l2.ivr").write_text(FLOW.replace("PORT", str(pbx_port)))
@@ -58,10 +58,10 @@ def _files(tmp: Path, pbx_port: int) -> dict[str, bytes]:
     outbound = path / "outbound.yaml"
     text = outbound.read_text()
     if "    sip_domains: [" in text:  # the examples list a host already: add ours
-        text = text.replace("    sip_domains: [", "    sip_domains: [127.0.0.1, ", 1)
+        text = text.replace("    sip_domains: [", "    sip_domains: [localhost, ", 1)
     else:
         text = text.replace("    blacklist: outbound-block\n", "    blacklist: outbound-block\n"
-                            "    sip_domains: [127.0.0.1]\n", 1)
+                            "    sip_domains: [localhost]\n", 1)
     outbound.write_text(text)
     built = build_bundle(path, "staging")
     assert built.ok, built.diagnostics
@@ -92,7 +92,7 @@ def test_record_pause_and_a_sip_transfer_on_a_live_call(tmp_path: Path) -> None:
     _ok(pbx)  # the other PBX was called, answered, and hung up after its talk
     assert "FROM=+862161230000" in pbx.log  # the caller id the flow asked for, granted
     [record] = call_records(runtime_dir)
-    assert record["outcome"] == "transferred to sip:100@127.0.0.1:" + str(pbx_port)
+    assert record["outcome"] == "transferred to sip:100@localhost:" + str(pbx_port)
     assert record["outbound_refused"] == [
         "sip:200@pbx.elsewhere.example: host pbx.elsewhere.example is not in the outbound "
         "policy's sip_domains"]

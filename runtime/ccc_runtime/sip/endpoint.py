@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import secrets
 import socket
@@ -57,6 +58,29 @@ def new_tag() -> str:
 
 def new_branch() -> str:
     return "z9hG4bK" + secrets.token_hex(10)
+
+
+RESOLVE_TIMEOUT_S = 5.0
+
+
+async def resolve_host(host: str, port: int, family: int = socket.AF_UNSPEC) -> str:
+    """The address of a SIP peer given by name (a trunk's gateway, a `transfer sip` host), looked
+    up in the loop's executor and bounded to RESOLVE_TIMEOUT_S: a lookup inside the event loop
+    would hold up every call. An address literal is returned as it is. Raises OSError."""
+    with contextlib.suppress(ValueError):
+        return str(ipaddress.ip_address(host))
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(host, port, family=family, type=socket.SOCK_DGRAM),
+            RESOLVE_TIMEOUT_S)
+    except TimeoutError:
+        raise OSError("timed out") from None
+    except socket.gaierror as exc:
+        raise OSError(exc.strerror or str(exc)) from None
+    if not infos:
+        raise OSError("no address")
+    return str(infos[0][4][0])
 
 
 def local_ip_for(host: str) -> str:
@@ -336,6 +360,12 @@ class SipEndpoint(asyncio.DatagramProtocol):
             txn.close()
         if self.transport is not None:
             self.transport.close()
+
+    async def resolve(self, host: str, port: int) -> tuple[str, int]:
+        """`host` as an address of our socket's family (see resolve_host). Raises OSError."""
+        sock = self.transport.get_extra_info("socket") if self.transport is not None else None
+        family = sock.family if sock is not None else socket.AF_UNSPEC
+        return await resolve_host(host, port, family), port
 
     def send(self, data: bytes, dest: tuple[str, int]) -> None:
         if self.transport is not None and not self.transport.is_closing():

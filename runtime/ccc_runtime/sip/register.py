@@ -21,7 +21,6 @@ import hashlib
 import logging
 import re
 import secrets
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,7 +28,7 @@ from datetime import datetime, timedelta
 from ..bundle import TrunkModel
 from ..clock import Clock, SystemClock
 from ..metrics import Metrics
-from .endpoint import SipEndpoint, new_tag
+from .endpoint import SipEndpoint, new_tag, resolve_host
 from .message import SipMessage, parse_name_addr, split_commas
 
 log = logging.getLogger("ccc_runtime.sip.register")
@@ -319,7 +318,7 @@ class Registrations:
                                 f"{trunk.password_env} is not set")
                 continue
             try:
-                host = await _resolve(trunk.gateway, trunk.port)
+                host = await resolve_host(trunk.gateway, trunk.port)
             except OSError as exc:
                 problems.append(f"trunk {name!r}: can't resolve {trunk.gateway}: {exc}")
                 continue
@@ -345,18 +344,3 @@ class Registrations:
         await asyncio.gather(*(r.stop() for r in self.active.values()))
         self.active.clear()
         self.sources = set()
-
-
-async def _resolve(host: str, port: int) -> str:
-    """The IPv4/IPv6 address of a gateway, resolved without blocking the loop (5 s at most)."""
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await asyncio.wait_for(
-            loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM), 5.0)
-    except TimeoutError:
-        raise OSError("timed out") from None
-    except socket.gaierror as exc:
-        raise OSError(exc.strerror or str(exc)) from None
-    if not infos:
-        raise OSError("no address")
-    return str(infos[0][4][0])
