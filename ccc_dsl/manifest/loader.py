@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -239,6 +240,12 @@ class _Loader:
     def _globs(self, patterns: list[str], root: ParsedFile, key: str,
                allow_any_suffix: bool) -> list[Path]:
         found: dict[str, Path] = {}
+        prefix = os.path.join(str(self.real_root), "")
+        # folder -> whether it is its own real path: a regular file (not a link) in such a
+        # folder resolves to itself, so it needs one lstat, not a `Path.resolve` per file (which
+        # stats every part of the path: 0.05 s of 2,000 flows)
+        real_folders: dict[str, bool] = {}
+        suffixes = (".ivr",) if allow_any_suffix else (".yaml", ".yml")
         for i, pattern in enumerate(patterns):
             span = root.span((key, i))
             if os.path.isabs(pattern) or ".." in Path(pattern).parts:
@@ -253,7 +260,22 @@ class _Loader:
                 continue
             hits = 0
             for path in matches:
-                wanted = path.suffix in ((".ivr",) if allow_any_suffix else (".yaml", ".yml"))
+                text = str(path)
+                folder = text.rpartition("/")[0]
+                plain = text.startswith(prefix) and real_folders.setdefault(
+                    folder, folder == os.path.realpath(folder))
+                try:
+                    plain = plain and stat.S_ISREG(os.lstat(text).st_mode)
+                except OSError:
+                    plain = False
+                if plain:  # what the checks below find for a regular file in a real folder
+                    rel_text = text[len(prefix):]
+                    if (allow_any_suffix or path.suffix in suffixes) and not any(
+                            part.startswith(".") for part in rel_text.split("/")[:-1]):
+                        hits += 1
+                        found.setdefault(rel_text, path)
+                    continue
+                wanted = path.suffix in suffixes
                 if not (path.is_file() or wanted):
                     continue  # a folder that `flows/**` passes through
                 if not allow_any_suffix and not wanted:
@@ -279,13 +301,13 @@ class _Loader:
                 if any(part.startswith(".") for part in inside.parts[:-1]):
                     continue  # a link into a hidden folder
                 hits += 1
-                found.setdefault(path.relative_to(self.real_root).as_posix(), path)
+                found.setdefault(rel.as_posix(), path)
             if hits == 0 and key == "include":
                 hidden = any(part.startswith(".") for part in Path(pattern).parts)
                 self.diagnostics.append(warning(
                     "Y115", f"include pattern `{pattern}` matches no YAML file", span,
                     "files in hidden folders are not part of the repo" if hidden else None))
-        return [self.root_dir / found[k].relative_to(self.real_root) for k in sorted(found)]
+        return [self.root_dir / rel for rel in sorted(found)]
 
     # -- resources -------------------------------------------------------------------------
 
