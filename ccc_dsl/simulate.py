@@ -110,7 +110,7 @@ def simulate(path: Path, flow: str, *, caller: str, called: str | None, at: date
     clock = FakeClock(at)
     sink = MemorySink()
     runtime = Runtime(bundle, clock=clock, functions=StubFunctions(stubs or {}, clock),
-                      sink=sink)
+                      sink=sink, next_event=clock.next_due)  # one call: a closed world
     for user, state in (agents or {}).items():
         runtime.acd.set_state(user, state)
     channel = SimChannel(clock, presses, ask=ask)

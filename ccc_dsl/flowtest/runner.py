@@ -389,7 +389,7 @@ async def run_case(bundle: Bundle, case: Case) -> CaseResult:
     assert first.at is not None
     started = time.perf_counter()
     clock = FakeClock(first.at)
-    runtime = Runtime(bundle, clock=clock)
+    runtime = Runtime(bundle, clock=clock, next_event=clock.next_due)  # a closed world
     mismatches: list[Mismatch] = []
     log: list[str] = []
     results: list[CallResult] = []

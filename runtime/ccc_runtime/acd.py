@@ -388,6 +388,14 @@ class Acd:
                 if self.status(a.user).state is AgentState.AVAILABLE and self.reachable(a.user)]
         return [t[3] for t in sorted(free, key=lambda t: t[:3])]
 
+    def next_release(self, group: str) -> datetime | None:
+        """When the first member of `group` in after-call work becomes available by itself:
+        the one change to routing that the passing of time alone makes (None: no such one)."""
+        ends = [status.since + timedelta(milliseconds=self.after_call_work_ms)
+                for status in map(self.store.agent_status, (a.user for a in self.members(group)))
+                if status is not None and status.state is AgentState.AFTER_CALL_WORK]
+        return min(ends, default=None)
+
     def route_to_agent(self, user: str) -> Route | None:
         """A named agent: available -> that agent (now busy); offline with forwarding -> their
         mobile; otherwise None (busy)."""

@@ -60,6 +60,10 @@ class FakeClock:
     def call_later(self, ms: int, callback: Callable[[], None]) -> None:
         self.call_at(self._now + timedelta(milliseconds=ms), callback)
 
+    def next_due(self) -> datetime | None:
+        """When the earliest scheduled callback runs (None: nothing is scheduled)."""
+        return self._pending[0][0] if self._pending else None
+
 
 class StartedClock:
     """The real passage of time from a chosen start: a live call "on 2026-12-25 10:00" whose

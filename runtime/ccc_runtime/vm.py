@@ -129,9 +129,17 @@ class Runtime:
 
     def __init__(self, bundle: Bundle, *, clock: Clock | None = None, acd: Acd | None = None,
                  functions: FunctionInvoker | None = None, sink: RecordSink | None = None,
-                 max_steps: int | None = None) -> None:
+                 max_steps: int | None = None,
+                 next_event: Callable[[], datetime | None] | None = None) -> None:
         self.bundle = bundle
         self.clock = clock or SystemClock()
+        self.next_event = next_event
+        """Only for a closed simulation (flow tests, `ccc simulate`: one call at a time, agent
+        states changed only by the calls and by callbacks on a FakeClock): when the next of
+        those callbacks is due (`FakeClock.next_due`). A queue wait then skips the polls that
+        could not route, as no agent can become free before then (or the end of someone's
+        after-call work); the call does what it would do polling. None: poll every
+        QUEUE_TICK_MS (live calls, where agents change state at any moment)."""
         self.acd = acd or Acd(bundle.agents, MemoryStore(), MemoryCallHistory(), self.clock,
                               bundle.config.after_call_work_ms,
                               {g: m.average_handle_seconds
@@ -771,7 +779,7 @@ async def _queue_wait(vm: Interpreter, node: Node) -> int | None:
                 if prompt is not None:
                     key = await vm.play(prompt)
         if key is None:
-            waits = [timeout - elapsed, QUEUE_TICK_MS]
+            waits = [timeout - elapsed, _poll_ms(vm, group, start, elapsed, timeout)]
             waits += [t - elapsed for t, a in zip(next_announce, announcements, strict=True)
                       if a[1] and a[2] is not None]
             waits += [int(o[1]) - elapsed for o, done in zip(offers, offered, strict=True)
@@ -797,6 +805,20 @@ async def _queue_wait(vm: Interpreter, node: Node) -> int | None:
                 vm.queue_wait_ms = _ms_since(vm, start)
                 vm._inputs["key"] = key
                 return await _take_offer(vm, node, str(kind), group)
+
+
+def _poll_ms(vm: Interpreter, group: str, start: datetime, elapsed: int, timeout: int) -> int:
+    """How long a waiting call holds before it next asks for an agent: QUEUE_TICK_MS or, in a
+    closed simulation (`Runtime.next_event`), the whole run of polls that would find nobody,
+    up to the first poll at or after the next change (the other waits cap it as they cap
+    each poll). Only when nothing was played since the last poll: `elapsed` is then now."""
+    if vm.rt.next_event is None or _ms_since(vm, start) != elapsed:
+        return QUEUE_TICK_MS
+    changes = [t for t in (vm.rt.next_event(), vm.rt.acd.next_release(group)) if t is not None]
+    if not changes:  # nobody will become free: hold until the timeout (or an earlier wait)
+        return max(QUEUE_TICK_MS, timeout - elapsed)
+    polls = -(-(min(changes) - vm.rt.clock.now()) // timedelta(milliseconds=QUEUE_TICK_MS))
+    return max(1, polls) * QUEUE_TICK_MS
 
 
 def _queue_refused(vm: Interpreter, node: Node, why: str) -> int | None:
