@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import re
 import struct
 import zlib
@@ -691,20 +692,46 @@ def _is_opt_str(value: Const) -> bool:
     return value is None or isinstance(value, str)
 
 
-def _slow(value: Const) -> bool:
-    return False
+def _is_args(value: Const) -> bool:
+    if not isinstance(value, list):
+        return False
+    names: set[str] = set()
+    for pair in value:
+        if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)
+                and pair[0] and pair[0] not in names and _is_expr(pair[1])):
+            return False
+        names.add(pair[0])
+    return True
+
+
+def _is_announces(value: Const) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(a, list) and len(a) == 3 and isinstance(a[0], str) and a[0] in ANNOUNCE_KINDS
+        and _is_ms(a[1]) and _is_opt_prompt(a[2]) for a in value)
+
+
+def _is_offers(value: Const) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(o, list) and len(o) == 4 and isinstance(o[0], str) and o[0] in OFFER_KINDS
+        and _is_ms(o[1]) and _is_keys([o[2]]) and _is_opt_prompt(o[3]) for o in value)
+
+
+def _is_script(value: Const) -> bool:
+    return isinstance(value, list) and len(value) <= MAX_SCRIPT_ITEMS and all(
+        isinstance(a, list) and len(a) == 3 and _is_ms(a[0]) and _is_ms(a[1])
+        and (a[2] == "staffing" or _is_prompt(a[2])) for a in value)
 
 
 _QUICK_CHECKS: dict[Kind, Callable[[Const], bool]] = {
     Kind.NAME: _is_name, Kind.VAR: _is_var, Kind.INT: _is_ms, Kind.EXPR: _is_expr,
     Kind.PROMPT: _is_prompt, Kind.OPT_PROMPT: _is_opt_prompt, Kind.OPT_STR: _is_opt_str,
-    Kind.KEYS: _is_keys, Kind.ARGS: _slow, Kind.ANNOUNCES: _slow, Kind.OFFERS: _slow,
-    Kind.KEY_PATTERNS: _is_key_patterns, Kind.BOOL: lambda v: isinstance(v, bool),
-    Kind.SCRIPT: _slow,
+    Kind.KEYS: _is_keys, Kind.ARGS: _is_args, Kind.ANNOUNCES: _is_announces,
+    Kind.OFFERS: _is_offers, Kind.KEY_PATTERNS: _is_key_patterns,
+    Kind.BOOL: lambda v: isinstance(v, bool), Kind.SCRIPT: _is_script,
 }
-"""Per operand type, a check that says yes only to what `_check_operand` accepts; for a no
-(or the rarer types) `_check_operand` decides and words the error. Saves building the error
-context of every operand."""
+"""Per operand type, a check that says yes exactly to what `_check_operand` accepts, without
+building any message; for a no, `_check_operand` decides and words the error. The builder and
+the decoder's quick reading (`_read_valid`) check every operand with these."""
 
 _BUILD_SPECS: dict[Op, _BuildSpec] = {
     op: _BuildSpec(
@@ -744,6 +771,27 @@ def exit_numbers(op: Op, operands: Sequence[Const]) -> Mapping[str, int]:
     return numbers
 
 
+def _identity(value: list[Const]) -> bytes | None:
+    """An exact, type-faithful identity of a list value, as a dict key: its `marshal.dumps`
+    (the same bytes only for the same nesting of the same types and values, True and 1 apart;
+    a str or int subclass isn't marshalled: None, as for anything marshal refuses). Only ever a
+    key in `_ENCODED` and `_CHECKED` of this process: never stored, never loaded."""
+    try:
+        return marshal.dumps(value)
+    except ValueError:
+        return None
+
+
+_SINGLE_KEYS: dict[Const, bytes] = {None: b"\x00", False: b"\x01", True: b"\x02"}
+_MEMO_LIMIT = 50_000
+_ENCODED: dict[bytes, bytes] = {}
+"""`_identity` of a list constant -> its pool encoding: a repo's flows repeat their prompts,
+key lists and expressions (the benchmark corpus: 115 distinct lists among 34,270 operands),
+and each is encoded once per process. Cleared when it reaches `_MEMO_LIMIT` entries."""
+_CHECKED: set[tuple[Kind, bytes]] = set()
+"""(operand type, `_identity`) of list operands that passed their type's check."""
+
+
 class FlowBuilder:
     """Assembles one flow image. The compiler's API for emitting bytecode.
 
@@ -765,18 +813,37 @@ class FlowBuilder:
         self._consts: list[Const] = []
         self._encoded: list[bytes] = []
         self._const_index: dict[bytes, int] = {}
+        self._strings: dict[str, int] = {}
+        """Pool index by string (the commonest constants), to skip encoding it again."""
         self._nodes: list[_PendingNode] = []
         self._entry = 0
         self._error_node: int | None = None
 
     def const(self, value: Const) -> int:
         """The pool index of `value`, adding it if new."""
-        if isinstance(value, str):  # the commonest constants: names, then durations
-            data = value.encode("utf-8")
+        return self._intern(value, _identity(value) if type(value) is list else None)
+
+    def _intern(self, value: Const, ident: bytes | None) -> int:
+        """`const`, given the `_identity` of a list (None for other values)."""
+        kind = type(value)
+        if kind is str:  # the commonest constants: names, then durations
+            index = self._strings.get(value)  # type: ignore[arg-type]
+            if index is not None:
+                return index
+            data = value.encode("utf-8")  # type: ignore[union-attr]
             key = b"\x04" + _U32(len(data)) + data
-        elif (isinstance(value, int) and value is not True and value is not False
-              and MIN_INT <= value <= MAX_INT):
+        elif kind is int and MIN_INT <= value <= MAX_INT:  # type: ignore[operator]
             key = b"\x03" + _I64(value)
+        elif value is None or value is False or value is True:
+            key = _SINGLE_KEYS[value]
+        elif ident is not None:
+            found = _ENCODED.get(ident)
+            if found is None:
+                found = _const_key(value)
+                if len(_ENCODED) >= _MEMO_LIMIT:
+                    _ENCODED.clear()
+                _ENCODED[ident] = found
+            key = found
         else:
             key = _const_key(value)
         index = self._const_index.get(key)
@@ -784,6 +851,8 @@ class FlowBuilder:
             index = self._const_index[key] = len(self._consts)
             self._consts.append(value)
             self._encoded.append(key)
+        if kind is str:
+            self._strings[value] = index  # type: ignore[index]
         return index
 
     def add_node(self, op: Op, operands: Sequence[Const],
@@ -799,11 +868,22 @@ class FlowBuilder:
             raise BytecodeError(
                 f"node {len(self._nodes)} ({op.name}): {op.name} takes {len(kinds)} operands "
                 f"({', '.join(spec.names)}), got {len(operands)}")
-        for check, value, kind, name in zip(spec.checks, operands, kinds, spec.names,
-                                            strict=False):  # the lengths are checked above
+        idents: list[bytes | None] = []
+        for check, value, kind in zip(spec.checks, operands, kinds, strict=False):
+            ident = None
+            if type(value) is list:  # checked once per distinct list (flows repeat them)
+                ident = _identity(value)
+                if ident is not None and (kind, ident) in _CHECKED:
+                    idents.append(ident)
+                    continue
             if not check(value):  # `_check_operand` decides, and words the error
-                _check_operand(kind, value,
-                               f"node {len(self._nodes)} ({op.name}) operand {name!r}")
+                _check_operand(kind, value, f"node {len(self._nodes)} ({op.name}) operand "
+                               f"{spec.names[len(idents)]!r}")
+            if ident is not None:
+                if len(_CHECKED) >= _MEMO_LIMIT:
+                    _CHECKED.clear()
+                _CHECKED.add((kind, ident))
+            idents.append(ident)
         if spec.semantic:
             _check_semantics(op, dict(zip(spec.names, operands, strict=True)),
                              f"node {len(self._nodes)} ({op.name})")
@@ -818,8 +898,9 @@ class FlowBuilder:
         loc = _NO_LOC if span is None else (
             span.file if self.source_file is None else self.source_file,
             span.line, span.column, span.end_line, span.end_column)
-        const = self.const
-        self._nodes.append(_PendingNode(op, [const(v) for v in operands], exit_list, loc))
+        intern = self._intern
+        self._nodes.append(_PendingNode(
+            op, [intern(v, i) for v, i in zip(operands, idents, strict=True)], exit_list, loc))
         return len(self._nodes) - 1
 
     def set_exit(self, node: int, exit_number: int, target: int | None) -> None:
@@ -971,7 +1052,183 @@ class _Reader:
 
 
 def decode(data: bytes) -> FlowImage:
-    """Decode and verify an image; raise BytecodeError for anything untrustworthy."""
+    """Decode and verify an image; raise BytecodeError for anything untrustworthy.
+
+    Every image is read first by `_read_valid`, which checks all that `_decode_checked` checks
+    but only says yes or no (no error context is formatted for each node and operand, which
+    took most of the time); an image it refuses is read again by `_decode_checked`, whose
+    message names what is wrong. The result is the same either way."""
+    image = _read_valid(data)
+    return image if image is not None else _decode_checked(data)
+
+
+class _Invalid(Exception):
+    """Raised inside `_read_valid` for anything `_decode_checked` would refuse."""
+
+
+_OPCODES: dict[int, Op] = {op.value: op for op in Op}
+_RULED = frozenset({Op.MENU, Op.COLLECT, Op.SURVEY, Op.QUEUE, Op.RECORD, Op.PAUSE,
+                    Op.CALL_FUNCTION})
+"""The opcodes `_check_semantics` has rules for."""
+_U32_AT = struct.Struct("<I").unpack_from
+_HEAD_AT = struct.Struct("<HH").unpack_from
+_NODE_HEAD_AT = struct.Struct("<BH").unpack_from
+_U16_AT = struct.Struct("<H").unpack_from
+_I64_AT = struct.Struct("<q").unpack_from
+_F64_AT = struct.Struct("<d").unpack_from
+_ENTRY_AT = struct.Struct("<II").unpack_from
+_LOC_AT = _LOC.unpack_from
+_U32S: dict[int, Callable[[bytes, int], tuple[int, ...]]] = {}
+
+
+def _u32s(count: int) -> Callable[[bytes, int], tuple[int, ...]]:
+    """`unpack_from` of `count` u32s (compiled once per count)."""
+    unpack = _U32S.get(count)
+    if unpack is None:
+        unpack = _U32S[count] = struct.Struct(f"<{count}I").unpack_from
+    return unpack
+
+
+def _str_at(body: bytes, pos: int) -> tuple[str, int]:
+    (size,) = _U32_AT(body, pos)
+    pos += 4
+    end = pos + size
+    if end > len(body):
+        raise _Invalid
+    return body[pos:end].decode("utf-8"), end
+
+
+def _const_at(body: bytes, pos: int, depth: int) -> tuple[Const, int]:
+    """The constant at `pos` (at nesting `depth`, as `_Reader.const`) and the position after."""
+    if depth > MAX_CONST_DEPTH:
+        raise _Invalid
+    tag = body[pos]
+    pos += 1
+    if tag == 4:
+        return _str_at(body, pos)
+    if tag == 5:
+        (count,) = _U32_AT(body, pos)
+        pos += 4
+        if count > len(body) - pos:
+            raise _Invalid
+        items: list[Const] = []
+        append = items.append
+        for _ in range(count):
+            item, pos = _const_at(body, pos, depth + 1)
+            append(item)
+        return items, pos
+    if tag == 0:
+        return None, pos
+    if tag == 1:
+        return False, pos
+    if tag == 2:
+        return True, pos
+    if tag == 3:
+        return _I64_AT(body, pos)[0], pos + 8
+    if tag == 6:
+        return _F64_AT(body, pos)[0], pos + 8
+    raise _Invalid
+
+
+def _read_valid(data: bytes) -> FlowImage | None:
+    """The image, if `_decode_checked` would accept it, read and checked without composing any
+    message; None if anything is wrong (or the data isn't `bytes`)."""
+    if type(data) is not bytes or len(data) < 12 or data[:4] != MAGIC:
+        return None
+    version, flags = _HEAD_AT(data, 4)
+    body = data[:-4]
+    if version != FORMAT_VERSION or flags or zlib.crc32(body) != _U32_AT(data, len(body))[0]:
+        return None
+    try:
+        return _read_body(body, version)
+    except (_Invalid, struct.error, IndexError, KeyError, UnicodeDecodeError, BytecodeError):
+        return None
+
+
+def _read_body(body: bytes, version: int) -> FlowImage:
+    compiler_version, pos = _str_at(body, 8)
+    source_hash, pos = _str_at(body, pos)
+    name, pos = _str_at(body, pos)
+    entry, error_raw = _ENTRY_AT(body, pos)
+    (count,) = _U32_AT(body, pos + 8)
+    pos += 12
+    if count > len(body) - pos:
+        raise _Invalid
+    pool: list[Const] = []
+    for _ in range(count):
+        value, pos = _const_at(body, pos, 0)
+        pool.append(value)
+    constants = tuple(pool)
+    n_consts = len(constants)
+    (count,) = _U32_AT(body, pos)
+    pos += 4
+    if count * 5 > len(body) - pos:
+        raise _Invalid
+    raw: list[tuple[Op, tuple[int, ...], tuple[int | None, ...]]] = []
+    for _ in range(count):
+        op_raw, n_ops = _NODE_HEAD_AT(body, pos)
+        operand_idx = _u32s(n_ops)(body, pos + 3)
+        pos += 3 + 4 * n_ops
+        (n_exits,) = _U16_AT(body, pos)
+        exits: tuple[int | None, ...] = _u32s(n_exits)(body, pos + 2)
+        pos += 2 + 4 * n_exits
+        op = _OPCODES[op_raw]
+        if operand_idx and max(operand_idx) >= n_consts:
+            raise _Invalid
+        if NO_NODE in exits:
+            exits = tuple(None if t == NO_NODE else t for t in exits)
+        raw.append((op, operand_idx, exits))
+    (count,) = _U32_AT(body, pos)
+    pos += 4
+    if count * 4 > len(body) - pos:
+        raise _Invalid
+    files: list[str] = []
+    for _ in range(count):
+        file, pos = _str_at(body, pos)
+        files.append(file)
+    node_count = len(raw)
+    locs: list[SourceLoc] = []
+    for _ in range(node_count):
+        f, line, col, end_line, end_col = _LOC_AT(body, pos)
+        pos += 20
+        locs.append(SourceLoc(files[f], line, col, end_line, end_col))
+    if pos != len(body) or not raw or entry >= node_count:
+        raise _Invalid
+    error_node = None if error_raw == NO_NODE else error_raw
+    if error_node is not None and error_node >= node_count:
+        raise _Invalid
+    nodes: list[Node] = []
+    for i, (op, operand_idx, exits) in enumerate(raw):
+        spec = _BUILD_SPECS[op]
+        if len(operand_idx) != len(spec.kinds):
+            raise _Invalid
+        operands = tuple([constants[k] for k in operand_idx])
+        for check, value in zip(spec.checks, operands, strict=True):
+            if not check(value):
+                raise _Invalid
+        if op in _RULED:  # BytecodeError when a rule is broken
+            _check_semantics(op, dict(zip(spec.names, operands, strict=True)), "")
+        required = spec.required
+        want = len(required)
+        if spec.keyed_at is not None:
+            keys = operands[spec.keyed_at]
+            want += len(keys) if isinstance(keys, list) else 0
+        if len(exits) != want:
+            raise _Invalid
+        for number, target in enumerate(exits):
+            if target is None:
+                if number < len(required) and not required[number]:
+                    continue
+                raise _Invalid
+            if target >= node_count:
+                raise _Invalid
+        nodes.append(Node(i, op, operand_idx, operands, exits, locs[i]))
+    return FlowImage(version, compiler_version, source_hash, name, entry, error_node,
+                     constants, tuple(nodes))
+
+
+def _decode_checked(data: bytes) -> FlowImage:
+    """`decode` one check at a time: the first problem found is raised, with its context."""
     if len(data) < 12:
         raise BytecodeError(f"not a .ccb image: only {len(data)} bytes")
     if data[:4] != MAGIC:
