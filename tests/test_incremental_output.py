@@ -113,6 +113,49 @@ def test_write_tree_reuse_leaves_a_folder_that_holds_exactly_the_files(tmp_path:
     assert sorted(p.name for p in dest.rglob("*")) == ["a", "b", "sub"]
 
 
+@pytest.mark.parametrize("syncfs", [True, False], ids=["syncfs", "no-syncfs"])
+def test_write_tree_makes_many_files_durable_in_one_flush_or_one_by_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, syncfs: bool) -> None:
+    """Many new files: one flush of the file system where it can (Linux syncfs), else every
+    file and folder fsynced; a few: fsynced one by one. The tree is whole either way."""
+    from ccc_runtime import rundir
+
+    synced: list[str] = []
+    flushed: list[Path] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def flush(folder: Path) -> bool:
+        flushed.append(folder)
+        os.sync()
+        return syncfs
+
+    monkeypatch.setattr(rundir.os, "fsync", fsync)
+    monkeypatch.setattr(rundir, "_syncfs", flush)
+    many = {f"d{i % 3}/f{i}": str(i).encode() for i in range(rundir.FSYNC_EACH + 1)}
+    dest = tmp_path / "out"
+    write_tree(many, dest)
+    assert {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*")
+            if p.is_file()} == many
+    assert len(flushed) == 1
+    assert len([name for name in synced if name in {os.path.basename(r) for r in many}]) == (
+        0 if syncfs else len(many))
+    synced.clear()
+    few = {"a": b"1", "sub/b": b"2"}
+    write_tree(few, dest)
+    assert len(flushed) == 1  # not asked for two files
+    assert sorted(name for name in synced if name in ("a", "b")) == ["a", "b"]
+
+
+def test_syncfs_flushes_a_real_folder(tmp_path: Path) -> None:
+    from ccc_runtime import rundir
+
+    assert rundir._syncfs(tmp_path) is True  # Linux: the call exists and succeeds
+
+
 def test_images_of_a_bundle_that_failed_verification_are_not_kept(tmp_path: Path) -> None:
     """`keep(verified=False)`: the next build makes those images again (and checks them)
     instead of taking them for verified ones."""
