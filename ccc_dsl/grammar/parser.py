@@ -1,7 +1,8 @@
 """Parse `.ivr` text into an `ast.Module` plus diagnostics; never raises on bad input.
 
 One LALR parser (contextual lexer, grammar analysis cached on disk) runs the `AstBuilder`
-transformer inline, so no parse tree is built. Syntax errors go through `errors.SyntaxErrors`,
+transformer inline, so no parse tree is built (Lark's glue around each action compiled per rule:
+glue.py). Syntax errors go through `errors.SyntaxErrors`,
 which words them and repairs or skips tokens so several errors are reported per file. When a file
 has a syntax error the module is None: a half-parsed flow would only mislead the compiler.
 After an error that can't be repaired in place, the step around it is blanked out and the text
@@ -24,6 +25,7 @@ from ccc_dsl.codes import Stage, stage_of
 from ccc_dsl.diagnostics import Diagnostic, Span, error, sorted_diagnostics
 from ccc_dsl.grammar import ast
 from ccc_dsl.grammar.errors import MAX_ERRORS, SyntaxErrors, skip_region, too_deep
+from ccc_dsl.grammar.glue import compile_callbacks
 from ccc_dsl.grammar.transformer import AstBuilder
 
 GRAMMAR_PATH = Path(__file__).with_name("ivr.lark")
@@ -57,6 +59,7 @@ def lark_options() -> dict[str, Any]:
 def _parser() -> tuple[Lark, AstBuilder]:
     builder = AstBuilder()
     lark = Lark(GRAMMAR_PATH.read_text(encoding="utf-8"), transformer=builder, **lark_options())
+    compile_callbacks(lark.parser.parser.parser.callbacks)
     return lark, builder
 
 

@@ -1,0 +1,120 @@
+"""The glue between Lark's LALR loop and the AST builder's actions, compiled per rule.
+
+Lark wraps each rule's action in generic objects: a child filter that drops anonymous tokens,
+inserts None for an absent `[optional]` and splices the items of `x*` helper rules, and an
+ExpandSingleChild for `?rule`s. They loop over a per-rule table on every reduction, about 160
+times per flow. `compile_callbacks` replaces each wrapper by one function generated from the
+same table (`[c[0], c[2], None, *c[3]]`), makes the `?rule`s of a single child an `itemgetter`,
+and lets the helper rules of `x*` build plain lists instead of trees that are thrown away. The
+children every action receives are the same as before; only the way there is shorter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from operator import itemgetter
+from types import FunctionType, MethodType
+from typing import Any
+
+from lark import Tree
+from lark.grammar import Rule
+from lark.parse_tree_builder import (
+    ChildFilterLALR,
+    ChildFilterLALR_NoPlaceholders,
+    ExpandSingleChild,
+)
+
+_Include = list[tuple[int, bool, int]]
+"""Lark's table of a child filter: per kept child its index, whether it is a helper rule whose
+items are spliced in, and how many Nones come before it."""
+
+
+def _unwrap(action: Any) -> tuple[_Include | None, int, bool, Any] | None:
+    """Lark's wrappers of one rule's action taken apart: the filter's table (None: no filter),
+    the Nones it appends, whether a single child stands for the rule, and the action (None for
+    the default tree). None when a wrapper is not one this module knows."""
+    include: _Include | None = None
+    append = 0
+    if type(action) is ChildFilterLALR:
+        include, append = list(action.to_include), action.append_none
+        action = action.node_builder
+    elif type(action) is ChildFilterLALR_NoPlaceholders:
+        include = [(i, expand, 0) for i, expand in action.to_include]
+        action = action.node_builder
+    expand1 = type(action) is ExpandSingleChild
+    if expand1:
+        action = action.node_builder
+    if type(action) is partial and action.func is Tree and len(action.args) == 1:
+        return include, append, expand1, None
+    if not isinstance(action, MethodType | FunctionType):
+        return None  # e.g. Lark's position propagation, which this module does not do
+    return include, append, expand1, action
+
+
+def _compile(rule: Rule, include: _Include | None, append: int, expand1: bool,
+             action: Any) -> Callable[[list[Any]], Any]:
+    """One rule's callback: `children` (the values of the rule's symbols) to its value."""
+    helper = rule.origin.name.startswith("_")
+    if include is None:  # no child is dropped, padded or spliced
+        include = [(i, False, 0) for i in range(len(rule.expansion))]
+    items: list[str] = []
+    spliced = False
+    for index, expand, nones in include:
+        items += ["None"] * nones
+        items.append(f"*c[{index}]" if expand else f"c[{index}]")
+        spliced = spliced or expand
+    items += ["None"] * append
+    if expand1 and not spliced:  # a `?rule`: its one child stands for it, or it has several
+        if len(items) == 1:
+            return _constant_none if items[0] == "None" else itemgetter(include[0][0])
+        expand1 = False
+    if not spliced and items == [f"c[{i}]" for i in range(len(rule.expansion))]:
+        if action is not None:
+            same: Callable[[list[Any]], Any] = action  # nothing to filter: as Lark has it
+            return same
+        if helper:
+            return list  # the children as they are, a fresh list
+    if spliced and items[0].startswith("*") and len(items) > 1:
+        # Left recursion (`__x_star: __x_star item`): extend the first child's list in place.
+        rest = items[1:]
+        body = (f"    f = c[{include[0][0]}]\n"
+                + (f"    f.append({rest[0]})\n" if len(rest) == 1 and not rest[0].startswith("*")
+                   else f"    f += [{', '.join(rest)}]\n"))
+    elif spliced and items[0].startswith("*"):
+        body = f"    f = c[{include[0][0]}]\n"
+    else:
+        body = f"    f = [{', '.join(items)}]\n"
+    # A helper's items stay a list, for its parent to splice.
+    result = "_action(f)" if action is not None else "f" if helper else "_tree(_name, f)"
+    if expand1:
+        result = f"f[0] if len(f) == 1 else {result}"
+    source = f"def callback(c):\n{body}    return {result}\n"
+    namespace: dict[str, Any] = {"_action": action, "_tree": Tree, "_name": rule.origin.name}
+    exec(source, namespace)  # one small function per rule, from Lark's own table
+    callback: Callable[[list[Any]], Any] = namespace["callback"]
+    return callback
+
+
+def _constant_none(children: list[Any]) -> None:
+    """The value of a `?rule` whose one child is an absent `[optional]`."""
+    return None
+
+
+def compile_callbacks(callbacks: dict[Any, Any]) -> bool:
+    """Replace every rule's callback in a Lark LALR parser's table (in place) by its compiled
+    equivalent; False, and nothing changed, when a wrapper is not one this module knows (the
+    parse is then as fast as Lark makes it, and as right)."""
+    plans: dict[Rule, tuple[_Include | None, int, bool, Any]] = {}
+    for rule, action in callbacks.items():
+        if not isinstance(rule, Rule):
+            return False  # a terminal's callback: none in this language
+        plan = _unwrap(action)
+        if plan is None:
+            return False
+        if rule.origin.name.startswith("_") and (plan[3] is not None or plan[2]):
+            return False  # a helper rule with an action of its own: its tree would be spliced
+        plans[rule] = plan
+    for rule, (include, append, expand1, action) in plans.items():
+        callbacks[rule] = _compile(rule, include, append, expand1, action)
+    return True
