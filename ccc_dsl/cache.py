@@ -281,13 +281,13 @@ def store_result(key: str, diagnostics: Iterable[Diagnostic]) -> None:
                      seal(RESULT_FORMAT, diagnostics_to_data(diagnostics)))
 
 
-def cached_diagnostics(root: Path, env: str | None,
-                       compute: Callable[[], list[Diagnostic]]) -> list[Diagnostic]:
+def cached_diagnostics(root: Path, env: str | None, compute: Callable[[], list[Diagnostic]],
+                       snapshot: Snapshot | None = None) -> list[Diagnostic]:
     """The diagnostics of validating `root` for `env`: from the cache when nothing changed,
-    else computed and stored."""
+    else computed and stored (`snapshot`: the repo as the caller read it for its own use)."""
     if cache_dir() is None:
         return compute()
-    key = result_key(root, env)
+    key = result_key(root, env, snapshot=snapshot)
     cached = load_result(key)
     if cached is not None:
         return cached

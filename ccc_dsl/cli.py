@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import os
 import sys
+from importlib import import_module
 from pathlib import Path
-from types import ModuleType
 
 import click
 
 from ccc_dsl import __version__
-from ccc_dsl.commands import deploy as deploy_commands
-from ccc_dsl.commands import explain as explain_commands
-from ccc_dsl.commands import init as init_commands
-from ccc_dsl.commands import serve as serve_commands
 from ccc_dsl.commands.common import (
     EXISTING,
     EXIT_INTERNAL,
@@ -32,8 +28,30 @@ from ccc_dsl.commands.common import (
 from ccc_dsl.diagnostics import Diagnostic, has_errors, sorted_diagnostics
 from ccc_dsl.views.terminal import use_color
 
+# Commands defined in ccc_dsl/commands/ (one module per group, each with a `COMMANDS` list),
+# by name -> module: a module is imported when one of its commands runs (or on `ccc --help`),
+# so a warm `ccc plan` doesn't pay for `ccc serve`'s imports.
+COMMAND_MODULES: dict[str, str] = {
+    "plan": "deploy", "apply": "deploy", "destroy": "deploy", "state": "deploy",
+    "init": "init", "schema": "init", "lsp": "init", "explain": "explain", "serve": "serve",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _LazyGroup(click.Group):
+    """A group that registers the commands of COMMAND_MODULES when they are first asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMAND_MODULES})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            for command in import_module(f"ccc_dsl.commands.{module}").COMMANDS:
+                self.add_command(command)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ccc")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
@@ -51,16 +69,20 @@ def cli(ctx: click.Context) -> None:
 @format_option
 def validate(path: Path, env: str | None, fmt: str) -> None:
     """Validate the manifests and flows of the config repo at PATH; report every problem."""
-    from ccc_dsl.cache import cached_diagnostics
+    from ccc_dsl.cache import cache_dir, cached_diagnostics, repo_snapshot
 
     path = repo_path(path)
+    snapshot = repo_snapshot(path) if cache_dir() is not None else None
 
     def run_pipeline() -> list[Diagnostic]:
-        from ccc_dsl.pipeline import check_repo  # heavy: only imported on a cache miss
+        from ccc_dsl.manifest import prefetch
 
-        return check_repo(path, env).diagnostics
+        with prefetch.running(path, env, snapshot or ()):  # YAML parsed ahead on a 2nd core
+            from ccc_dsl.pipeline import check_repo  # heavy: only imported on a cache miss
 
-    diagnostics = cached_diagnostics(path, env, run_pipeline)
+            return check_repo(path, env).diagnostics
+
+    diagnostics = cached_diagnostics(path, env, run_pipeline, snapshot)
     emit_diagnostics(diagnostics, fmt)
     if has_errors(diagnostics):
         raise SystemExit(EXIT_INVALID)
@@ -423,14 +445,6 @@ def simulate(flow: str, path: Path, caller: str, called: str | None, at: str | N
         emit_diagnostics(sim.diagnostics, fmt)
         raise SystemExit(EXIT_INVALID)
     click.echo(view.render_json(sim) if fmt == "json" else view.render_text(sim))
-
-
-# Commands defined in ccc_dsl/commands/ (one module per group), registered here.
-COMMAND_MODULES: tuple[ModuleType, ...] = (deploy_commands, init_commands,
-                                           explain_commands, serve_commands)
-for _module in COMMAND_MODULES:
-    for _command in _module.COMMANDS:
-        cli.add_command(_command)
 
 
 def main() -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
-from difflib import get_close_matches
 from pathlib import Path
 
 SECRET_WORDS = re.compile(r"pass|pwd|token|secret|auth|cookie|api[-_]?key|credential",
@@ -17,8 +15,18 @@ shown in a diagnostic's excerpt, nor its value in a message (docs/security.md)."
 
 def did_you_mean(word: str, choices: list[str] | set[str]) -> str | None:
     """A hint naming the closest choice, if any is close."""
+    from difflib import get_close_matches  # imported when needed: a warm `ccc plan` never is
+
     close = get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return f"did you mean `{close[0]}`?" if close else None
+
+
+def cores() -> int:
+    """The cores this process may run on (1 when unknown)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def write_file_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
@@ -26,6 +34,8 @@ def write_file_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
     over it (a kill leaves the old file or the new one, never half of one); an existing file
     keeps its mode. `durable=False` skips the fsyncs (caches: atomic is enough). OSError if it
     can't be written."""
+    import tempfile  # with shutil and random: not on the paths that write nothing
+
     path = path.resolve() if path.is_symlink() else path  # write the file, keep the link
     try:
         mode: int | None = path.stat().st_mode & 0o7777

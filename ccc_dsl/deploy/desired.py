@@ -11,22 +11,32 @@ that is what makes a warm `ccc plan` fast. The entry is sealed JSON (`ccc_dsl.ca
 
 ```
 FORMAT | meta (env, target settings, label, hosts, digest, immutable fields) | pictures |
-bundle files (base64; decoded only for apply and -out) | one canonical line per resource ...
+one canonical line per resource ...
 ```
 The resource lines are kept as bytes and compared with the state's lines as they are; only
-the ones that differ are ever decoded. A damaged or wrongly shaped entry is a miss.
+the ones that differ are ever decoded. The bundle's files (base64) are a second entry beside it
+(`files/`, with the digest they make), read only by apply and `-out`: a plan doesn't read or
+checksum them. A damaged or wrongly shaped entry is a miss.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ccc_dsl.cache import cache_dir, keep_newest, result_key, seal, unseal, write_atomic
+from ccc_dsl.cache import (
+    cache_dir,
+    keep_newest,
+    read_entry,
+    repo_snapshot,
+    result_key,
+    seal,
+    unseal,
+    write_atomic,
+)
 from ccc_dsl.deploy.resources import (
     BUNDLE_JSON,
     MANIFEST_JSON,
@@ -46,7 +56,7 @@ if TYPE_CHECKING:
     from ccc_dsl.manifest.model import Model
     from ccc_dsl.pipeline import BundleBuild
 
-DESIRED_FORMAT = 1
+DESIRED_FORMAT = 2
 """Bump when what a desired-state entry holds changes."""
 KEEP_ENTRIES = 8
 """Desired-state entries kept (the newest): each holds a whole bundle."""
@@ -273,6 +283,10 @@ def _entry_path(base: Path, key: str) -> Path:
     return base / "plan" / f"{key}.json"
 
 
+def _files_path(entry: Path) -> Path:
+    return entry.parent / "files" / entry.name
+
+
 def _store(path: Path, desired: Desired) -> None:
     meta = {"env": desired.env, "target": desired.target, "digest": desired.digest,
             "immutable": desired.immutable}
@@ -280,25 +294,33 @@ def _store(path: Path, desired: Desired) -> None:
              for rel, data in desired.files().items()}
     lines = [desired.resources.line(addr) for addr in desired.resources]
     try:
-        blob = seal(DESIRED_FORMAT, meta, desired.pictures, files, *lines)
+        blob = seal(DESIRED_FORMAT, meta, desired.pictures, *lines)
+        bundle = seal(DESIRED_FORMAT, desired.digest, files)
     except ValueError:
         return
+    write_atomic(_files_path(path), bundle)
     write_atomic(path, blob)
     keep_newest(path.parent, KEEP_ENTRIES)
+    keep_newest(_files_path(path).parent, KEEP_ENTRIES)
 
 
-def _files_of(raw: bytes, root: Path, env: str | None) -> Callable[[], dict[str, bytes]]:
-    """The bundle's files from an entry, decoded when asked for; built again if they don't
-    decode (only a hand-made entry has a valid checksum and bad files)."""
+def _files_of(entry: Path, digest: str, root: Path,
+              env: str | None) -> Callable[[], dict[str, bytes]]:
+    """The bundle's files from the entry beside `entry`, read and decoded when asked for;
+    built again when that entry is missing, damaged or of another bundle (only a hand-made
+    entry has a valid checksum and bad files)."""
     def files() -> dict[str, bytes]:
-        try:
-            doc = json.loads(raw)
-            return {str(rel): base64.b64decode(data, validate=True)
-                    for rel, data in doc.items()}
-        except (ValueError, TypeError, AttributeError):  # binascii.Error is a ValueError
-            from ccc_dsl.pipeline import build_bundle
+        parts = read_entry(_files_path(entry))
+        if parts is not None and len(parts) == 3 and parts[0] == DESIRED_FORMAT \
+                and parts[1] == digest and isinstance(parts[2], dict):
+            try:
+                return {str(rel): base64.b64decode(data, validate=True)
+                        for rel, data in parts[2].items()}
+            except (ValueError, TypeError):  # binascii.Error is a ValueError
+                pass
+        from ccc_dsl.pipeline import build_bundle
 
-            return build_bundle(root, env).files
+        return build_bundle(root, env).files
     return files
 
 
@@ -313,12 +335,12 @@ def _load(path: Path, root: Path, env: str | None) -> Desired | None:
     except OSError:
         return None
     count = blob.count(b"\n") - 1  # the magic and the checksum lines end with one each
-    if count <= FIXED_PARTS:
+    if count < FIXED_PARTS:
         return None
     parts = unseal(blob, lazy=count - FIXED_PARTS)
     if parts is None or len(parts) != count or parts[0] != DESIRED_FORMAT:
         return None
-    meta, pictures, raw_files, lines = parts[1], parts[2], parts[3], parts[4:]
+    meta, pictures, lines = parts[1], parts[2], parts[3:]
     if not (isinstance(meta, dict) and isinstance(pictures, dict)
             and isinstance(meta.get("digest"), str) and isinstance(meta.get("immutable"), dict)
             and (meta.get("target") is None or isinstance(meta["target"], dict))
@@ -328,7 +350,7 @@ def _load(path: Path, root: Path, env: str | None) -> Desired | None:
     if by_address is None:
         return None
     return Desired(meta.get("env"), meta.get("target"), meta["digest"], Resources(by_address),
-                   meta["immutable"], pictures, _files_of(raw_files, root, env))
+                   meta["immutable"], pictures, _files_of(path, meta["digest"], root, env))
 
 
 def _is_picture(value: Any) -> bool:
@@ -344,11 +366,15 @@ def load_desired(root: Path, env: str | None) -> Desired | list[Diagnostic]:
     base = cache_dir()
     if base is None:
         return build_desired(root, env)
-    path = _entry_path(base, result_key(root, env))
+    snapshot = repo_snapshot(root)
+    path = _entry_path(base, result_key(root, env, snapshot=snapshot))
     hit = _load(path, root, env)
     if hit is not None:
         return hit
-    desired = build_desired(root, env)
+    from ccc_dsl.manifest import prefetch
+
+    with prefetch.running(root, env, snapshot):  # the YAML parsed ahead on a second core
+        desired = build_desired(root, env)
     if isinstance(desired, Desired):
         _store(path, desired)
     return desired

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -354,9 +355,10 @@ def make_plan(desired: Mapping[str, Resource] | None, state: State | None,
                 plan.drift.append(DriftItem(host, "changed outside ccc", addr, found))
     changes: dict[str, Change] = {}
     wanted = Resources.of(desired) if desired is not None else Resources()
-    for addr in sorted(set(wanted) | set(prior)):
-        if addr in wanted and addr in prior and addr not in drifted \
-                and wanted.line(addr) == prior.line(addr):
+    wanted_lines, prior_lines = wanted.lines(), prior.lines()
+    for addr in sorted(wanted_lines.keys() | prior_lines.keys()):
+        line = wanted_lines.get(addr)
+        if line is not None and line == prior_lines.get(addr) and addr not in drifted:
             changes[addr] = Change(addr, "no-op")
             continue
         new, old = wanted.get(addr), prior.get(addr)
@@ -378,7 +380,7 @@ def make_plan(desired: Mapping[str, Resource] | None, state: State | None,
                                drift=addr in drifted and not (attrs or hashes))
     _flows(changes, wanted, prior, pictures)
     _order(wanted, prior, changes)
-    plan.changes = sorted(changes.values(), key=lambda c: (c.step, c.address))
+    plan.changes = sorted(changes.values(), key=attrgetter("step", "address"))
     resource_changes = any(c.action != "no-op" for c in plan.changes)
     for host in hosts:
         status = by_host.get(host)

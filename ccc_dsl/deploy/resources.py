@@ -152,6 +152,10 @@ class Resources(MutableMapping[str, Resource]):
     def line(self, addr: str) -> bytes:
         return self._lines[addr]
 
+    def lines(self) -> Mapping[str, bytes]:
+        """Every canonical line by address (not to be changed: a view of what is kept)."""
+        return self._lines
+
     def __getitem__(self, addr: str) -> Resource:
         built = self._built.get(addr)
         if built is None:

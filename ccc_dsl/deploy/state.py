@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import getpass
 import json
 import os
-import socket
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -307,11 +305,10 @@ class LocalBackend:
             return LockInfo.from_json(json.loads(raw))
         except (ValueError, KeyError, TypeError):
             # Written half when a process died between create and write: nobody holds it.
-            return LockInfo("unknown", "", "", 0, socket.gethostname(), "")
+            return LockInfo("unknown", "", "", 0, _host(), "")
 
     def lock(self, operation: str) -> LockInfo:
-        info = LockInfo(str(uuid.uuid4()), operation, _owner(), os.getpid(),
-                        socket.gethostname(), now())
+        info = LockInfo(str(uuid.uuid4()), operation, _owner(), os.getpid(), _host(), now())
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -347,7 +344,15 @@ class LocalBackend:
             self.lock_path.unlink()
 
 
+def _host() -> str:
+    import socket  # only to lock: a plan without refresh doesn't
+
+    return socket.gethostname()
+
+
 def _owner() -> str:
+    import getpass
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):

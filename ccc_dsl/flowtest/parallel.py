@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from ccc_runtime.bundle import Bundle
 
 from ccc_dsl.flowtest.runner import Case, CaseResult, run_cases
+from ccc_dsl.util import cores as cores  # `ccc test -n auto` asks here
 
 MIN_SHARE = 20
 """Fewer cases than this per worker are not worth a fork (a fork and the results' trip back
@@ -28,14 +28,6 @@ cost about as much as 20 calls)."""
 
 _job: tuple[Bundle, Sequence[Case]] | None = None
 """What the forked workers run: set before forking, so they inherit it."""
-
-
-def cores() -> int:
-    """The cores this process may run on (1 when unknown)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def _share(index: int, workers: int) -> list[tuple[Any, ...]]:

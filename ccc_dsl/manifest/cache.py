@@ -62,6 +62,12 @@ def load(file: str, raw: bytes) -> ParsedFile | None:
     return ParsedFile(file, data, positions=positions, diagnostics=diagnostics, var_paths=paths)
 
 
+def has(file: str, raw: bytes) -> bool:
+    """Whether an entry for `raw` as `file` exists (whether it is sound, `load` finds out)."""
+    base = cache_dir()
+    return base is not None and _entry_path(base, entry_key(file, raw)).is_file()
+
+
 def store(raw: bytes, parsed: ParsedFile) -> None:
     base = cache_dir()
     if base is None:
