@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterator
 from ccc_runtime.numbers import normalise
 
 from ccc_dsl.compiler.destinations import check_transfer
-from ccc_dsl.compiler.passes.expressions import expression_types
+from ccc_dsl.compiler.passes.expressions import EXPRESSIONS, root_types
 from ccc_dsl.diagnostics import Diagnostic, error, warning
 from ccc_dsl.grammar import ast
 from ccc_dsl.manifest.model import Model
@@ -38,10 +38,10 @@ _KINDS: dict[ast.RefKind, tuple[str, str, str]] = {
 }
 
 
-_NAMELESS: tuple[type[ast.Node], ...] = (ast.Literal, ast.Var, ast.ListExpr, ast.Unary,
-                                         ast.Binary, ast.Call, ast.Index, ast.Tts, ast.TtsText)
+_NAMELESS: tuple[type[ast.Node], ...] = (*EXPRESSIONS, ast.Tts, ast.TtsText)
 """AST classes that can't hold a name to resolve, at any depth (expressions, inline speech):
-the search doesn't enter them."""
+the search doesn't enter them. Inline speech holds no expression either, so the outermost
+expressions the search meets are all of them (what `expression_types` would find)."""
 
 
 def _declared(model: Model | None, kind: str) -> set[str]:
@@ -71,12 +71,18 @@ def resolve_names(modules: list[ast.Module], model: Model | None,
              for kind, (_, _, manifest_kind) in _KINDS.items() if manifest_kind}
     names[ast.RefKind.FLOW] = set(flows).union(known_flows)
     languages = call_languages(model) if model is not None else set()
+    roots: list[ast.Expr] = []
+    """The outermost expressions, for their type checks: found by the same walk."""
+    add_root = roots.append
     for module in modules:
         for flow in module.flows:
             names[ast.RefKind.LABEL] = {s.label for s in flow.steps}
             for node in flow.find_all(ast.Ref, ast.TransferNumber, ast.TransferSip,
-                                      ast.Language, ast.TransferQueue, skip=_NAMELESS):
-                if isinstance(node, ast.Ref):
+                                      ast.Language, ast.TransferQueue, *EXPRESSIONS,
+                                      skip=_NAMELESS):
+                if isinstance(node, EXPRESSIONS):
+                    add_root(node)
+                elif isinstance(node, ast.Ref):
                     if model is None and node.kind not in (ast.RefKind.FLOW, ast.RefKind.LABEL):
                         continue
                     if node.name not in names[node.kind]:
@@ -91,7 +97,7 @@ def resolve_names(modules: list[ast.Module], model: Model | None,
                     out += _check_waiting(node, model)
     if model is not None and bindings:
         out += _bindings(model, names[ast.RefKind.FLOW])
-    return out + expression_types(modules)
+    return out + root_types(roots)
 
 
 def _unknown(ref: ast.Ref, known: set[str]) -> Diagnostic:

@@ -10,7 +10,7 @@ Checked on the AST, so each diagnostic sits at the part that fails. Runs with na
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Final
 
 from ccc_runtime.expressions import (
@@ -47,12 +47,17 @@ _BOOLEAN: Final = frozenset({BOOL})
 
 def expression_types(modules: list[ast.Module]) -> list[Diagnostic]:
     """A616-A618 for every expression of `modules`."""
+    return root_types(root for module in modules for flow in module.flows
+                      for root in _roots(flow))
+
+
+def root_types(roots: Iterable[ast.Expr]) -> list[Diagnostic]:
+    """A616-A618 for these outermost expressions, in order (name resolution finds them in its
+    own walk of the flows and passes them here)."""
     out: list[Diagnostic] = []
-    for module in modules:
-        for flow in module.flows:
-            for root in _roots(flow):
-                if not isinstance(root, _LEAVES):  # most are a variable or a literal
-                    _infer(root, out)
+    for root in roots:
+        if type(root) not in _LEAVES:  # most are a variable or a literal (no subclasses)
+            _infer(root, out)
     return out
 
 
