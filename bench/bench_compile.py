@@ -11,9 +11,10 @@ reported, with each stage's share. Goal: >= 1,000 flows/s end to end.
 
 With --cli: the corpus written into a copy of the example repo (flows/gen/), and the whole
 `ccc compile` command timed in fresh processes, rounds interleaved: cold (empty cache), warm
-(unchanged repo: the build cache, ccc_dsl/compiler/cache.py) and one flow edited; then in
-process, alternately, the cold `compile_repo` and the incremental build after editing one flow
-(best of --runs each; the manifests loaded once, not timed).
+(unchanged repo: the build cache, ccc_dsl/compiler/cache.py) and one flow edited (the
+incremental build, ccc_dsl/compiler/incremental.py); then in process, alternately, the cold
+`compile_repo` and the incremental build after editing one flow (best of --runs each; the
+manifests loaded once, not timed).
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gen_flows import generate_corpus
 
-from ccc_dsl.compiler.cache import incremental_build
 from ccc_dsl.compiler.driver import COMPILER_VERSION, paused_gc
 from ccc_dsl.compiler.emit import emit
+from ccc_dsl.compiler.incremental import incremental_build
 from ccc_dsl.compiler.ir import lower_flow
 from ccc_dsl.compiler.passes import analyse, optimize
 from ccc_dsl.compiler.program import Program

@@ -16,28 +16,21 @@ import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ccc_runtime.bundle import (
-    BUNDLE_FILE,
-    MANIFEST_FILE,
-    Bundle,
-    BundleError,
-    bundle_digest,
-    bundle_from_parts,
-    check_parts,
-    manifest_bytes,
-)
+from ccc_runtime.digest import BUNDLE_FILE, MANIFEST_FILE, bundle_digest, manifest_bytes
 
 from ccc_dsl.cache import cache_dir, repo_snapshot
 from ccc_dsl.compiler import cache
-from ccc_dsl.compiler.bundle import bundle_config
-from ccc_dsl.compiler.driver import BUILD_FILE, Analysis, Build, analyse, emit_all, paused_gc
+from ccc_dsl.compiler.results import BUILD_FILE, Analysis, Build
 from ccc_dsl.diagnostics import Diagnostic, Span, error, has_errors, sorted_diagnostics
-from ccc_dsl.grammar import ast
-from ccc_dsl.grammar.parser import parse_file, parse_text
-from ccc_dsl.manifest.loader import ROOT_FILE, LoadResult, load_repo
-from ccc_dsl.manifest.model import Model
+
+if TYPE_CHECKING:  # the compiler, the parser and pydantic: imported by the stage that runs them
+    from ccc_runtime.bundle import Bundle
+
+    from ccc_dsl.grammar import ast
+    from ccc_dsl.manifest.loader import LoadResult
+    from ccc_dsl.manifest.model import Model
 
 
 @dataclass
@@ -56,6 +49,8 @@ class RepoCheck:
 
 def find_repo_root(path: Path) -> Path | None:
     """The folder holding ccc.yaml: `path` itself or its nearest ancestor."""
+    from ccc_dsl.manifest.loader import ROOT_FILE
+
     start = path.resolve()
     for folder in (start, *start.parents) if start.is_dir() else start.parents:
         if (folder / ROOT_FILE).is_file():
@@ -76,6 +71,10 @@ def check_repo(root: Path, env: str | None,
     `manifests`, an earlier check's `.manifests` of the same repo and env, is reused instead of
     loading them again: a language server re-checks as flows are typed, and the manifests of a
     large repo take longer to load than the flows to check."""
+    from ccc_dsl.compiler.driver import analyse, paused_gc
+    from ccc_dsl.grammar.parser import parse_file, parse_text
+    from ccc_dsl.manifest.loader import load_repo
+
     resolved = {Path(p).resolve(): text for p, text in overlays.items()} if overlays else None
     loaded = manifests if manifests is not None else load_repo(root, env, resolved)
     check = RepoCheck(model=loaded.model, diagnostics=list(loaded.diagnostics),
@@ -107,6 +106,8 @@ def check_repo(root: Path, env: str | None,
 def compile_repo(root: Path, env: str | None, manifests: LoadResult | None = None) -> Build:
     """Load, parse, analyse and (when there are no errors) emit the config repo at `root`
     (`manifests`: as `check_repo`'s)."""
+    from ccc_dsl.compiler.driver import emit_all
+
     check = check_repo(root, env, manifests=manifests)
     analysis = check.analysis
     diagnostics = sorted_diagnostics(check.diagnostics)
@@ -146,6 +147,11 @@ def build_bundle(root: Path, env: str | None, build: Build | None = None,
     the repo already compiled (incrementally: `cached_bundle`). `verified`: check the bundle
     without making the `Bundle` (`bundle` stays None), skipping the images of these flows
     (verified when an earlier build made them: `ccc compile` after an edit)."""
+    from ccc_runtime.bundle import BundleError, bundle_from_parts, check_parts
+
+    from ccc_dsl.compiler.bundle import bundle_config
+    from ccc_dsl.manifest.loader import ROOT_FILE
+
     if build is None:
         build = compile_repo(root, env)
     result = BundleBuild(build, diagnostics=[d for d in build.diagnostics if d.is_error])
@@ -217,8 +223,11 @@ def cached_bundle(root: Path, env: str | None, verify: bool = True) -> BundleBui
                 return result
         elif errors:
             return result
+    from ccc_dsl.compiler.incremental import incremental_build
+    from ccc_dsl.manifest.loader import load_repo
+
     loaded = load_repo(root, env)
-    incremental = cache.incremental_build(loaded, env, snapshot)
+    incremental = incremental_build(loaded, env, snapshot)
     if incremental is None:
         built = build_bundle(root, env, compile_repo(root, env, loaded))
     else:

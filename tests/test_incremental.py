@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from repos import copy_examples
 
-from ccc_dsl.compiler import cache
+from ccc_dsl.compiler import cache, incremental
 from ccc_dsl.diagnostics import Diagnostic
 from ccc_dsl.pipeline import BundleBuild, build_bundle, cached_bundle
 
@@ -115,12 +115,12 @@ def test_another_compiler_version_is_a_miss_with_the_cold_result(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Images and build.json name the compiler: an entry or an index image of another
     version must never be reused (the bytes would name the old one)."""
-    from ccc_dsl.compiler import driver
+    from ccc_dsl.compiler import driver, results
 
     repo = _repo(tmp_path)
     before = cached_bundle(repo, None)
-    monkeypatch.setattr(cache, "COMPILER_VERSION", "0.0.0-other")
-    monkeypatch.setattr(driver, "COMPILER_VERSION", "0.0.0-other")
+    for module in (cache, incremental, driver, results):
+        monkeypatch.setattr(module, "COMPILER_VERSION", "0.0.0-other")
     after = _same_as_cold(repo)
     assert after.build.analysis is not None
     assert after.files != before.files and b"0.0.0-other" in after.files["build.json"]
@@ -217,13 +217,13 @@ def test_an_edited_flow_reparses_only_itself_and_its_callers(
     repo = _repo(tmp_path)
     cached_bundle(repo, None)
     parsed: list[str] = []
-    real = cache.parse_file
+    real = incremental.parse_file
 
     def counting(path: Path) -> object:
         parsed.append(path.name)
         return real(path)
 
-    monkeypatch.setattr(cache, "parse_file", counting)
+    monkeypatch.setattr(incremental, "parse_file", counting)
     _edit(repo / "flows" / "after_hours.ivr", "timeout 5s", "timeout 6s")
     _same_as_cold(repo)
     assert sorted(parsed) == ["after_hours.ivr", "main.ivr"]  # main calls after_hours

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from repos import copy_examples
 
 from ccc_dsl.cli import cli
-from ccc_dsl.compiler import cache
+from ccc_dsl.compiler import cache, incremental
 from ccc_dsl.manifest.loader import load_repo
 from ccc_dsl.pipeline import build_bundle, cached_bundle
 
@@ -162,13 +162,13 @@ def test_images_of_a_bundle_that_failed_verification_are_not_kept(tmp_path: Path
     repo = tmp_path / "repo"
     copy_examples(repo)
     loaded = load_repo(repo, None)
-    first = cache.incremental_build(loaded, None)
+    first = incremental.incremental_build(loaded, None)
     assert first is not None and first.reused == frozenset()
     first.keep(verified=False)
-    second = cache.incremental_build(loaded, None)
+    second = incremental.incremental_build(loaded, None)
     assert second is not None and second.reused == frozenset()  # nothing taken as verified
     second.keep(verified=True)
-    third = cache.incremental_build(loaded, None)
+    third = incremental.incremental_build(loaded, None)
     assert third is not None and third.reused == frozenset(third.build.flows)
     assert third.build.flows == build_bundle(repo, None).build.flows
 

@@ -10,69 +10,24 @@ import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from ccc_runtime.bytecode import FORMAT_VERSION, image_hash
+from ccc_runtime.bytecode import image_hash
 
-from ccc_dsl import __version__
 from ccc_dsl.compiler.emit import emit
 from ccc_dsl.compiler.ir import FlowIR, lower_flow
 from ccc_dsl.compiler.passes import analyse as run_analyses
 from ccc_dsl.compiler.passes import optimize
 from ccc_dsl.compiler.program import Program
 from ccc_dsl.compiler.resolve import resolve_names
-from ccc_dsl.compiler.timing import Timing, flow_timing
-from ccc_dsl.diagnostics import Diagnostic
+from ccc_dsl.compiler.results import BUILD_FILE as BUILD_FILE
+from ccc_dsl.compiler.results import COMPILER_VERSION as COMPILER_VERSION
+from ccc_dsl.compiler.results import Analysis as Analysis
+from ccc_dsl.compiler.results import Build as Build
+from ccc_dsl.compiler.results import CompiledFlow as CompiledFlow
+from ccc_dsl.compiler.timing import flow_timing
 from ccc_dsl.grammar import ast
 from ccc_dsl.manifest.model import Model
-
-COMPILER_VERSION = __version__
-BUILD_FILE = "build.json"
-
-
-@dataclass
-class Analysis:
-    """The front half's result: every flow's IR (in `program`) and what the analyses found."""
-
-    program: Program
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    sources: dict[str, str] = field(default_factory=dict)
-    """Flow name -> its source file, repo-relative (as written into the line table)."""
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledFlow:
-    name: str
-    source: str
-    image: bytes
-    sha256: str
-    source_sha256: str
-    timing: Timing
-
-
-@dataclass
-class Build:
-    """Compiled flows by name (empty when there are errors) and every diagnostic."""
-
-    flows: dict[str, CompiledFlow]
-    diagnostics: list[Diagnostic]
-    analysis: Analysis | None = None
-
-    def manifest(self) -> dict[str, Any]:
-        """The build manifest: what was compiled from what, by which compiler."""
-        return {
-            "compiler": f"ccc {COMPILER_VERSION}",
-            "format_version": FORMAT_VERSION,
-            "flows": {name: {
-                "file": f"{name}.ccb",
-                "sha256": flow.sha256,
-                "source": flow.source,
-                "source_sha256": flow.source_sha256,
-                "time_to_agent": flow.timing.as_json(),
-            } for name, flow in sorted(self.flows.items())},
-        }
 
 
 def _relative(file: str, root: Path | None) -> str:

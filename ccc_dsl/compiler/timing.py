@@ -20,7 +20,6 @@ never reaches anyone there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
@@ -30,34 +29,12 @@ from ccc_runtime.patterns import key_error, parse_key
 
 from ccc_dsl.compiler.ir import PERSON_OPS, FlowIR, IRNode
 from ccc_dsl.compiler.program import Program
+from ccc_dsl.compiler.results import Timing as Timing
 from ccc_dsl.diagnostics import Span
 
 _MISTAKES = frozenset({"noinput", "nomatch", "exhausted"})
 _Best = tuple[float | None, "Span | None", int | None, float | None, int | None]
 """Worst case from a node: seconds, span and keys to a person; seconds and keys to `return`."""
-
-
-@dataclass(frozen=True, slots=True)
-class Timing:
-    """A flow's worst case to a person (None: no path reaches one) and to its `return`."""
-
-    seconds: float | None
-    key_presses: int | None
-    person: Span | None
-    """Where the worst-case (in seconds) path reaches a person."""
-    return_seconds: float | None = None
-    return_keys: int | None = None
-    repeats: Span | None = None
-    """A menu the call can reach (here or in a sub-flow) that repeats until the caller acts
-    (`retries forever`): the figures hold for a caller who answers; a silent one stays there."""
-
-    def as_json(self) -> dict[str, Any]:
-        """The figures for build.json; `until_caller_acts` only for a flow with such a menu."""
-        out: dict[str, Any] = {"seconds": None if self.seconds is None
-                               else round(self.seconds, 1), "key_presses": self.key_presses}
-        if self.repeats is not None:  # no place: build.json holds no paths of this machine
-            out["until_caller_acts"] = True
-        return out
 
 
 def _tts_seconds(program: Program, text: str) -> float:

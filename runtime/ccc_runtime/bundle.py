@@ -18,21 +18,25 @@ import json
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .acd import AgentConfig
 from .bytecode import DATA_GROUP, SPECS, BytecodeError, FlowImage, Kind, Op, decode
+from .digest import BUNDLE_FILE as BUNDLE_FILE
+from .digest import MANIFEST_FILE as MANIFEST_FILE
+from .digest import MANIFEST_FORMAT as MANIFEST_FORMAT
+from .digest import bundle_digest as bundle_digest
+from .digest import digest_of
+from .digest import manifest_bytes as manifest_bytes
 from .functions import FunctionSpec, SecretHeader
 from .hours import WEEKDAYS, Schedule, TimeRange, parse_dates, parse_range
-from .templates import TemplateRenderer
 from .values import json_too_deep
 
-BUNDLE_FILE = "bundle.json"
-MANIFEST_FILE = "manifest.json"
-MANIFEST_FORMAT = 1
+if TYPE_CHECKING:  # jinja2: imported when a bundle is made, not to check one
+    from .templates import TemplateRenderer
 
 
 class BundleError(Exception):
@@ -191,6 +195,13 @@ class BundleConfig(_Model):
         return value
 
 
+def _renderer() -> TemplateRenderer:
+    """The bundle's template renderer (jinja2 is imported for a bundle that runs calls)."""
+    from .templates import TemplateRenderer
+
+    return TemplateRenderer()
+
+
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
@@ -211,7 +222,7 @@ class Bundle:
     blacklists: Mapping[str, frozenset[str]]
     timezone: ZoneInfo
     root: Path | None = None  # where prompt files live, when loaded from a directory
-    templates: TemplateRenderer = field(default_factory=TemplateRenderer, compare=False)
+    templates: TemplateRenderer = field(default_factory=_renderer, compare=False)
     """Compiled TTS templates, shared by every call on this bundle."""
 
     def flow_for_number(self, called: str) -> str | None:
@@ -284,28 +295,6 @@ class BundleManifest:
     files: Mapping[str, str]
 
 
-def _file_hashes(files: Mapping[str, bytes]) -> dict[str, str]:
-    return {rel: hashlib.sha256(data).hexdigest()
-            for rel, data in sorted(files.items()) if rel != MANIFEST_FILE}
-
-
-def _digest_of(hashes: Mapping[str, str]) -> str:
-    text = "".join(f"{rel}\0{sha}\n" for rel, sha in sorted(hashes.items()))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def bundle_digest(files: Mapping[str, bytes]) -> str:
-    """The content address of a bundle's files (manifest.json itself left out)."""
-    return _digest_of(_file_hashes(files))
-
-
-def manifest_bytes(files: Mapping[str, bytes]) -> bytes:
-    """manifest.json for a bundle's other files (deterministic)."""
-    hashes = _file_hashes(files)
-    doc = {"format": MANIFEST_FORMAT, "digest": _digest_of(hashes), "files": hashes}
-    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")
-
-
 def _json_file(path: Path) -> Any:
     """A bundle's JSON file; nesting is checked before `json.loads`, which recurses per bracket
     (a hand-made file must not crash the runtime): too deep is a JSONDecodeError."""
@@ -341,7 +330,7 @@ def read_manifest(directory: Path) -> BundleManifest:
             continue
         if actual != sha:
             problems.append(f"{rel}: content differs from the manifest (changed by hand?)")
-    digest = _digest_of(files)
+    digest = digest_of(files)
     if doc.get("digest") != digest:
         problems.append("the manifest's digest does not match its file list")
     if problems:

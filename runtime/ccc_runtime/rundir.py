@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
-from .bundle import BundleError, bundle_digest, read_manifest
+from .digest import bundle_digest
 
 BUNDLES = "bundles"
 CURRENT = "current"
@@ -211,6 +211,8 @@ class RuntimeDir:
 
     def has(self, digest: str) -> bool:
         """Whether `bundles/<digest>` holds a whole bundle with that digest."""
+        from .bundle import BundleError, read_manifest  # pydantic: not to write a tree
+
         try:
             return read_manifest(self.bundle_path(digest)).digest == digest
         except (BundleError, ValueError):
@@ -227,6 +229,8 @@ class RuntimeDir:
     def activate(self, digest: str) -> None:
         """Point `current` at an installed bundle, atomically (new link renamed over the old)."""
         if not self.has(digest):
+            from .bundle import BundleError
+
             raise BundleError(str(self.bundle_path(digest)), ["no whole bundle with that digest"])
         self.path.mkdir(parents=True, exist_ok=True)
         link = self.path / f".{CURRENT}.{os.getpid()}"

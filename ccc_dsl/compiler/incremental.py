@@ -1,0 +1,354 @@
+"""The incremental build: per flow file, what the last build of this repo and env found (its
+diagnostics, its flows' summaries, time to agent and images), reused when the file's inputs are
+unchanged (`incremental_build`); kept in one index per repo and env under the cache folder.
+pipeline.cached_bundle runs it when the whole-build entry (cache.py) misses."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+from ccc_runtime.bytecode import image_hash
+
+from ccc_dsl.cache import (
+    Snapshot,
+    cache_dir,
+    diagnostics_from_data,
+    diagnostics_to_data,
+    result_key,
+    seal,
+    unseal,
+    write_atomic,
+)
+from ccc_dsl.compiler.cache import timing_data, timing_of
+from ccc_dsl.compiler.driver import (
+    COMPILER_VERSION,
+    Analysis,
+    Build,
+    CompiledFlow,
+    _relative,
+    _routing,
+    emit_all,
+    paused_gc,
+)
+from ccc_dsl.compiler.ir import FlowIR, lower_flow
+from ccc_dsl.compiler.passes import analyse as run_analyses
+from ccc_dsl.compiler.program import FlowSummary, Program
+from ccc_dsl.compiler.resolve import resolve_names
+from ccc_dsl.compiler.timing import Timing, flow_timing
+from ccc_dsl.diagnostics import Diagnostic, has_errors, sorted_diagnostics
+from ccc_dsl.grammar import ast
+from ccc_dsl.grammar.parser import MAX_FLOW_BYTES, parse_file
+from ccc_dsl.manifest.loader import LoadResult
+from ccc_dsl.manifest.model import Model
+
+INDEX_FORMAT = 2
+"""Bump when what the incremental index holds changes."""
+
+_FILE_LOST = frozenset({"Y101", "Y104", "Y105", "Y106", "Y107", "Y108", "Y112", "Y113"})
+"""As pipeline's: manifest errors after which names are unknown (the build is then cold)."""
+
+
+@dataclass
+class _FileRecord:
+    """One flow file of the last build: its input key, its context key, the diagnostics found
+    in it (parse, names, analyses) and per flow its summary, time to agent and image."""
+
+    key: str
+    context: str
+    diagnostics: list[Diagnostic]
+    flows: dict[str, tuple[FlowSummary, Timing, bytes | None]]
+    line: bytes | None = field(default=None, compare=False)
+    """The index line it was read from: kept as is when the index is written again (encoding
+    2,000 records and their images took longer than compiling the one that changed)."""
+
+    def encoded(self, file: str) -> bytes:
+        """Its index line: `[file, data]` as compact JSON."""
+        if self.line is None:
+            self.line = json.dumps([file, self.data()], separators=(",", ":")).encode("ascii")
+        return self.line
+
+    def data(self) -> list[Any]:
+        return [self.key, self.context, diagnostics_to_data(self.diagnostics), {
+            name: [list(s.calls), sorted(s.own_writes), s.asks, s.returns, timing_data(t),
+                   None if image is None else base64.b64encode(image).decode("ascii")]
+            for name, (s, t, image) in self.flows.items()}]
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _record(data: Any) -> _FileRecord | None:
+    """A record back from `_FileRecord.data`, or None for any other shape."""
+    if not (isinstance(data, list) and len(data) == 4 and isinstance(data[0], str)
+            and isinstance(data[1], str) and isinstance(data[3], dict)):
+        return None
+    diagnostics = diagnostics_from_data(data[2])
+    if diagnostics is None:
+        return None
+    flows: dict[str, tuple[FlowSummary, Timing, bytes | None]] = {}
+    for name, item in data[3].items():
+        if not (isinstance(item, list) and len(item) == 6 and _strings(item[0])
+                and _strings(item[1]) and type(item[2]) is bool and type(item[3]) is bool
+                and (item[5] is None or isinstance(item[5], str))):
+            return None
+        timing = timing_of(item[4])
+        try:
+            image = None if item[5] is None else base64.b64decode(item[5], validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        if timing is None:
+            return None
+        flows[name] = (FlowSummary(tuple(item[0]), frozenset(item[1]), item[2], item[3]),
+                       timing, image)
+    return _FileRecord(data[0], data[1], diagnostics, flows)
+
+
+def _index_path(base: Path, root: Path, env: str | None) -> Path:
+    digest = hashlib.blake2b(f"{root.resolve()}\0{env}\0{COMPILER_VERSION}".encode(
+        "utf-8", "surrogateescape"), digest_size=16).hexdigest()
+    return base / "incremental" / f"{digest}.json"
+
+
+def _load_index(path: Path) -> dict[str, _FileRecord]:
+    """The index: its format, then one line per flow file (kept raw, see `_FileRecord.line`)."""
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return {}
+    parts = unseal(blob, lazy=max(blob.count(b"\n") - 2, 0))  # every part but the format
+    if not parts or parts[0] != INDEX_FORMAT:
+        return {}
+    out = {}
+    for line in parts[1:]:
+        try:
+            item = json.loads(line)
+        except (ValueError, RecursionError):
+            return {}
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
+            return {}
+        record = _record(item[1])
+        if record is not None:
+            record.line = line
+            out[item[0]] = record
+    return out
+
+
+def _hash(*parts: str) -> str:
+    digest = hashlib.blake2b(digest_size=20)
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
+    return digest.hexdigest()
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(MAX_FLOW_BYTES + 1)
+    except OSError:
+        return None
+
+
+@dataclass
+class Incremental:
+    """An incremental build: the `Build`, the flows whose images came from the index (decoded
+    and verified when they were built, with the same manifests and flow names: `ccc compile`
+    need not decode them again), and the index to keep once the bundle is verified."""
+
+    build: Build
+    reused: frozenset[str]
+    _path: Path
+    _records: dict[str, _FileRecord]
+    _old: dict[str, _FileRecord]
+    _fresh: frozenset[str]
+    """The files built this time (the others' records are the index's, verified before)."""
+
+    def keep(self, verified: bool) -> None:
+        """Write the index; the images built this time are kept only when the bundle was
+        `verified` (so an image is never taken for a verified one when it was not)."""
+        records = self._records if verified else {
+            file: r if file not in self._fresh else _FileRecord(
+                r.key, r.context, r.diagnostics,
+                {n: (s, t, None) for n, (s, t, _) in r.flows.items()})
+            for file, r in self._records.items()}
+        if records != self._old:
+            with contextlib.suppress(ValueError):  # what JSON can't hold: simply not kept
+                write_atomic(self._path, seal(INDEX_FORMAT,
+                                              *(r.encoded(f) for f, r in records.items())))
+
+
+def incremental_build(loaded: LoadResult, env: str | None,
+                      snapshot: Snapshot | None = None) -> Incremental | None:
+    """Compile the repo of `loaded` (its manifests, as `load_repo` gave them) reusing, per
+    flow file, what the last build found when the file's inputs are unchanged: its bytes, the
+    manifests (every non-flow file under the root), the environment and the compiler (the
+    file's key), and what its flows' analyses read of other flows: the sources of the sub-flows
+    they reach, the variables their callers may set, whether they have callers, and the names
+    of every flow (the context key). Everything else is parsed, lowered, analysed and emitted
+    again. None when the repo needs the cold path: no cache, a manifest or a flow that can't
+    be read, or a flow name defined twice. `snapshot`: the repo's files as read for the build
+    key (each file is then read once)."""
+    base = cache_dir()
+    model = loaded.model
+    if base is None or model is None or any(
+            d.code in _FILE_LOST and d.is_error for d in loaded.diagnostics):
+        return None
+    root = Path(model.root)
+    files = {str(p): p for p in loaded.flow_files}
+    model_key = result_key(root, env, skip=frozenset(files), snapshot=snapshot)
+    read = {path: data for path, _, data in snapshot or () if path in files}
+    texts: dict[str, bytes] = {}
+    for file, path in files.items():
+        data = read.get(file) or _read(path)
+        if data is None or len(data) > MAX_FLOW_BYTES:
+            return None
+        texts[file] = data
+    sources = _sources(files, root)
+    keys = {file: _hash(model_key, sources[file], hashlib.sha256(texts[file]).hexdigest())
+            for file in files}
+    index_path = _index_path(base, root, env)
+    old = _load_index(index_path)
+    reused = {file: old[file] for file in files if file in old and old[file].key == keys[file]
+              and all(image is not None for _, _, image in old[file].flows.values())}
+    parsed: dict[str, ast.Module] = {}
+    parse_diagnostics: dict[str, list[Diagnostic]] = {}
+    irs: dict[str, FlowIR] = {}
+    routing = _routing(model)
+
+    def lower(file: str) -> bool:
+        result = parse_file(files[file])
+        if result.module is None:
+            return False
+        parsed[file] = result.module
+        parse_diagnostics[file] = result.diagnostics
+        for flow in result.module.flows:
+            irs[flow.name] = lower_flow(flow, result.module.file, routing)
+        return True
+
+    with paused_gc():
+        for file in files:
+            if file not in reused and not lower(file):
+                return None
+        owner: dict[str, str] = {}
+        summaries: dict[str, FlowSummary] = {}
+        timings: dict[str, Timing] = {}
+        probe = Program(irs, model, root)
+        for file in files:
+            names = ([f.name for f in parsed[file].flows] if file in parsed
+                     else list(reused[file].flows))
+            for name in names:
+                if name in owner:
+                    return None  # R512 and which one wins: the cold path decides
+                owner[name] = file
+                if file in parsed:
+                    summaries[name] = probe.summary(name)
+                else:
+                    summary, timing, _ = reused[file].flows[name]
+                    summaries[name], timings[name] = summary, timing
+        context = _contexts(files, keys, owner, summaries, root, model)
+        stale = [file for file in files if file not in reused
+                 or reused[file].context != context[file]]
+        for file in stale:
+            if file not in parsed and not lower(file):
+                return None
+        reused = {file: record for file, record in reused.items() if file not in parsed}
+        return _finish(loaded, files, texts, sources, keys, context, reused, parsed,
+                       parse_diagnostics, irs, summaries, timings, index_path, old)
+
+
+def _sources(files: Iterable[str], root: Path) -> dict[str, str]:
+    """Each file's path relative to `root` (as `driver._relative` gives it), by slicing off the
+    root where the path starts with it (relpath made absolute paths of both, per file)."""
+    base = str(root)
+    prefix = "" if base == "." else base.rstrip("/") + "/"
+    out = {}
+    for file in files:
+        rest = file[len(prefix):] if file.startswith(prefix) else ""
+        plain = rest and os.path.normpath(rest) == rest and not rest.startswith("..")
+        out[file] = rest if plain else _relative(file, root)
+    return out
+
+
+def _contexts(files: dict[str, Path], keys: dict[str, str], owner: dict[str, str],
+              summaries: dict[str, FlowSummary], root: Path, model: Model) -> dict[str, str]:
+    """Each file's context key: its own key and what its flows' analyses read of others."""
+    graph = Program({}, model, root, summaries=summaries)
+    calls = graph.call_graph
+    names = _hash(*(f"{name}={owner[name]}" for name in sorted(owner)))
+    owned: dict[str, list[str]] = {file: [] for file in files}
+    for name in sorted(owner):
+        owned[owner[name]].append(name)
+    out = {}
+    for file in files:
+        parts = [keys[file], names]
+        for name in owned[file]:
+            reach = sorted(nx.descendants(calls, name))
+            parts += [name, str(bool(graph.callers.get(name))),
+                      ",".join(sorted(graph.inherited_of(name))),
+                      ",".join(f"{d}@{keys[owner[d]] if d in owner else '-'}" for d in reach)]
+        out[file] = _hash(*parts)
+    return out
+
+
+def _finish(loaded: LoadResult, files: dict[str, Path], texts: dict[str, bytes],
+            sources: dict[str, str], keys: dict[str, str], context: dict[str, str],
+            reused: dict[str, _FileRecord], parsed: dict[str, ast.Module],
+            parse_diagnostics: dict[str, list[Diagnostic]], irs: dict[str, FlowIR],
+            summaries: dict[str, FlowSummary], timings: dict[str, Timing],
+            index_path: Path, old: dict[str, _FileRecord]) -> Incremental:
+    """Analyse and emit the parsed files against the reused ones' summaries."""
+    model = loaded.model
+    assert model is not None
+    root = Path(model.root)
+    program = Program(irs, model, root,
+                      summaries={n: s for n, s in summaries.items() if n not in irs})
+    for name, timing in timings.items():
+        if name not in irs:
+            program.memo[("timing", name)] = timing
+    known = set(summaries)
+    diagnostics = [*loaded.diagnostics, *resolve_names([], model, known_flows=known)]
+    found: dict[str, list[Diagnostic]] = {}
+    for file in files:
+        module = parsed.get(file)
+        if module is None:
+            found[file] = reused[file].diagnostics
+        else:
+            found[file] = parse_diagnostics[file] + resolve_names(
+                [module], model, known_flows=known, bindings=False)
+            for flow in module.flows:
+                found[file] += run_analyses(irs[flow.name], program)
+        diagnostics += found[file]
+    diagnostics = sorted_diagnostics(diagnostics)
+    names = {flow.name: file for file, module in parsed.items() for flow in module.flows}
+    analysis = Analysis(program, diagnostics,
+                        {name: sources[file] for name, file in names.items()})
+    compiled: dict[str, CompiledFlow] = {}
+    kept: set[str] = set()
+    if not has_errors(diagnostics):
+        compiled = emit_all(analysis, texts)
+        for file, record in reused.items():
+            source_sha = hashlib.sha256(texts[file]).hexdigest()
+            for name, (_, timing, image) in record.flows.items():
+                assert image is not None  # records without images are never reused
+                compiled[name] = CompiledFlow(name, sources[file], image, image_hash(image),
+                                              source_sha, timing)
+                kept.add(name)
+    records = dict(reused)
+    for file, module in parsed.items():
+        records[file] = _FileRecord(keys[file], context[file], found[file], {
+            flow.name: (summaries[flow.name], flow_timing(program, flow.name),
+                        compiled[flow.name].image if flow.name in compiled else None)
+            for flow in module.flows})
+    return Incremental(Build(dict(sorted(compiled.items())), diagnostics, analysis),
+                       frozenset(kept), index_path, records, old, frozenset(parsed))
+
