@@ -6,6 +6,8 @@ folder is still switched as a whole."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +199,32 @@ def test_only_the_newest_whole_builds_are_kept(tmp_path: Path,
         cached_bundle(repo, None)
     assert len(list((tmp_path / "cache" / "build").iterdir())) == 2
     assert cached_bundle(repo, None).build.analysis is None  # the newest is still a hit
+
+
+HEAVY = ("pydantic", "networkx", "lark", "jinja2", "ruamel", "asyncio", "phonenumbers",
+         "ccc_dsl.grammar", "ccc_dsl.manifest", "ccc_dsl.compiler.driver",
+         "ccc_dsl.compiler.incremental", "ccc_dsl.compiler.passes", "ccc_runtime.bundle")
+
+
+def test_compile_of_an_unchanged_repo_imports_nothing_heavy(tmp_path: Path) -> None:
+    """A hit of the whole-build entry writes the kept files: no parser, compiler, manifest
+    model or bundle validation is imported (they were most of the command's time)."""
+    repo = copy_examples(tmp_path / "repo")
+    script = (
+        "import sys\n"
+        "from ccc_dsl.cli import cli\n"
+        "try:\n"
+        f"    cli.main(['compile', {str(repo)!r}, '-o', {str(tmp_path / 'out')!r}])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        f"print('HEAVY', sorted(m for m in sys.modules if m.startswith({HEAVY!r})))\n")
+    env = {**os.environ, "CCC_CACHE_DIR": str(tmp_path / "cache")}
+    for _ in range(4):  # the first run keeps the build; ccc's code edited meanwhile: again
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              timeout=300, check=False, env=env)
+        assert done.returncode == 0, done.stderr
+        if done.stdout.strip().splitlines()[-1] == "HEAVY []":
+            break
+    assert done.stdout.strip().splitlines()[-1] == "HEAVY []"
+    assert "compiled 9 flow(s)" in done.stdout
+
