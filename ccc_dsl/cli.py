@@ -334,7 +334,8 @@ def test_command(path: Path, env: str | None, pattern: str | None, junit: Path |
     from ccc_dsl.views.junit import write_junit
 
     report = run_tests(path, env, pattern,
-                       recording(partial(run_parallel, workers=workers), changed))
+                       recording(partial(run_parallel, workers=workers), changed),
+                       prebuild=workers > 1)
     if junit is not None:
         try:
             write_junit(report, junit)

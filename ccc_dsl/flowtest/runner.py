@@ -33,6 +33,7 @@ from ccc_runtime.vm import CallResult, Runtime
 
 from ccc_dsl.commands.common import repo_path
 from ccc_dsl.diagnostics import Diagnostic, Span, error, has_errors, sorted_diagnostics
+from ccc_dsl.flowtest import prebuild as helper_build
 from ccc_dsl.flowtest.coverage import FlowCoverage, measure
 from ccc_dsl.flowtest.model import (
     AgentEvent,
@@ -588,8 +589,9 @@ def execute_all(report: RunReport, bundle: Bundle, cases: list[Case], root: Path
 
 
 def run_tests(path: Path, env: str | None = None, pattern: str | None = None,
-              execute: Execute = execute_all) -> RunReport:
-    """`ccc test PATH`: discover, load, compile, run, measure coverage.
+              execute: Execute = execute_all, prebuild: bool = False) -> RunReport:
+    """`ccc test PATH`: discover, load, compile, run, measure coverage. `prebuild`: build the
+    repo on a second core while the test files are read (flowtest/prebuild.py; `-n N`).
 
     The objects that exist before the run (modules, classes, the phone number metadata) are
     hidden from the cyclic collector meanwhile (`gc.freeze`): each full collection would
@@ -599,7 +601,7 @@ def run_tests(path: Path, env: str | None = None, pattern: str | None = None,
     report = RunReport()
     gc.freeze()
     try:
-        _run(report, path, env, pattern, execute)
+        _run(report, path, env, pattern, execute, prebuild)
     finally:
         gc.unfreeze()
     # a problem in a file's defaults is found once per test: keep one
@@ -609,12 +611,17 @@ def run_tests(path: Path, env: str | None = None, pattern: str | None = None,
 
 
 def _run(report: RunReport, path: Path, env: str | None, pattern: str | None,
-         execute: Execute) -> None:
+         execute: Execute, prebuild: bool) -> None:
     root, paths, problems = discover(path)
     report.diagnostics += problems
     if root is None or not paths:
         return
-    report.files = [load_test_file(p, str(p)) for p in paths]
+    helper = helper_build.start(root, env) if prebuild else None
+    try:
+        report.files = [load_test_file(p, str(p)) for p in paths]
+    finally:
+        if helper is not None:
+            helper_build.join(helper)
     for file in report.files:
         report.diagnostics += file.diagnostics
     built = cached_bundle(root, env)

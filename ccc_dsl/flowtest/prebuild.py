@@ -1,0 +1,67 @@
+"""`ccc test -n N` (N >= 2): the repo is built on a second core while this process reads the
+test files.
+
+A cold run's start-up is two independent jobs one after the other: building the repo's bundle
+(the compiler's imports and analyses, and the phone number geocoder its outbound checks load)
+and reading the test files (YAML, validation). `start` forks a helper that builds the bundle
+into the build cache (`pipeline.cached_bundle`) while this process reads the test files; after
+`join`, this process takes the bundle from the cache, or builds it itself when the helper left
+nothing there (it died, or was slow to start). The helper only fills the cache, whose entries
+are keyed by every input and checked on load, so the bundle, and the run, are the same with or
+without it. It runs only where it pays and is safe: a second core, the cache on, and no other
+thread in this process (forking one that has threads is unsafe).
+
+While the helper still builds, `join` imports the geocoder here too: the calls need it as
+soon as one transfers to an outside number (the outbound guard asks for the number's region),
+and this core would otherwise wait idle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import importlib
+import os
+import sys
+from pathlib import Path
+
+from ccc_dsl.cache import cache_dir
+from ccc_dsl.util import cores
+
+
+def _safe_to_fork() -> bool:
+    threading = sys.modules.get("threading")
+    return (hasattr(os, "fork") and cores() >= 2 and cache_dir() is not None
+            and (threading is None or threading.active_count() == 1))
+
+
+def start(root: Path, env: str | None) -> int | None:
+    """Fork the helper that builds the bundle of the repo at `root` into the build cache (its
+    pid), or None when it would not pay or is not safe."""
+    if not _safe_to_fork():
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid == 0:  # the helper: nothing it does may reach the caller's output or exit code
+        try:
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            gc.freeze()  # what it inherited is never garbage: don't scan (or copy) it
+            from ccc_dsl.pipeline import cached_bundle
+
+            cached_bundle(root, env)
+        finally:
+            os._exit(0)
+    return pid
+
+
+def join(pid: int) -> None:
+    """Wait for the helper to finish; meanwhile import the geocoder the calls will need."""
+    with contextlib.suppress(ChildProcessError, InterruptedError):
+        if os.waitpid(pid, os.WNOHANG) != (0, 0):
+            return
+        importlib.import_module("phonenumbers.geocoder")
+        os.waitpid(pid, 0)
