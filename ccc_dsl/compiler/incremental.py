@@ -93,7 +93,7 @@ def _record(data: Any) -> _FileRecord | None:
     if not (isinstance(data, list) and len(data) == 4 and isinstance(data[0], str)
             and isinstance(data[1], str) and isinstance(data[3], dict)):
         return None
-    diagnostics = diagnostics_from_data(data[2])
+    diagnostics = [] if data[2] == [] else diagnostics_from_data(data[2])  # nearly every file
     if diagnostics is None:
         return None
     flows: dict[str, tuple[FlowSummary, Timing, bytes | None]] = {}

@@ -77,7 +77,8 @@ def read_yaml(path: Path, display: str, overlays: Overlays | None = None) -> Par
         if text is not None:
             raw = text.encode("utf-8", "surrogatepass")[:MAX_FILE_BYTES + 1]
         else:
-            raw = _read_bounded(path)
+            with path.open("rb") as handle:
+                raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         parsed = ParsedFile(display)
         parsed.diagnostics.append(error("Y113", f"can't read the file: {exc.strerror or exc}",
@@ -89,25 +90,6 @@ def read_yaml(path: Path, display: str, overlays: Overlays | None = None) -> Par
     parsed = parse_yaml(display, raw)
     cache.store(raw, parsed)
     return parsed
-
-
-def _read_bounded(path: Path) -> bytes:
-    """The file's bytes, one past the limit at most (parse_yaml reports an oversize file)."""
-    with path.open("rb") as handle:
-        return handle.read(MAX_FILE_BYTES + 1)
-
-
-def parse_ahead(path: Path) -> bool:
-    """Parse `path` into the per-file cache as `read_yaml(path, str(path))` would, for
-    manifest/prefetch.py; False when it is cached already (the loader got there first)."""
-    try:
-        raw = _read_bounded(path)
-    except OSError:
-        return True  # the loader reports it
-    if cache.has(str(path), raw):
-        return False
-    cache.store(raw, parse_yaml(str(path), raw))
-    return True
 
 
 class _Loader:
@@ -280,8 +262,9 @@ class _Loader:
             for path in matches:
                 text = str(path)
                 folder = text.rpartition("/")[0]
-                plain = text.startswith(prefix) and real_folders.setdefault(
-                    folder, folder == os.path.realpath(folder))
+                if folder not in real_folders:
+                    real_folders[folder] = folder == os.path.realpath(folder)
+                plain = text.startswith(prefix) and real_folders[folder]
                 try:
                     plain = plain and stat.S_ISREG(os.lstat(text).st_mode)
                 except OSError:
@@ -635,28 +618,7 @@ def _message(err: Any) -> str:
 def load_repo(root: Path, env: str | None, overlays: Overlays | None = None) -> LoadResult:
     """Load and validate the config repo at `root` (its folder, or its `ccc.yaml`); a file
     with an overlay (keys: resolved paths) is read from there instead of from disk."""
-    found = _root_files(Path(root))
-    if isinstance(found, LoadResult):
-        return found
-    return _Loader(*found, env, overlays).load()
-
-
-def included_files(root: Path, env: str | None) -> list[Path]:
-    """The files besides the root file that `load_repo(root, env)` reads, in its order, spelt
-    as it spells them ([] when the root file is unusable): what manifest/prefetch.py parses
-    ahead. Only the root file is parsed (through the cache, as the loader reads it)."""
-    found = _root_files(Path(root))
-    if isinstance(found, LoadResult):
-        return []
-    loader = _Loader(*found, env)
-    parsed = read_yaml(loader.root_file, str(loader.root_file))
-    if not isinstance(parsed.data, dict):
-        return []
-    return loader._includes(loader._settings(parsed), parsed)
-
-
-def _root_files(root: Path) -> tuple[Path, Path] | LoadResult:
-    """(the repo's folder, its root file), or the Y110 of a path that is no config repo."""
+    root = Path(root)
     if root.is_file() and root.name != ROOT_FILE:  # `ccc validate people.yaml`: not a repo
         return LoadResult(None, [error("Y110", f"{root} is a file, not a config repo",
                                        Span.point(str(root), 1, 1),
@@ -675,4 +637,4 @@ def _root_files(root: Path) -> tuple[Path, Path] | LoadResult:
                                        Span.point(str(root_dir), 1, 1),
                                        "`ccc init` makes a config repo here; or pass a folder "
                                        f"of one (its {ROOT_FILE} marks the root)")])
-    return root_dir, root_file
+    return _Loader(root_dir, root_file, env, overlays).load()
