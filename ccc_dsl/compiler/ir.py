@@ -670,12 +670,13 @@ def lower_flow(flow: ast.Flow, file: str, routing: dict[str, str] | None = None)
     regroup = False
     for node, exit_name, target, kind, writes, span in low.pending:
         resolved = target if type(target) is int else resolve(target)
-        if isinstance(resolved, int):
+        if type(resolved) is int:
             out = successors[node]
-            if out and out[-1].target != resolved:
-                regroup = regroup or any(e.target == resolved for e in out)
-            elif out and any(e.exit == exit_name for e in out if e.target == resolved):
-                regroup = True  # the same exit written twice (reported by the parser)
+            if out and not regroup:
+                if out[-1].target != resolved:  # an earlier exit to this target, not just before?
+                    regroup = resolved in {e.target for e in out}
+                else:  # the same exit written twice (reported by the parser)
+                    regroup = (resolved, exit_name) in {(e.target, e.exit) for e in out}
             out.append(_new_edge(resolved, exit_name, kind, writes, span))
         elif isinstance(resolved, _End):
             attrs = nodes[node]
@@ -687,6 +688,13 @@ def lower_flow(flow: ast.Flow, file: str, routing: dict[str, str] | None = None)
 
 
 def _first_node(nodes: dict[int, IRNode], since: int) -> int:
-    """The node of the step's first statement: the earliest in source among the new nodes."""
-    return min(range(since, len(nodes)),
-               key=lambda n: (nodes[n].span.line, nodes[n].span.column, n))
+    """The node of the step's first statement: the earliest in source among the new nodes
+    (the first of them on a tie)."""
+    best = since
+    span = nodes[since].span
+    line, column = span.line, span.column
+    for n in range(since + 1, len(nodes)):
+        span = nodes[n].span
+        if span.line < line or (span.line == line and span.column < column):
+            best, line, column = n, span.line, span.column
+    return best

@@ -43,6 +43,7 @@ class Program:
     """Flows of the repo without an IR here (reused from an earlier build): their facts."""
     _written: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
     _asks: dict[str, bool] = field(default_factory=dict, repr=False)
+    _reached: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     @cached_property
     def callers(self) -> dict[str, set[str]]:
@@ -65,13 +66,67 @@ class Program:
                            self._asks_itself(name), self.returns(name))
 
     @cached_property
-    def call_graph(self) -> Any:
-        """nx.DiGraph of flow -> sub-flow calls."""
-        graph = nx.DiGraph()
+    def callees(self) -> dict[str, dict[str, None]]:
+        """Flow -> the sub-flows it calls (each once, in the order first called), every name
+        called included as a flow with no calls: the adjacency an nx.DiGraph of the calls
+        would hold, in its order. The analyses walk this; networkx is for `call_graph`."""
+        adj: dict[str, dict[str, None]] = {}
         for name, callees in self.calls_of():
+            out = adj.setdefault(name, {})
+            for callee in callees:
+                out[callee] = None
+                adj.setdefault(callee, {})
+        return adj
+
+    @cached_property
+    def call_graph(self) -> Any:
+        """nx.DiGraph of flow -> sub-flow calls (`callees` as a networkx graph)."""
+        graph = nx.DiGraph()
+        for name, callees in self.callees.items():
             graph.add_node(name)
             graph.add_edges_from((name, callee) for callee in callees)
         return graph
+
+    def reach(self, name: str) -> frozenset[str]:
+        """The flows a flow's calls lead to, transitively, itself left out (as
+        nx.descendants of `call_graph`; computed once per flow)."""
+        known = self._reached.get(name)
+        if known is not None:
+            return known
+        adj = self.callees
+        found: set[str] = set()
+        todo = [name]
+        while todo:
+            for callee in adj.get(todo.pop(), ()):
+                if callee not in found:
+                    found.add(callee)
+                    todo.append(callee)
+        found.discard(name)
+        known = self._reached[name] = frozenset(found)
+        return known
+
+    def postorder(self, name: str | None = None) -> list[str]:
+        """The flows of a depth-first search of the calls from `name` (None: from every flow
+        in turn), each after the sub-flows it leads to: nx.dfs_postorder_nodes's order."""
+        adj = self.callees
+        order: list[str] = []
+        visited: set[str] = set()
+        for start in adj if name is None else (name,) if name in adj else ():
+            if start in visited:
+                continue
+            visited.add(start)
+            stack = [(start, iter(adj[start]))]
+            while stack:
+                node, children = stack[-1]
+                for child in children:
+                    if child not in visited:
+                        visited.add(child)
+                        stack.append((child, iter(adj[child])))
+                        break
+                else:
+                    stack.pop()
+                    order.append(node)
+        return order
 
     def own_writes(self, name: str) -> frozenset[str]:
         """Variable roots a flow sets anywhere in its own graph."""
@@ -86,7 +141,7 @@ class Program:
     def writes(self, name: str) -> frozenset[str]:
         """Variable roots a flow may set, its sub-flows (transitively) included."""
         if name not in self._written:
-            reach = nx.descendants(self.call_graph, name) if name in self.call_graph else set()
+            reach = self.reach(name)
             self._written[name] = frozenset().union(
                 *(self.own_writes(flow) for flow in (name, *reach)))
         return self._written[name]
@@ -96,17 +151,17 @@ class Program:
         """Flow name -> the longest chain of nested sub-flow calls it makes (0: none). A call
         that closes a cycle (A609) adds nothing."""
         depth: dict[str, int] = {}
-        graph = self.call_graph
-        for name in nx.dfs_postorder_nodes(graph):  # callees before callers, no recursion
-            depth[name] = max((1 + depth[callee] for callee in graph.successors(name)
-                               if callee in depth), default=0)
+        adj = self.callees
+        for name in self.postorder():  # callees before callers, no recursion
+            depth[name] = max((1 + depth[callee] for callee in adj[name] if callee in depth),
+                              default=0)
         return depth
 
     def asks_caller(self, name: str) -> bool:
         """Whether a flow or one of its sub-flows waits for the caller's keys (the sub-flows
         found by a search of the call graph, not by recursion: a chain may be long)."""
         if name not in self._asks:
-            reach = nx.descendants(self.call_graph, name) if name in self.call_graph else set()
+            reach = self.reach(name)
             self._asks[name] = any(self._asks_itself(flow) for flow in (name, *reach))
         return self._asks[name]
 
@@ -141,7 +196,18 @@ class Program:
 
     def inherited_of(self, name: str) -> frozenset[str]:
         """`inherited` of one flow (summarized ones too)."""
-        graph = self.call_graph
-        if name not in graph:
-            return frozenset()
-        return frozenset().union(*(self.writes(caller) for caller in nx.ancestors(graph, name)))
+        return frozenset().union(*(self.writes(caller) for caller in self.ancestors(name)))
+
+    def ancestors(self, name: str) -> set[str]:
+        """The flows whose calls lead to `name`, transitively, itself left out (as
+        nx.ancestors of `call_graph`)."""
+        callers = self.callers
+        found: set[str] = set()
+        todo = [name]
+        while todo:
+            for caller in callers.get(todo.pop(), ()):
+                if caller not in found:
+                    found.add(caller)
+                    todo.append(caller)
+        found.discard(name)
+        return found

@@ -16,12 +16,11 @@ MAX_SUBFLOW_DEPTH = 8
 
 def recursion(ir: FlowIR, program: Program) -> list[Diagnostic]:
     """Reported at each `call flow` of this flow that closes a cycle of calls."""
-    calls = program.call_graph
     out: list[Diagnostic] = []
     for callee, span in ir.calls:
-        if callee not in calls or not nx.has_path(calls, callee, ir.name):
-            continue
-        path = nx.shortest_path(calls, callee, ir.name)
+        if callee != ir.name and ir.name not in program.reach(callee):
+            continue  # no path back (nx.has_path); networkx only words a cycle
+        path = nx.shortest_path(program.call_graph, callee, ir.name)
         cycle = " -> ".join([ir.name, *path])
         out.append(diagnostic("A609", f"sub-flow recursion: {cycle}", span,
                               "a flow may not call itself, directly or through other flows"))
