@@ -77,10 +77,12 @@ def validate(path: Path, env: str | None, fmt: str) -> None:
     def run_pipeline() -> list[Diagnostic]:
         from ccc_dsl.manifest import prefetch
 
-        with prefetch.running(path, env, snapshot or ()):  # YAML parsed ahead on a 2nd core
+        with prefetch.running(snapshot or ()):  # the YAML parsed ahead on a second core
             from ccc_dsl.pipeline import check_repo  # heavy: only imported on a cache miss
+            from ccc_dsl.util import paused_gc
 
-            return check_repo(path, env).diagnostics
+            with paused_gc():  # a big repo is millions of objects: don't rescan them
+                return check_repo(path, env).diagnostics
 
     diagnostics = cached_diagnostics(path, env, run_pipeline, snapshot)
     emit_diagnostics(diagnostics, fmt)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 SECRET_WORDS = re.compile(r"pass|pwd|token|secret|auth|cookie|api[-_]?key|credential",
@@ -19,6 +21,20 @@ def did_you_mean(word: str, choices: list[str] | set[str]) -> str | None:
 
     close = get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return f"did you mean `{close[0]}`?" if close else None
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector: building a big repo's model, bundle or plan
+    makes millions of small objects and no cycles worth collecting, and every collection
+    would rescan all of them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def cores() -> int:

@@ -271,9 +271,12 @@ def build_desired(root: Path, env: str | None) -> Desired | list[Diagnostic]:
     model = analysis.program.model
     settings = model.environment.target if model.environment is not None else None
     files = built.files
+    # Lines only, as a kept entry holds them: a plan decodes only what differs from the state,
+    # and 10,000 resources' objects don't outlive the build for the collector to scan.
+    lines = {addr: resource.line() for addr, resource in desired_resources(built).items()}
     return Desired(
         model.env, settings.model_dump(mode="json") if settings is not None else None,
-        built.digest, Resources(objects=desired_resources(built).values()),
+        built.digest, Resources(lines),
         {kind: list(fields) for kind, fields in IMMUTABLE_FIELDS.items()},
         {name: picture_template(ir) for name, ir in analysis.program.flows.items()},
         lambda: files)
@@ -373,7 +376,7 @@ def load_desired(root: Path, env: str | None) -> Desired | list[Diagnostic]:
         return hit
     from ccc_dsl.manifest import prefetch
 
-    with prefetch.running(root, env, snapshot):  # the YAML parsed ahead on a second core
+    with prefetch.running(snapshot):  # the YAML parsed ahead on a second core
         desired = build_desired(root, env)
     if isinstance(desired, Desired):
         _store(path, desired)

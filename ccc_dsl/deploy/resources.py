@@ -215,9 +215,14 @@ def _hide_pasted(value: Any, depth: int = 0) -> Any:
     return value
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""What `json.dumps(value, sort_keys=True, ...)` makes, without a new encoder per call (a
+cold plan encodes every resource)."""
+
+
 def canonical(value: Any) -> bytes:
     """Deterministic JSON bytes of a value (for hashes and checksums)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 def sha256(data: bytes) -> str:

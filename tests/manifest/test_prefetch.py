@@ -15,11 +15,15 @@ from mf_helpers import REPO
 
 from ccc_dsl.cache import repo_snapshot
 from ccc_dsl.manifest import cache, prefetch
-from ccc_dsl.manifest.loader import included_files
 from ccc_dsl.manifest.yamlsafe import parse_yaml
 
 sys.path.insert(0, str(REPO / "bench"))
 from gen_manifests import generate
+
+
+def _yaml_files(repo: Path) -> list[Path]:
+    """The root file and the included files, as the loader spells them."""
+    return [repo / "ccc.yaml", *sorted((repo / "resources").glob("*.yaml"))]
 
 
 def _same_as_parsed(path: Path) -> bool:
@@ -44,7 +48,7 @@ def test_the_forked_helper_fills_the_cache_with_what_the_loader_would(
         "from ccc_dsl.manifest import prefetch\n"
         "prefetch.PREFETCH_MIN_BYTES = 0\n"
         f"root = Path({str(repo)!r})\n"
-        "prefetch.start(root, None, repo_snapshot(root))\n"
+        "prefetch.start(repo_snapshot(root))\n"
         "assert prefetch._helper is not None, 'not started'\n"
         "pid, status = os.waitpid(prefetch._helper[0], 0)  # let it run to its end\n"
         "print('exit', status)\n")
@@ -53,26 +57,43 @@ def test_the_forked_helper_fills_the_cache_with_what_the_loader_would(
     assert done.returncode == 0, done.stderr
     assert done.stdout == "exit 0\n"  # and nothing of the helper's reached the output
     monkeypatch.setenv("CCC_CACHE_DIR", env["CCC_CACHE_DIR"])
-    files = included_files(repo, None)
-    assert len(files) == 7 and any(f.name == "agents-broken.yaml" for f in files)
+    files = _yaml_files(repo)
+    assert len(files) == 8 and any(f.name == "agents-broken.yaml" for f in files)
     assert all(_same_as_parsed(f) for f in files)  # the broken file's diagnostics too
 
 
-def test_the_helper_stops_at_the_first_file_the_loader_has_cached(tmp_path: Path) -> None:
+def test_the_helper_parses_what_is_not_cached_and_leaves_the_rest(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     generate(repo, resources=200, files=6)
-    files = included_files(repo, None)
+    files = _yaml_files(repo)
     raw = files[-3].read_bytes()
-    cache.store(raw, parse_yaml(str(files[-3]), raw))  # the loader got this far
+    cache.store(raw, parse_yaml(str(files[-3]), raw))  # the loader got there first
+    entry = cache._entry_path(Path(os.environ["CCC_CACHE_DIR"]),
+                              cache.entry_key(str(files[-3]), raw))
+    os.utime(entry, ns=(1, 1))
     stop_read, stop_write = os.pipe()
     try:
-        prefetch._helper_main(repo, None, stop_read)  # here, not forked: what it does
+        prefetch._helper_main(repo_snapshot(repo), stop_read)  # here, not forked
     finally:
         os.close(stop_read)
         os.close(stop_write)
-    done = [cache.has(str(f), f.read_bytes()) for f in files]
-    assert done == [False] * (len(files) - 3) + [True, True, True]
-    assert _same_as_parsed(files[-1]) and _same_as_parsed(files[-2])
+    assert all(_same_as_parsed(f) for f in files)
+    assert entry.stat().st_mtime_ns == 1  # not parsed nor written again
+
+
+def test_while_a_helper_runs_this_process_leaves_the_entries_to_it(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    generate(repo, resources=50, files=2)
+    path = _yaml_files(repo)[0]
+    raw = path.read_bytes()
+    cache.leave_stores_to_helper(True)
+    try:
+        cache.store(raw, parse_yaml(str(path), raw))
+        assert not cache.has(str(path), raw)
+    finally:
+        cache.leave_stores_to_helper(False)
+    cache.store(raw, parse_yaml(str(path), raw))
+    assert cache.has(str(path), raw)
 
 
 def test_it_starts_only_where_it_pays(tmp_path: Path) -> None:
@@ -90,7 +111,7 @@ def test_it_starts_only_where_it_pays(tmp_path: Path) -> None:
     finally:
         blocker.set()
         thread.join()
-    prefetch.start(repo, None, small)
+    prefetch.start(small)
     assert prefetch._helper is None
 
 
