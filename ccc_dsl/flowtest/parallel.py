@@ -1,20 +1,23 @@
 """`ccc test -n N|auto`: flow tests on several processes, with the results (and so the report)
 in the order a serial run gives.
 
-The calls are pure CPU work on a fake clock, so threads would not help; worker processes are
-forked from the one that compiled the bundle and prepared the cases, so nothing of them is
-sent to a worker (a worker is told only which share to run: every Nth case). A worker sends
-back, per case, what its call gave (mismatches, the call's result, the log, the time), and the
-parent puts each back with its case. A worker that dies or raises makes the whole run go
-serially instead: parallelism may speed a run up, never change its outcome.
+The calls are pure CPU work on a fake clock, so threads would not help. This process forks
+N-1 workers once it has the bundle and the prepared cases, so nothing of them is sent to a
+worker (a worker is told only which share to run: every Nth case), and runs the first share
+itself meanwhile. A worker sends back through a pipe, per case, what its call gave (mismatches,
+the call's result, the log, the time; pickled, from one process of the run to another), and
+this process puts each back with its case. A share whose worker dies, fails or can't be forked
+is run here instead: parallelism may speed a run up, never change its outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import contextlib
+import gc
+import os
+import pickle
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from ccc_runtime.bundle import Bundle
@@ -38,25 +41,73 @@ def _share(index: int, workers: int) -> list[tuple[Any, ...]]:
     return [(r.mismatches, r.result, r.log, r.seconds) for r in results]
 
 
+def _fork(index: int, workers: int) -> tuple[int, int] | None:
+    """A worker running share `index`: (its pid, the read end of its pipe), or None."""
+    read, write = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read)
+        os.close(write)
+        return None
+    if pid == 0:  # the worker: its exit code says whether the pipe holds every result
+        code = 1
+        try:
+            os.close(read)
+            gc.freeze()  # what it inherited is never garbage: don't scan (or copy) it
+            blob = pickle.dumps(_share(index, workers), pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(write, "wb") as out:
+                out.write(blob)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    return pid, read
+
+
+def _collect(pid: int, read: int) -> list[tuple[Any, ...]] | None:
+    """What the worker sent, or None when it did not finish its share."""
+    with os.fdopen(read, "rb") as pipe:
+        blob = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        return None
+    try:
+        got = pickle.loads(blob)
+    except Exception:  # a worker cut short: its share runs here
+        return None
+    return got if isinstance(got, list) else None
+
+
 def run_parallel(bundle: Bundle, cases: Sequence[Case], workers: int) -> list[CaseResult]:
     """Run `cases` on up to `workers` processes; the results come back in `cases`' order."""
     global _job
     workers = min(workers, len(cases) // MIN_SHARE)
-    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if workers < 2 or not hasattr(os, "fork"):
         return asyncio.run(run_cases(bundle, cases))
     _job = bundle, cases
-    try:  # a killed worker is BrokenProcessPool here (a multiprocessing.Pool would hang)
-        with ProcessPoolExecutor(workers, multiprocessing.get_context("fork")) as pool:
-            shares = list(pool.map(_share, range(workers), [workers] * workers))
-    except Exception:  # whatever a worker met, the serial run meets (or reports) too
-        return asyncio.run(run_cases(bundle, cases))
+    forked: dict[int, tuple[int, int]] = {}
+    try:
+        for k in range(1, workers):
+            child = _fork(k, workers)
+            if child is not None:
+                forked[k] = child
+        shares = [asyncio.run(run_cases(bundle, cases[0::workers]))]
+        for k in range(1, workers):
+            share = cases[k::workers]
+            got = _collect(*forked.pop(k)) if k in forked else None
+            if got is None or len(got) != len(share):
+                shares.append(asyncio.run(run_cases(bundle, share)))
+            else:
+                shares.append([CaseResult(case, *fields)
+                               for case, fields in zip(share, got, strict=True)])
     finally:
         _job = None
-    out: list[CaseResult | None] = [None] * len(cases)
-    for k, share in enumerate(shares):
-        for i, (mismatches, result, log, seconds) in enumerate(share):
-            index = k + i * workers
-            out[index] = CaseResult(cases[index], mismatches, result, log, seconds)
-    if any(r is None for r in out):
-        return asyncio.run(run_cases(bundle, cases))
-    return [r for r in out if r is not None]
+        for pid, read in forked.values():  # only after an error here: don't leave them
+            os.close(read)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+    out: list[CaseResult] = []
+    for i in range(len(cases)):
+        out.append(shares[i % workers][i // workers])
+    return out

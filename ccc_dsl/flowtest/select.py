@@ -73,9 +73,14 @@ def _shape(item: Any, size: int) -> bool:
             and all(type(v) is int for v in item[1:]))
 
 
-def case_key(case: Case) -> str:
-    """A test's identity across runs: its file (wherever PATH pointed) and name."""
-    return f"{case.file.path.resolve()}::{case.name}"
+def case_keys(cases: list[Case]) -> list[str]:
+    """Each test's identity across runs: its file (wherever PATH pointed) and name. Each file
+    is resolved once, not once per test (a `realpath` is a system call per path part)."""
+    files: dict[Path, Path] = {}
+    for case in cases:
+        if case.file.path not in files:
+            files[case.file.path] = case.file.path.resolve()
+    return [f"{files[c.file.path]}::{c.name}" for c in cases]
 
 
 def _plain(value: Any) -> Any:
@@ -148,11 +153,11 @@ def recording(run: Run, changed: bool) -> Execute:
         context = _context(bundle)
         old = load_record(path, context) if path is not None else {}
         images = _images(bundle)
-        keys = [case_key(case) for case in cases]
+        keys = case_keys(cases)
         skipped = {key for key, case in zip(keys, cases, strict=True)
                    if changed and unchanged(old.get(key), case, images)}
-        report.results = run(bundle, [c for k, c in zip(keys, cases, strict=True)
-                                      if k not in skipped])
+        ran = [(k, c) for k, c in zip(keys, cases, strict=True) if k not in skipped]
+        report.results = run(bundle, [c for _, c in ran])
         report.unchanged = len(skipped)
         traces: list[Trace] = [*(r.result for r in report.results),
                                *(old[key] for key in sorted(skipped))]
@@ -160,7 +165,8 @@ def recording(run: Run, changed: bool) -> Execute:
         if path is None:
             return
         record = {key: old[key] for key in skipped}
-        record.update((case_key(r.case), _recording(r, images)) for r in report.results)
+        record.update((k, _recording(r, images))
+                      for (k, _), r in zip(ran, report.results, strict=True))
         chosen = set(keys)
         kept = {**{k: v for k, v in old.items() if k not in chosen}, **record}
         if kept != old:
