@@ -150,6 +150,7 @@ def build_bundle(root: Path, env: str | None, build: Build | None = None,
     from ccc_runtime.bundle import BundleError, bundle_from_parts, check_parts
 
     from ccc_dsl.compiler.bundle import bundle_config
+    from ccc_dsl.compiler.driver import paused_gc
     from ccc_dsl.manifest.loader import ROOT_FILE
 
     if build is None:
@@ -183,11 +184,12 @@ def build_bundle(root: Path, env: str | None, build: Build | None = None,
     images = {n: f.image for n, f in build.flows.items()}
     bundle: Bundle | None = None
     try:
-        if verified is None:
-            bundle = bundle_from_parts(config, images, source=f"{root} (compiled)",
-                                       root=Path(model.root))
-        else:
-            check_parts(config, images, verified, source=f"{root} (compiled)")
+        with paused_gc():  # decoding makes many small objects, no cycles; the heap holds the IR
+            if verified is None:
+                bundle = bundle_from_parts(config, images, source=f"{root} (compiled)",
+                                           root=Path(model.root))
+            else:
+                check_parts(config, images, verified, source=f"{root} (compiled)")
     except BundleError as exc:
         result.diagnostics = [error("T712", f"the compiled bundle is not valid: {p}", where)
                               for p in exc.problems]

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import networkx as nx
 from ccc_runtime.bytecode import Const, Op
 from ccc_runtime.durations import tts_seconds, wav_seconds
 from ccc_runtime.patterns import key_error, parse_key
 
-from ccc_dsl.compiler.ir import PERSON_OPS, FlowIR, IRNode
+from ccc_dsl.compiler.ir import INPUT_OPS, PERSON_OPS, FlowIR, IRNode
 from ccc_dsl.compiler.program import Program
 from ccc_dsl.compiler.results import Timing as Timing
 from ccc_dsl.diagnostics import Span
@@ -95,6 +94,8 @@ def node_seconds(program: Program, attrs: IRNode) -> float:
     names = _PROMPT_OPERANDS.get(attrs.op)
     if names is None:
         return 0.0
+    if len(names) == 1:  # the same float as the sum of one
+        return audio_seconds(program, attrs.operand(names[0]))
     return sum(audio_seconds(program, attrs.operand(name)) for name in names)
 
 
@@ -112,9 +113,10 @@ def _forward_edges(ir: FlowIR) -> tuple[dict[int, list[tuple[int, str]]], list[i
     stack: list[tuple[int, Any]] = [(ir.entry, iter(succ[ir.entry]))]
     while stack:
         node, edges = stack[-1]
+        asks = nodes[node].op in INPUT_OPS  # its no-input, wrong-key, `exhausted`: mistakes
         for edge in edges:
             target, key = edge.target, edge.exit
-            if key in _MISTAKES and nodes[node].op in (Op.MENU, Op.COLLECT, Op.SURVEY):
+            if asks and key in _MISTAKES:
                 continue
             if state.get(target) == 1:
                 continue  # a back edge: going round again is not progress
@@ -148,8 +150,16 @@ def _repeats(program: Program, ir: FlowIR, reached: list[int]) -> Span | None:
 
 def _presses(exit_name: str) -> int:
     """Key presses a menu exit stands for: a key's length (`1XX` is three), 0 for the other
-    exits."""
-    return 0 if key_error(exit_name) is not None else len(parse_key(exit_name))
+    exits (figured once per exit name)."""
+    presses = _PRESSES.get(exit_name)
+    if presses is None:
+        presses = 0 if key_error(exit_name) is not None else len(parse_key(exit_name))
+        if len(_PRESSES) < 4096:
+            _PRESSES[exit_name] = presses
+    return presses
+
+
+_PRESSES: dict[str, int] = {}
 
 
 def flow_timing(program: Program, name: str) -> Timing:
@@ -159,10 +169,9 @@ def flow_timing(program: Program, name: str) -> Timing:
     if key in program.memo:
         cached: Timing = program.memo[key]
         return cached
-    if name in program.call_graph:
-        for sub in nx.dfs_postorder_nodes(program.call_graph, name):
-            if sub != name and ("timing", sub) not in program.memo:
-                _flow_timing(program, sub)
+    for sub in program.postorder(name) if program.callees.get(name) else ():
+        if sub != name and ("timing", sub) not in program.memo:
+            _flow_timing(program, sub)
     return _flow_timing(program, name)
 
 
