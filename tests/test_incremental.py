@@ -150,6 +150,26 @@ def test_a_damaged_entry_is_a_miss(tmp_path: Path) -> None:
     assert _same_as_cold(repo).build.analysis is not None
 
 
+def test_an_entry_damaged_anywhere_is_a_miss(tmp_path: Path) -> None:
+    """The header (its size line, the sealed JSON) and the files' bytes after it are all
+    checked: any flipped byte, a cut or an appended one is a miss."""
+    repo = _repo(tmp_path)
+    kept = cached_bundle(repo, None)
+    base = cache.cache_dir()
+    assert base is not None
+    blob = (base / "build" / f"{cache.build_key(repo, None)}.json").read_bytes()
+    parsed = cache._entry(blob)
+    assert parsed is not None and parsed[1] == kept.files
+    header = int(blob.split(b"\n", 1)[0])
+    for at in (0, 3, header // 2, header + 10, len(blob) // 2, len(blob) - 1):
+        damaged = bytearray(blob)
+        damaged[at] ^= 0x01
+        assert cache._entry(bytes(damaged)) is None, at
+    assert cache._entry(blob[:-1]) is None
+    assert cache._entry(blob + b"x") is None
+    assert cache._entry(b"") is None
+
+
 def test_a_failed_build_is_kept_with_its_diagnostics(tmp_path: Path) -> None:
     repo = _repo(tmp_path)
     _edit(repo / "flows" / "main.ivr", "call flow screening", "call flow screenin")

@@ -5,8 +5,10 @@ The key is `ccc_dsl.cache.result_key` (every file under the repo root by path an
 environment, and ccc's own code, the compiler version among it) with the compiler version and
 this entry's format: whatever can change a flow's result (a flow, a sub-flow, a prompt, a skill
 group, a function's `returns:`, the environment) is a file under the root, so a hit is the same
-build as a cold one. An entry is sealed JSON (`ccc_dsl.cache.seal`): images and files as base64,
-diagnostics as plain data. A damaged or wrongly shaped entry is a miss, never an error.
+build as a cold one. An entry is a sealed JSON header (`ccc_dsl.cache.seal`: diagnostics as
+plain data, the flows, each file's path and size, the payload's checksum) followed by the files'
+bytes as they are (base64 in JSON took 0.07 s each way for a bundle of 2,000 flows). A damaged
+or wrongly shaped entry is a miss, never an error.
 
 Only what the bundle's users need comes back: the build's diagnostics, its files and flows (with
 their hashes and time to agent), and the verified `Bundle`; `analysis` is None, so a caller that
@@ -15,8 +17,7 @@ needs the IR (`ccc plan`) builds cold.
 
 from __future__ import annotations
 
-import base64
-import binascii
+import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,9 +30,9 @@ from ccc_dsl.cache import (
     diagnostics_from_data,
     diagnostics_to_data,
     keep_newest,
-    read_entry,
     result_key,
     seal,
+    unseal,
     write_atomic,
 )
 from ccc_dsl.compiler.results import COMPILER_VERSION, Build, CompiledFlow, Timing
@@ -40,7 +41,7 @@ from ccc_dsl.diagnostics import Diagnostic, Span
 if TYPE_CHECKING:
     from ccc_runtime.bundle import Bundle
 
-BUILD_FORMAT = 1
+BUILD_FORMAT = 2
 """Bump when what a build entry holds changes."""
 
 KEEP_BUILDS = 8
@@ -100,6 +101,10 @@ def timing_of(data: Any) -> Timing | None:
                   None if return_seconds is None else float(return_seconds), return_keys, menu)
 
 
+def _payload_digest(payload: bytes) -> str:
+    return hashlib.blake2b(payload, digest_size=20).hexdigest()
+
+
 def store_build(key: str, build: Build, files: dict[str, bytes],
                 errors: list[Diagnostic]) -> None:
     """Keep a finished build (failed ones too: their diagnostics are the result)."""
@@ -108,15 +113,42 @@ def store_build(key: str, build: Build, files: dict[str, bytes],
         return
     flows = {name: [f.source, f.sha256, f.source_sha256, timing_data(f.timing)]
              for name, f in build.flows.items()}
-    blobs = {path: base64.b64encode(data).decode("ascii") for path, data in files.items()}
+    payload = b"".join(files.values())
     try:
-        blob = seal(BUILD_FORMAT, diagnostics_to_data(build.diagnostics),
-                    diagnostics_to_data(errors), flows, blobs)
+        header = seal(BUILD_FORMAT, diagnostics_to_data(build.diagnostics),
+                      diagnostics_to_data(errors), flows,
+                      [[path, len(data)] for path, data in files.items()],
+                      _payload_digest(payload))
     except ValueError:
         return
     path = _entry_path(base, key)
-    write_atomic(path, blob)
+    write_atomic(path, b"%d\n" % len(header) + header + payload)
     keep_newest(path.parent, KEEP_BUILDS)
+
+
+def _entry(blob: bytes) -> tuple[list[Any], dict[str, bytes]] | None:
+    """The header's parts and the files of an entry `store_build` wrote, or None."""
+    size, sep, rest = blob.partition(b"\n")
+    if not sep or not size.isdigit() or int(size) > len(rest):
+        return None
+    parts = unseal(rest[:int(size)])
+    if parts is None or len(parts) != 6 or parts[0] != BUILD_FORMAT \
+            or not isinstance(parts[4], list):
+        return None
+    payload = rest[int(size):]
+    if parts[5] != _payload_digest(payload):
+        return None
+    files: dict[str, bytes] = {}
+    at = 0
+    for item in parts[4]:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)
+                and type(item[1]) is int and 0 <= item[1] <= len(payload) - at):
+            return None
+        files[item[0]] = payload[at:at + item[1]]
+        at += item[1]
+    if at != len(payload) or len(files) != len(parts[4]):
+        return None
+    return parts, files
 
 
 def load_build(key: str) -> tuple[Build, dict[str, bytes], list[Diagnostic]] | None:
@@ -125,21 +157,17 @@ def load_build(key: str) -> tuple[Build, dict[str, bytes], list[Diagnostic]] | N
     base = cache_dir()
     if base is None:
         return None
-    parts = read_entry(_entry_path(base, key))
-    if parts is None or len(parts) != 5 or parts[0] != BUILD_FORMAT:
+    try:
+        entry = _entry(_entry_path(base, key).read_bytes())
+    except OSError:
         return None
+    if entry is None:
+        return None
+    parts, files = entry
     diagnostics = diagnostics_from_data(parts[1])
     errors = diagnostics_from_data(parts[2])
-    flows_data, blobs = parts[3], parts[4]
-    if diagnostics is None or errors is None or not isinstance(flows_data, dict) \
-            or not isinstance(blobs, dict):
-        return None
-    try:
-        files = {path: base64.b64decode(text, validate=True) for path, text in blobs.items()
-                 if isinstance(path, str) and isinstance(text, str)}
-    except (binascii.Error, ValueError):
-        return None
-    if len(files) != len(blobs):
+    flows_data = parts[3]
+    if diagnostics is None or errors is None or not isinstance(flows_data, dict):
         return None
     flows: dict[str, CompiledFlow] = {}
     for name, item in flows_data.items():
