@@ -100,7 +100,17 @@ def check_repo(root: Path, env: str | None,
     root_dir = Path(loaded.model.root) if loaded.model is not None else None
     check.analysis = analyse(check.modules, check.model, root_dir)
     check.diagnostics.extend(check.analysis.diagnostics)
+    _keep_phone_facts()
     return check
+
+
+def _keep_phone_facts() -> None:
+    """Keep on disk what name resolution memoized of phone numbers (the regions of outside
+    numbers: the geocoder is 0.3 s to import), beside what loading the manifests did."""
+    from ccc_dsl.manifest import cache as manifest_cache
+    from ccc_dsl.manifest import phones
+
+    manifest_cache.store_phones(phones.export())
 
 
 def compile_repo(root: Path, env: str | None, manifests: LoadResult | None = None) -> Build:
@@ -236,5 +246,6 @@ def cached_bundle(root: Path, env: str | None, verify: bool = True) -> BundleBui
         built = build_bundle(root, env, incremental.build,
                              None if verify else incremental.reused)
         incremental.keep(verified=built.ok)
+        _keep_phone_facts()
     cache.store_build(key, built.build, built.files, built.diagnostics)
     return built

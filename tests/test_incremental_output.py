@@ -228,3 +228,31 @@ def test_compile_of_an_unchanged_repo_imports_nothing_heavy(tmp_path: Path) -> N
     assert done.stdout.strip().splitlines()[-1] == "HEAVY []"
     assert "compiled 9 flow(s)" in done.stdout
 
+
+
+def test_regions_of_outside_numbers_are_memoized_on_disk(tmp_path: Path) -> None:
+    """A compile after editing a flow that transfers to an outside number (the policy blocks
+    regions) takes the number's region from the phone memo: the geocoder, 0.3 s to import, is
+    not imported, and the result is the cold one."""
+    repo = copy_examples(tmp_path / "repo")
+    script = (
+        "import sys\n"
+        "from ccc_dsl.cli import cli\n"
+        "try:\n"
+        f"    cli.main(['compile', {str(repo)!r}, '-o', {str(tmp_path / 'out')!r}])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "print('GEOCODER', 'phonenumbers.geocoder' in sys.modules)\n")
+    env = {**os.environ, "CCC_CACHE_DIR": str(tmp_path / "cache")}
+
+    def compile_once() -> str:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              timeout=300, check=False, env=env)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip().splitlines()[-1]
+
+    assert compile_once() == "GEOCODER True"  # cold: the region looked up once
+    flow = repo / "flows" / "vip_routing.ivr"
+    flow.write_text(flow.read_text(encoding="utf-8") + "// edited\n", encoding="utf-8")
+    assert compile_once() == "GEOCODER False"
+    assert read_manifest(tmp_path / "out").digest == build_bundle(repo, None).digest

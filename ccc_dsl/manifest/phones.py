@@ -1,14 +1,16 @@
 """Phone numbers through the `phonenumbers` library (Google's libphonenumber metadata): parsing,
 E.164 normalization, validity, the library's number type, and (on request) the city and province
 that caller-id choice and blocked callee regions need. The parsing core is the runtime's
-`ccc_runtime.numbers`, so the manifests and live calls read numbers the same way."""
+`ccc_runtime.numbers`, so the manifests and live calls read numbers the same way. Both kinds of
+answer are memoized, and kept on disk (manifest/cache.py, by the library's version)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import phonenumbers
-from ccc_runtime.numbers import DEFAULT_REGION, NumberError, e164, parse, region_of
+from ccc_runtime import numbers
+from ccc_runtime.numbers import DEFAULT_REGION, NumberError, e164, parse
 from phonenumbers import PhoneNumberType
 
 __all__ = ["DEFAULT_REGION", "PhoneInfo", "export", "parse_phone", "region_of", "seed"]
@@ -24,21 +26,42 @@ class PhoneInfo:
 _TYPE_NAMES = {v: k for k, v in vars(PhoneNumberType).items() if isinstance(v, int)
                and k.isupper()}
 _CACHE: dict[tuple[str, str], PhoneInfo | str] = {}
+_REGIONS: dict[str, tuple[str, str]] = {}
+_PLACE = "@place"
+"""The memo key's region part for a `region_of` answer (no number is read in this region)."""
 Memo = dict[str, tuple[str, bool, str] | str]
-"""The memo in plain form for the disk cache: `region NUL text` -> facts or a message."""
+"""The memo in plain form for the disk cache: `region NUL text` -> facts or a message, and
+`@place NUL number` -> `city NUL province`."""
 
 
 def export() -> Memo:
     """Every memoized result, in plain form (for the disk cache)."""
-    return {f"{region}\0{text}": info if isinstance(info, str) else (
+    memo: Memo = {f"{region}\0{text}": info if isinstance(info, str) else (
         info.e164, info.valid, info.library_type) for (text, region), info in _CACHE.items()}
+    memo.update({f"{_PLACE}\0{number}": f"{city}\0{province}"
+                 for number, (city, province) in _REGIONS.items()})
+    return memo
 
 
 def seed(memo: Memo) -> None:
-    """Results from the disk cache: parsing a thousand numbers takes a tenth of a second."""
+    """Results from the disk cache: parsing a thousand numbers takes a tenth of a second, and
+    the geocoder's data 0.3 s to import."""
     for key, value in memo.items():
         region, _, text = key.partition("\0")
+        if region == _PLACE:
+            if isinstance(value, str):
+                city, _, province = value.partition("\0")
+                _REGIONS.setdefault(text, (city, province))
+            continue
         _CACHE.setdefault((text, region), value if isinstance(value, str) else PhoneInfo(*value))
+
+
+def region_of(number: str) -> tuple[str, str]:
+    """`ccc_runtime.numbers.region_of`, memoized: (city, province) of an E.164 number."""
+    found = _REGIONS.get(number)
+    if found is None:
+        found = _REGIONS[number] = numbers.region_of(number)
+    return found
 
 
 def parse_phone(text: str, region: str = DEFAULT_REGION) -> PhoneInfo | str:
