@@ -47,7 +47,8 @@ def _unwrap(action: Any) -> tuple[_Include | None, int, bool, Any] | None:
         action = action.node_builder
     if type(action) is partial and action.func is Tree and len(action.args) == 1:
         return include, append, expand1, None
-    if not isinstance(action, MethodType | FunctionType):
+    if not isinstance(action, MethodType | FunctionType) and not (
+            type(action) is partial and isinstance(action.func, MethodType)):
         return None  # e.g. Lark's position propagation, which this module does not do
     return include, append, expand1, action
 

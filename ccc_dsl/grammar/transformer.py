@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, fields
-from functools import lru_cache
-from typing import Any, Final, TypeVar
+from dataclasses import MISSING, fields
+from functools import lru_cache, partial, partialmethod
+from typing import Any, Final, NamedTuple, TypeVar
 
 from ccc_runtime.bytecode import MAX_CONST_DEPTH, MAX_QUEUE_CAPACITY, MAX_SCRIPT_ITEMS
 from ccc_runtime.expressions import FUNCTIONS
@@ -117,53 +117,57 @@ def fast_constructor(cls: type[T]) -> Callable[..., T]:
 new_span = fast_constructor(Span)
 
 
-class new:
-    """Fast constructors of the AST nodes the parser builds (see fast_constructor)."""
+# Fast constructors of the AST nodes the parser builds (see fast_constructor); module globals,
+# which the interpreter reads faster than the attributes of a namespace class.
+new_Announce: Final = fast_constructor(ast.Announce)
+new_Arg: Final = fast_constructor(ast.Arg)
+new_Audio: Final = fast_constructor(ast.Audio)
+new_Binary: Final = fast_constructor(ast.Binary)
+new_Blacklist: Final = fast_constructor(ast.Blacklist)
+new_Call: Final = fast_constructor(ast.Call)
+new_CallFlow: Final = fast_constructor(ast.CallFlow)
+new_CallFunction: Final = fast_constructor(ast.CallFunction)
+new_Collect: Final = fast_constructor(ast.Collect)
+new_Exit: Final = fast_constructor(ast.Exit)
+new_Flow: Final = fast_constructor(ast.Flow)
+new_Goto: Final = fast_constructor(ast.Goto)
+new_Hangup: Final = fast_constructor(ast.Hangup)
+new_Hours: Final = fast_constructor(ast.Hours)
+new_If: Final = fast_constructor(ast.If)
+new_Index: Final = fast_constructor(ast.Index)
+new_Language: Final = fast_constructor(ast.Language)
+new_ListExpr: Final = fast_constructor(ast.ListExpr)
+new_Literal: Final = fast_constructor(ast.Literal)
+new_Menu: Final = fast_constructor(ast.Menu)
+new_Module: Final = fast_constructor(ast.Module)
+new_Offer: Final = fast_constructor(ast.Offer)
+new_QueuePlay: Final = fast_constructor(ast.QueuePlay)
+new_QueueCheck: Final = fast_constructor(ast.QueueCheck)
+new_Pause: Final = fast_constructor(ast.Pause)
+new_Play: Final = fast_constructor(ast.Play)
+new_Record: Final = fast_constructor(ast.Record)
+new_Recording: Final = fast_constructor(ast.Recording)
+new_Ref: Final = fast_constructor(ast.Ref)
+new_Reprompt: Final = fast_constructor(ast.Reprompt)
+new_Return: Final = fast_constructor(ast.Return)
+new_Set: Final = fast_constructor(ast.Set)
+new_Staffing: Final = fast_constructor(ast.Staffing)
+new_Step: Final = fast_constructor(ast.Step)
+new_Survey: Final = fast_constructor(ast.Survey)
+new_TransferAgent: Final = fast_constructor(ast.TransferAgent)
+new_TransferNumber: Final = fast_constructor(ast.TransferNumber)
+new_TransferQueue: Final = fast_constructor(ast.TransferQueue)
+new_TransferSip: Final = fast_constructor(ast.TransferSip)
+new_Tts: Final = fast_constructor(ast.Tts)
+new_TtsText: Final = fast_constructor(ast.TtsText)
+new_Unary: Final = fast_constructor(ast.Unary)
+new_Var: Final = fast_constructor(ast.Var)
+new_Voicemail: Final = fast_constructor(ast.Voicemail)
 
-    Announce = staticmethod(fast_constructor(ast.Announce))
-    Arg = staticmethod(fast_constructor(ast.Arg))
-    Audio = staticmethod(fast_constructor(ast.Audio))
-    Binary = staticmethod(fast_constructor(ast.Binary))
-    Blacklist = staticmethod(fast_constructor(ast.Blacklist))
-    Call = staticmethod(fast_constructor(ast.Call))
-    CallFlow = staticmethod(fast_constructor(ast.CallFlow))
-    CallFunction = staticmethod(fast_constructor(ast.CallFunction))
-    Collect = staticmethod(fast_constructor(ast.Collect))
-    Exit = staticmethod(fast_constructor(ast.Exit))
-    Flow = staticmethod(fast_constructor(ast.Flow))
-    Goto = staticmethod(fast_constructor(ast.Goto))
-    Hangup = staticmethod(fast_constructor(ast.Hangup))
-    Hours = staticmethod(fast_constructor(ast.Hours))
-    If = staticmethod(fast_constructor(ast.If))
-    Index = staticmethod(fast_constructor(ast.Index))
-    Language = staticmethod(fast_constructor(ast.Language))
-    ListExpr = staticmethod(fast_constructor(ast.ListExpr))
-    Literal = staticmethod(fast_constructor(ast.Literal))
-    Menu = staticmethod(fast_constructor(ast.Menu))
-    Module = staticmethod(fast_constructor(ast.Module))
-    Offer = staticmethod(fast_constructor(ast.Offer))
-    QueuePlay = staticmethod(fast_constructor(ast.QueuePlay))
-    QueueCheck = staticmethod(fast_constructor(ast.QueueCheck))
-    Pause = staticmethod(fast_constructor(ast.Pause))
-    Play = staticmethod(fast_constructor(ast.Play))
-    Record = staticmethod(fast_constructor(ast.Record))
-    Recording = staticmethod(fast_constructor(ast.Recording))
-    Ref = staticmethod(fast_constructor(ast.Ref))
-    Reprompt = staticmethod(fast_constructor(ast.Reprompt))
-    Return = staticmethod(fast_constructor(ast.Return))
-    Set = staticmethod(fast_constructor(ast.Set))
-    Staffing = staticmethod(fast_constructor(ast.Staffing))
-    Step = staticmethod(fast_constructor(ast.Step))
-    Survey = staticmethod(fast_constructor(ast.Survey))
-    TransferAgent = staticmethod(fast_constructor(ast.TransferAgent))
-    TransferNumber = staticmethod(fast_constructor(ast.TransferNumber))
-    TransferQueue = staticmethod(fast_constructor(ast.TransferQueue))
-    TransferSip = staticmethod(fast_constructor(ast.TransferSip))
-    Tts = staticmethod(fast_constructor(ast.Tts))
-    TtsText = staticmethod(fast_constructor(ast.TtsText))
-    Unary = staticmethod(fast_constructor(ast.Unary))
-    Var = staticmethod(fast_constructor(ast.Var))
-    Voicemail = staticmethod(fast_constructor(ast.Voicemail))
+_LABEL: Final = ast.RefKind.LABEL
+_PROMPT: Final = ast.RefKind.PROMPT
+_BINARY_OPS: Final = {op.value: op for op in ast.BinaryOp}
+"""Operators by their text: an Enum's lookup by value is slow, and expressions are common."""
 
 
 def _tok_span(file: str, tok: Token) -> Span:
@@ -175,12 +179,11 @@ def _tok_span(file: str, tok: Token) -> Span:
 _REPEATABLE: Final = frozenset(("announce", "offer"))
 """Options that may repeat, once per kind (see _check_repeats)."""
 
-# The helper records below live only during a parse; plain (not frozen) slotted dataclasses are
-# cheaper to build, and the parse is hot.
+# The helper records below live only during a parse: named tuples, built by `tuple.__new__`
+# (no Python frame; `_Opt(...)` would run the generated `__new__`), and the parse is hot.
 
 
-@dataclass(slots=True)
-class _Opt:
+class _Opt(NamedTuple):
     """An option before its statement collects it: `timeout 5s` -> ("timeout", 5000). Its source
     range is kept as its first and last token or node; a span is built only for a diagnostic."""
 
@@ -190,18 +193,21 @@ class _Opt:
     last: Any
 
 
-@dataclass(slots=True)
-class _Exits:
+class _Exits(NamedTuple):
     """The exits of a statement and the `}` that closes them (where the statement ends)."""
 
     exits: tuple[ast.Exit, ...]
     rbrace: Token
 
 
-@dataclass(slots=True)
-class _Args:
+class _Args(NamedTuple):
     args: tuple[ast.Arg, ...]
     span: Span
+
+
+_new_opt: Final[Callable[[tuple[str, Any, Any, Any]], _Opt]] = partial(tuple.__new__, _Opt)
+_new_exits: Final[Callable[[tuple[tuple[ast.Exit, ...], Token]], _Exits]] = partial(
+    tuple.__new__, _Exits)
 
 
 class AstBuilder(Transformer[Token, Any]):
@@ -353,7 +359,7 @@ class AstBuilder(Transformer[Token, Any]):
             span = self._span(children[0], children[-1])
         else:
             span = new_span(self.file, 1, 1, 1, 1)
-        return new.Module(self.file, tuple(children), span)
+        return new_Module(self.file, tuple(children), span)
 
     def flow(self, children: list[Any]) -> ast.Flow:
         kw, name, title = children[0], children[1], children[2]
@@ -366,7 +372,7 @@ class AstBuilder(Transformer[Token, Any]):
                             step.label_span, f"the first `{step.label}:` is at line {first.line}")
             else:
                 seen[step.label] = step
-        return new.Flow(
+        return new_Flow(
             str(name), _tok_span(self.file, name), unquote(title) if title is not None else None,
             tuple(steps), self._span(kw, children[-1]),
         )
@@ -377,8 +383,8 @@ class AstBuilder(Transformer[Token, Any]):
             self._error("P105", f"`{label}` is a reserved word and can't be used as a label",
                         _tok_span(self.file, label), f"choose another label, e.g. `{label}_step`")
         block: ast.Block
-        if len(children) == 2 and type(children[1]) is tuple:  # one chain: most steps
-            block = children[1]
+        if len(children) == 2:  # one chain (most steps), perhaps of one statement (most chains)
+            block = children[1] if type(children[1]) is tuple else (children[1],)
         else:
             body: list[ast.Stmt] = []
             for line in children[1:]:
@@ -387,9 +393,10 @@ class AstBuilder(Transformer[Token, Any]):
                 else:
                     body.append(line)
             block = tuple(body)
-        file, end = self.file, block[-1].span
-        step = new.Step(label.value, _tok_span(file, label), block,
-                        new_span(file, label.line, label.column, end.end_line, end.end_column))
+        file, end, line, column = self.file, block[-1].span, label.line, label.column
+        step = new_Step(label.value, new_span(file, line, column, label.end_line,
+                                              label.end_column),
+                        block, new_span(file, line, column, end.end_line, end.end_column))
         if self._reprompts:
             self._check_reprompts()
         return step
@@ -416,15 +423,11 @@ class AstBuilder(Transformer[Token, Any]):
         return exits
 
     def chain(self, children: list[Any]) -> ast.Block:
-        if len(children) == 3 and children[2] is None:  # one statement, no `then label`
-            return (children[0],)
-        stmts: list[ast.Stmt] = []
-        for child in children:
-            if type(child) is Token:
-                if child.type == "NAME":
-                    stmts.append(self._goto(child))
-            elif child is not None:
-                stmts.append(child)
+        """Statements joined by `then` (a chain of one statement is that statement, the grammar
+        says: a `?` rule)."""
+        stmts: list[Any] = children[::2]  # statement, THEN, statement, ... [THEN, NAME]
+        if type(stmts[-1]) is Token:  # `then label`
+            stmts[-1] = self._goto(stmts[-1])
         return tuple(stmts)
 
     def _goto(self, name: Token) -> ast.Goto:
@@ -432,13 +435,15 @@ class AstBuilder(Transformer[Token, Any]):
         if name.value == "then":  # `play "x" then then hangup`: not a jump to a label `then`
             self._error("P105", "`then` twice: one `then` joins two actions", span,
                         "remove one `then`")
-        return new.Goto(new.Ref(ast.RefKind.LABEL, name.value, span), span)
+        return new_Goto(new_Ref(_LABEL, name.value, span), span)
 
-    def _block(self, target: ast.Block | Token) -> ast.Block:
-        """The target of an exit or an if: a chain, or a bare label (a goto)."""
+    def _block(self, target: ast.Block | ast.Stmt | Token) -> ast.Block:
+        """The target of an exit or an if: a chain, a statement, or a bare label (a goto)."""
+        if isinstance(target, tuple):
+            return target
         if isinstance(target, Token):
             return (self._goto(target),)
-        return target
+        return (target,)
 
     def exits(self, children: list[Any]) -> _Exits:
         file, names = self.file, self._exit_names
@@ -447,15 +452,24 @@ class AstBuilder(Transformer[Token, Any]):
         for i in range(0, len(children) - 1, 2):
             name_tok: Token = children[i]
             body = children[i + 1]
-            if type(body) is Token:
+            kind = type(body)
+            if kind is tuple:  # a chain
+                end = body[-1].span
+            elif kind is Token and body.value != "then":  # a label: most exits (see _goto)
+                end = new_span(file, body.line, body.column, body.end_line, body.end_column)
+                body = (new_Goto(new_Ref(_LABEL, body.value, end), end),)
+            elif kind is Token:
                 body = (self._goto(body),)
-            end = body[-1].span
+                end = body[0].span
+            else:  # one statement
+                end = body.span
+                body = (body,)
             name = names.get(name_tok.type)
             if name is None:
                 name = name_tok.value[:-2].rstrip()
                 if name_tok.type != "EX_KEY":  # a fixed exit's terminal always names it alike
                     names[name_tok.type] = name
-            ex = new.Exit(name, body, new_span(
+            ex = new_Exit(name, body, new_span(
                 file, name_tok.line, name_tok.column, end.end_line, end.end_column))
             exits.append(ex)
             if name in seen:
@@ -464,7 +478,7 @@ class AstBuilder(Transformer[Token, Any]):
                             f"the first is at line {seen[ex.name].span.line}")
             else:
                 seen[ex.name] = ex
-        return _Exits(tuple(exits), children[-1])
+        return _new_exits((tuple(exits), children[-1]))
 
     # ------------------------------------------------------------ simple statements
 
@@ -473,52 +487,52 @@ class AstBuilder(Transformer[Token, Any]):
         then_b = self._block(then)
         other_b = self._block(otherwise) if otherwise is not None else None
         end = (other_b or then_b)[-1]
-        return new.If(cond, then_b, other_b, self._span(kw, end))
+        return new_If(cond, then_b, other_b, self._span(kw, end))
 
     def play(self, children: list[Any]) -> ast.Play:
         kw, audio = children
         end = audio.span
-        return new.Play(audio, new_span(self.file, kw.line, kw.column, end.end_line,
+        return new_Play(audio, new_span(self.file, kw.line, kw.column, end.end_line,
                                         end.end_column))
 
     def say(self, children: list[Any]) -> ast.Play:
         kw, tts, barge = children
         if barge is None:
-            audio = new.Audio((tts,), False, tts.span)  # spans are immutable, so shared
-            return new.Play(audio, self._span(kw, tts))
-        audio = new.Audio((tts,), barge.type == "BARGEIN", self._span(tts, barge))
-        return new.Play(audio, self._span(kw, barge))
+            audio = new_Audio((tts,), False, tts.span)  # spans are immutable, so shared
+            return new_Play(audio, self._span(kw, tts))
+        audio = new_Audio((tts,), barge.type == "BARGEIN", self._span(tts, barge))
+        return new_Play(audio, self._span(kw, barge))
 
     def set_stmt(self, children: list[Any]) -> ast.Set:
         kw, var, value = children
         self._check_writable(var.path[0], var.span)
-        return new.Set(var, value, self._span(kw, value))
+        return new_Set(var, value, self._span(kw, value))
 
     def goto(self, children: list[Any]) -> ast.Goto:
         kw, name = children
-        return new.Goto(new.Ref(ast.RefKind.LABEL, str(name), _tok_span(self.file, name)),
+        return new_Goto(new_Ref(_LABEL, str(name), _tok_span(self.file, name)),
                         self._span(kw, name))
 
     def hangup(self, children: list[Any]) -> ast.Hangup:
         kw = children[0]
-        return new.Hangup(new_span(self.file, kw.line, kw.column, kw.end_line, kw.end_column))
+        return new_Hangup(new_span(self.file, kw.line, kw.column, kw.end_line, kw.end_column))
 
     def return_stmt(self, children: list[Any]) -> ast.Return:
-        return new.Return(_tok_span(self.file, children[0]))
+        return new_Return(_tok_span(self.file, children[0]))
 
     def reprompt(self, children: list[Any]) -> ast.Reprompt:
         kw = children[0]
-        node = new.Reprompt(new_span(self.file, kw.line, kw.column, kw.end_line, kw.end_column))
+        node = new_Reprompt(new_span(self.file, kw.line, kw.column, kw.end_line, kw.end_column))
         self._reprompts.append(node)
         return node
 
     def language(self, children: list[Any]) -> ast.Language:
         kw, value = children
-        return new.Language(value, self._span(kw, value))
+        return new_Language(value, self._span(kw, value))
 
     def call_flow(self, children: list[Any]) -> ast.CallFlow:
         kw, _flow, name = children
-        return new.CallFlow(new.Ref(ast.RefKind.FLOW, str(name), _tok_span(self.file, name)),
+        return new_CallFlow(new_Ref(ast.RefKind.FLOW, str(name), _tok_span(self.file, name)),
                             self._span(kw, name))
 
     # ------------------------------------------------------------ branching statements
@@ -528,7 +542,7 @@ class AstBuilder(Transformer[Token, Any]):
         span = self._span(kw, children[-1])
         opts = self._options("menu", children)
         self._require("menu", opts, "prompt", _tok_span(self.file, kw))
-        prompt = self._prompt(opts, "prompt") or new.Audio((), True, span)
+        prompt = self._prompt(opts, "prompt") or new_Audio((), True, span)
         noinput, nomatch = self._menu_retries(opts)
         exits = self._asking_exits(children)
         interdigit = opts["interdigit"].value if "interdigit" in opts else None
@@ -539,7 +553,7 @@ class AstBuilder(Transformer[Token, Any]):
                     self._error("P226", "`exhausted` can never be taken: both retry counters "
                                 "are `forever`", ex.span,
                                 "remove the exit, or give `nomatch` a number")
-        return new.Menu(
+        return new_Menu(
             prompt, opts["timeout"].value if "timeout" in opts else ast.DEFAULT_TIMEOUT_MS,
             interdigit, 0 if noinput is None else noinput, 0 if nomatch is None else nomatch,
             noinput is None, nomatch is None, "reset_on_entry" in opts, exits, span,
@@ -589,12 +603,12 @@ class AstBuilder(Transformer[Token, Any]):
         kw_span = _tok_span(self.file, kw)
         self._require("collect", opts, "prompt", kw_span)
         self._require("collect", opts, "digits", kw_span)
-        prompt = self._prompt(opts, "prompt") or new.Audio((), True, span)
+        prompt = self._prompt(opts, "prompt") or new_Audio((), True, span)
         low, high = opts["digits"].value if "digits" in opts else (1, 1)
         noinput, nomatch = self._retries(opts, "collect")
         terminator = opts["terminator"].value if "terminator" in opts else None
         pattern = opts["pattern"].value if "pattern" in opts else None
-        return new.Collect(
+        return new_Collect(
             str(var), prompt, low, high, terminator,
             opts["timeout"].value if "timeout" in opts else ast.DEFAULT_TIMEOUT_MS,
             opts["interdigit"].value if "interdigit" in opts else None,
@@ -606,10 +620,10 @@ class AstBuilder(Transformer[Token, Any]):
         span = self._span(kw, self._end(children))
         opts = self._options("survey", children)
         self._require("survey", opts, "prompt", _tok_span(self.file, kw))
-        prompt = self._prompt(opts, "prompt") or new.Audio((), True, span)
+        prompt = self._prompt(opts, "prompt") or new_Audio((), True, span)
         low, high = opts["scale"].value if "scale" in opts else (1, 5)
         noinput, nomatch = self._retries(opts, "survey")
-        return new.Survey(
+        return new_Survey(
             prompt, low, high,
             opts["timeout"].value if "timeout" in opts else ast.DEFAULT_TIMEOUT_MS,
             noinput, nomatch, self._prompt(opts, "thanks"),
@@ -618,13 +632,13 @@ class AstBuilder(Transformer[Token, Any]):
 
     def hours(self, children: list[Any]) -> ast.Hours:
         kw, name, exits = children
-        return new.Hours(self._ref(ast.RefKind.SCHEDULE, name), exits.exits,
+        return new_Hours(self._ref(ast.RefKind.SCHEDULE, name), exits.exits,
                          self._span(kw, exits))
 
     def blacklist(self, children: list[Any]) -> ast.Blacklist:
         kw, name, number, exits = children
         value: ast.Expr | None = number.value if number is not None else None
-        return new.Blacklist(self._ref(ast.RefKind.BLACKLIST, name), value, exits.exits,
+        return new_Blacklist(self._ref(ast.RefKind.BLACKLIST, name), value, exits.exits,
                              self._span(kw, exits))
 
     def call_function(self, children: list[Any]) -> ast.CallFunction:
@@ -650,7 +664,7 @@ class AstBuilder(Transformer[Token, Any]):
                             "for every attempt")
             else:
                 retries = value
-        return new.CallFunction(
+        return new_CallFunction(
             self._ref(ast.RefKind.FUNCTION, name),
             call_args.args if call_args is not None else (), timeout,
             opts["as"].value if "as" in opts else ast.DEFAULT_RESULT_VAR, retries,
@@ -668,11 +682,11 @@ class AstBuilder(Transformer[Token, Any]):
 
     def arg(self, children: list[Any]) -> ast.Arg:
         name, value = children
-        return new.Arg(str(name), value, self._span(name, value))
+        return new_Arg(str(name), value, self._span(name, value))
 
     def staffing(self, children: list[Any]) -> ast.Staffing:
         kw, name, exits = children
-        return new.Staffing(self._ref(ast.RefKind.GROUP, name), exits.exits, self._span(kw, exits))
+        return new_Staffing(self._ref(ast.RefKind.GROUP, name), exits.exits, self._span(kw, exits))
 
     def transfer_queue(self, children: list[Any]) -> ast.TransferQueue:
         kw = children[0]
@@ -712,7 +726,7 @@ class AstBuilder(Transformer[Token, Any]):
                 self._error("P227", f"this never happens: it is at {_fmt_ms(start)} of the "
                             f"wait, and the queue times out after {_fmt_ms(timeout)}",
                             item.span, "make it earlier, or the queue's `timeout` longer")
-        return new.TransferQueue(
+        return new_TransferQueue(
             group,
             opts["priority"].value if "priority" in opts else None,
             timeout, "familiar" in opts, self._prompt(opts, "music"), announcements, offers,
@@ -733,7 +747,7 @@ class AstBuilder(Transformer[Token, Any]):
         agent: ast.Ref | ast.Expr = (
             self._ref(ast.RefKind.AGENT, who) if isinstance(who, Token) else who
         )
-        return new.TransferAgent(
+        return new_TransferAgent(
             agent, opts["timeout"].value if "timeout" in opts else ast.DEFAULT_RING_TIMEOUT_MS,
             self._exits(children), self._span(kw, self._end(children)),
         )
@@ -741,7 +755,7 @@ class AstBuilder(Transformer[Token, Any]):
     def transfer_number(self, children: list[Any]) -> ast.TransferNumber:
         kw, number = children[0], children[2]
         opts = self._options("transfer number", children)  # a number that isn't text: R510
-        return new.TransferNumber(
+        return new_TransferNumber(
             number, opts["timeout"].value if "timeout" in opts else ast.DEFAULT_RING_TIMEOUT_MS,
             opts["caller_id"].value if "caller_id" in opts else None,
             self._exits(children), self._span(kw, self._end(children)),
@@ -756,7 +770,7 @@ class AstBuilder(Transformer[Token, Any]):
             if problem is not None:
                 self._error("P221", f"`{shown_number(uri.value)}` is not a SIP URI: {problem}",
                             uri.span, "write e.g. \"sip:100@pbx.example.com\"")
-        return new.TransferSip(
+        return new_TransferSip(
             uri, opts["timeout"].value if "timeout" in opts else ast.DEFAULT_RING_TIMEOUT_MS,
             opts["caller_id"].value if "caller_id" in opts else None,
             self._exits(children), self._span(kw, self._end(children)),
@@ -773,13 +787,13 @@ class AstBuilder(Transformer[Token, Any]):
             elif kind is not None:
                 if not value.value.strip():
                     self._error("P210", f"empty {kind} name", value.span)
-                return new.Ref(kind, value.value, value.span)
+                return new_Ref(kind, value.value, value.span)
         return value
 
     def voicemail(self, children: list[Any]) -> ast.Voicemail:
         kw, name = children[0], children[1]
         opts = self._options("voicemail", children)
-        return new.Voicemail(
+        return new_Voicemail(
             self._ref(ast.RefKind.VOICEMAIL, name), self._prompt(opts, "prompt"),
             opts["maxlength"].value if "maxlength" in opts else ast.DEFAULT_VOICEMAIL_MS,
             self._exits(children), self._span(kw, self._end(children)),
@@ -796,7 +810,7 @@ class AstBuilder(Transformer[Token, Any]):
                         f"recording's maxlength {_fmt_ms(max_ms)}",
                         self._span(opts["silence"].first, opts["silence"].last),
                         "a recording ends after this much silence: make it shorter")
-        return new.Record(
+        return new_Record(
             str(var), max_ms, silence, "beep" in opts,
             opts["terminator"].value if "terminator" in opts else None,
             opts["keep"].value if "keep" in opts else None,
@@ -805,7 +819,7 @@ class AstBuilder(Transformer[Token, Any]):
 
     def pause(self, children: list[Any]) -> ast.Pause:
         kw, duration, barge = children
-        return new.Pause(self._duration(duration, "pause"),
+        return new_Pause(self._duration(duration, "pause"),
                          barge is not None and barge.type == "BARGEIN",
                          self._span(kw, barge if barge is not None else duration))
 
@@ -814,13 +828,15 @@ class AstBuilder(Transformer[Token, Any]):
         name = unquote(tok.value)
         if not name or name.isspace():  # what str.strip() would empty
             self._error("P210", f"empty {kind} name", span)
-        return new.Ref(kind, name, span)
+        return new_Ref(kind, name, span)
 
     # ------------------------------------------------------------ options
 
     def _opt(self, name: str, value: Any, children: list[Any]) -> _Opt:
         last = children[-1]
-        return _Opt(name, value, children[0], last if last is not None else self._end(children))
+        if last is None:
+            last = self._end(children)
+        return _new_opt((name, value, children[0], last))
 
     def opt_prompt(self, c: list[Any]) -> _Opt:
         return self._opt("prompt", c[1], c)
@@ -835,7 +851,7 @@ class AstBuilder(Transformer[Token, Any]):
         return self._opt("music", c[1], c)
 
     def opt_timeout(self, c: list[Any]) -> _Opt:
-        return _Opt("timeout", self._duration(c[1], "timeout"), c[0], c[1])
+        return _new_opt(("timeout", self._duration(c[1], "timeout"), c[0], c[1]))
 
     def opt_interdigit(self, c: list[Any]) -> _Opt:
         return self._opt("interdigit", self._duration(c[1], "interdigit"), c)
@@ -879,13 +895,13 @@ class AstBuilder(Transformer[Token, Any]):
         `say position|wait` or `check staffing`."""
         last = c[-1]
         if isinstance(last, Token) and last.type == "STAFFING":
-            return new.QueueCheck(start_ms, every_ms, self._span(c[0], last))
+            return new_QueueCheck(start_ms, every_ms, self._span(c[0], last))
         if isinstance(last, ast.Audio):
-            return new.QueuePlay(start_ms, every_ms, last, None, self._span(c[0], last))
+            return new_QueuePlay(start_ms, every_ms, last, None, self._span(c[0], last))
         if isinstance(last, ast.Tts):
-            audio = new.Audio((last,), False, last.span)
-            return new.QueuePlay(start_ms, every_ms, audio, None, self._span(c[0], last))
-        return new.QueuePlay(start_ms, every_ms, None, ast.AnnounceKind(str(last)),
+            audio = new_Audio((last,), False, last.span)
+            return new_QueuePlay(start_ms, every_ms, audio, None, self._span(c[0], last))
+        return new_QueuePlay(start_ms, every_ms, None, ast.AnnounceKind(str(last)),
                              self._span(c[0], last))
 
     def script_at(self, c: list[Any]) -> ast.QueuePlay | ast.QueueCheck:
@@ -968,7 +984,7 @@ class AstBuilder(Transformer[Token, Any]):
     def opt_announce(self, c: list[Any]) -> _Opt:
         kw, kind, _every, every, prompt = c
         pending: _Opt | None = prompt
-        announce = new.Announce(
+        announce = new_Announce(
             ast.AnnounceKind(str(kind)), self._duration(every, "every"),
             pending.value if pending is not None else None,
             self._span(kw, self._end(c)),
@@ -986,7 +1002,7 @@ class AstBuilder(Transformer[Token, Any]):
             self._error("P206", f"the key of an offer must be one key, not `{key}`",
                         _tok_span(self.file, key), "use one of 0-9, * or #")
         pending: _Opt | None = prompt
-        return new.Offer(
+        return new_Offer(
             ast.OfferKind(str(kind)), self._duration(after, "after"), str(key),
             pending.value if pending is not None else None,
             self._span(kw, self._end(c)),
@@ -994,53 +1010,52 @@ class AstBuilder(Transformer[Token, Any]):
 
     # ------------------------------------------------------------ prompts
 
-    def _audio(self, children: list[Any], default_barge: bool) -> ast.Audio:
+    def _audio(self, default_barge: bool, children: list[Any]) -> ast.Audio:
         barge: Token | None = children[-1]
         items: tuple[ast.PromptItem, ...]
         if len(children) == 2:  # one prompt: most of them
             item = children[0]
-            items = (self._ref(ast.RefKind.PROMPT, item) if type(item) is Token else item,)
+            items = (self._ref(_PROMPT, item) if type(item) is Token else item,)
         else:
-            items = tuple([self._ref(ast.RefKind.PROMPT, c) if type(c) is Token else c
+            items = tuple([self._ref(_PROMPT, c) if type(c) is Token else c
                            for c in children[:-1]])
         start = items[0].span
         if barge is None:
             if len(items) == 1:  # the prompt's own span: spans are immutable, so shared
-                return new.Audio(items, default_barge, start)
+                return new_Audio(items, default_barge, start)
             end: Any = items[-1].span
             barge_in = default_barge
         else:
             end, barge_in = barge, barge.type == "BARGEIN"
-        return new.Audio(items, barge_in,
+        return new_Audio(items, barge_in,
                          new_span(self.file, start.line, start.column, end.end_line,
                                   end.end_column))
 
-    def audio(self, children: list[Any]) -> ast.Audio:
-        return self._audio(children, False)
-
-    def keyed_audio(self, children: list[Any]) -> ast.Audio:
-        return self._audio(children, True)
+    # Barge-in off by default, and on for the prompts of menu, collect and survey (a partial
+    # method: one Python frame per prompt list less than a method that calls _audio).
+    audio = partialmethod(_audio, False)
+    keyed_audio = partialmethod(_audio, True)
 
     def recording_item(self, children: list[Any]) -> ast.Recording:
         kw, var = children
-        return new.Recording(var, self._span(kw, var))
+        return new_Recording(var, self._span(kw, var))
 
     def tts_item(self, children: list[Any]) -> ast.Tts:
         kw, tts = children
-        return new.Tts(tts.texts, self._span(kw, tts))
+        return new_Tts(tts.texts, self._span(kw, tts))
 
     def tts(self, children: list[Any]) -> ast.Tts:
         if len(children) == 1:
             tok: Token = children[0]
             span = new_span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
-            return new.Tts((self._template(None, tok, span),), span)
+            return new_Tts((self._template(None, tok, span),), span)
         texts = tuple(c for c in children if isinstance(c, ast.TtsText))
         seen: set[str | None] = set()
         for text in texts:
             if text.language in seen:
                 self._error("P205", f"language `{text.language}` is given twice", text.span)
             seen.add(text.language)
-        return new.Tts(texts, self._span(children[0], children[-1]))
+        return new_Tts(texts, self._span(children[0], children[-1]))
 
     def lang_text(self, children: list[Any]) -> ast.TtsText:
         lang, text = children
@@ -1053,38 +1068,38 @@ class AstBuilder(Transformer[Token, Any]):
             if problem is not None:
                 self._error("P212", f"invalid template: {problem}", _tok_span(self.file, tok),
                             "placeholders look like {{ result.balance }}")
-        return new.TtsText(lang, template, span)
+        return new_TtsText(lang, template, span)
 
     # ------------------------------------------------------------ expressions
 
     def var(self, children: list[Token]) -> ast.Var:
-        return new.Var(tuple(str(t) for t in children), self._span(children[0], children[-1]))
+        return new_Var(tuple(str(t) for t in children), self._span(children[0], children[-1]))
 
     def string(self, children: list[Token]) -> ast.Literal:
-        return new.Literal(unquote(children[0]), _tok_span(self.file, children[0]))
+        return new_Literal(unquote(children[0]), _tok_span(self.file, children[0]))
 
     def integer(self, children: list[Token]) -> ast.Literal:
         value, span = int_literal(children[0]), _tok_span(self.file, children[0])
         if value > _INT_MAX:
             self._error("P214", f"the number {shown_number(children[0])} is too large", span,
                         f"integers go up to {_INT_MAX} (64 bits)")
-        return new.Literal(value, span)
+        return new_Literal(value, span)
 
     def decimal(self, children: list[Token]) -> ast.Literal:
         value, span = float(children[0]), _tok_span(self.file, children[0])
         if math.isinf(value):
             self._error("P214", f"the number {children[0]} is too large", span,
                         "decimals go up to about 1.8e308")
-        return new.Literal(value, span)
+        return new_Literal(value, span)
 
     def true(self, children: list[Token]) -> ast.Literal:
-        return new.Literal(True, _tok_span(self.file, children[0]))
+        return new_Literal(True, _tok_span(self.file, children[0]))
 
     def false(self, children: list[Token]) -> ast.Literal:
-        return new.Literal(False, _tok_span(self.file, children[0]))
+        return new_Literal(False, _tok_span(self.file, children[0]))
 
     def null(self, children: list[Token]) -> ast.Literal:
-        return new.Literal(None, _tok_span(self.file, children[0]))
+        return new_Literal(None, _tok_span(self.file, children[0]))
 
     def _nested(self, node: ast.Expr, parts: tuple[ast.Expr, ...],
                 chain: bool = False) -> ast.Expr:
@@ -1110,54 +1125,54 @@ class AstBuilder(Transformer[Token, Any]):
         limit = MAX_DEPTH if below >= MAX_DEPTH else MAX_EXPR_DEPTH
         self._error("P109", f"an expression is nested more than {limit} deep", span,
                     "split it: compute parts with `set` first")
-        placeholder = new.Literal(None, span)
+        placeholder = new_Literal(None, span)
         self._too_deep[id(placeholder)] = placeholder
         return placeholder
 
     def list_expr(self, children: list[Any]) -> ast.Expr:
         items = tuple(c for c in children[1:-1] if c is not None)
-        return self._nested(new.ListExpr(items, self._span(children[0], children[-1])), items)
+        return self._nested(new_ListExpr(items, self._span(children[0], children[-1])), items)
 
     def neg(self, children: list[Any]) -> ast.Expr:
         return self._nested(
-            new.Unary(ast.UnaryOp.NEG, children[1], self._span(children[0], children[1])),
+            new_Unary(ast.UnaryOp.NEG, children[1], self._span(children[0], children[1])),
             (children[1],))
 
     def not_expr(self, children: list[Any]) -> ast.Expr:
         return self._nested(
-            new.Unary(ast.UnaryOp.NOT, children[1], self._span(children[0], children[1])),
+            new_Unary(ast.UnaryOp.NOT, children[1], self._span(children[0], children[1])),
             (children[1],))
 
     def or_expr(self, children: list[Any]) -> ast.Expr:
         left, _op, right = children
-        return self._nested(new.Binary(ast.BinaryOp.OR, left, right, self._span(left, right)),
+        return self._nested(new_Binary(ast.BinaryOp.OR, left, right, self._span(left, right)),
                             (left, right), _chained(left, ast.BinaryOp.OR))
 
     def and_expr(self, children: list[Any]) -> ast.Expr:
         left, _op, right = children
-        return self._nested(new.Binary(ast.BinaryOp.AND, left, right, self._span(left, right)),
+        return self._nested(new_Binary(ast.BinaryOp.AND, left, right, self._span(left, right)),
                             (left, right), _chained(left, ast.BinaryOp.AND))
 
     def compare(self, children: list[Any]) -> ast.Expr:
         left, op, right = children
         return self._nested(
-            new.Binary(ast.BinaryOp(str(op)), left, right, self._span(left, right)),
+            new_Binary(_BINARY_OPS[op.value], left, right, self._span(left, right)),
             (left, right))
 
     def arith(self, children: list[Any]) -> ast.Expr:
         left, op, right = children
-        operator = ast.BinaryOp(str(op))
-        return self._nested(new.Binary(operator, left, right, self._span(left, right)),
+        operator = _BINARY_OPS[op.value]
+        return self._nested(new_Binary(operator, left, right, self._span(left, right)),
                             (left, right), _chained(left, operator))
 
     def index(self, children: list[Any]) -> ast.Expr:
         target, _bracket, key, close = children
-        return self._nested(new.Index(target, key, self._span(target, close)), (target, key))
+        return self._nested(new_Index(target, key, self._span(target, close)), (target, key))
 
     def call(self, children: list[Any]) -> ast.Expr:
         name: Token = children[0]
         args = tuple(c for c in children[1:-1] if c is not None)
-        node = new.Call(str(name), args, self._span(name, children[-1]))
+        node = new_Call(str(name), args, self._span(name, children[-1]))
         function = FUNCTIONS.get(name)
         if function is None or function.bare:
             known = [n for n, f in FUNCTIONS.items() if not f.bare]
@@ -1172,12 +1187,12 @@ class AstBuilder(Transformer[Token, Any]):
         return self._nested(node, args)
 
     def now(self, children: list[Token]) -> ast.Expr:
-        return new.Call("now", (), _tok_span(self.file, children[0]))
+        return new_Call("now", (), _tok_span(self.file, children[0]))
 
     def compare_not_in(self, children: list[Any]) -> ast.Expr:
         left, _not, _in, right = children
         return self._nested(
-            new.Binary(ast.BinaryOp.NOT_IN, left, right, self._span(left, right)), (left, right))
+            new_Binary(ast.BinaryOp.NOT_IN, left, right, self._span(left, right)), (left, right))
 
 
 def _chained(left: Any, op: ast.BinaryOp) -> bool:

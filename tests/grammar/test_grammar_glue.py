@@ -29,7 +29,7 @@ def _parser(compiled: bool) -> tuple[Lark, AstBuilder]:
 def _outcome(lark: Lark, builder: AstBuilder, text: str, name: str) -> tuple[Any, ...]:
     builder.reset(name)
     try:
-        return ("module", lark.parse(text), builder.diagnostics)
+        return ("module", repr(lark.parse(text)), builder.diagnostics)  # repr: with the spans
     except UnexpectedInput as exc:
         return ("error", type(exc).__name__, exc.line, exc.column, builder.diagnostics)
 
