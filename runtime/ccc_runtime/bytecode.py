@@ -775,7 +775,7 @@ def _identity(value: list[Const]) -> bytes | None:
     """An exact, type-faithful identity of a list value, as a dict key: its `marshal.dumps`
     (the same bytes only for the same nesting of the same types and values, True and 1 apart;
     a str or int subclass isn't marshalled: None, as for anything marshal refuses). Only ever a
-    key in `_ENCODED` and `_CHECKED` of this process: never stored, never loaded."""
+    key in `_ENCODED`, `_CHECKED` and `_NODES` of this process: never stored, never loaded."""
     try:
         return marshal.dumps(value)
     except ValueError:
@@ -790,6 +790,32 @@ key lists and expressions (the benchmark corpus: 115 distinct lists among 34,270
 and each is encoded once per process. Cleared when it reaches `_MEMO_LIMIT` entries."""
 _CHECKED: set[tuple[Kind, bytes]] = set()
 """(operand type, `_identity`) of list operands that passed their type's check."""
+_NODES: dict[tuple[Op, bytes], tuple[tuple[bytes, ...], int]] = {}
+"""(opcode, `marshal.dumps` of the operands) of a node that passed every check -> its operands'
+pool encodings and its exit count: the benchmark corpus has 690 distinct nodes among 35,788."""
+
+
+def _key(value: Const) -> bytes:
+    """The pool encoding of a constant (BytecodeError if it isn't one); a list's is looked up
+    by its `_identity` first."""
+    kind = type(value)
+    if kind is str:  # the commonest constants: names, then durations
+        data = value.encode("utf-8")  # type: ignore[union-attr]
+        return b"\x04" + _U32(len(data)) + data
+    if kind is int and MIN_INT <= value <= MAX_INT:  # type: ignore[operator]
+        return b"\x03" + _I64(value)
+    if value is None or value is False or value is True:
+        return _SINGLE_KEYS[value]
+    ident = _identity(value) if kind is list else None  # type: ignore[arg-type]
+    if ident is None:
+        return _const_key(value)
+    found = _ENCODED.get(ident)
+    if found is None:
+        found = _const_key(value)
+        if len(_ENCODED) >= _MEMO_LIMIT:
+            _ENCODED.clear()
+        _ENCODED[ident] = found
+    return found
 
 
 class FlowBuilder:
@@ -813,84 +839,41 @@ class FlowBuilder:
         self._consts: list[Const] = []
         self._encoded: list[bytes] = []
         self._const_index: dict[bytes, int] = {}
-        self._strings: dict[str, int] = {}
-        """Pool index by string (the commonest constants), to skip encoding it again."""
         self._nodes: list[_PendingNode] = []
         self._entry = 0
         self._error_node: int | None = None
 
     def const(self, value: Const) -> int:
         """The pool index of `value`, adding it if new."""
-        return self._intern(value, _identity(value) if type(value) is list else None)
+        return self._index(_key(value), value)
 
-    def _intern(self, value: Const, ident: bytes | None) -> int:
-        """`const`, given the `_identity` of a list (None for other values)."""
-        kind = type(value)
-        if kind is str:  # the commonest constants: names, then durations
-            index = self._strings.get(value)  # type: ignore[arg-type]
-            if index is not None:
-                return index
-            data = value.encode("utf-8")  # type: ignore[union-attr]
-            key = b"\x04" + _U32(len(data)) + data
-        elif kind is int and MIN_INT <= value <= MAX_INT:  # type: ignore[operator]
-            key = b"\x03" + _I64(value)
-        elif value is None or value is False or value is True:
-            key = _SINGLE_KEYS[value]
-        elif ident is not None:
-            found = _ENCODED.get(ident)
-            if found is None:
-                found = _const_key(value)
-                if len(_ENCODED) >= _MEMO_LIMIT:
-                    _ENCODED.clear()
-                _ENCODED[ident] = found
-            key = found
-        else:
-            key = _const_key(value)
+    def _index(self, key: bytes, value: Const) -> int:
+        """The pool index of the constant encoded as `key`, adding it if new."""
         index = self._const_index.get(key)
         if index is None:
             index = self._const_index[key] = len(self._consts)
             self._consts.append(value)
             self._encoded.append(key)
-        if kind is str:
-            self._strings[value] = index  # type: ignore[index]
         return index
 
     def add_node(self, op: Op, operands: Sequence[Const],
                  exits: Sequence[int | None] | None = None,
                  span: SpanLike | SourceLoc | None = None) -> int:
         """Add a node; return its index. `exits` may be given now or later with `set_exit`
-        (None = unconnected). The opcode's operand types are checked here, at the call site."""
+        (None = unconnected). The opcode's operand types are checked here, at the call site
+        (once per process for the same opcode and operands: `_NODES`)."""
         if type(op) is not Op:
             op = Op(op)
-        spec = _BUILD_SPECS[op]
-        kinds = spec.kinds
-        if len(operands) != len(kinds):
-            raise BytecodeError(
-                f"node {len(self._nodes)} ({op.name}): {op.name} takes {len(kinds)} operands "
-                f"({', '.join(spec.names)}), got {len(operands)}")
-        idents: list[bytes | None] = []
-        for check, value, kind in zip(spec.checks, operands, kinds, strict=False):
+        try:
+            ident: tuple[Op, bytes] | None = (op, marshal.dumps(operands))  # type: ignore[arg-type]
+        except ValueError:  # not plain data: not memoized (and refused below)
             ident = None
-            if type(value) is list:  # checked once per distinct list (flows repeat them)
-                ident = _identity(value)
-                if ident is not None and (kind, ident) in _CHECKED:
-                    idents.append(ident)
-                    continue
-            if not check(value):  # `_check_operand` decides, and words the error
-                _check_operand(kind, value, f"node {len(self._nodes)} ({op.name}) operand "
-                               f"{spec.names[len(idents)]!r}")
-            if ident is not None:
-                if len(_CHECKED) >= _MEMO_LIMIT:
-                    _CHECKED.clear()
-                _CHECKED.add((kind, ident))
-            idents.append(ident)
-        if spec.semantic:
-            _check_semantics(op, dict(zip(spec.names, operands, strict=True)),
-                             f"node {len(self._nodes)} ({op.name})")
-        want = len(spec.required)
-        if spec.keyed_at is not None:
-            keys = operands[spec.keyed_at]
-            want += len(keys) if isinstance(keys, list) else 0
+        known = _NODES.get(ident) if ident is not None else None
+        if known is None:
+            want = self._checked(op, operands)
+            keys = None
+        else:
+            keys, want = known
         exit_list: list[int | None] = list(exits) if exits is not None else [None] * want
         if len(exit_list) != want:
             raise BytecodeError(f"node {len(self._nodes)} ({op.name}): {op.name} has {want} "
@@ -898,10 +881,47 @@ class FlowBuilder:
         loc = _NO_LOC if span is None else (
             span.file if self.source_file is None else self.source_file,
             span.line, span.column, span.end_line, span.end_column)
-        intern = self._intern
+        if keys is None:
+            keys = tuple([_key(value) for value in operands])  # BytecodeError: not a constant
+            if ident is not None:
+                if len(_NODES) >= _MEMO_LIMIT:
+                    _NODES.clear()
+                _NODES[ident] = (keys, want)
+        index = self._index
         self._nodes.append(_PendingNode(
-            op, [intern(v, i) for v, i in zip(operands, idents, strict=True)], exit_list, loc))
+            op, [index(key, value) for key, value in zip(keys, operands, strict=True)],
+            exit_list, loc))
         return len(self._nodes) - 1
+
+    def _checked(self, op: Op, operands: Sequence[Const]) -> int:
+        """Check a node's operands (their number, each one's type, the opcode's rules); return
+        how many exits it has. BytecodeError, with the node's number, for a bad one."""
+        spec = _BUILD_SPECS[op]
+        kinds = spec.kinds
+        if len(operands) != len(kinds):
+            raise BytecodeError(
+                f"node {len(self._nodes)} ({op.name}): {op.name} takes {len(kinds)} operands "
+                f"({', '.join(spec.names)}), got {len(operands)}")
+        for i, (check, value, kind) in enumerate(zip(spec.checks, operands, kinds,
+                                                     strict=False)):
+            ident = _identity(value) if type(value) is list else None
+            if ident is not None and (kind, ident) in _CHECKED:
+                continue  # checked once per distinct list (flows repeat them)
+            if not check(value):  # `_check_operand` decides, and words the error
+                _check_operand(kind, value, f"node {len(self._nodes)} ({op.name}) operand "
+                               f"{spec.names[i]!r}")
+            if ident is not None:
+                if len(_CHECKED) >= _MEMO_LIMIT:
+                    _CHECKED.clear()
+                _CHECKED.add((kind, ident))
+        if spec.semantic:
+            _check_semantics(op, dict(zip(spec.names, operands, strict=True)),
+                             f"node {len(self._nodes)} ({op.name})")
+        want = len(spec.required)
+        if spec.keyed_at is not None:
+            keys = operands[spec.keyed_at]
+            want += len(keys) if isinstance(keys, list) else 0
+        return want
 
     def set_exit(self, node: int, exit_number: int, target: int | None) -> None:
         """Connect exit `exit_number` of `node` to `target` (a node index)."""

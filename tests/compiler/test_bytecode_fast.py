@@ -124,6 +124,7 @@ def test_memoized_lists_encode_as_the_first_time() -> None:
     prompt: bc.Const = [False, ["tts", "hello"], ["prompt", "p"]]
     bc._ENCODED.clear()
     bc._CHECKED.clear()
+    bc._NODES.clear()
     cold = _flow(prompt)
     warm = _flow([False, ["tts", "hello"], ["prompt", "p"]])
     assert warm == cold
@@ -138,3 +139,21 @@ def test_a_list_that_is_no_constant_is_refused_every_time() -> None:
         builder = bc.FlowBuilder("f", "0" * 64, "test")
         with pytest.raises(bc.BytecodeError, match="not a constant"):
             builder.add_node(bc.Op.SET, ["x", ["const", (1, 2)]], [0])  # type: ignore[list-item]
+
+
+def test_a_memoized_node_is_still_checked_for_its_exits() -> None:
+    for _ in range(2):  # the second time the node's operands are memoized
+        builder = bc.FlowBuilder("f", "0" * 64, "test")
+        with pytest.raises(bc.BytecodeError, match="PLAY has 2 exits, got 1"):
+            builder.add_node(bc.Op.PLAY, [[False, ["tts", "hi"]]], [0])
+        builder.add_node(bc.Op.PLAY, [[False, ["tts", "hi"]]], [0, None])
+
+
+def test_a_refused_node_is_refused_every_time() -> None:
+    for _ in range(2):
+        builder = bc.FlowBuilder("f", "0" * 64, "test")
+        with pytest.raises(bc.BytecodeError, match="operand 'prompt'"):
+            builder.add_node(bc.Op.PLAY, [[1, ["tts", "hi"]]], [0, None])
+        with pytest.raises(bc.BytecodeError, match="min_digits <= max_digits"):
+            builder.add_node(bc.Op.COLLECT, ["x", [True, ["tts", "hi"]], 4, 2, None, 5000, 0,
+                                             None, 1, 1], [0, 0, 0, 0])
