@@ -300,6 +300,24 @@ def _contexts(files: dict[str, Path], keys: dict[str, str], owner: dict[str, str
     return out
 
 
+def _resolved_by_file(parsed: dict[str, ast.Module], model: Model,
+                      known: set[str]) -> dict[str, list[Diagnostic]]:
+    """Each parsed file's R5xx diagnostics: one `resolve_names` over all of them (each call
+    sets up the repo's names again: 0.4 s against 0.1 s for 2,000 files), given to the file
+    whose flow they are at (the same lists as one call per file); per file when a diagnostic
+    names no parsed file."""
+    owner = {module.file: file for file, module in parsed.items()}
+    out: dict[str, list[Diagnostic]] = {file: [] for file in parsed}
+    for diagnostic in resolve_names(list(parsed.values()), model, known_flows=known,
+                                    bindings=False):
+        file = owner.get(diagnostic.span.file) if diagnostic.span is not None else None
+        if file is None:
+            return {file: resolve_names([module], model, known_flows=known, bindings=False)
+                    for file, module in parsed.items()}
+        out[file].append(diagnostic)
+    return out
+
+
 def _finish(loaded: LoadResult, files: dict[str, Path], texts: dict[str, bytes],
             sources: dict[str, str], keys: dict[str, str], context: dict[str, str],
             reused: dict[str, _FileRecord], parsed: dict[str, ast.Module],
@@ -317,14 +335,14 @@ def _finish(loaded: LoadResult, files: dict[str, Path], texts: dict[str, bytes],
             program.memo[("timing", name)] = timing
     known = set(summaries)
     diagnostics = [*loaded.diagnostics, *resolve_names([], model, known_flows=known)]
+    names_found = _resolved_by_file(parsed, model, known)
     found: dict[str, list[Diagnostic]] = {}
     for file in files:
         module = parsed.get(file)
         if module is None:
             found[file] = reused[file].diagnostics
         else:
-            found[file] = parse_diagnostics[file] + resolve_names(
-                [module], model, known_flows=known, bindings=False)
+            found[file] = parse_diagnostics[file] + names_found[file]
             for flow in module.flows:
                 found[file] += run_analyses(irs[flow.name], program)
         diagnostics += found[file]
