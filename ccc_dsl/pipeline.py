@@ -49,7 +49,7 @@ class RepoCheck:
 
 def find_repo_root(path: Path) -> Path | None:
     """The folder holding ccc.yaml: `path` itself or its nearest ancestor."""
-    from ccc_dsl.manifest.loader import ROOT_FILE
+    from ccc_dsl.manifest import ROOT_FILE
 
     start = path.resolve()
     for folder in (start, *start.parents) if start.is_dir() else start.parents:
@@ -161,7 +161,7 @@ def build_bundle(root: Path, env: str | None, build: Build | None = None,
 
     from ccc_dsl.compiler.bundle import bundle_config
     from ccc_dsl.compiler.driver import paused_gc
-    from ccc_dsl.manifest.loader import ROOT_FILE
+    from ccc_dsl.manifest import ROOT_FILE
 
     if build is None:
         build = compile_repo(root, env)

@@ -48,7 +48,7 @@ from ccc_dsl.flowtest.model import (
     load_test_file,
     merged,
 )
-from ccc_dsl.manifest.loader import ROOT_FILE
+from ccc_dsl.manifest import ROOT_FILE
 from ccc_dsl.manifest.yamlsafe import PathKey
 from ccc_dsl.pipeline import cached_bundle, find_repo_root
 from ccc_dsl.util import did_you_mean

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from ccc_dsl.codes import Stage, stage_of
 from ccc_dsl.diagnostics import Diagnostic, Span, error, warning
+from ccc_dsl.manifest import ROOT_FILE as ROOT_FILE
 from ccc_dsl.manifest import cache, phones
 from ccc_dsl.manifest.checks import run_checks
 from ccc_dsl.manifest.environments import Resolver
@@ -39,7 +40,6 @@ from ccc_dsl.manifest.phones import parse_phone
 from ccc_dsl.manifest.yamlsafe import MAX_FILE_BYTES, ParsedFile, PathKey, parse_yaml
 from ccc_dsl.util import did_you_mean
 
-ROOT_FILE = "ccc.yaml"
 NAME_RE = re.compile(r"^[^\W_][\w.-]{0,63}$")
 ROOT_KEYS = set(RootSettings.model_fields)
 FILE_KEYS = {"instance", *KINDS}
