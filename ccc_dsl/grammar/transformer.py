@@ -166,6 +166,7 @@ new_Voicemail: Final = fast_constructor(ast.Voicemail)
 
 _LABEL: Final = ast.RefKind.LABEL
 _PROMPT: Final = ast.RefKind.PROMPT
+_VOICEMAIL: Final = ast.RefKind.VOICEMAIL
 _BINARY_OPS: Final = {op.value: op for op in ast.BinaryOp}
 """Operators by their text: an Enum's lookup by value is slow, and expressions are common."""
 
@@ -363,7 +364,7 @@ class AstBuilder(Transformer[Token, Any]):
 
     def flow(self, children: list[Any]) -> ast.Flow:
         kw, name, title = children[0], children[1], children[2]
-        steps: list[ast.Step] = [c for c in children[3:-1] if isinstance(c, ast.Step)]
+        steps: list[ast.Step] = children[3:-1]  # FLOW NAME [STRING] "{" step* RBRACE
         seen: dict[str, ast.Step] = {}
         for step in steps:
             if step.label in seen:
@@ -792,6 +793,10 @@ class AstBuilder(Transformer[Token, Any]):
 
     def voicemail(self, children: list[Any]) -> ast.Voicemail:
         kw, name = children[0], children[1]
+        if len(children) == 3 and children[2] is None:  # `voicemail "box"`: most of them
+            return new_Voicemail(
+                self._ref(_VOICEMAIL, name), None, ast.DEFAULT_VOICEMAIL_MS, (),
+                new_span(self.file, kw.line, kw.column, name.end_line, name.end_column))
         opts = self._options("voicemail", children)
         return new_Voicemail(
             self._ref(ast.RefKind.VOICEMAIL, name), self._prompt(opts, "prompt"),
@@ -1073,7 +1078,9 @@ class AstBuilder(Transformer[Token, Any]):
     # ------------------------------------------------------------ expressions
 
     def var(self, children: list[Token]) -> ast.Var:
-        return new_Var(tuple(str(t) for t in children), self._span(children[0], children[-1]))
+        first, last = children[0], children[-1]
+        return new_Var(tuple([t.value for t in children]), new_span(
+            self.file, first.line, first.column, last.end_line, last.end_column))
 
     def string(self, children: list[Token]) -> ast.Literal:
         return new_Literal(unquote(children[0]), _tok_span(self.file, children[0]))
