@@ -9,5 +9,5 @@ def drop_unreachable(ir: FlowIR) -> FlowIR:
     reachable = ir.reachable()
     if len(reachable) == len(ir):
         return ir
-    nodes = {n: node.copy() for n, node in ir.nodes.items() if n in reachable}
+    nodes = {n: node for n, node in ir.nodes.items() if n in reachable}  # unchanged: shared
     return ir.rebuilt(nodes, ((n, e) for n in nodes for e in ir.edges[n]))

@@ -23,8 +23,7 @@ def _quiet_play(node: IRNode) -> bool:
 def merge_plays(ir: FlowIR) -> FlowIR:
     nodes = ir.nodes
     succ = ir.successors()
-    in_degree = Counter(edge.target for edges in succ.values() for edge in edges)
-    pairs = []
+    candidates = []  # (u, v): u a quiet play whose one exit leads to another quiet play v
     for u, node in nodes.items():
         if not _quiet_play(node) or node.falls_off:
             continue
@@ -32,16 +31,22 @@ def merge_plays(ir: FlowIR) -> FlowIR:
         if len(out) != 1:
             continue
         v = out[0].target
-        if v != u and v != ir.entry and _quiet_play(nodes[v]) and in_degree[v] == 1:
-            pairs.append((u, v))
+        if v != u and v != ir.entry and _quiet_play(nodes[v]):
+            candidates.append((u, v))
+    if not candidates:
+        return ir
+    in_degree = Counter(edge.target for edges in succ.values() for edge in edges)
+    pairs = [(u, v) for u, v in candidates if in_degree[v] == 1]
     if not pairs:
         return ir
-    new = {n: node.copy() for n, node in nodes.items()}
+    new = dict(nodes)  # the nodes that absorb another are copied before they change
     edges = {n: list(out) for n, out in succ.items()}
     merged: dict[int, int] = {}  # absorbed node -> the node that absorbed it
     for u, v in pairs:
         while u in merged:
             u = merged[u]
+        if new[u] is nodes[u]:
+            new[u] = nodes[u].copy()
         a, b = new[u], new[v]
         first, second = a.operand("prompt"), b.operand("prompt")
         assert isinstance(first, list) and isinstance(second, list)
