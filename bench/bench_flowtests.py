@@ -6,7 +6,9 @@ are N tests, and times:
   - the whole `ccc test` command in a fresh process (interpreter start, compile, all tests,
     coverage) - what CI pays: cold (an empty cache, as in CI) serially and with `-n auto`,
     rounds interleaved so both see the same machine; then warm with `--changed` after one
-    sub-flow edit (only the tests whose calls ran through it);
+    sub-flow edit (only the tests whose calls ran through it). Wall seconds, and the CPU
+    seconds of the command and every process it forked (on a loaded machine the wall time is
+    noise, the CPU time much less so);
   - `run_tests` in process, and its parts: compiling the repo, running the calls;
   - the calls alone (already prepared cases, one event loop): simulated calls per second and
     interpreter steps per second through the example flows.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -54,10 +57,17 @@ def make_repo(folder: Path, count: int) -> Path:
     return repo
 
 
-def _ccc_test(repo: Path, cache: Path, *options: str) -> tuple[float, str]:
-    """One `ccc test` in a fresh process: wall seconds and its summary line."""
+def _cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def _ccc_test(repo: Path, cache: Path, *options: str) -> tuple[float, float, str]:
+    """One `ccc test` in a fresh process: wall seconds, CPU seconds (its own and its forked
+    helpers') and its summary line."""
     env = {**os.environ, "CCC_CACHE_DIR": str(cache)}
     env.pop("CCC_NO_CACHE", None)
+    cpu = _cpu()
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "ccc_dsl", "test", str(repo), *options],
                           capture_output=True, text=True, check=False, env=env)
@@ -65,29 +75,32 @@ def _ccc_test(repo: Path, cache: Path, *options: str) -> tuple[float, str]:
     if done.returncode not in (0, 1) or not done.stdout.strip():  # 1: a test failed (timed too)
         print(done.stdout[-2000:], done.stderr[-2000:])
         raise SystemExit("ccc test did not run")
-    return wall, done.stdout.strip().splitlines()[-1]
+    return wall, _cpu() - cpu, done.stdout.strip().splitlines()[-1]
 
 
 def cli_rounds(repo: Path, tmp: Path, runs: int) -> None:
     """`ccc test` cold, serially and with -n auto (interleaved), then --changed after an edit."""
-    walls: dict[str, list[float]] = {"cold, serial": [], "cold, -n auto": [],
-                                     "--changed, one sub-flow edited": []}
+    names = ("cold, serial", "cold, -n auto", "--changed, one sub-flow edited")
+    walls: dict[str, list[float]] = {name: [] for name in names}
+    cpus: dict[str, list[float]] = {name: [] for name in names}
     summary = ""
     sub = repo / "flows" / "after_hours.ivr"
     for round_ in range(runs):
         for name, workers in (("cold, serial", "1"), ("cold, -n auto", "auto")):
-            wall, summary = _ccc_test(repo, tmp / f"cache-{round_}-{workers}", "-n", workers,
-                                      "--min-coverage", "100")
+            wall, cpu, summary = _ccc_test(repo, tmp / f"cache-{round_}-{workers}", "-n",
+                                           workers, "--min-coverage", "100")
             walls[name].append(wall)
+            cpus[name].append(cpu)
         cache = tmp / f"cache-{round_}-1"  # the serial run's record
         sub.write_text(sub.read_text(encoding="utf-8") + f"// edit {round_}\n", encoding="utf-8")
-        wall, changed = _ccc_test(repo, cache, "--changed", "--min-coverage", "100")
-        walls["--changed, one sub-flow edited"].append(wall)
+        wall, cpu, changed = _ccc_test(repo, cache, "--changed", "--min-coverage", "100")
+        walls[names[2]].append(wall)
+        cpus[names[2]].append(cpu)
     print(f"ccc test in a fresh process ({cores()} core(s) for -n auto), "
-          f"median of {runs}; {summary}")
+          f"median of {runs}; {summary}; load average {os.getloadavg()[0]:.1f}")
     for name, values in walls.items():
         print(f"  {name:<32} {statistics.median(values):6.2f} s  "
-              f"({min(values):.2f}-{max(values):.2f})")
+              f"({min(values):.2f}-{max(values):.2f})  CPU {statistics.median(cpus[name]):.2f} s")
     print(f"  --changed said: {changed}")
     serial, parallel = (statistics.median(walls[k]) for k in ("cold, serial", "cold, -n auto"))
     print(f"  -n auto / serial: {parallel / serial:.2f}  (goal: 1,000 tests under 2 s cold)")
