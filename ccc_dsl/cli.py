@@ -215,7 +215,7 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
     """Compile the config repo at PATH into a runtime bundle: one FLOW.ccb per flow, bundle.json
     (what the runtime needs at call time), the prompt audio, build.json (hashes, sources, time
     to agent) and manifest.json (every file's hash). Writes nothing when there are errors."""
-    from ccc_runtime.bundle import MANIFEST_FILE
+    from ccc_runtime.digest import MANIFEST_FILE
     from ccc_runtime.rundir import write_tree
 
     from ccc_dsl.pipeline import cached_bundle
