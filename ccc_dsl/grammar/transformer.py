@@ -17,7 +17,7 @@ from typing import Any, Final, NamedTuple, TypeVar
 
 from ccc_runtime.bytecode import MAX_CONST_DEPTH, MAX_QUEUE_CAPACITY, MAX_SCRIPT_ITEMS
 from ccc_runtime.expressions import FUNCTIONS
-from ccc_runtime.functions import MAX_FUNCTION_RETRIES, MAX_FUNCTION_TIMEOUT_MS
+from ccc_runtime.limits import MAX_FUNCTION_RETRIES, MAX_FUNCTION_TIMEOUT_MS
 from ccc_runtime.patterns import (
     MAX_KEY_DIGITS,
     MAX_MENU_KEYS,

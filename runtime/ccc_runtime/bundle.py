@@ -31,11 +31,11 @@ from .digest import MANIFEST_FORMAT as MANIFEST_FORMAT
 from .digest import bundle_digest as bundle_digest
 from .digest import digest_of
 from .digest import manifest_bytes as manifest_bytes
-from .functions import FunctionSpec, SecretHeader
 from .hours import WEEKDAYS, Schedule, TimeRange, parse_dates, parse_range
 from .values import json_too_deep
 
-if TYPE_CHECKING:  # jinja2: imported when a bundle is made, not to check one
+if TYPE_CHECKING:  # jinja2, asyncio: imported when a bundle is made, not to check one
+    from .functions import FunctionSpec
     from .templates import TemplateRenderer
 
 
@@ -232,6 +232,8 @@ class Bundle:
 def bundle_from_parts(config: Mapping[str, Any], flows: Mapping[str, bytes],
                       source: str = BUNDLE_FILE, root: Path | None = None) -> Bundle:
     """Validate `config` (bundle.json without `flows`) and the flow images; BundleError if bad."""
+    from .functions import FunctionSpec, SecretHeader
+
     model, images, schedules = _verified(config, flows, source, frozenset())
     agents = tuple(AgentConfig(user, dict(a.skills), a.address, a.mobile,
                                a.forward_when_offline, a.display_name)

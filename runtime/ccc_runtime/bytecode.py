@@ -25,7 +25,7 @@ from enum import IntEnum
 from typing import Protocol, TypeAlias
 
 from .expressions import ARITHMETIC, FUNCTIONS
-from .functions import MAX_FUNCTION_RETRIES, MAX_FUNCTION_TIMEOUT_MS
+from .limits import MAX_FUNCTION_RETRIES, MAX_FUNCTION_TIMEOUT_MS  # not .functions: asyncio
 from .patterns import MAX_MENU_KEYS, PatternError, compile_pattern, key_error, parse_key
 
 MAGIC = b"CCB\x1a"

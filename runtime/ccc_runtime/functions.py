@@ -27,16 +27,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .clock import FakeClock
+from .limits import MAX_FUNCTION_RETRIES as MAX_FUNCTION_RETRIES
+from .limits import MAX_FUNCTION_TIMEOUT_MS as MAX_FUNCTION_TIMEOUT_MS
 from .limits import MAX_VALUE_CHARS, MAX_VALUE_DEPTH
 from .values import json_too_deep
 
 MAX_REPLY_BYTES = 1_000_000
 MAX_TEXT_REPLY_CHARS = MAX_VALUE_CHARS
 """A text reply is one string in a call variable, so it has a string's limit."""
-MAX_FUNCTION_RETRIES = 3
-"""`retries N` on a function call: at most this many (P206 beyond)."""
-MAX_FUNCTION_TIMEOUT_MS = 60_000
-"""The longest timeout of one attempt (a flow's `timeout`, the manifest's `timeout_seconds`)."""
 MAX_FUNCTION_TOTAL_MS = 60_000
 """A retry starts only if it can end within this time from the first attempt: with retries, a
 caller waits at most this long for a function, whatever the timeout and the count."""

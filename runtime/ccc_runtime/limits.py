@@ -36,3 +36,7 @@ MAX_VALUE_NODES: Final = 10_000
 """Scalars, lists and maps in one value, counted over the whole tree."""
 MAX_VALUE_CHARS: Final = 65_536
 """Characters of all strings in one value together."""
+MAX_FUNCTION_RETRIES: Final = 3
+"""`retries N` on a function call: at most this many (P206 beyond)."""
+MAX_FUNCTION_TIMEOUT_MS: Final = 60_000
+"""The longest timeout of one attempt (a flow's `timeout`, the manifest's `timeout_seconds`)."""
