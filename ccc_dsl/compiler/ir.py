@@ -171,6 +171,13 @@ class FlowIR:
         return FlowIR(self.name, self.file, self.span, self.name_span, nodes,
                       _grouped(nodes, edges), self.entry, self.calls, self.lowering)
 
+    def replaced(self, nodes: Mapping[int, IRNode], edges: Mapping[int, list[IREdge]]) -> FlowIR:
+        """The same flow with other nodes and exits (one list per node), already in the IR's
+        order: this IR's own lists for a subset of its nodes, or emptied ones. Unlike
+        `rebuilt`, nothing is regrouped."""
+        return FlowIR(self.name, self.file, self.span, self.name_span, nodes, edges, self.entry,
+                      self.calls, self.lowering)
+
     def to_networkx(self) -> Any:
         """The graph as a networkx MultiDiGraph (nx.MultiDiGraph; networkx has no type
         hints): node attributes are IRNode's fields, edges keyed by exit name with `label`,

@@ -195,7 +195,6 @@ def _flow_timing(program: Program, name: str) -> Timing:
         if op is Op.RETURN:
             best[node] = (None, None, None, 0.0, 0)
             continue
-        cost = node_seconds(program, attrs)
         secs: float | None = None
         span: Span | None = None
         keys: int | None = None
@@ -209,10 +208,13 @@ def _flow_timing(program: Program, name: str) -> Timing:
             if sub.return_seconds is not None:
                 options += [(sub.return_seconds, sub.return_keys or 0, best[target])
                             for target, _ in forward[node]]
-        else:
-            for target, exit_name in forward[node]:
-                presses = _presses(exit_name) if op is Op.MENU else 0
-                options.append((cost, presses, best[target]))
+        elif forward[node]:
+            cost = node_seconds(program, attrs)
+            if op is Op.MENU:
+                options = [(cost, _presses(exit_name), best[target])
+                           for target, exit_name in forward[node]]
+            else:
+                options = [(cost, 0, best[target]) for target, _ in forward[node]]
         for add_s, add_k, (p_s, p_span, p_k, r_s, r_k) in options:
             if p_s is not None and p_k is not None:
                 if secs is None or add_s + p_s > secs:

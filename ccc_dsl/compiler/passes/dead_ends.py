@@ -12,7 +12,7 @@ from __future__ import annotations
 from ccc_runtime.bytecode import OPERAND_INDEX, Op
 
 from ccc_dsl.codes import diagnostic
-from ccc_dsl.compiler.ir import INPUT_OPS, FlowIR, Located
+from ccc_dsl.compiler.ir import INPUT_OPS, FlowIR, IRNode, Located
 from ccc_dsl.compiler.program import Program
 from ccc_dsl.diagnostics import Diagnostic
 
@@ -63,20 +63,22 @@ def runs_off(ir: FlowIR, node: int, program: Program) -> Located:
 def as_run(ir: FlowIR, program: Program) -> FlowIR:
     """The flow's graph as calls run it: no exit out of a `call flow` of a sub-flow that never
     returns (what follows it is unreachable), and dead ends only where a call gets to."""
-    stops = {n for n in ir.nodes if _stops(ir, n, program)}
-    shown = ir if not stops else ir.rebuilt(
-        dict(ir.nodes), ((n, e) for n in ir.nodes if n not in stops for e in ir.edges[n]))
+    nodes = ir.nodes
+    stops = {n for n, attrs in nodes.items() if attrs.op is Op.CALL_FLOW
+             and not program.returns(str(attrs.operand("flow")))}  # as `_stops`
+    shown = ir if not stops else ir.replaced(
+        nodes, {n: [] if n in stops else out for n, out in ir.edges.items()})
     reachable = shown.reachable()
-    nodes = dict(shown.nodes)
-    for n, attrs in shown.nodes.items():
+    changed: dict[int, IRNode] = {}
+    for n, attrs in nodes.items():
         if attrs.falls_off:
             off = runs_off(ir, n, program) if n in reachable else ()
             if off != attrs.falls_off:
-                nodes[n] = attrs.copy()
-                nodes[n].falls_off = off
-    if all(nodes[n] is shown.nodes[n] for n in nodes):
+                changed[n] = attrs.copy()
+                changed[n].falls_off = off
+    if not changed:
         return shown
-    return shown.rebuilt(nodes, ((n, e) for n in nodes for e in shown.edges[n]))
+    return shown.replaced({n: changed.get(n, attrs) for n, attrs in nodes.items()}, shown.edges)
 
 
 def dead_ends(ir: FlowIR, program: Program) -> list[Diagnostic]:

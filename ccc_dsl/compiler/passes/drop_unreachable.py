@@ -10,4 +10,4 @@ def drop_unreachable(ir: FlowIR) -> FlowIR:
     if len(reachable) == len(ir):
         return ir
     nodes = {n: node for n, node in ir.nodes.items() if n in reachable}  # unchanged: shared
-    return ir.rebuilt(nodes, ((n, e) for n in nodes for e in ir.edges[n]))
+    return ir.replaced(nodes, {n: ir.edges[n] for n in nodes})  # every target is kept
