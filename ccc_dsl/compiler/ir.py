@@ -19,9 +19,8 @@ runs after it), so `If`, exits and fall-through between steps need no patching.
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any, Literal
@@ -236,26 +235,31 @@ def lower_expr(expr: ast.Expr) -> Const:
     return [op, left, lower_expr(expr.right)]
 
 
-def expr_reads(expr: ast.Expr | None) -> Iterator[tuple[str, Span]]:
-    """Variables an expression reads, as dotted paths (`result.balance`)."""
-    if expr is None:
-        return
+def expr_reads(expr: ast.Expr | None) -> list[tuple[str, Span]]:
+    """Variables an expression reads, as dotted paths (`result.balance`), left to right."""
+    out: list[tuple[str, Span]] = []
+    if expr is not None:
+        _reads_into(expr, out)
+    return out
+
+
+def _reads_into(expr: ast.Expr, out: list[tuple[str, Span]]) -> None:
     if isinstance(expr, ast.Var):
-        yield expr.dotted, expr.span
+        out.append((expr.dotted, expr.span))
+    elif isinstance(expr, ast.Binary):
+        _reads_into(expr.left, out)
+        _reads_into(expr.right, out)
     elif isinstance(expr, ast.ListExpr):
         for item in expr.items:
-            yield from expr_reads(item)
+            _reads_into(item, out)
     elif isinstance(expr, ast.Unary):
-        yield from expr_reads(expr.operand)
-    elif isinstance(expr, ast.Binary):
-        yield from expr_reads(expr.left)
-        yield from expr_reads(expr.right)
+        _reads_into(expr.operand, out)
     elif isinstance(expr, ast.Call):
         for arg in expr.args:
-            yield from expr_reads(arg)
+            _reads_into(arg, out)
     elif isinstance(expr, ast.Index):
-        yield from expr_reads(expr.target)
-        yield from expr_reads(expr.index)
+        _reads_into(expr.target, out)
+        _reads_into(expr.index, out)
 
 
 _JINJA = jinja2.Environment(autoescape=False)
@@ -339,12 +343,13 @@ class _Lowering:
     step: str = ""
 
     def node(self, op: Op, operands: list[Const], stmt: Any, what: str, *,
-             reads: Iterator[tuple[str, Span]] | None = None, writes: tuple[str, ...] = (),
+             reads: list[tuple[str, Span]] | None = None, writes: tuple[str, ...] = (),
              audios: tuple[ast.Audio | None, ...] = (), written: tuple[str, ...] = ()) -> int:
+        """Add a node; `reads` (a list of its own, extended here) are its expressions' reads."""
         node_id = len(self.nodes)
         tts: list[tuple[str, Span]] = []
         prompts: list[tuple[str, Span]] = []
-        read_list = list(reads) if reads is not None else []
+        read_list = reads if reads is not None else []
         for audio in audios:
             if audio is None:
                 continue
@@ -385,15 +390,18 @@ class _Lowering:
         `noinput`/`nomatch` asks again."""
         written = {ex.name for ex in stmt.exits}
         writes = edge_writes or {}
+        add = self.pending.append  # (as `connect`)
         for ex in stmt.exits:
             target = self.block(ex.body, cont, reprompt)
-            kind: EdgeKind = ("choice" if ex.is_key or ex.name in choice
-                              else "counted" if ex.name in counted else "auto")
-            self.connect(node, ex.name, target, kind, writes.get(ex.name, ()), ex.span)
+            name = ex.name
+            kind: EdgeKind = ("choice" if ex.is_key or name in choice
+                              else "counted" if name in counted else "auto")
+            add((node, name, target, kind, writes.get(name, ()), ex.span))
+        span = self.nodes[node].span
         for name, continues in defaults.items():
-            if name not in written and continues:
-                self.connect(node, name, cont, "choice" if name in choice else "auto",
-                             writes.get(name, ()))
+            if continues and name not in written:
+                add((node, name, cont, "choice" if name in choice else "auto",
+                     writes.get(name, ()), span))
 
     # One method per statement type (`_STATEMENTS` maps types to them): each lowers its
     # statement given its continuation and returns where the statement starts.
@@ -492,7 +500,7 @@ class _Lowering:
         # timeout 0: the function's own (the bundle has its manifest timeout_seconds)
         n = self.node(Op.CALL_FUNCTION, [stmt.function.name, args, stmt.timeout_ms or 0,
                                          stmt.result_var, stmt.retries], stmt, "call function",
-                      reads=(r for a in stmt.args for r in expr_reads(a.value)),
+                      reads=[r for a in stmt.args for r in expr_reads(a.value)],
                       written=_written(stmt))
         self.exits(n, stmt, cont, reprompt, {"ok": True, "error": True, "timeout": False},
                    edge_writes={"ok": (stmt.result_var.split(".")[0],)})
@@ -518,7 +526,7 @@ class _Lowering:
                                else (stmt.uri, Op.TRANSFER_SIP, "transfer sip"))
             caller_id = _NO_EXPR if stmt.caller_id is None else lower_expr(stmt.caller_id)
             n = self.node(op, [lower_expr(where), stmt.timeout_ms, caller_id], stmt, what,
-                          reads=itertools.chain(expr_reads(where), expr_reads(stmt.caller_id)),
+                          reads=expr_reads(where) + expr_reads(stmt.caller_id),
                           written=_written(stmt))
         # an unwritten `failed` is left unconnected: the runtime then takes `busy`
         self.exits(n, stmt, cont, reprompt,
@@ -566,7 +574,7 @@ class _Lowering:
                   *(p.audio for p in plays if isinstance(p, ast.QueuePlay)))
         reads = expr_reads(stmt.priority)
         if not isinstance(stmt.group, ast.Ref):
-            reads = itertools.chain(reads, expr_reads(stmt.group))
+            reads += expr_reads(stmt.group)
         n = self.node(Op.QUEUE, [group, priority, stmt.timeout_ms, routing,
                                  _opt_audio(stmt.hold), announces, offers, keys,
                                  stmt.capacity or 0, "wait" if stmt.when_empty_wait else "busy",
