@@ -160,8 +160,8 @@ def build_bundle(root: Path, env: str | None, build: Build | None = None,
     from ccc_runtime.bundle import BundleError, bundle_from_parts, check_parts
 
     from ccc_dsl.compiler.bundle import bundle_config
-    from ccc_dsl.compiler.driver import paused_gc
     from ccc_dsl.manifest import ROOT_FILE
+    from ccc_dsl.util import paused_gc
 
     if build is None:
         build = compile_repo(root, env)

@@ -5,11 +5,8 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from ccc_runtime.bytecode import image_hash
@@ -28,6 +25,7 @@ from ccc_dsl.compiler.results import CompiledFlow as CompiledFlow
 from ccc_dsl.compiler.timing import flow_timing
 from ccc_dsl.grammar import ast
 from ccc_dsl.manifest.model import Model
+from ccc_dsl.util import paused_gc as paused_gc
 
 
 def _relative(file: str, root: Path | None) -> str:
@@ -44,20 +42,6 @@ def _routing(model: Model | None) -> dict[str, str]:
         return {}
     return {name: "familiar" if group.routing == "familiar_agent" else "longest-idle"
             for name, group in model.skill_groups.items()}
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector: compiling makes many small objects and no
-    cycles worth collecting, and each collection would rescan every AST in memory (lowering ran
-    three times slower with it on)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def analyse(modules: list[ast.Module], model: Model | None,
