@@ -263,7 +263,9 @@ def build_desired(root: Path, env: str | None) -> Desired | list[Diagnostic]:
     from ccc_dsl.manifest.model import IMMUTABLE_FIELDS
     from ccc_dsl.pipeline import build_bundle
 
-    built = build_bundle(root, env)
+    # Checked as a whole (the config and every image), without making the runtime's Bundle
+    # (its agents, functions and schedules): a plan doesn't run it.
+    built = build_bundle(root, env, verified=frozenset())
     if not built.ok:
         return built.diagnostics
     analysis = built.build.analysis
@@ -323,7 +325,7 @@ def _files_of(entry: Path, digest: str, root: Path,
                 pass
         from ccc_dsl.pipeline import build_bundle
 
-        return build_bundle(root, env).files
+        return build_bundle(root, env, verified=frozenset()).files
     return files
 
 
