@@ -333,12 +333,13 @@ def test_command(path: Path, env: str | None, pattern: str | None, junit: Path |
     from ccc_dsl.flowtest.runner import run_tests
     from ccc_dsl.flowtest.select import recording
     from ccc_dsl.views import testreport
-    from ccc_dsl.views.junit import write_junit
 
     report = run_tests(path, env, pattern,
                        recording(partial(run_parallel, workers=workers), changed),
                        prebuild=workers > 1)
     if junit is not None:
+        from ccc_dsl.views.junit import write_junit  # xml.etree: only when asked for
+
         try:
             write_junit(report, junit)
         except OSError as exc:
