@@ -1,12 +1,12 @@
 """Parse `.ivr` text into an `ast.Module` plus diagnostics; never raises on bad input.
 
 One LALR parser (contextual lexer, grammar analysis cached on disk) runs the `AstBuilder`
-transformer inline, so no parse tree is built (Lark's glue around each action compiled per rule:
-glue.py). Syntax errors go through `errors.SyntaxErrors`,
-which words them and repairs or skips tokens so several errors are reported per file. When a file
-has a syntax error the module is None: a half-parsed flow would only mislead the compiler.
-After an error that can't be repaired in place, the step around it is blanked out and the text
-parsed again (at most MAX_ROUNDS times), so one run reports the errors of several steps.
+transformer inline, so no parse tree is built; Lark's glue around each action is compiled per
+rule (glue.py). Syntax errors go through `errors.SyntaxErrors`, which words them and repairs or
+skips tokens so several errors are reported per file. When a file has a syntax error the module
+is None: a half-parsed flow would only mislead the compiler. After an error that can't be
+repaired in place, the step around it is blanked out and the text parsed again (at most
+MAX_ROUNDS times), so one run reports the errors of several steps.
 """
 
 from __future__ import annotations
