@@ -1,6 +1,6 @@
 """Parse throughput of the IVR front end on a generated corpus, against a bare Lark parse.
 
-    .venv/bin/python bench/bench_parse.py [--flows 2000] [--seed 42] [--repeat 7]
+    .venv/bin/python bench/bench_parse.py [--flows 2000] [--seed 42] [--repeat 7] [--chunk 50]
     .venv/bin/python bench/bench_parse.py --by-rule [--flows 1000] [--repeat 5]
     .venv/bin/python bench/bench_parse.py --instructions [--flows 200]     # needs valgrind
 
