@@ -23,17 +23,17 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import jinja2
-import jinja2.meta
-import networkx as nx
 from ccc_runtime.bytecode import DATA_GROUP, OPERAND_INDEX, Const, Op
 from ccc_runtime.expressions import ARITHMETIC
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error
 from ccc_dsl.grammar import ast
 from ccc_dsl.grammar.transformer import fast_constructor
+
+if TYPE_CHECKING:  # jinja2 and networkx: imported where used (a cold `ccc plan` uses neither)
+    import jinja2
 
 INPUT_OPS = frozenset({Op.MENU, Op.COLLECT, Op.SURVEY})
 """Nodes that wait for the caller's keys."""
@@ -181,6 +181,8 @@ class FlowIR:
         """The graph as a networkx MultiDiGraph (nx.MultiDiGraph; networkx has no type
         hints): node attributes are IRNode's fields, edges keyed by exit name with `label`,
         `kind`, `writes` and `span`. Built through networkx's public API."""
+        import networkx as nx  # for the callers that want it; the build itself never does
+
         graph = nx.MultiDiGraph()
         graph.add_nodes_from((n, {name: getattr(node, name) for name in _NODE_FIELDS})
                              for n, node in self.nodes.items())
@@ -262,8 +264,16 @@ def _reads_into(expr: ast.Expr, out: list[tuple[str, Span]]) -> None:
         _reads_into(expr.index, out)
 
 
-_JINJA = jinja2.Environment(autoescape=False)
 _PLACEHOLDER = re.compile(r"\{[{%]")
+
+
+@lru_cache(maxsize=1)
+def _jinja() -> jinja2.Environment:
+    """The environment that parses templates (jinja2.Environment: imported for the first flow
+    with a placeholder; a build without one, such as a cold `ccc plan`'s, never imports it)."""
+    import jinja2
+
+    return jinja2.Environment(autoescape=False)
 
 
 @lru_cache(maxsize=4096)
@@ -271,8 +281,10 @@ def template_roots(template: str) -> tuple[str, ...]:
     """Variable roots a TTS template reads (`{{ result.balance }}` -> `result`)."""
     if not _PLACEHOLDER.search(template):
         return ()
+    import jinja2.meta
+
     try:
-        return tuple(sorted(jinja2.meta.find_undeclared_variables(_JINJA.parse(template))))
+        return tuple(sorted(jinja2.meta.find_undeclared_variables(_jinja().parse(template))))
     except jinja2.TemplateSyntaxError:  # the parser reports bad templates (P212)
         return ()
 

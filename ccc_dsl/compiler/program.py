@@ -12,7 +12,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
 from ccc_runtime.bytecode import Op
 
 from ccc_dsl.compiler.ir import INPUT_OPS, FlowIR
@@ -81,6 +80,8 @@ class Program:
     @cached_property
     def call_graph(self) -> Any:
         """nx.DiGraph of flow -> sub-flow calls (`callees` as a networkx graph)."""
+        import networkx as nx  # for `ccc graph` and a recursion's words; the analyses walk dicts
+
         graph = nx.DiGraph()
         for name, callees in self.callees.items():
             graph.add_node(name)

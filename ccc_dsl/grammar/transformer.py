@@ -26,7 +26,6 @@ from ccc_runtime.patterns import (
     pattern_error,
 )
 from ccc_runtime.sipuri import sip_uri_problem
-from ccc_runtime.templates import template_error
 from lark import Token, Transformer
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error
@@ -1069,6 +1068,8 @@ class AstBuilder(Transformer[Token, Any]):
     def _template(self, lang: str | None, tok: Token, span: Span) -> ast.TtsText:
         template = unquote(tok.value)
         if "{" in template:
+            from ccc_runtime.templates import template_error  # jinja2: only for a placeholder
+
             problem = template_error(template)
             if problem is not None:
                 self._error("P212", f"invalid template: {problem}", _tok_span(self.file, tok),

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from ccc_runtime.templates import template_error
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -252,9 +251,12 @@ class PromptVariant(Spec):
     def _one_source(self) -> PromptVariant:
         if (self.file is None) == (self.tts is None):
             raise ValueError("give exactly one of `file` (a WAV path) or `tts` (text)")
-        problem = template_error(self.tts) if self.tts and "{" in self.tts else None
-        if problem is not None:  # the check `say` templates get (docs/security.md)
-            raise ValueError(f"`tts` is not a valid speech template: {problem}")
+        if self.tts and "{" in self.tts:  # the check `say` templates get (docs/security.md)
+            from ccc_runtime.templates import template_error  # jinja2: for a placeholder only
+
+            problem = template_error(self.tts)
+            if problem is not None:
+                raise ValueError(f"`tts` is not a valid speech template: {problem}")
         return self
 
 

@@ -3,8 +3,6 @@ allows (it faults on a `call flow` with MAX_SUBFLOW_DEPTH sub-flows already runn
 
 from __future__ import annotations
 
-import networkx as nx
-
 from ccc_dsl.codes import diagnostic
 from ccc_dsl.compiler.ir import FlowIR
 from ccc_dsl.compiler.program import Program
@@ -20,6 +18,8 @@ def recursion(ir: FlowIR, program: Program) -> list[Diagnostic]:
     for callee, span in ir.calls:
         if callee != ir.name and ir.name not in program.reach(callee):
             continue  # no path back (nx.has_path); networkx only words a cycle
+        import networkx as nx  # only to word a cycle
+
         path = nx.shortest_path(program.call_graph, callee, ir.name)
         cycle = " -> ".join([ir.name, *path])
         out.append(diagnostic("A609", f"sub-flow recursion: {cycle}", span,
