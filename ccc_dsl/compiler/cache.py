@@ -59,6 +59,12 @@ def _entry_path(base: Path, key: str) -> Path:
     return base / "build" / f"{key}.json"
 
 
+def has_build(key: str) -> bool:
+    """Whether an entry is kept under `key` (not whether it is intact: `load_build` checks)."""
+    base = cache_dir()
+    return base is not None and _entry_path(base, key).is_file()
+
+
 def _span_data(span: Span | None) -> list[Any] | None:
     return None if span is None else [span.file, span.line, span.column, span.end_line,
                                       span.end_column]

@@ -8,7 +8,8 @@ into the build cache (`pipeline.cached_bundle`) while this process reads the tes
 `join`, this process takes the bundle from the cache, or builds it itself when the helper left
 nothing there (it died, or was slow to start). The helper only fills the cache, whose entries
 are keyed by every input and checked on load, so the bundle, and the run, are the same with or
-without it. It runs only where it pays and is safe: a second core, the cache on, and no other
+without it. It runs only where it pays and is safe: a second core, the cache on and no build of
+the repo as it is in it yet (a kept build takes this process a few milliseconds), and no other
 thread in this process (forking one that has threads is unsafe).
 
 While the helper still builds, `join` imports the geocoder here too: the calls need it as
@@ -25,7 +26,8 @@ import os
 import sys
 from pathlib import Path
 
-from ccc_dsl.cache import cache_dir
+from ccc_dsl.cache import cache_dir, repo_snapshot
+from ccc_dsl.compiler.cache import build_key, has_build
 from ccc_dsl.util import cores
 
 
@@ -38,7 +40,7 @@ def _safe_to_fork() -> bool:
 def start(root: Path, env: str | None) -> int | None:
     """Fork the helper that builds the bundle of the repo at `root` into the build cache (its
     pid), or None when it would not pay or is not safe."""
-    if not _safe_to_fork():
+    if not _safe_to_fork() or has_build(build_key(root, env, repo_snapshot(root))):
         return None
     try:
         pid = os.fork()

@@ -16,6 +16,7 @@ import pytest
 from ft_helpers import examples_copy
 
 from ccc_dsl.flowtest import prebuild
+from ccc_dsl.pipeline import cached_bundle
 
 SCRIPT = """
 import json, os, sys
@@ -75,6 +76,20 @@ def test_a_helper_that_dies_changes_nothing(serial: tuple[Path, object],
     repo, seen = serial
     run = _run(repo, tmp_path / "cache", "dies")
     assert run["seen"] == seen and run["helper_left"] == [0]
+
+
+def test_a_helper_only_for_a_build_not_kept_yet(monkeypatch: pytest.MonkeyPatch,
+                                                 serial: tuple[Path, object],
+                                                 tmp_path: Path) -> None:
+    repo, _ = serial
+    forks: list[int] = []
+    monkeypatch.setattr(os, "fork", lambda: forks.append(1) or 4242)  # no child is made
+    monkeypatch.setattr(prebuild, "cores", lambda: 2)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setenv("CCC_CACHE_DIR", str(tmp_path / "cache"))
+    assert prebuild.start(repo, None) == 4242 and forks == [1]  # cold: the helper would build
+    cached_bundle(repo, None)
+    assert prebuild.start(repo, None) is None and forks == [1]  # kept: nothing to build ahead
 
 
 def test_no_helper_without_a_cache_a_second_core_or_with_threads(
