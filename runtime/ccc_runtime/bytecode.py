@@ -1087,6 +1087,10 @@ class _Invalid(Exception):
 
 
 _OPCODES: dict[int, Op] = {op.value: op for op in Op}
+_VERIFIED: set[tuple[Op | bytes, ...]] = set()
+"""(opcode, each operand's encoding) of nodes whose operands passed their checks and the
+opcode's rules: a value is a function of its encoding, so the checks' answer is too (images
+of one repo repeat their nodes)."""
 _RULED = frozenset({Op.MENU, Op.COLLECT, Op.SURVEY, Op.QUEUE, Op.RECORD, Op.PAUSE,
                     Op.CALL_FUNCTION})
 """The opcodes `_check_semantics` has rules for."""
@@ -1175,9 +1179,12 @@ def _read_body(body: bytes, version: int) -> FlowImage:
     if count > len(body) - pos:
         raise _Invalid
     pool: list[Const] = []
+    encodings: list[bytes] = []  # each constant's, for `_VERIFIED`
     for _ in range(count):
+        start = pos
         value, pos = _const_at(body, pos, 0)
         pool.append(value)
+        encodings.append(body[start:pos])
     constants = tuple(pool)
     n_consts = len(constants)
     (count,) = _U32_AT(body, pos)
@@ -1223,11 +1230,16 @@ def _read_body(body: bytes, version: int) -> FlowImage:
         if len(operand_idx) != len(spec.kinds):
             raise _Invalid
         operands = tuple([constants[k] for k in operand_idx])
-        for check, value in zip(spec.checks, operands, strict=True):
-            if not check(value):
-                raise _Invalid
-        if op in _RULED:  # BytecodeError when a rule is broken
-            _check_semantics(op, dict(zip(spec.names, operands, strict=True)), "")
+        ident: tuple[Op | bytes, ...] = (op, *[encodings[k] for k in operand_idx])
+        if ident not in _VERIFIED:
+            for check, value in zip(spec.checks, operands, strict=True):
+                if not check(value):
+                    raise _Invalid
+            if op in _RULED:  # BytecodeError when a rule is broken
+                _check_semantics(op, dict(zip(spec.names, operands, strict=True)), "")
+            if len(_VERIFIED) >= _MEMO_LIMIT:
+                _VERIFIED.clear()
+            _VERIFIED.add(ident)
         required = spec.required
         want = len(required)
         if spec.keyed_at is not None:
