@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from ccc_dsl.cache import cache_dir, repo_snapshot
 from ccc_dsl.compiler import cache
 from ccc_dsl.compiler.results import BUILD_FILE, Analysis, Build
 from ccc_dsl.diagnostics import Diagnostic, Span, error, has_errors, sorted_diagnostics
+from ccc_dsl.util import json_indented
 
 if TYPE_CHECKING:  # the compiler, the parser and pydantic: imported by the stage that runs them
     from ccc_runtime.bundle import Bundle
@@ -146,7 +146,7 @@ class BundleBuild:
 
 
 def _json_bytes(doc: Any) -> bytes:
-    return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    return (json_indented(doc) + "\n").encode()
 
 
 def build_bundle(root: Path, env: str | None, build: Build | None = None,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import os
 import re
 from collections.abc import Iterator
+from json.encoder import encode_basestring as _quote
 from pathlib import Path
+from typing import Any
 
 SECRET_WORDS = re.compile(r"pass|pwd|token|secret|auth|cookie|api[-_]?key|credential",
                           re.IGNORECASE)
@@ -35,6 +38,70 @@ def paused_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+class _Unusual(Exception):
+    """A value `json_indented`'s fast path leaves to the json module (a key that is not a str,
+    a subclass of dict or list, a type JSON has no form for)."""
+
+
+def json_indented(doc: Any) -> str:
+    """`json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False)`, the same text: with an
+    indent the json module takes its pure-Python encoder, which spent 0.06-0.08 s on a
+    10,000-resource bundle.json (a cold `ccc plan`'s); this walks plain dicts, lists and
+    scalars with the C string quoting and hands anything else to json.dumps."""
+    try:
+        return _indented(doc, "")
+    except (_Unusual, RecursionError, TypeError):  # json.dumps words the error, if any
+        return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+def _indented(value: Any, indent: str) -> str:
+    kind = type(value)
+    if kind is dict:
+        if not value:
+            return "{}"
+        inner = indent + "  "
+        parts = []
+        for key, item in sorted(value.items()):  # as json's sort_keys: the items sorted
+            if type(key) is not str:
+                raise _Unusual
+            of = type(item)
+            parts.append(_quote(key) + ": " + (
+                _quote(item) if of is str
+                else _indented(item, inner) if of is dict or of is list else _scalar(item)))
+        return "{\n" + inner + (",\n" + inner).join(parts) + "\n" + indent + "}"
+    if kind is list or kind is tuple:
+        if not value:
+            return "[]"
+        inner = indent + "  "
+        return "[\n" + inner + (",\n" + inner).join(
+            [_quote(item) if type(item) is str else _indented(item, inner) for item in value]
+        ) + "\n" + indent + "]"
+    if isinstance(value, dict | list | tuple):
+        raise _Unusual
+    return _scalar(value)
+
+
+def _scalar(value: Any) -> str:
+    """A scalar as json's encoder writes it (its order of checks, its float words)."""
+    if isinstance(value, str):
+        return _quote(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value in (float("inf"), float("-inf")):
+            return "Infinity" if value > 0 else "-Infinity"
+        return float.__repr__(value)
+    raise _Unusual
 
 
 def cores() -> int:
