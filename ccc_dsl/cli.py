@@ -285,7 +285,7 @@ def graph(flow: str, path: Path, env: str | None, fmt: str) -> None:
 
 def _workers(param: click.Parameter, value: str) -> int:
     """`-n`: a number of processes (1 to 64), or `auto` for one per core."""
-    from ccc_dsl.flowtest.parallel import cores
+    from ccc_dsl.util import cores
 
     if value == "auto":
         return cores()
@@ -329,6 +329,10 @@ def test_command(path: Path, env: str | None, pattern: str | None, junit: Path |
     coverage of every flow. Exit 1 when -k matches no test."""
     from functools import partial
 
+    from ccc_dsl.flowtest import prebuild
+
+    if workers > 1:  # the repo's build starts on a second core before the imports below
+        prebuild.start_early(path, env)
     from ccc_dsl.flowtest.parallel import run_parallel
     from ccc_dsl.flowtest.runner import run_tests
     from ccc_dsl.flowtest.select import recording

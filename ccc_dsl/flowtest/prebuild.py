@@ -14,7 +14,8 @@ thread in this process (forking one that has threads is unsafe).
 
 While the helper still builds, `join` imports the geocoder here too: the calls need it as
 soon as one transfers to an outside number (the outbound guard asks for the number's region),
-and this core would otherwise wait idle.
+and this core would otherwise wait idle. `ccc test` forks it first thing (`start_early`), so
+that its own imports of the interpreter and the test file model overlap the build.
 """
 
 from __future__ import annotations
@@ -27,8 +28,13 @@ import sys
 from pathlib import Path
 
 from ccc_dsl.cache import cache_dir, repo_snapshot
+from ccc_dsl.commands.common import repo_path
 from ccc_dsl.compiler.cache import build_key, has_build
+from ccc_dsl.pipeline import find_repo_root
 from ccc_dsl.util import cores
+
+_early: tuple[Path, str | None, int] | None = None
+"""The helper `start_early` forked: (the repo root, the environment, its pid)."""
 
 
 def _safe_to_fork() -> bool:
@@ -39,7 +45,14 @@ def _safe_to_fork() -> bool:
 
 def start(root: Path, env: str | None) -> int | None:
     """Fork the helper that builds the bundle of the repo at `root` into the build cache (its
-    pid), or None when it would not pay or is not safe."""
+    pid), or None when it would not pay or is not safe; the one `start_early` forked for this
+    repo, if it did."""
+    global _early
+    if _early is not None:
+        early, _early = _early, None
+        if early[:2] == (root, env):
+            return early[2]
+        _reap(early[2])
     if not _safe_to_fork() or has_build(build_key(root, env, repo_snapshot(root))):
         return None
     try:
@@ -58,6 +71,23 @@ def start(root: Path, env: str | None) -> int | None:
         finally:
             os._exit(0)
     return pid
+
+
+def start_early(path: Path, env: str | None) -> None:
+    """Fork the helper for the repo `ccc test PATH` will run, before the caller imports the
+    test machinery; `start` hands it over."""
+    global _early
+    if find_repo_root(path) is None:
+        return  # runner.discover reports it
+    root = repo_path(path if path.is_dir() else path.parent)  # as runner.discover spells it
+    pid = start(root, env)
+    if pid is not None:
+        _early = root, env, pid
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError, InterruptedError):
+        os.waitpid(pid, 0)
 
 
 def join(pid: int) -> None:

@@ -78,6 +78,29 @@ def test_a_helper_that_dies_changes_nothing(serial: tuple[Path, object],
     assert run["seen"] == seen and run["helper_left"] == [0]
 
 
+def _cli(repo: Path, cache: Path, *options: str) -> object:
+    """`ccc test REPO --format json` in a process of its own, without its timings."""
+    env = {**os.environ, "CCC_CACHE_DIR": str(cache)}
+    done = subprocess.run([sys.executable, "-m", "ccc_dsl", "test", str(repo), "--format",
+                           "json", *options], capture_output=True, text=True, env=env,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    def timeless(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: timeless(v) for k, v in value.items() if k != "seconds"}
+        return [timeless(v) for v in value] if isinstance(value, list) else value
+
+    return timeless(json.loads(done.stdout))
+
+
+def test_ccc_test_n2_forks_the_helper_first_and_reports_as_n1(
+        serial: tuple[Path, object], tmp_path: Path) -> None:
+    repo, _ = serial
+    """The CLI forks the helper before it imports the test machinery (start_early)."""
+    assert _cli(repo, tmp_path / "n2", "-n", "2") == _cli(repo, tmp_path / "n1", "-n", "1")
+
+
 def test_a_helper_only_for_a_build_not_kept_yet(monkeypatch: pytest.MonkeyPatch,
                                                  serial: tuple[Path, object],
                                                  tmp_path: Path) -> None:
