@@ -782,6 +782,9 @@ def _identity(value: list[Const]) -> bytes | None:
         return None
 
 
+_NODE_PACKERS: dict[tuple[int, int], Callable[..., bytes]] = {}
+"""(operand count, exit count) -> the `pack` of a node table entry of that shape (compiled once
+per process: a repo's flows share a handful of shapes)."""
 _SINGLE_KEYS: dict[Const, bytes] = {None: b"\x00", False: b"\x01", True: b"\x02"}
 _MEMO_LIMIT = 50_000
 _ENCODED: dict[bytes, bytes] = {}
@@ -968,7 +971,7 @@ class FlowBuilder:
         out += struct.pack("<III", self._entry, error, len(self._encoded))
         out += b"".join(self._encoded)
         out += _U32(len(nodes))
-        packers: dict[tuple[int, int], Callable[..., bytes]] = {}
+        packers = _NODE_PACKERS
         for node in nodes:
             n_ops, n_exits = len(node.operands), len(node.exits)
             pack = packers.get((n_ops, n_exits))
