@@ -29,8 +29,11 @@ from ccc_dsl.manifest.environments import Resolver
 from ccc_dsl.manifest.model import (
     KINDS,
     TIME_RANGE_RE,
+    Agent,
+    Blacklist,
     Instance,
     Model,
+    Number,
     Resource,
     RootSettings,
     Source,
@@ -487,7 +490,6 @@ class _Loader:
 
     def _normalize_phones(self, resource: Resource, parsed: ParsedFile, path: PathKey) -> None:
         """Numbers to E.164 through `phonenumbers`; unparseable ones are D419 errors."""
-        from ccc_dsl.manifest.model import Agent, Blacklist, Number
 
         def norm(text: str, where: PathKey) -> str:
             info = parse_phone(text)
