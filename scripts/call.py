@@ -54,7 +54,8 @@ def _request(method: str, cseq: int, number: str, caller: str, body: str = "",
 
 
 def scenario(number: str, caller: str, keys: list[str], gap_ms: int, hold_ms: int) -> str:
-    """The SIPp scenario XML: INVITE with a PCMU offer, ACK, one INFO per key, BYE."""
+    """The SIPp scenario XML: INVITE with a PCMU offer, ACK, one INFO per key, BYE; or the
+    200 OK to the BYE of a flow that hangs up first."""
     sdp = ("v=0\no=caller 1 1 IN IP[local_ip_type] [local_ip]\ns=-\n"
            "c=IN IP[media_ip_type] [media_ip]\nt=0 0\nm=audio [media_port] RTP/AVP 0 101\n"
            "a=rtpmap:0 PCMU/8000\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15\n")
@@ -70,7 +71,13 @@ def scenario(number: str, caller: str, keys: list[str], gap_ms: int, hold_ms: in
         parts.append('<recv response="200"/>')
     parts.append(f'<pause milliseconds="{hold_ms}"/>')
     parts.append(_send(_request("BYE", 2 + len(keys), number, caller), True))
-    parts.append('<recv response="200"/>')
+    parts.append('<recv response="200" next="end"/>')
+    # a flow that hangs up itself (`hangup`, a transfer that ends) sends its BYE while the
+    # script still waits: SIPp jumps here with any request it did not expect and answers it
+    parts.append('<label id="_unexp.main"/>')
+    parts.append(_send("SIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:]\n"
+                       "[last_Call-ID:]\n[last_CSeq:]\nContent-Length: 0\n"))
+    parts.append('<label id="end"/>')
     parts.append("</scenario>")
     return "\n".join(parts) + "\n"
 

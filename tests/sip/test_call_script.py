@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from repos import copy_examples
 from sip_helpers import HOTLINE, ROOT, call_records, install, make_repo, start_server
+
+from ccc_dsl.pipeline import build_bundle
 
 SCRIPT = ROOT / "scripts" / "call.py"
 
@@ -47,3 +50,28 @@ def test_keys_that_are_not_dtmf_are_a_usage_error() -> None:
                           capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 2
     assert "keys are 0-9, * and #" in done.stderr
+
+
+def test_a_flow_that_hangs_up_first_is_a_call_that_went_through(tmp_path: Path) -> None:
+    """The flow's own BYE, while the script still holds the line, is answered: exit 0 with the
+    record (SIPp used to abort on the "unexpected BYE" and the script said the call failed)."""
+    repo = copy_examples(tmp_path / "repo")
+    (repo / "flows" / "main.ivr").write_text(
+        'flow main "Main" {\n  start:\n    say "Goodbye."\n    hangup\n}\n', encoding="utf-8")
+    built = build_bundle(repo, "staging")
+    assert built.ok, built.diagnostics
+    runtime_dir = install(tmp_path, built.files)
+
+    async def main() -> subprocess.CompletedProcess[str]:
+        server = await start_server(runtime_dir)
+        loop = asyncio.get_running_loop()
+        done = await loop.run_in_executor(None, _call, runtime_dir, server.port, "--keys", "1",
+                                          "--hold", "8")
+        await server.drain()
+        return done
+
+    done = asyncio.run(main())
+    assert done.returncode == 0, done.stderr
+    assert "call record: hung up; path main@0 main@1" in done.stdout
+    [record] = call_records(runtime_dir)
+    assert record["outcome"] == "hung up" and record["duration_ms"] < 8000
