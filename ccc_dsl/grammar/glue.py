@@ -7,6 +7,10 @@ times per flow. `compile_callbacks` replaces each wrapper by one function genera
 same table (`[c[0], c[2], None, *c[3]]`), makes the `?rule`s of a single child an `itemgetter`,
 and lets the helper rules of `x*` build plain lists instead of trees that are thrown away. The
 children every action receives are the same as before; only the way there is shorter.
+
+`identity_rules` makes the rules of the parse table compare and hash by identity, in C: Lark's
+loop asserts `arg != end_state` and looks up `callbacks[rule]` on every reduction, and `Rule`'s
+own `__eq__` and `__hash__` are Python methods (two calls per reduction, ~3 % of a parse).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from lark.parse_tree_builder import (
     ChildFilterLALR_NoPlaceholders,
     ExpandSingleChild,
 )
+from lark.parsers.lalr_analysis import Reduce
 
 _Include = list[tuple[int, bool, int]]
 """Lark's table of a child filter: per kept child its index, whether it is a helper rule whose
@@ -118,4 +123,33 @@ def compile_callbacks(callbacks: dict[Any, Any]) -> bool:
         plans[rule] = plan
     for rule, (include, append, expand1, action) in plans.items():
         callbacks[rule] = _compile(rule, include, append, expand1, action)
+    return True
+
+
+class _IdentityRule(Rule):
+    """A `Rule` that is equal only to itself, compared and hashed by the interpreter's own slots:
+    in one parser's table every rule is one object, so identity is what equality means there."""
+
+    __slots__ = ()
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+    __hash__ = object.__hash__
+
+
+def identity_rules(parser: Any) -> bool:
+    """Make the rules of a Lark LALR `_Parser` (its `parse_table` and `callbacks`) `_IdentityRule`s,
+    in place; False, and nothing changed, unless every rule the table reduces by is the very
+    object its callback is keyed by (then identity is equality)."""
+    callbacks: dict[Any, Any] = parser.callbacks
+    keys = {id(rule) for rule in callbacks if type(rule) is Rule}
+    for actions in parser.parse_table.states.values():
+        for action, arg in actions.values():
+            if action is Reduce and id(arg) not in keys:
+                return False
+    entries = list(callbacks.items())
+    for rule, _ in entries:
+        if type(rule) is Rule:
+            rule.__class__ = _IdentityRule  # same slots: the object stays what it was
+    callbacks.clear()  # their hashes changed: key them again
+    callbacks.update(entries)
     return True

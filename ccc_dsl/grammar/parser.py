@@ -25,7 +25,8 @@ from ccc_dsl.codes import Stage, stage_of
 from ccc_dsl.diagnostics import Diagnostic, Span, error, sorted_diagnostics
 from ccc_dsl.grammar import ast
 from ccc_dsl.grammar.errors import MAX_ERRORS, SyntaxErrors, skip_region, too_deep
-from ccc_dsl.grammar.glue import compile_callbacks
+from ccc_dsl.grammar.glue import compile_callbacks, identity_rules
+from ccc_dsl.grammar.lexing import fast_lexer
 from ccc_dsl.grammar.transformer import AstBuilder
 
 GRAMMAR_PATH = Path(__file__).with_name("ivr.lark")
@@ -78,6 +79,8 @@ def _parser() -> tuple[Lark, AstBuilder]:
     builder = AstBuilder()
     lark = Lark(GRAMMAR_PATH.read_text(encoding="utf-8"), transformer=builder, **lark_options())
     compile_callbacks(lark.parser.parser.parser.callbacks)
+    identity_rules(lark.parser.parser.parser)
+    fast_lexer(lark)
     return lark, builder
 
 
