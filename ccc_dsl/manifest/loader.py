@@ -216,7 +216,10 @@ class _Loader:
                 self.diagnostics.append(error(
                     "M204", f"unknown environment `{self.env_arg}` (declared: {names})",
                     root.span(("environments",), key=True) if envs else root.span(()),
-                    did_you_mean(self.env_arg, set(envs))))
+                    did_you_mean(self.env_arg, set(envs)) or (
+                        f"pass a declared one (`--env {min(envs)}`), or declare "
+                        f"`{self.env_arg}` under `environments:`" if envs else
+                        f"declare `{self.env_arg}` under `environments:`")))
                 return None
             return self.env_arg
         if settings.default_env in envs:

@@ -50,6 +50,8 @@ def test_json_and_sarif_formats() -> None:
 def test_unknown_environment_and_missing_root_exit_1(tmp_path: Path) -> None:
     code, out = run(str(CASES / "env-unknown"), "--env", "qa")
     assert code == 1 and "M204" in out
+    # no close name: the hint says what to do instead of nothing
+    assert "hint: pass a declared one (`--env production`), or declare `qa` under" in out
     code, out = run(str(tmp_path))
     assert code == 1 and "Y110" in out
 
