@@ -26,6 +26,7 @@ from ccc_runtime.simchannel import Press, SimChannel
 from ccc_runtime.values import json_too_deep
 from ccc_runtime.vm import CallResult, Runtime
 
+from ccc_dsl.commands.common import repo_path
 from ccc_dsl.diagnostics import Diagnostic, Span, error
 from ccc_dsl.manifest.loader import ROOT_FILE
 from ccc_dsl.pipeline import cached_bundle, find_repo_root
@@ -79,7 +80,8 @@ def simulate(path: Path, flow: str, *, caller: str, called: str | None, at: date
         sim.diagnostics.append(error("T710", f"no {ROOT_FILE} in {path} or any folder above it",
                                      Span.point(str(path), 1, 1)))
         return sim
-    built = cached_bundle(root, env)
+    # diagnostics name files as `ccc validate` does (relative for a relative PATH)
+    built = cached_bundle(repo_path(path if path.is_dir() else path.parent), env)
     sim.diagnostics += built.diagnostics
     bundle = built.bundle
     if bundle is None:

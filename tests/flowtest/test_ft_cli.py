@@ -176,6 +176,15 @@ def test_simulate_unknown_flow(passing: Path) -> None:
     assert "error[T713]: no flow `tt`" in out and "did you mean `t`?" in out
 
 
+def test_simulate_names_files_as_validate_does(passing: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Relative to the current folder for a relative PATH (it printed absolute paths)."""
+    monkeypatch.chdir(passing / "flows")
+    code, out = run("simulate", "t", "--caller", "+8613700000001", "--env", "nosuch")
+    assert code == 1
+    assert out.startswith("../ccc.yaml:") and "error[M204]" in out, out
+
+
 def test_a_bad_default_is_reported_once(tmp_path: Path) -> None:
     tests = HEAD.replace("flow: t", "flow: tt") + KEY1 + SILENCE
     root = write_repo(tmp_path / "r", FLOW, {"t.yaml": tests})
