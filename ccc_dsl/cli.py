@@ -219,9 +219,11 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
     from ccc_runtime.rundir import write_tree
 
     from ccc_dsl.pipeline import cached_bundle
+    from ccc_dsl.util import paused_gc_for_good
     from ccc_dsl.views import compile as view
 
-    built = cached_bundle(path, env, verify=False)
+    with paused_gc_for_good():  # one command, then the process exits: no rescanning the build
+        built = cached_bundle(path, env, verify=False)
     build = built.build
     diagnostics = sorted_diagnostics([*build.diagnostics, *(
         d for d in built.diagnostics if d not in build.diagnostics)])
@@ -266,6 +268,10 @@ def graph(flow: str, path: Path, env: str | None, fmt: str) -> None:
     from ccc_dsl.views.graph import RenderError, render
 
     check = check_repo(path, env)
+    unknown_env = [d for d in check.diagnostics if d.code == "M204"] if env else []
+    if unknown_env:  # a typo in --env must not draw the flow as if it were right
+        emit_diagnostics(unknown_env, "text")
+        raise SystemExit(EXIT_INVALID)
     flows = check.analysis.program.flows if check.analysis is not None else {}
     if flow not in flows:
         errors = [d for d in check.diagnostics

@@ -128,6 +128,12 @@ def test_graph_of_an_unknown_flow_suggests_a_name(repo: Path) -> None:
     assert "did you mean `vip_routing`" in result.output
 
 
+def test_graph_with_an_unknown_env_fails_instead_of_drawing(repo: Path) -> None:
+    code, text = run("graph", "main", str(repo), "--env", "prod")
+    assert code == 1
+    assert "error[M204]: unknown environment `prod`" in text and "flowchart" not in text
+
+
 def test_validate_runs_the_analyses(repo: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken"
     shutil.copytree(repo, broken, ignore=shutil.ignore_patterns("build"))
