@@ -40,6 +40,20 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
+@contextlib.contextmanager
+def paused_gc_for_good() -> Iterator[None]:
+    """`paused_gc` for a one-shot command (`ccc compile`), which then exits: what it made is
+    frozen (`gc.freeze`) when it ends, since it lives until the process does and every
+    collection after the pause would rescan it (on a cold compile of 2,009 flows 0.3 s of 5.3 s
+    CPU went to collections that found nothing). Not for a long-lived process such as the
+    language server: a frozen cycle is never collected."""
+    with paused_gc():
+        try:
+            yield
+        finally:
+            gc.freeze()
+
+
 class _Unusual(Exception):
     """A value `json_indented`'s fast path leaves to the json module (a key that is not a str,
     a subclass of dict or list, a type JSON has no form for)."""
