@@ -617,6 +617,10 @@ def _message(err: Any) -> str:
         return f"expected text, got {got}"
     if err["type"] == "string_pattern_mismatch":
         return _FRIENDLY_PATTERNS.get(str(ctx.get("pattern")), msg)
+    if err["type"] == "union_tag_invalid":  # `target: {type: lcal}`: say it in our words
+        key = str(ctx.get("discriminator", "")).strip("'")
+        expected = str(ctx.get("expected_tags", "")).replace("'", "`")
+        return f"`{key}: {ctx.get('tag')}` is not a known {key}; expected one of {expected}"
     return msg.removeprefix("Value error, ")
 
 

@@ -56,6 +56,18 @@ def test_unknown_environment_and_missing_root_exit_1(tmp_path: Path) -> None:
     assert code == 1 and "Y110" in out
 
 
+def test_an_unknown_target_type_is_said_in_our_words(tmp_path: Path) -> None:
+    """Not pydantic's "Input tag 'lcal' found using 'type' does not match any of the expected
+    tags"."""
+    (tmp_path / "ccc.yaml").write_text(
+        "ccc: 1\nenvironments:\n  local:\n    target: {type: lcal, path: rt}\n",
+        encoding="utf-8")
+    code, out = run(str(tmp_path), "--env", "local")
+    assert code == 1
+    assert ("error[M202]: the root file: `environments.local.target`: `type: lcal` is not a "
+            "known type; expected one of `local`, `ssh`") in out, out
+
+
 @pytest.mark.parametrize("fmt", ["text", "json", "github", "sarif"])
 def test_a_secret_written_as_a_value_is_never_printed(fmt: str) -> None:
     code, out = run(str(CASES / "secrets"), "--format", fmt)
