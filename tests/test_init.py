@@ -91,3 +91,14 @@ def test_init_repo_deploys_to_its_local_target(tmp_path: Path, monkeypatch: pyte
     assert (tmp_path / ".ccc" / "runtime" / "local" / "current").exists()
     code, out = _run("plan")
     assert code == 0 and "No changes." in out, out
+
+
+def test_the_help_and_docs_count_the_example_flows() -> None:
+    """`ccc init --example` copies examples/: its help and docs/cli.md said six flows when
+    there were nine."""
+    root = Path(__file__).resolve().parents[1]
+    count = len(list((root / "examples" / "flows").glob("*.ivr")))
+    word = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+            "ten", "eleven", "twelve"][count]
+    assert f"({word} flows," in " ".join(CliRunner().invoke(cli, ["init", "--help"]).output.split())
+    assert f"({word} flows," in (root / "docs" / "cli.md").read_text(encoding="utf-8")

@@ -93,7 +93,7 @@ def _write_new(target: Path, contents: dict[str, bytes]) -> list[str]:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path),
                 default=Path("."))
 @click.option("--example", is_flag=True,
-              help="Write the full example repo (six flows, their tests, prompts) instead.")
+              help="Write the full example repo (nine flows, their tests, prompts) instead.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="text for people; json for machines.")
 def init_command(directory: Path, example: bool, fmt: str) -> None:
