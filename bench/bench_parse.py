@@ -1,6 +1,7 @@
 """Parse throughput of the IVR front end on a generated corpus, against a bare Lark parse.
 
     .venv/bin/python bench/bench_parse.py [--flows 2000] [--seed 42] [--repeat 7] [--chunk 50]
+    .venv/bin/python bench/bench_parse.py --twin     # and a bare parse with ccc's lexer loop
     .venv/bin/python bench/bench_parse.py --by-rule [--flows 1000] [--repeat 5]
     .venv/bin/python bench/bench_parse.py --instructions [--flows 200]     # needs valgrind
 
@@ -37,6 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gen_flows import generate_corpus
 
+from ccc_dsl.grammar.glue import identity_rules
+from ccc_dsl.grammar.lexing import fast_lexer
 from ccc_dsl.grammar.parser import GRAMMAR_PATH, lark_options, lark_parser, parse_text
 
 
@@ -197,6 +200,8 @@ def main() -> None:
     parser.add_argument("--by-rule", action="store_true", help="time each rule's action")
     parser.add_argument("--instructions", action="store_true",
                         help="count instructions under valgrind instead of timing")
+    parser.add_argument("--twin", action="store_true",
+                        help="also a bare parse with ccc's lexer loop and identity rules")
     parser.add_argument("--run-once", choices=("none", "bare", "ccc"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
@@ -224,6 +229,10 @@ def main() -> None:
             raise SystemExit(f"{file}: {result.diagnostics[0]}")
 
     runs: dict[str, Callable[[str, str], object]] = {"bare": run_bare, "ccc": run_ccc}
+    if args.twin:  # Lark's loop as ccc runs it (grammar/lexing.py, glue.identity_rules)
+        twin = bare_parser()
+        assert identity_rules(twin.parser.parser.parser) and fast_lexer(twin)
+        runs["twin"] = lambda text, file: twin.parse(text)
     _rounds(corpus, runs, 1)  # warm up both (grammar cache, imports)
     times = _rounds(corpus, runs, args.repeat, args.chunk)
     t_bare, t_ccc = statistics.median(times["bare"]), statistics.median(times["ccc"])
@@ -237,6 +246,12 @@ def main() -> None:
           f"(range {min(c / b for b, c in zip(times['bare'], times['ccc'], strict=True)):.2f}-"
           f"{max(c / b for b, c in zip(times['bare'], times['ccc'], strict=True)):.2f}x; "
           "goal <= 1.10x)")
+    if args.twin:
+        t_twin = statistics.median(times["twin"])
+        twin_ratio = statistics.median(
+            c / t for t, c in zip(times["twin"], times["ccc"], strict=True))
+        print(f"bare with ccc's lexer loop and identity rules (--twin): {t_twin:.3f} s CPU  "
+              f"{n / t_twin:8.0f} flows/s; ccc / twin {twin_ratio:.3f}x")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 One LALR parser (contextual lexer, grammar analysis cached on disk) runs the `AstBuilder`
 transformer inline, so no parse tree is built; Lark's glue around each action is compiled per
-rule (glue.py). Syntax errors go through `errors.SyntaxErrors`, which words them and repairs or
+rule (glue.py), its rules compare by identity and its lexer's per-token loop is written
+out (lexing.py). Syntax errors go through `errors.SyntaxErrors`, which words them and repairs or
 skips tokens so several errors are reported per file. When a file has a syntax error the module
 is None: a half-parsed flow would only mislead the compiler. After an error that can't be
 repaired in place, the step around it is blanked out and the text parsed again (at most
