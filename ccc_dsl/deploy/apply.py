@@ -108,9 +108,10 @@ def env_of(root: Path, name: str | None,
     """The environment `name` deploying with `settings`, or a located error without them."""
     if settings is None:
         where = Span.point(str(root / ROOT_FILE), 1, 1)
+        named = name or "NAME"
         return error("S902", f"environment `{name or '(none)'}` has no deploy target", where,
-                     "add `target: {type: local, path: .ccc/runtime/NAME}` under "
-                     "environments.NAME in ccc.yaml (docs/deploy.md)")
+                     f"add `target: {{type: local, path: .ccc/runtime/{named}}}` under "
+                     f"environments.{named} in ccc.yaml (docs/deploy.md)")
     state = settings.get("state")
     backend = LocalBackend(state_path(root, name, state if isinstance(state, str) else None))
     return Env(root, name, settings, backend)

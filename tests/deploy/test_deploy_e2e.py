@@ -149,6 +149,8 @@ def test_environment_without_target_is_a_located_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "S902" in result.output and "environment `staging` has no deploy target" \
         in result.output and "ccc.yaml:1:1" in result.output
+    assert "add `target: {type: local, path: .ccc/runtime/staging}` under environments.staging" \
+        in result.output  # the hint names the environment, ready to paste
 
 
 def test_state_in_a_configured_path(tmp_path: Path) -> None:
