@@ -178,10 +178,13 @@ def discover(path: Path) -> tuple[Path | None, list[Path], list[Diagnostic]]:
         folder = path / "tests" if (path / ROOT_FILE).is_file() else path
         files = sorted({f for g in TEST_GLOBS for f in folder.rglob(g) if f.is_file()})
     if not files:
-        where = path / "tests" if (path / ROOT_FILE).is_file() else path
+        at_root = (path / ROOT_FILE).is_file()
+        where = path / "tests" if at_root else path
+        hint = "write test files as tests/*.yaml in the config repo"
+        if not at_root and path.is_dir():  # `ccc test` from flows/: point at the repo
+            hint += f", or run `ccc test {root}` for the repo's tests"
         return root, [], [error("T711", f"no flow tests found in {where}",
-                                Span.point(str(where), 1, 1),
-                                "write test files as tests/*.yaml in the config repo")]
+                                Span.point(str(where), 1, 1), hint)]
     return root, files, []
 
 

@@ -185,6 +185,16 @@ def test_simulate_names_files_as_validate_does(passing: Path,
     assert out.startswith("../ccc.yaml:") and "error[M204]" in out, out
 
 
+def test_test_from_a_folder_without_tests_points_at_the_repo(passing: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """`ccc test` in flows/ runs no test files there: the hint names the repo to run."""
+    monkeypatch.chdir(passing / "flows")
+    code, out = run("test")
+    assert code == 1 and "error[T711]: no flow tests found in ." in out
+    assert "or run `ccc test ..` for the repo's tests" in out
+
+
 def test_a_bad_default_is_reported_once(tmp_path: Path) -> None:
     tests = HEAD.replace("flow: t", "flow: tt") + KEY1 + SILENCE
     root = write_repo(tmp_path / "r", FLOW, {"t.yaml": tests})
