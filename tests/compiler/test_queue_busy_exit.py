@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 from cc_helpers import analyse_text
-
 from ccc_runtime.bytecode import Op
 
 FLOW = """\
