@@ -40,3 +40,6 @@ fi
 # PYTHONDONTWRITEBYTECODE set (as on the project machine) every `ccc` run would otherwise
 # compile about 150 modules from source. Stale files are detected by mtime and ignored.
 .venv/bin/python -m compileall -q -j 0 ccc_dsl runtime/ccc_runtime >/dev/null
+# The grammar's parse tables, kept beside it (ccc_dsl/grammar/ivr.lark-tables): built once here
+# instead of on the first parse of every fresh cache.
+.venv/bin/python -c "from ccc_dsl.grammar.parser import lark_parser; lark_parser()"

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
 from ccc_runtime.bytecode import image_hash
 
 from ccc_dsl.cache import (
@@ -283,7 +282,6 @@ def _contexts(files: dict[str, Path], keys: dict[str, str], owner: dict[str, str
               summaries: dict[str, FlowSummary], root: Path, model: Model) -> dict[str, str]:
     """Each file's context key: its own key and what its flows' analyses read of others."""
     graph = Program({}, model, root, summaries=summaries)
-    calls = graph.call_graph
     names = _hash(*(f"{name}={owner[name]}" for name in sorted(owner)))
     owned: dict[str, list[str]] = {file: [] for file in files}
     for name in sorted(owner):
@@ -292,7 +290,7 @@ def _contexts(files: dict[str, Path], keys: dict[str, str], owner: dict[str, str
     for file in files:
         parts = [keys[file], names]
         for name in owned[file]:
-            reach = sorted(nx.descendants(calls, name))
+            reach = sorted(graph.reach(name))
             parts += [name, str(bool(graph.callers.get(name))),
                       ",".join(sorted(graph.inherited_of(name))),
                       ",".join(f"{d}@{keys[owner[d]] if d in owner else '-'}" for d in reach)]

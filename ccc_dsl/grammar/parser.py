@@ -12,6 +12,7 @@ MAX_ROUNDS times), so one run reports the errors of several steps.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -57,11 +58,19 @@ def lark_options() -> dict[str, Any]:
     }
 
 
+TABLES_PATH = GRAMMAR_PATH.with_name("ivr.lark-tables")
+"""The grammar's parse tables as Lark saves them (a pickle), beside the grammar: made at install
+time by scripts/setup.sh, as the byte-compiled modules beside them are."""
+
+
 def _tables_file() -> str | bool:
     """Where Lark keeps the grammar's parse tables between runs (building them takes 0.3-0.8 s):
-    a file in ccc's own cache folder (ccc_dsl.cache.cache_dir), not Lark's default, a predictable
-    name in the shared temp folder, where another local user could plant the pickle Lark
-    loads. False (build them every run) when the cache is off or its folder can't be made."""
+    beside the grammar when they were made at install or the package folder is ours to write;
+    else in ccc's own cache folder (mode 0700). Never Lark's default, a predictable name in the
+    shared temp folder where another local user could plant the pickle Lark loads. False
+    (build them every run) when neither can be had."""
+    if TABLES_PATH.exists() or os.access(TABLES_PATH.parent, os.W_OK):
+        return str(TABLES_PATH)
     from ccc_dsl.cache import cache_dir
 
     folder = cache_dir()
@@ -72,7 +81,7 @@ def _tables_file() -> str | bool:
     except OSError:
         return False
     # Lark checks the grammar, its options and its own version inside the file
-    return str(folder / "grammar" / "ivr-tables.lark-cache")
+    return str(folder / "grammar" / "ivr.lark-tables")
 
 
 @cache
