@@ -63,9 +63,11 @@ def _planned(path: Path, env: str | None, *, refresh: bool = True,
              destroy: bool = False) -> Planned:
     from ccc_dsl.deploy.apply import plan_env
     from ccc_dsl.deploy.state import StateError
+    from ccc_dsl.util import paused_gc_for_good
 
     try:
-        planned = plan_env(repo_path(path), env, refresh=refresh, destroy=destroy)
+        with paused_gc_for_good():  # the plan lives until the command ends: no rescans of it
+            planned = plan_env(repo_path(path), env, refresh=refresh, destroy=destroy)
     except StateError as exc:
         _fail(str(exc))
     if isinstance(planned, list):
