@@ -37,18 +37,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gen_flows import generate_corpus
 
-from ccc_dsl.compiler.driver import COMPILER_VERSION, paused_gc
 from ccc_dsl.compiler.emit import emit
 from ccc_dsl.compiler.incremental import incremental_build
 from ccc_dsl.compiler.ir import lower_flow
 from ccc_dsl.compiler.passes import analyse, optimize
 from ccc_dsl.compiler.program import Program
 from ccc_dsl.compiler.resolve import resolve_names
+from ccc_dsl.compiler.results import COMPILER_VERSION
 from ccc_dsl.diagnostics import Diagnostic
 from ccc_dsl.grammar import ast
 from ccc_dsl.grammar.parser import parse_text
 from ccc_dsl.manifest.loader import load_repo
 from ccc_dsl.pipeline import compile_repo
+from ccc_dsl.util import paused_gc
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 STAGES = ("parse", "resolve", "analyse", "emit")

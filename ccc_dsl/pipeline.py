@@ -71,9 +71,10 @@ def check_repo(root: Path, env: str | None,
     `manifests`, an earlier check's `.manifests` of the same repo and env, is reused instead of
     loading them again: a language server re-checks as flows are typed, and the manifests of a
     large repo take longer to load than the flows to check."""
-    from ccc_dsl.compiler.driver import analyse, paused_gc
+    from ccc_dsl.compiler.driver import analyse
     from ccc_dsl.grammar.parser import parse_file, parse_text
     from ccc_dsl.manifest.loader import load_repo
+    from ccc_dsl.util import paused_gc
 
     resolved = {Path(p).resolve(): text for p, text in overlays.items()} if overlays else None
     loaded = manifests if manifests is not None else load_repo(root, env, resolved)

@@ -28,7 +28,7 @@ from ccc_runtime.vm import CallResult, Runtime
 
 from ccc_dsl.commands.common import repo_path
 from ccc_dsl.diagnostics import Diagnostic, Span, error
-from ccc_dsl.manifest.loader import ROOT_FILE
+from ccc_dsl.manifest import ROOT_FILE
 from ccc_dsl.pipeline import cached_bundle, find_repo_root
 from ccc_dsl.util import did_you_mean
 

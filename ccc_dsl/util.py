@@ -7,7 +7,7 @@ import gc
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from json.encoder import encode_basestring as _quote
 from pathlib import Path
 from typing import Any
@@ -116,6 +116,27 @@ def _scalar(value: Any) -> str:
             return "Infinity" if value > 0 else "-Infinity"
         return float.__repr__(value)
     raise _Unusual
+
+
+def fork_helper(task: Callable[[], object]) -> int | None:
+    """Fork a helper process that runs `task` in the background and exits 0: its standard
+    streams on /dev/null and what it inherited frozen for the collector (never garbage: don't
+    scan or copy it), so nothing it does reaches the caller's output or exit code. Its pid, or
+    None when the system can't fork."""
+    try:
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid == 0:
+        try:
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            gc.freeze()
+            task()
+        finally:
+            os._exit(0)
+    return pid
 
 
 def cores() -> int:

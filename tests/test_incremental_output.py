@@ -201,6 +201,17 @@ def test_only_the_newest_whole_builds_are_kept(tmp_path: Path,
     assert cached_bundle(repo, None).build.analysis is None  # the newest is still a hit
 
 
+def _compile_then(repo: Path, out: Path, line: str) -> str:
+    """A Python script that runs `ccc compile REPO -o OUT` in its process, then `line`."""
+    return ("import sys\n"
+            "from ccc_dsl.cli import cli\n"
+            "try:\n"
+            f"    cli.main(['compile', {str(repo)!r}, '-o', {str(out)!r}])\n"
+            "except SystemExit as exc:\n"
+            "    assert not exc.code, exc.code\n"
+            f"{line}\n")
+
+
 HEAVY = ("pydantic", "networkx", "lark", "jinja2", "ruamel", "asyncio", "phonenumbers",
          "ccc_dsl.grammar", "ccc_dsl.manifest", "ccc_dsl.compiler.driver",
          "ccc_dsl.compiler.incremental", "ccc_dsl.compiler.passes", "ccc_runtime.bundle")
@@ -210,14 +221,8 @@ def test_compile_of_an_unchanged_repo_imports_nothing_heavy(tmp_path: Path) -> N
     """A hit of the whole-build entry writes the kept files: no parser, compiler, manifest
     model or bundle validation is imported (they were most of the command's time)."""
     repo = copy_examples(tmp_path / "repo")
-    script = (
-        "import sys\n"
-        "from ccc_dsl.cli import cli\n"
-        "try:\n"
-        f"    cli.main(['compile', {str(repo)!r}, '-o', {str(tmp_path / 'out')!r}])\n"
-        "except SystemExit as exc:\n"
-        "    assert not exc.code, exc.code\n"
-        f"print('HEAVY', sorted(m for m in sys.modules if m.startswith({HEAVY!r})))\n")
+    heavy = f"sorted(m for m in sys.modules if m.startswith({HEAVY!r}))"
+    script = _compile_then(repo, tmp_path / "out", f"print('HEAVY', {heavy})")
     env = {**os.environ, "CCC_CACHE_DIR": str(tmp_path / "cache")}
     for _ in range(4):  # the first run keeps the build; ccc's code edited meanwhile: again
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -235,14 +240,8 @@ def test_regions_of_outside_numbers_are_memoized_on_disk(tmp_path: Path) -> None
     regions) takes the number's region from the phone memo: the geocoder, 0.3 s to import, is
     not imported, and the result is the cold one."""
     repo = copy_examples(tmp_path / "repo")
-    script = (
-        "import sys\n"
-        "from ccc_dsl.cli import cli\n"
-        "try:\n"
-        f"    cli.main(['compile', {str(repo)!r}, '-o', {str(tmp_path / 'out')!r}])\n"
-        "except SystemExit as exc:\n"
-        "    assert not exc.code, exc.code\n"
-        "print('GEOCODER', 'phonenumbers.geocoder' in sys.modules)\n")
+    script = _compile_then(repo, tmp_path / "out",
+                           "print('GEOCODER', 'phonenumbers.geocoder' in sys.modules)")
     env = {**os.environ, "CCC_CACHE_DIR": str(tmp_path / "cache")}
 
     def compile_once() -> str:

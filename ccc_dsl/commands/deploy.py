@@ -165,7 +165,8 @@ def _done(plan: Plan) -> str:
 def _saved(file: Path, env: str | None) -> Planned:
     from ccc_dsl.deploy.apply import Planned
     from ccc_dsl.deploy.planfile import PlanFileError, read_planfile
-    from ccc_dsl.manifest.loader import ROOT_FILE, load_repo
+    from ccc_dsl.manifest import ROOT_FILE
+    from ccc_dsl.manifest.loader import load_repo
 
     try:
         saved = read_planfile(file)

@@ -17,15 +17,11 @@ from ccc_dsl.compiler.passes import analyse as run_analyses
 from ccc_dsl.compiler.passes import optimize
 from ccc_dsl.compiler.program import Program
 from ccc_dsl.compiler.resolve import resolve_names
-from ccc_dsl.compiler.results import BUILD_FILE as BUILD_FILE
-from ccc_dsl.compiler.results import COMPILER_VERSION as COMPILER_VERSION
-from ccc_dsl.compiler.results import Analysis as Analysis
-from ccc_dsl.compiler.results import Build as Build
-from ccc_dsl.compiler.results import CompiledFlow as CompiledFlow
+from ccc_dsl.compiler.results import COMPILER_VERSION, Analysis, CompiledFlow
 from ccc_dsl.compiler.timing import flow_timing
 from ccc_dsl.grammar import ast
 from ccc_dsl.manifest.model import Model
-from ccc_dsl.util import paused_gc as paused_gc
+from ccc_dsl.util import paused_gc
 
 
 def _relative(file: str, root: Path | None) -> str:

@@ -30,25 +30,22 @@ from ccc_dsl.cache import (
 )
 from ccc_dsl.compiler.cache import timing_data, timing_of
 from ccc_dsl.compiler.driver import (
-    COMPILER_VERSION,
-    Analysis,
-    Build,
-    CompiledFlow,
     _relative,
     _routing,
     emit_all,
-    paused_gc,
 )
 from ccc_dsl.compiler.ir import FlowIR, lower_flow
 from ccc_dsl.compiler.passes import analyse as run_analyses
 from ccc_dsl.compiler.program import FlowSummary, Program
 from ccc_dsl.compiler.resolve import resolve_names
-from ccc_dsl.compiler.timing import Timing, flow_timing
+from ccc_dsl.compiler.results import COMPILER_VERSION, Analysis, Build, CompiledFlow, Timing
+from ccc_dsl.compiler.timing import flow_timing
 from ccc_dsl.diagnostics import Diagnostic, has_errors, sorted_diagnostics
 from ccc_dsl.grammar import ast
 from ccc_dsl.grammar.parser import MAX_FLOW_BYTES, parse_file
 from ccc_dsl.manifest.loader import LoadResult
 from ccc_dsl.manifest.model import Model
+from ccc_dsl.util import paused_gc
 
 INDEX_FORMAT = 2
 """Bump when what the incremental index holds changes."""

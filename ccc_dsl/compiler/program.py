@@ -7,6 +7,7 @@ returning); `Program` computes them once, on first use, so each pass stays a sma
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -94,16 +95,7 @@ class Program:
         known = self._reached.get(name)
         if known is not None:
             return known
-        adj = self.callees
-        found: set[str] = set()
-        todo = [name]
-        while todo:
-            for callee in adj.get(todo.pop(), ()):
-                if callee not in found:
-                    found.add(callee)
-                    todo.append(callee)
-        found.discard(name)
-        known = self._reached[name] = frozenset(found)
+        known = self._reached[name] = frozenset(_closure(self.callees, name))
         return known
 
     def postorder(self, name: str | None = None) -> list[str]:
@@ -202,13 +194,17 @@ class Program:
     def ancestors(self, name: str) -> set[str]:
         """The flows whose calls lead to `name`, transitively, itself left out (as
         nx.ancestors of `call_graph`)."""
-        callers = self.callers
-        found: set[str] = set()
-        todo = [name]
-        while todo:
-            for caller in callers.get(todo.pop(), ()):
-                if caller not in found:
-                    found.add(caller)
-                    todo.append(caller)
-        found.discard(name)
-        return found
+        return _closure(self.callers, name)
+
+
+def _closure(edges: Mapping[str, Iterable[str]], name: str) -> set[str]:
+    """The names `edges` lead to from `name`, transitively, `name` itself left out."""
+    found: set[str] = set()
+    todo = [name]
+    while todo:
+        for other in edges.get(todo.pop(), ()):
+            if other not in found:
+                found.add(other)
+                todo.append(other)
+    found.discard(name)
+    return found

@@ -28,7 +28,7 @@ from ccc_runtime.patterns import key_error, parse_key
 
 from ccc_dsl.compiler.ir import INPUT_OPS, PERSON_OPS, FlowIR, IRNode
 from ccc_dsl.compiler.program import Program
-from ccc_dsl.compiler.results import Timing as Timing
+from ccc_dsl.compiler.results import Timing
 from ccc_dsl.diagnostics import Span
 
 _MISTAKES = frozenset({"noinput", "nomatch", "exhausted"})

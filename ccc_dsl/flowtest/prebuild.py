@@ -21,7 +21,6 @@ that its own imports of the interpreter and the test file model overlap the buil
 from __future__ import annotations
 
 import contextlib
-import gc
 import importlib
 import os
 import sys
@@ -31,7 +30,7 @@ from ccc_dsl.cache import cache_dir, repo_snapshot
 from ccc_dsl.commands.common import repo_path
 from ccc_dsl.compiler.cache import build_key, has_build
 from ccc_dsl.pipeline import find_repo_root
-from ccc_dsl.util import cores
+from ccc_dsl.util import cores, fork_helper
 
 _early: tuple[Path, str | None, int] | None = None
 """The helper `start_early` forked: (the repo root, the environment, its pid)."""
@@ -55,22 +54,9 @@ def start(root: Path, env: str | None) -> int | None:
         _reap(early[2])
     if not _safe_to_fork() or has_build(build_key(root, env, repo_snapshot(root))):
         return None
-    try:
-        pid = os.fork()
-    except OSError:
-        return None
-    if pid == 0:  # the helper: nothing it does may reach the caller's output or exit code
-        try:
-            devnull = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2):
-                os.dup2(devnull, fd)
-            gc.freeze()  # what it inherited is never garbage: don't scan (or copy) it
-            from ccc_dsl.pipeline import cached_bundle
+    from ccc_dsl.pipeline import cached_bundle
 
-            cached_bundle(root, env)
-        finally:
-            os._exit(0)
-    return pid
+    return fork_helper(lambda: cached_bundle(root, env))
 
 
 def start_early(path: Path, env: str | None) -> None:

@@ -31,7 +31,7 @@ from ccc_dsl.grammar.errors import STATEMENT_KEYWORDS
 from ccc_dsl.grammar.formatter import format_source
 from ccc_dsl.grammar.parser import parse_text
 from ccc_dsl.lsp import index
-from ccc_dsl.manifest.loader import ROOT_FILE
+from ccc_dsl.manifest import ROOT_FILE
 from ccc_dsl.pipeline import RepoCheck, check_repo, find_repo_root
 
 MANIFEST_DELAY_S = 0.25

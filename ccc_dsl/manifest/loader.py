@@ -22,8 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from ccc_dsl.codes import Stage, stage_of
 from ccc_dsl.diagnostics import Diagnostic, Span, error, warning
-from ccc_dsl.manifest import ROOT_FILE as ROOT_FILE
-from ccc_dsl.manifest import cache, phones
+from ccc_dsl.manifest import ROOT_FILE, cache, phones
 from ccc_dsl.manifest.checks import run_checks
 from ccc_dsl.manifest.environments import Resolver
 from ccc_dsl.manifest.model import (

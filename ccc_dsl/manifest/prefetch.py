@@ -24,7 +24,6 @@ the cache on (they found no result in it), since the cache is how the two share 
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import select
 import sys
@@ -33,7 +32,7 @@ from pathlib import Path
 
 from ccc_dsl.manifest import cache
 from ccc_dsl.manifest.yamlsafe import MAX_FILE_BYTES, parse_yaml
-from ccc_dsl.util import cores
+from ccc_dsl.util import cores, fork_helper
 
 Snapshot = Sequence[tuple[str, bytes, bytes | None]]
 """ccc_dsl.cache.Snapshot: (path, identity, content) of every entry under the root."""
@@ -79,23 +78,16 @@ def start(snapshot: Snapshot) -> None:
     if _helper is not None or not _worth_it(snapshot):
         return
     stop_read, stop_write = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(stop_read)
+
+    def helper() -> None:
+        os.close(stop_write)
+        _helper_main(snapshot, stop_read)
+
+    pid = fork_helper(helper)
+    os.close(stop_read)
+    if pid is None:
         os.close(stop_write)
         return
-    if pid == 0:  # the helper: nothing it does may reach the caller's output or exit code
-        try:
-            os.close(stop_write)
-            devnull = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2):
-                os.dup2(devnull, fd)
-            gc.freeze()  # what it inherited is never garbage: don't scan (or copy) it
-            _helper_main(snapshot, stop_read)
-        finally:
-            os._exit(0)
-    os.close(stop_read)
     _helper = (pid, stop_write)
     cache.leave_stores_to_helper(True)
 

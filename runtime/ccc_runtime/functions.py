@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .clock import FakeClock
-from .limits import MAX_FUNCTION_RETRIES as MAX_FUNCTION_RETRIES
-from .limits import MAX_FUNCTION_TIMEOUT_MS as MAX_FUNCTION_TIMEOUT_MS
 from .limits import MAX_VALUE_CHARS, MAX_VALUE_DEPTH
 from .values import json_too_deep
 

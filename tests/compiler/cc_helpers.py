@@ -8,7 +8,8 @@ from pathlib import Path
 
 from repos import copy_examples
 
-from ccc_dsl.compiler.driver import Analysis, analyse
+from ccc_dsl.compiler.driver import analyse
+from ccc_dsl.compiler.results import Analysis
 from ccc_dsl.diagnostics import Diagnostic
 from ccc_dsl.grammar import ast
 from ccc_dsl.grammar.parser import parse_file, parse_text

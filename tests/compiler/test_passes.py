@@ -16,11 +16,11 @@ from ccc_runtime.simchannel import SimChannel, parse_keys
 from ccc_runtime.vm import CallResult, Runtime
 
 from ccc_dsl.compiler.bundle import bundle_config
-from ccc_dsl.compiler.driver import COMPILER_VERSION
 from ccc_dsl.compiler.emit import emit
 from ccc_dsl.compiler.ir import FlowIR
 from ccc_dsl.compiler.passes import drop_unreachable, merge_plays
 from ccc_dsl.compiler.resolve import resolve_names
+from ccc_dsl.compiler.results import COMPILER_VERSION
 from ccc_dsl.compiler.timing import flow_timing
 
 

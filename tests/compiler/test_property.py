@@ -20,9 +20,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ccc_dsl.compiler.bundle import bundle_config
-from ccc_dsl.compiler.driver import COMPILER_VERSION, emit_all
+from ccc_dsl.compiler.driver import emit_all
 from ccc_dsl.compiler.emit import emit
 from ccc_dsl.compiler.passes import optimize
+from ccc_dsl.compiler.results import COMPILER_VERSION
 
 TERMINALS = (
     "hangup",
