@@ -233,7 +233,7 @@ def carry_out(planned: Planned, log: Log, progress: Progress | None = None) -> O
     elif plan.operation == "destroy" and any(h.action == "destroy" for h in plan.hosts):
         log(f"removing what {env.target_label} runs")
         results = _run(env.target.destroy(progress or logged))
-    for result in results:
+    for result in results if progress is not None else ():  # logged: the target said it
         log(f"{result.host}: " + (f"failed: {result.error}" if result.error else
                                   f"runs {result.digest[:12] if result.digest else 'nothing'}")
             + (f"; pruned {len(result.pruned)} old bundle(s)" if result.pruned else ""))

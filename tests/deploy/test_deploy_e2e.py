@@ -44,6 +44,9 @@ def test_plan_apply_converges(tmp_path: Path, env: str) -> None:
     applied = ccc("apply", str(repo), "--env", env, "--auto-approve")
     assert applied.exit_code == 0, applied.output
     assert f"Apply complete: {count} added" in applied.output
+    host_lines = [line.strip() for line in applied.output.splitlines()
+                  if line.strip().startswith("local: ") and ": runs " in line]
+    assert len(host_lines) == 1 and host_lines[0].startswith("local: done: runs "), host_lines
     rundir = RuntimeDir(repo / RUNTIME)
     digest = rundir.current()
     assert digest is not None and rundir.has(digest)
