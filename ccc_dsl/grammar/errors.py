@@ -312,7 +312,10 @@ class SyntaxErrors:
         span = Span(self.file, line, column, line, column + len(word))
         self.stop_line = line
         guess = difflib.get_close_matches(word, STATEMENT_KEYWORDS, n=1, cutoff=0.6)
-        if guess:
+        if word in STATEMENT_KEYWORDS:  # a statement where only a step's label may start
+            self._add("P101", f"`{word}` must be inside a step: a step starts with a label",
+                      span, f"write a label first, such as `start:`, then `{word} ...` under it")
+        elif guess:
             self._add("P104", f"unknown keyword `{word}`; did you mean `{guess[0]}`?", span,
                       "a statement starts with a keyword such as `play`, `menu` or `goto`")
         else:

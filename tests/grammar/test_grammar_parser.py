@@ -276,6 +276,7 @@ def test_variables_that_are_not_call_data_may_be_set() -> None:
     ('flow a { s: if x = "1" -> s }', "P101", "to compare, write `==`"),
     ('flow a {\n s:\n  play "x" then\n t:\n  hangup\n}', "P101",
      "`then` must be followed by a statement or a label"),
+    ('flow a {\n  say "hi"\n}', "P101", "`say` must be inside a step"),  # not "did you mean `say`"
 ])
 def test_syntax_errors_in_words(text: str, code: str, words: str) -> None:
     result = parse_text(text, "t.ivr")
