@@ -112,8 +112,9 @@ def _fmt_stdin(check: bool, show_diff: bool) -> None:
     if result.formatted is None:
         problems = [replace(d, span=replace(d.span, file="<stdin>")) if d.span else d
                     for d in result.diagnostics]
-        click.echo(render(sorted_diagnostics(problems), "text", color=use_color(sys.stderr)),
-                   err=True)
+        text = data.decode("utf-8", errors="replace").removeprefix("\ufeff")
+        click.echo(render(sorted_diagnostics(problems), "text", color=use_color(sys.stderr),
+                          sources={"<stdin>": text}), err=True)
         if not (check or show_diff):
             sys.stdout.buffer.write(data)
             shutil.copyfileobj(sys.stdin.buffer, sys.stdout.buffer)  # the rest of an oversize one

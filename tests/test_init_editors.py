@@ -36,6 +36,7 @@ def test_fmt_stdin_with_syntax_errors_gives_the_input_back_and_fails() -> None:
     code, out, err = _fmt(BROKEN)
     assert code == 1 and out == BROKEN
     assert "<stdin>:3:5: error[P104]" in err
+    assert '    3 |     plya "closed"\n      |     ^^^^\n' in err  # the line, as for a file
 
 
 def test_fmt_stdin_check_and_diff() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from textwrap import shorten
@@ -65,15 +65,18 @@ def _echo_source(code: str, file: str, line: str) -> bool:
     return not (file.endswith((".yaml", ".yml")) and SECRET_WORDS.search(line))
 
 
-def render_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
-    """rustc-like text: `file:line:col: severity[code]: message`, the line, a caret, a hint."""
+def render_text(diagnostics: Sequence[Diagnostic], color: bool = False,
+                sources: Mapping[str, str] | None = None) -> str:
+    """rustc-like text: `file:line:col: severity[code]: message`, the line, a caret, a hint.
+    `sources`: the text of files that aren't on disk (`<stdin>`), by the name spans use."""
     out: list[str] = []
     for d in diagnostics:
         where = visible(f"{d.span}: ") if d.span else ""
         head = paint(f"{d.severity}[{d.code}]", _COLORS[d.severity], color)
         out.append(f"{where}{head}: {visible(d.message)}")
         if d.span is not None:
-            lines = _source_lines(d.span.file)
+            text = sources.get(d.span.file) if sources is not None else None
+            lines = _source_lines(d.span.file) if text is None else tuple(text.splitlines())
             if 0 < d.span.line <= len(lines) and _echo_source(d.code, d.span.file,
                                                               lines[d.span.line - 1]):
                 end = d.span.end_column if d.span.end_line == d.span.line else 0
@@ -208,11 +211,12 @@ def render_sarif(diagnostics: Sequence[Diagnostic]) -> str:
     return json.dumps(log, indent=2, ensure_ascii=False)
 
 
-def render(diagnostics: Sequence[Diagnostic], fmt: str, color: bool = False) -> str:
+def render(diagnostics: Sequence[Diagnostic], fmt: str, color: bool = False,
+           sources: Mapping[str, str] | None = None) -> str:
     if fmt == "json":
         return render_json(diagnostics)
     if fmt == "github":
         return render_github(diagnostics)
     if fmt == "sarif":
         return render_sarif(diagnostics)
-    return render_text(diagnostics, color)
+    return render_text(diagnostics, color, sources)
