@@ -201,7 +201,7 @@ class SyntaxErrors:
                 self.stop_line = None
             return outcome
         if not (self._reserved_label(tok, span) or self._then_before_label(tok)
-                or self._label_without_colon(tok, expected)):
+                or self._arrow_without_target(tok) or self._label_without_colon(tok, expected)):
             self._add("P101", f"unexpected {self._describe(tok)}; expected "
                       f"{self.expected_words(expected)}", span)
         return False
@@ -296,6 +296,29 @@ class SyntaxErrors:
         self._add("P101", "`then` must be followed by a statement or a label on the same step",
                   Span(self.file, line, column, line, column + 4),
                   "remove the `then`, or write what should happen next after it")
+        return True
+
+    def _arrow_without_target(self, tok: Token) -> bool:
+        """`2 ->` ending a line: the next line's exit (`nomatch`) was read as its target, so
+        its `->` is the unexpected token. Report the `->` that has no target (string slicing,
+        not a regex search back through the file: a long line costs one pass), and skip."""
+        if tok.type != "ARROW" or tok.start_pos is None:
+            return False
+        line_start = self.text.rfind("\n", 0, tok.start_pos) + 1
+        if line_start == 0 or not self.text[line_start:tok.start_pos].strip().isidentifier():
+            return False
+        prev_start = self.text.rfind("\n", 0, line_start - 1) + 1
+        code = self.text[prev_start:line_start - 1].split("//")[0].rstrip()
+        words = code[:-2].split()
+        if not code.endswith("->") or not words:
+            return False
+        at = prev_start + len(code) - 2
+        line = self.text.count("\n", 0, at) + 1
+        column = at - prev_start + 1
+        self.stop_line = line
+        self._add("P101", f"`{words[-1]} ->` has no target",
+                  Span(self.file, line, column, line, column + 2),
+                  "write where it goes after the `->`, e.g. `2 -> main_menu` or `2 -> hangup`")
         return True
 
     def _label_without_colon(self, tok: Token, expected: set[str]) -> bool:

@@ -277,6 +277,8 @@ def test_variables_that_are_not_call_data_may_be_set() -> None:
     ('flow a {\n s:\n  play "x" then\n t:\n  hangup\n}', "P101",
      "`then` must be followed by a statement or a label"),
     ('flow a {\n  say "hi"\n}', "P101", "`say` must be inside a step"),  # not "did you mean `say`"
+    ('flow a {\n s:\n  menu prompt "m" {\n   2 ->\n   nomatch -> s\n  }\n}', "P101",
+     "`2 ->` has no target"),
 ])
 def test_syntax_errors_in_words(text: str, code: str, words: str) -> None:
     result = parse_text(text, "t.ivr")
@@ -285,6 +287,12 @@ def test_syntax_errors_in_words(text: str, code: str, words: str) -> None:
     assert first.code == code
     assert words in first.message
     assert first.span is not None and first.span.file == "t.ivr"
+
+
+def test_an_arrow_without_target_is_reported_on_its_own_line() -> None:
+    text = 'flow a {\n s:\n  menu prompt "m" {\n   2 ->\n   nomatch -> s\n  }\n}'
+    first = parse_text(text, "t.ivr").diagnostics[0]
+    assert first.span is not None and (first.span.line, first.span.column) == (4, 6)
 
 
 def test_several_errors_are_reported_in_one_run() -> None:
