@@ -49,6 +49,13 @@ DOCS: Mapping[Stage, str] = MappingProxyType({
 SINGLE_FILE_STAGES = frozenset({Stage.YAML, Stage.SYNTAX, Stage.FLOW})
 """Stages that look at one file alone: their errors say a file could not be read as written."""
 
+NAMES_UNKNOWN = frozenset({"Y101", "Y104", "Y105", "Y106", "Y107", "Y108", "Y112", "Y113",
+                           "M204", "M207"})
+"""Manifest errors after which the repo's names and values are not all known, so flows are not
+resolved against them (each use would be a follow-on R5xx before the real error): a YAML file
+that couldn't be read (Y102 and Y103 keep the rest), or an environment that can't be used, which
+leaves every `${var...}` unresolved (an unknown `--env`, or variables with none selected)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Code:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ccc_runtime.digest import BUNDLE_FILE, MANIFEST_FILE, bundle_digest, manifest_bytes
 
 from ccc_dsl.cache import cache_dir, repo_snapshot
+from ccc_dsl.codes import NAMES_UNKNOWN
 from ccc_dsl.compiler import cache
 from ccc_dsl.compiler.results import BUILD_FILE, Analysis, Build
 from ccc_dsl.diagnostics import Diagnostic, Span, error, has_errors, sorted_diagnostics
@@ -58,10 +59,6 @@ def find_repo_root(path: Path) -> Path | None:
     return None
 
 
-_FILE_LOST = frozenset({"Y101", "Y104", "Y105", "Y106", "Y107", "Y108", "Y112", "Y113"})
-"""YAML errors after which a file's names are unknown (Y102 and Y103 keep the rest)."""
-
-
 def check_repo(root: Path, env: str | None,
                overlays: Mapping[Path, str] | None = None,
                manifests: LoadResult | None = None) -> RepoCheck:
@@ -94,9 +91,9 @@ def check_repo(root: Path, env: str | None,
         # The flows of a file with syntax errors are unknown: analysing the rest would report
         # every call to them as a call to a missing flow. Syntax first, as compilers do.
         return check
-    if any(d.code in _FILE_LOST and d.is_error for d in loaded.diagnostics):
-        # Likewise a manifest that couldn't be read at all: the names it declares are unknown,
-        # and every flow using one would get an R5xx before the real Y1xx.
+    if any(d.code in NAMES_UNKNOWN and d.is_error for d in loaded.diagnostics):
+        # Likewise a manifest that couldn't be read at all, or an environment that can't be
+        # used: names or values are unknown, and flows would get R5xx before the real error.
         return check
     root_dir = Path(loaded.model.root) if loaded.model is not None else None
     check.analysis = analyse(check.modules, check.model, root_dir)

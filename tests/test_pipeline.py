@@ -34,6 +34,20 @@ def test_a_syntax_error_is_reported_without_cascading_into_other_files(tmp_path:
     assert check.analysis is None
 
 
+def test_an_unknown_environment_is_reported_without_follow_on_errors(tmp_path: Path) -> None:
+    """With `--env nope` no `${var...}` resolves: the numbers that come from variables are
+    unknown, and a literal caller id naming one got R518 before the real M204."""
+    repo = copy_examples(tmp_path / "repo")
+    flow = repo / "flows" / "studio_ivr.ivr"
+    text = flow.read_text(encoding="utf-8")
+    old = '1 -> transfer number "+8613800138000" timeout 20s {'
+    assert old in text
+    flow.write_text(text.replace(old, '1 -> transfer number "+8613800138000" caller_id '
+                                      '"+86 21 6123 0000" timeout 20s {'), encoding="utf-8")
+    assert check_repo(repo, "staging").diagnostics == []  # the caller id is the sales line
+    assert [d.code for d in check_repo(repo, "nope").diagnostics] == ["M204"]
+
+
 def test_overlays_are_checked_instead_of_the_files_on_disk(tmp_path: Path) -> None:
     """What a language server sends: the unsaved text of open files, manifests and flows."""
     repo = tmp_path / "repo"
