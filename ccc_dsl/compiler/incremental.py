@@ -5,9 +5,6 @@ pipeline.cached_bundle runs it when the whole-build entry (cache.py) misses."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import hashlib
 import json
 import os
@@ -28,6 +25,7 @@ from ccc_dsl.cache import (
     unseal,
     write_atomic,
 )
+from ccc_dsl.codes import NAMES_UNKNOWN
 from ccc_dsl.compiler.cache import timing_data, timing_of
 from ccc_dsl.compiler.driver import (
     _relative,
@@ -47,11 +45,12 @@ from ccc_dsl.manifest.loader import LoadResult
 from ccc_dsl.manifest.model import Model
 from ccc_dsl.util import paused_gc
 
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 """Bump when what the incremental index holds changes."""
 
-_FILE_LOST = frozenset({"Y101", "Y104", "Y105", "Y106", "Y107", "Y108", "Y112", "Y113"})
-"""As pipeline's: manifest errors after which names are unknown (the build is then cold)."""
+_Flow = tuple[FlowSummary, Timing, bytes | None, str | None]
+"""A flow of a record: its summary, time to agent, image (None: not verified when built) and
+the image's sha256."""
 
 
 @dataclass
@@ -62,52 +61,62 @@ class _FileRecord:
     key: str
     context: str
     diagnostics: list[Diagnostic]
-    flows: dict[str, tuple[FlowSummary, Timing, bytes | None]]
+    flows: dict[str, _Flow]
     line: bytes | None = field(default=None, compare=False)
     """The index line it was read from: kept as is when the index is written again (encoding
-    2,000 records and their images took longer than compiling the one that changed)."""
+    2,000 records took longer than compiling the one that changed)."""
 
     def encoded(self, file: str) -> bytes:
-        """Its index line: `[file, data]` as compact JSON."""
+        """Its index line: `[file, key, context, diagnostics, flows]` as compact JSON, each
+        flow's image as [sha256, length] (the bytes follow the index's header)."""
         if self.line is None:
-            self.line = json.dumps([file, self.data()], separators=(",", ":")).encode("ascii")
+            self.line = json.dumps([file, self.key, self.context,
+                                    diagnostics_to_data(self.diagnostics), {
+                name: [list(s.calls), sorted(s.own_writes), s.asks, s.returns, timing_data(t),
+                       None if image is None else [sha, len(image)]]
+                for name, (s, t, image, sha) in self.flows.items()}],
+                separators=(",", ":")).encode("ascii")
         return self.line
 
-    def data(self) -> list[Any]:
-        return [self.key, self.context, diagnostics_to_data(self.diagnostics), {
-            name: [list(s.calls), sorted(s.own_writes), s.asks, s.returns, timing_data(t),
-                   None if image is None else base64.b64encode(image).decode("ascii")]
-            for name, (s, t, image) in self.flows.items()}]
+
+_STR = frozenset({str})
 
 
 def _strings(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return type(value) is list and set(map(type, value)) <= _STR
 
 
-def _record(data: Any) -> _FileRecord | None:
-    """A record back from `_FileRecord.data`, or None for any other shape."""
-    if not (isinstance(data, list) and len(data) == 4 and isinstance(data[0], str)
-            and isinstance(data[1], str) and isinstance(data[3], dict)):
-        return None
-    diagnostics = [] if data[2] == [] else diagnostics_from_data(data[2])  # nearly every file
+def _record(item: Any, payload: bytes, at: int) -> tuple[_FileRecord | None, int]:
+    """A record back from `_FileRecord.encoded` (its images sliced from `payload` at `at`,
+    each checked against its sha256) and where the next record's images start; None for a
+    record with a damaged image, and -1 as the position for one of any other shape."""
+    if not (type(item) is list and len(item) == 5 and type(item[1]) is str
+            and type(item[2]) is str and type(item[4]) is dict):
+        return None, -1
+    diagnostics = [] if item[3] == [] else diagnostics_from_data(item[3])  # nearly every file
     if diagnostics is None:
-        return None
-    flows: dict[str, tuple[FlowSummary, Timing, bytes | None]] = {}
-    for name, item in data[3].items():
-        if not (isinstance(item, list) and len(item) == 6 and _strings(item[0])
-                and _strings(item[1]) and type(item[2]) is bool and type(item[3]) is bool
-                and (item[5] is None or isinstance(item[5], str))):
-            return None
-        timing = timing_of(item[4])
-        try:
-            image = None if item[5] is None else base64.b64decode(item[5], validate=True)
-        except (binascii.Error, ValueError):
-            return None
+        return None, -1
+    flows: dict[str, _Flow] = {}
+    intact = True
+    for name, data in item[4].items():
+        if not (type(data) is list and len(data) == 6 and _strings(data[0])
+                and _strings(data[1]) and type(data[2]) is bool and type(data[3]) is bool):
+            return None, -1
+        timing = timing_of(data[4])
+        ref = data[5]
         if timing is None:
-            return None
-        flows[name] = (FlowSummary(tuple(item[0]), frozenset(item[1]), item[2], item[3]),
-                       timing, image)
-    return _FileRecord(data[0], data[1], diagnostics, flows)
+            return None, -1
+        image = sha = None
+        if ref is not None:
+            if not (type(ref) is list and len(ref) == 2 and type(ref[0]) is str
+                    and type(ref[1]) is int and 0 <= ref[1] <= len(payload) - at):
+                return None, -1
+            image, sha = payload[at:at + ref[1]], ref[0]
+            at += ref[1]
+            intact = intact and image_hash(image) == sha
+        flows[name] = (FlowSummary(tuple(data[0]), frozenset(data[1]), data[2], data[3]),
+                       timing, image, sha)
+    return (_FileRecord(item[1], item[2], diagnostics, flows) if intact else None), at
 
 
 def _index_path(base: Path, root: Path, env: str | None) -> Path:
@@ -117,27 +126,38 @@ def _index_path(base: Path, root: Path, env: str | None) -> Path:
 
 
 def _load_index(path: Path) -> dict[str, _FileRecord]:
-    """The index: its format, then one line per flow file (kept raw, see `_FileRecord.line`)."""
+    """The index: the size of its header; the header, sealed: the format, then one line per
+    flow file (kept raw, see `_FileRecord.line`); then the images as they are, in the order
+    the lines name them (base64 in JSON took longer to read than the one flow to compile)."""
     try:
         blob = path.read_bytes()
     except OSError:
         return {}
-    parts = unseal(blob, lazy=max(blob.count(b"\n") - 2, 0))  # every part but the format
+    size, sep, rest = blob.partition(b"\n")
+    if not sep or not size.isdigit() or int(size) > len(rest):
+        return {}
+    header = rest[:int(size)]
+    parts = unseal(header, lazy=max(header.count(b"\n") - 2, 0))  # every part but the format
     if not parts or parts[0] != INDEX_FORMAT:
         return {}
+    lines: list[bytes] = parts[1:]
+    try:  # one parse for every line (a call per line cost more than the parsing)
+        items = json.loads(b"[" + b",".join(lines) + b"]")
+    except (ValueError, RecursionError):
+        return {}
+    payload = rest[int(size):]
     out = {}
-    for line in parts[1:]:
-        try:
-            item = json.loads(line)
-        except (ValueError, RecursionError):
-            return {}
-        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
-            return {}
-        record = _record(item[1])
+    at = 0
+    if len(items) != len(lines):
+        return {}
+    for line, item in zip(lines, items, strict=True):
+        record, at = _record(item, payload, at)
+        if at < 0 or type(item[0]) is not str:
+            return {}  # a wrongly shaped index: the images after it can't be found
         if record is not None:
             record.line = line
             out[item[0]] = record
-    return out
+    return out if at == len(payload) else {}
 
 
 def _hash(*parts: str) -> str:
@@ -170,17 +190,24 @@ class Incremental:
     """The files built this time (the others' records are the index's, verified before)."""
 
     def keep(self, verified: bool) -> None:
-        """Write the index; the images built this time are kept only when the bundle was
-        `verified` (so an image is never taken for a verified one when it was not)."""
+        """Write the index when a file's record changed; the images built this time are kept
+        only when the bundle was `verified` (so an image is never taken for a verified one
+        when it was not). The other records are the index's own, written back as read."""
         records = self._records if verified else {
             file: r if file not in self._fresh else _FileRecord(
                 r.key, r.context, r.diagnostics,
-                {n: (s, t, None) for n, (s, t, _) in r.flows.items()})
+                {n: (s, t, None, None) for n, (s, t, _, _) in r.flows.items()})
             for file, r in self._records.items()}
-        if records != self._old:
-            with contextlib.suppress(ValueError):  # what JSON can't hold: simply not kept
-                write_atomic(self._path, seal(INDEX_FORMAT,
-                                              *(r.encoded(f) for f, r in records.items())))
+        if records.keys() == self._old.keys() and all(
+                records[file] == self._old[file] for file in self._fresh):
+            return
+        try:
+            header = seal(INDEX_FORMAT, *(r.encoded(f) for f, r in records.items()))
+        except ValueError:  # what JSON can't hold: simply not kept
+            return
+        write_atomic(self._path, b"".join([b"%d\n" % len(header), header, *(
+            image for r in records.values() for _, _, image, _ in r.flows.values()
+            if image is not None)]))
 
 
 def incremental_build(loaded: LoadResult, env: str | None,
@@ -197,7 +224,7 @@ def incremental_build(loaded: LoadResult, env: str | None,
     base = cache_dir()
     model = loaded.model
     if base is None or model is None or any(
-            d.code in _FILE_LOST and d.is_error for d in loaded.diagnostics):
+            d.code in NAMES_UNKNOWN and d.is_error for d in loaded.diagnostics):
         return None
     root = Path(model.root)
     files = {str(p): p for p in loaded.flow_files}
@@ -215,7 +242,7 @@ def incremental_build(loaded: LoadResult, env: str | None,
     index_path = _index_path(base, root, env)
     old = _load_index(index_path)
     reused = {file: old[file] for file in files if file in old and old[file].key == keys[file]
-              and all(image is not None for _, _, image in old[file].flows.values())}
+              and all(image is not None for _, _, image, _ in old[file].flows.values())}
     parsed: dict[str, ast.Module] = {}
     parse_diagnostics: dict[str, list[Diagnostic]] = {}
     irs: dict[str, FlowIR] = {}
@@ -249,7 +276,7 @@ def incremental_build(loaded: LoadResult, env: str | None,
                 if file in parsed:
                     summaries[name] = probe.summary(name)
                 else:
-                    summary, timing, _ = reused[file].flows[name]
+                    summary, timing, _, _ = reused[file].flows[name]
                     summaries[name], timings[name] = summary, timing
         context = _contexts(files, keys, owner, summaries, root, model)
         stale = [file for file in files if file not in reused
@@ -351,16 +378,17 @@ def _finish(loaded: LoadResult, files: dict[str, Path], texts: dict[str, bytes],
         compiled = emit_all(analysis, texts)
         for file, record in reused.items():
             source_sha = hashlib.sha256(texts[file]).hexdigest()
-            for name, (_, timing, image) in record.flows.items():
-                assert image is not None  # records without images are never reused
-                compiled[name] = CompiledFlow(name, sources[file], image, image_hash(image),
-                                              source_sha, timing)
+            for name, (_, timing, image, sha) in record.flows.items():
+                assert image is not None and sha is not None  # else never reused
+                compiled[name] = CompiledFlow(name, sources[file], image, sha, source_sha,
+                                              timing)
                 kept.add(name)
     records = dict(reused)
     for file, module in parsed.items():
         records[file] = _FileRecord(keys[file], context[file], found[file], {
             flow.name: (summaries[flow.name], flow_timing(program, flow.name),
-                        compiled[flow.name].image if flow.name in compiled else None)
+                        *((compiled[flow.name].image, compiled[flow.name].sha256)
+                          if flow.name in compiled else (None, None)))
             for flow in module.flows})
     return Incremental(Build(dict(sorted(compiled.items())), diagnostics, analysis),
                        frozenset(kept), index_path, records, old, frozenset(parsed))
