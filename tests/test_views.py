@@ -34,6 +34,14 @@ def test_text_shows_source_line_caret_and_hint(tmp_path: Path) -> None:
     assert lines[-1] == "1 error(s), 0 warning(s)"
 
 
+def test_a_span_over_several_lines_is_underlined_to_the_end_of_its_first(
+        tmp_path: Path) -> None:
+    source = tmp_path / "f.ivr"
+    source.write_text('  transfer queue "q" {\n    timeout -> hangup\n  }\n', encoding="utf-8")
+    text = render_text([error("A608", "no busy exit", Span(str(source), 1, 3, 3, 4))])
+    assert '    1 |   transfer queue "q" {\n      |   ' + "^" * 20 + "\n" in text
+
+
 def test_github_annotations_escape_properties_and_message() -> None:
     d = error("P101", "expected `->`\nafter key", Span("flows/a,b.ivr", 4, 9, 4, 10), hint="add ->")
     assert render_github([d]) == (

@@ -79,8 +79,11 @@ def render_text(diagnostics: Sequence[Diagnostic], color: bool = False,
             lines = _source_lines(d.span.file) if text is None else tuple(text.splitlines())
             if 0 < d.span.line <= len(lines) and _echo_source(d.code, d.span.file,
                                                               lines[d.span.line - 1]):
-                end = d.span.end_column if d.span.end_line == d.span.line else 0
-                shown, caret = _excerpt(lines[d.span.line - 1], d.span.column, end)
+                line = lines[d.span.line - 1]
+                # a span going on below is underlined to the end of its first line
+                end = (d.span.end_column if d.span.end_line == d.span.line
+                       else len(line.rstrip()) + 1 if d.span.end_line > d.span.line else 0)
+                shown, caret = _excerpt(line, d.span.column, end)
                 gutter = f"{d.span.line:>5} | "
                 out.append(f"{gutter}{shown}")
                 painted = paint(caret, _COLORS[d.severity], color)
