@@ -260,30 +260,31 @@ class _Matching:
 
     def chains(self) -> None:
         """A node inserted in a chain (old a -> x, new a' -> n ... -> x'), or removed from
-        one (old a -> r ... -> x, new a' -> x')."""
+        one (old a -> r ... -> x, new a' -> x'); a step's first node is the head of a chain
+        (`ask: play "x"` put before what `ask` did: the old first node is `ask/next` now)."""
+        starts = [(k, k) for k in self.old if _is_step(k) and k in self.new]
         for a, b in list(self.pairs.items()):
             old_exits, new_exits = self.old[a]["exits"], self.new[b]["exits"]
-            for e in old_exits:
-                if e not in new_exits:
-                    continue
-                x, y = old_exits[e]["to"], new_exits[e]["to"]
-                if not (self.free_old(x) and self.free_new(y)):
-                    continue
-                new_chain = _chain(self.new, y)
-                hit = next((i for i, n in enumerate(new_chain[1:], 1)
-                            if self.free_new(n) and self.same(x, n)), None)
-                if hit is not None:
-                    for i in range(hit):
-                        self.inserted[new_chain[i]] = new_chain[hit]
-                    self.pair(x, new_chain[hit])
-                    continue
-                old_chain = _chain(self.old, x)
-                hit = next((i for i, n in enumerate(old_chain[1:], 1)
-                            if self.free_old(n) and self.same(n, y)), None)
-                if hit is not None:
-                    for i in range(hit):
-                        self.removed[old_chain[i]] = old_chain[hit]
-                    self.pair(old_chain[hit], y)
+            starts += [(old_exits[e]["to"], new_exits[e]["to"])
+                       for e in old_exits if e in new_exits]
+        for x, y in starts:
+            if not (self.free_old(x) and self.free_new(y)):
+                continue
+            new_chain = _chain(self.new, y)
+            hit = next((i for i, n in enumerate(new_chain[1:], 1)
+                        if self.free_new(n) and self.same(x, n)), None)
+            if hit is not None:
+                for i in range(hit):
+                    self.inserted[new_chain[i]] = new_chain[hit]
+                self.pair(x, new_chain[hit])
+                continue
+            old_chain = _chain(self.old, x)
+            hit = next((i for i, n in enumerate(old_chain[1:], 1)
+                        if self.free_old(n) and self.same(n, y)), None)
+            if hit is not None:
+                for i in range(hit):
+                    self.removed[old_chain[i]] = old_chain[hit]
+                self.pair(old_chain[hit], y)
 
     def explained(self, was: str, now: str) -> bool:
         """Whether an exit leading to `was` (old) and now to `now` (new) only reflects a node

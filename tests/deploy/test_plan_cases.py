@@ -255,3 +255,23 @@ def test_removed_key_and_node_in_flow_words(applied: Path, tmp_path: Path) -> No
     removed = next(f for f in change.flow if f.change == "removed")
     assert removed.after is None and removed.before is not None
     assert removed.before.text == "9 -> call flow vip_routing"
+
+
+def test_a_node_put_first_in_a_step_is_one_line(applied: Path, tmp_path: Path) -> None:
+    """The step's label names its first node: the node that was first is one further down
+    now, and nothing under it counts as changed."""
+    repo = _copy(applied, tmp_path)
+    edit(repo / "flows/main.ivr", "  choose_language:\n",
+         '  choose_language:\n    play "invalid-key"\n')
+    [change] = [c for c in _plan(repo).plan.changes if c.action != "no-op"]
+    assert [f.message for f in change.flow] == [
+        'new play `choose_language`: play "invalid-key" (before `if caller.language in '
+        '["zh", "en"]`)']
+
+
+def test_a_step_s_first_node_removed_is_one_line(applied: Path, tmp_path: Path) -> None:
+    repo = _copy(applied, tmp_path)
+    edit(repo / "flows/main.ivr", "    call flow screening\n", "")
+    [change] = [c for c in _plan(repo).plan.changes if c.action != "no-op"]
+    assert [f.message for f in change.flow] == [
+        'removed call flow `start`: call flow screening (it was before `hours "support-hours"`)']
