@@ -36,6 +36,10 @@ MAX_TEXT_REPLY_CHARS = MAX_VALUE_CHARS
 MAX_FUNCTION_TOTAL_MS = 60_000
 """A retry starts only if it can end within this time from the first attempt: with retries, a
 caller waits at most this long for a function, whatever the timeout and the count."""
+RETRY_DELAYS_MS = (250, 500, 1000)
+"""The silence before retry 1, 2 and 3: a server that failed with a 5xx or did not answer in
+time is often overloaded, and trying again at once (every caller of a busy line at the same
+moment) would only keep it so."""
 REPLY_TYPES = ("json", "text")
 
 

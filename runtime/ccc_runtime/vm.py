@@ -40,6 +40,7 @@ from .expressions import show as _show
 from .expressions import truthy as _truthy
 from .functions import (
     MAX_FUNCTION_TOTAL_MS,
+    RETRY_DELAYS_MS,
     FunctionFailure,
     FunctionInvoker,
     HttpFunctions,
@@ -626,9 +627,10 @@ async def _branch(vm: Interpreter, node: Node) -> int | None:
 
 
 async def _call_function(vm: Interpreter, node: Node) -> int | None:
-    """Call a function, trying again up to `retries` times after a timeout or a 5xx, while
-    the next attempt can end within MAX_FUNCTION_TOTAL_MS of the first; a timeout takes the
-    `timeout` exit (`error` when it is not connected), any other failure `error`."""
+    """Call a function, trying again up to `retries` times after a timeout or a 5xx (after a
+    pause of RETRY_DELAYS_MS), while the next attempt can end within MAX_FUNCTION_TOTAL_MS of
+    the first; a timeout takes the `timeout` exit (`error` when it is not connected), any other
+    failure `error`."""
     name, args_op, timeout, result_var, retries = _ops(node)
     args = {str(pair[0]): vm.eval(pair[1]) for pair in args_op}
     spec = vm.rt.bundle.functions.get(name)
@@ -643,8 +645,10 @@ async def _call_function(vm: Interpreter, node: Node) -> int | None:
             break
         except FunctionFailure as failure:
             spent = _ms_since(vm, start)
+            wait = RETRY_DELAYS_MS[min(attempt, len(RETRY_DELAYS_MS)) - 1]
             if attempt <= retries and retryable(failure) and (
-                    spent + timeout <= MAX_FUNCTION_TOTAL_MS):
+                    spent + wait + timeout <= MAX_FUNCTION_TOTAL_MS):
+                await vm.channel.pause(wait, False)  # silence, as between two attempts
                 continue
             vm._inputs["error"] = str(failure)
             vm._inputs["attempts"] = attempt

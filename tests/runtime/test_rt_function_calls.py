@@ -17,6 +17,7 @@ from ccc_runtime.calldata import MAX_HEADER_VALUE, MAX_HEADERS, CallData, call_h
 from ccc_runtime.clock import FakeClock
 from ccc_runtime.functions import (
     MAX_TEXT_REPLY_CHARS,
+    RETRY_DELAYS_MS,
     FunctionFailure,
     FunctionSpec,
     HttpFunctions,
@@ -24,7 +25,7 @@ from ccc_runtime.functions import (
     StubFunctions,
     retryable,
 )
-from rt_helpers import Flow, const, http_server, make_bundle, run_call, var
+from rt_helpers import WORKDAY, Flow, const, http_server, make_bundle, run_call, var
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -132,6 +133,27 @@ def test_retries_stay_within_the_total_budget() -> None:
         result, *_ = run_call(bundle, setup=setup)
         assert result.variables["outcome"] == "timeout"
         assert len(stubs[0].calls) == attempts, timeout_ms
+
+
+def test_retries_wait_longer_each_time() -> None:
+    """A 503 three times, then a reply: the attempts start 0, 250, 750 and 1,750 ms into the
+    call: the server gets a breath."""
+    started: list[float] = []
+
+    def setup(runtime: Any, clock: FakeClock) -> None:
+        failing = FunctionFailure("http-status", "HTTP 503", 503)
+
+        class Timed(StubFunctions):
+            async def call(self, name: str, args: Mapping[str, Any], timeout_ms: int) -> Any:
+                started.append((clock.now() - WORKDAY).total_seconds() * 1000)
+                return await super().call(name, args, timeout_ms)
+
+        replies = InTurn((failing, failing, failing, {"ok": 1}))
+        runtime.functions = Timed({"account-lookup": replies}, clock)
+
+    result, *_ = run_call(make_bundle({"main": lookup_flow(retries=3)}), setup=setup)
+    assert result.variables["outcome"] == {"ok": 1}
+    assert started == [0, 250, 750, 1750] and list(RETRY_DELAYS_MS) == [250, 500, 1000]
 
 
 def test_the_functions_own_timeout_applies_when_the_flow_writes_none() -> None:
