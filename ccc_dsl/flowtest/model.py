@@ -22,7 +22,8 @@ from ccc_runtime.values import json_too_deep
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error
-from ccc_dsl.manifest.yamlsafe import MAX_FILE_BYTES, ParsedFile, PathKey, parse_yaml
+from ccc_dsl.manifest.parsed import MAX_FILE_BYTES, ParsedFile, PathKey
+from ccc_dsl.manifest.yamlsafe import parse_yaml
 from ccc_dsl.util import did_you_mean
 
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)?$")

@@ -49,7 +49,7 @@ from ccc_dsl.flowtest.model import (
     merged,
 )
 from ccc_dsl.manifest import ROOT_FILE
-from ccc_dsl.manifest.yamlsafe import PathKey
+from ccc_dsl.manifest.parsed import PathKey
 from ccc_dsl.pipeline import cached_bundle, find_repo_root
 from ccc_dsl.util import did_you_mean
 

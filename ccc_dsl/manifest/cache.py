@@ -8,7 +8,11 @@ entry is a miss: the file is parsed again and the entry rewritten.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.util
+import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +24,7 @@ from ccc_dsl.cache import (
     seal,
     write_atomic,
 )
-from ccc_dsl.manifest.yamlsafe import ParsedFile, PathKey
+from ccc_dsl.manifest.parsed import ParsedFile, PathKey
 
 FORMAT = 7
 """Bump when the parsed form or the YAML rules change, so old entries are not reused."""
@@ -62,6 +66,19 @@ def load(file: str, raw: bytes) -> ParsedFile | None:
     return ParsedFile(file, data, positions=positions, diagnostics=diagnostics, var_paths=paths)
 
 
+def parse(file: str, raw: bytes) -> ParsedFile:
+    """`raw` parsed as `file`: from the cache, else parsed (and stored). ruamel.yaml is only
+    imported for a file the cache lacks."""
+    cached = load(file, raw)
+    if cached is not None:
+        return cached
+    from ccc_dsl.manifest.yamlsafe import parse_yaml
+
+    parsed = parse_yaml(file, raw)
+    store(raw, parsed)
+    return parsed
+
+
 def has(file: str, raw: bytes) -> bool:
     """Whether an entry for `raw` as `file` exists (whether it is sound, `load` finds out)."""
     base = cache_dir()
@@ -91,10 +108,26 @@ def store(raw: bytes, parsed: ParsedFile) -> None:
     write_atomic(_entry_path(base, entry_key(parsed.file, raw)), blob)
 
 
-def _phones_path(base: Path) -> Path:
-    import phonenumbers
+@lru_cache(maxsize=1)
+def _phonenumbers_version() -> str:
+    """The installed phonenumbers' version, read from its `__init__.py` (where the package
+    declares it) rather than by importing it: the import takes 15 ms, and a compile whose phone
+    facts all come from this cache needs nothing else of it."""
+    spec = importlib.util.find_spec("phonenumbers")
+    found = None
+    if spec is not None and spec.origin is not None:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            found = re.search(r'^__version__ = "([^"]+)"$', Path(spec.origin).read_text("utf-8"),
+                              re.MULTILINE)
+    if found is None:  # another layout: ask the package itself
+        import phonenumbers
 
-    return base / f"phones-{FORMAT}-{phonenumbers.__version__}.json"
+        return str(phonenumbers.__version__)
+    return found.group(1)
+
+
+def _phones_path(base: Path) -> Path:
+    return base / f"phones-{FORMAT}-{_phonenumbers_version()}.json"
 
 
 def _is_phone_fact(value: Any) -> bool:

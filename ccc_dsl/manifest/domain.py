@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from ccc_dsl.manifest.yamlsafe import parse_yaml
+from ccc_dsl.manifest import cache
 
 DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "domain.yaml"
 
@@ -88,7 +88,7 @@ class DomainData(_Data):
 @lru_cache(maxsize=1)
 def domain_data() -> DomainData:
     """The shipped data file, validated once; a broken data file is a bug in ccc, so it raises."""
-    parsed = parse_yaml(str(DATA_FILE), DATA_FILE.read_bytes())
+    parsed = cache.parse(str(DATA_FILE), DATA_FILE.read_bytes())
     if parsed.diagnostics:
         raise RuntimeError(f"broken data file {DATA_FILE}: {parsed.diagnostics[0]}")
     return DomainData.model_validate(parsed.data)

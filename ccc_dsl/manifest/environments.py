@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error
-from ccc_dsl.manifest.yamlsafe import ParsedFile, PathKey
+from ccc_dsl.manifest.parsed import ParsedFile, PathKey
 from ccc_dsl.util import did_you_mean
 
 VAR_RE = re.compile(r"\$\{([^}]*)\}")

@@ -38,8 +38,8 @@ from ccc_dsl.manifest.model import (
     Source,
     Spec,
 )
+from ccc_dsl.manifest.parsed import MAX_FILE_BYTES, ParsedFile, PathKey
 from ccc_dsl.manifest.phones import parse_phone
-from ccc_dsl.manifest.yamlsafe import MAX_FILE_BYTES, ParsedFile, PathKey, parse_yaml
 from ccc_dsl.util import did_you_mean
 
 NAME_RE = re.compile(r"^[^\W_][\w.-]{0,63}$")
@@ -86,12 +86,7 @@ def read_yaml(path: Path, display: str, overlays: Overlays | None = None) -> Par
         parsed.diagnostics.append(error("Y113", f"can't read the file: {exc.strerror or exc}",
                                         Span.point(display, 1, 1)))
         return parsed
-    cached = cache.load(display, raw)
-    if cached is not None:
-        return cached
-    parsed = parse_yaml(display, raw)
-    cache.store(raw, parsed)
-    return parsed
+    return cache.parse(display, raw)
 
 
 class _Loader:

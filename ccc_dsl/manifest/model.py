@@ -27,8 +27,8 @@ from pydantic import (
 )
 
 from ccc_dsl.diagnostics import Span
+from ccc_dsl.manifest.parsed import ParsedFile, PathKey
 from ccc_dsl.manifest.phones import region_of
-from ccc_dsl.manifest.yamlsafe import ParsedFile, PathKey
 
 TIME_RANGE_RE = r"^([01][0-9]|2[0-4]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$"
 TimeRange = Annotated[str, StringConstraints(pattern=TIME_RANGE_RE)]

@@ -31,7 +31,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ccc_dsl.manifest import cache
-from ccc_dsl.manifest.yamlsafe import MAX_FILE_BYTES, parse_yaml
+from ccc_dsl.manifest.parsed import MAX_FILE_BYTES
+from ccc_dsl.manifest.yamlsafe import parse_yaml
 from ccc_dsl.util import cores, fork_helper
 
 Snapshot = Sequence[tuple[str, bytes, bytes | None]]

@@ -4,7 +4,8 @@ ruamel.yaml composes the text into nodes (which carry start and end marks); this
 node tree into plain Python data plus two position maps, applying the safety rules itself:
 YAML 1.2 core-schema scalars (so `NO` and `09:00` stay strings), no custom tags, duplicate keys
 rejected, alias expansion and nesting depth capped, file size capped, UTF-8 only. Plain data and
-tuple-keyed position maps are cheap to cache (JSON) and are what pydantic validates.
+tuple-keyed position maps (`ParsedFile`, manifest/parsed.py) are cheap to cache (JSON) and are what
+pydantic validates.
 """
 
 from __future__ import annotations
@@ -20,17 +21,12 @@ from ruamel.yaml.reader import Reader, ReaderError
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.tag import Tag
 
-from ccc_dsl.cache import decode_positions, encode_positions
 from ccc_dsl.diagnostics import Diagnostic, Span, error
+from ccc_dsl.manifest.parsed import MAX_FILE_BYTES, ParsedFile, PathKey, Pos
 from ccc_dsl.util import SECRET_WORDS
 
-MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 200_000
-
-PathKey = tuple[str | int, ...]
-Pos = tuple[int, int, int, int]
-"""line, column, end line, end column; all 1-based."""
 
 _PLAIN = "tag:ccc-dsl,2026:plain"
 _CORE_TAGS = {
@@ -69,59 +65,6 @@ def core_scalar(text: str) -> Any:
     if _NAN.match(text):
         return float("nan")
     return text
-
-
-class ParsedFile:
-    """One YAML file as plain data; `values`/`keys` map a path to the value's or key's position.
-
-    From the cache, the position maps arrive as one encoded blob that is only decoded when a
-    diagnostic needs a span: a valid repo never pays for them."""
-
-    def __init__(self, file: str, data: Any = None, *, positions: bytes | None = None,
-                 diagnostics: list[Diagnostic] | None = None,
-                 var_paths: list[PathKey] | None = None) -> None:
-        self.file = file
-        self.data = data
-        self.diagnostics: list[Diagnostic] = diagnostics or []
-        self.var_paths: list[PathKey] = var_paths or []
-        """Paths of the strings that contain `${`, so variable substitution visits only those."""
-        self._positions = positions
-        self._values: dict[PathKey, Pos] = {}
-        self._keys: dict[PathKey, Pos] = {}
-
-    def _decode_positions(self) -> None:
-        if self._positions is not None:
-            self._values, self._keys = decode_positions(self._positions)
-            self._positions = None
-
-    @property
-    def values(self) -> dict[PathKey, Pos]:
-        self._decode_positions()
-        return self._values
-
-    @property
-    def keys(self) -> dict[PathKey, Pos]:
-        self._decode_positions()
-        return self._keys
-
-    def positions_blob(self) -> bytes:
-        """Both position maps, encoded for the cache."""
-        if self._positions is not None:
-            return self._positions
-        return encode_positions(self._values, self._keys)
-
-    def span(self, path: PathKey, key: bool = False) -> Span:
-        """The span of the value (or key) at `path`, else of its nearest located ancestor."""
-        values = self.values
-        table = self.keys if key else values
-        p = path
-        while p:
-            pos = table.get(p) or values.get(p)
-            if pos is not None:
-                return Span(self.file, *pos)
-            p = p[:-1]
-        pos = values.get(())
-        return Span(self.file, *pos) if pos else Span.point(self.file, 1, 1)
 
 
 def _line_col(data: bytes, offset: int) -> tuple[int, int]:

@@ -10,8 +10,10 @@ Uses `phonenumbers` (Google's libphonenumber metadata).
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import phonenumbers
+if TYPE_CHECKING:  # imported by the first number read: the tool's one-edit compile reads none
+    import phonenumbers
 
 DEFAULT_REGION = "CN"
 MAX_NUMBER_CHARS = 64
@@ -24,6 +26,8 @@ class NumberError(ValueError):
 
 def parse(text: str, region: str = DEFAULT_REGION) -> phonenumbers.PhoneNumber:
     """Parse a number; without `+` it is a national number of `region`. NumberError if not."""
+    import phonenumbers
+
     try:
         return phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
@@ -31,6 +35,8 @@ def parse(text: str, region: str = DEFAULT_REGION) -> phonenumbers.PhoneNumber:
 
 
 def e164(number: phonenumbers.PhoneNumber) -> str:
+    import phonenumbers
+
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -38,6 +44,8 @@ def e164(number: phonenumbers.PhoneNumber) -> str:
 def normalise(text: str, region: str = DEFAULT_REGION) -> str | None:
     """`text` in E.164 (`+8617012345678`), or None when it can't be a phone number (withheld
     callers, `anonymous`, garbage)."""
+    import phonenumbers
+
     if len(text) > MAX_NUMBER_CHARS:
         return None
     try:
@@ -53,6 +61,8 @@ def normalise(text: str, region: str = DEFAULT_REGION) -> str | None:
 def dialable(text: str, region: str = DEFAULT_REGION) -> str | None:
     """`text` in E.164 when it is a valid number to call (libphonenumber's full check, not only
     its length: a transfer to data must not dial `12345`), else None."""
+    import phonenumbers
+
     number = normalise(text, region)
     if number is None or not phonenumbers.is_valid_number(parse(number, region)):
         return None
