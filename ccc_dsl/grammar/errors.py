@@ -19,13 +19,14 @@ import difflib
 import re
 from collections.abc import Callable, Iterable
 from functools import cache
-from typing import Final
-
-from lark import Lark, Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
-from lark.parsers.lalr_interactive_parser import InteractiveParser
+from typing import TYPE_CHECKING, Final
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error
+
+if TYPE_CHECKING:  # Lark is imported only when a text has an error (see _lark below)
+    from lark import Lark, Token
+    from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+    from lark.parsers.lalr_interactive_parser import InteractiveParser
 
 MAX_ERRORS: Final = 20
 
@@ -58,6 +59,13 @@ def _terminal_words(parser: Lark) -> tuple[dict[str, str], dict[str, str]]:
     patterns = {t.name: t.pattern.value for t in parser.terminals if t.pattern.type == "str"}
     exits = {t.name: t.name[3:].lower() for t in parser.terminals if t.name.startswith("EX_")}
     return patterns, exits
+
+
+def _borrow(kind: str, value: str, tok: Token) -> Token:
+    """A Lark token of another kind at `tok`'s place (Lark is loaded: `tok` is its own)."""
+    from lark import Token
+
+    return Token.new_borrow_pos(kind, value, tok)
 
 
 def _rank(name: str) -> tuple[int, str]:
@@ -139,6 +147,8 @@ class SyntaxErrors:
         repaired, else stop (False) and leave `stop_line` for the caller to skip past."""
         if len(self.diagnostics) > MAX_ERRORS:
             return False
+        from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
         if isinstance(exc, UnexpectedCharacters):
             self._bad_character(exc)
             return False
@@ -215,6 +225,8 @@ class SyntaxErrors:
 
     def _try_feed(self, ip: InteractiveParser, tokens: list[Token]) -> bool:
         """Feed `tokens` if the parser accepts all of them (tried on a copy first)."""
+        from lark.exceptions import UnexpectedInput
+
         trial: InteractiveParser = ip.copy()  # type: ignore[no-untyped-call]
         try:
             for t in tokens:
@@ -231,19 +243,19 @@ class SyntaxErrors:
             return None
         self._add("P103", f"the duration `{tok}` has no unit", span,
                   f"write `{tok}s` for seconds or `{tok}ms` for milliseconds (also m, h)")
-        return self._try_feed(ip, [Token.new_borrow_pos("DURATION", f"{tok}s", tok)])
+        return self._try_feed(ip, [_borrow("DURATION", f"{tok}s", tok)])
 
     def _missing_arrow(self, tok: Token, expected: set[str], ip: InteractiveParser,
                        span: Span) -> bool | None:
         if tok.type == "EQUAL" and "COMP" in expected:
             self._add("P101", "`=` only sets a variable; to compare, write `==`", span,
                       "write `if caller.number == \"1\" -> target`")
-            return self._try_feed(ip, [Token.new_borrow_pos("COMP", "==", tok)])
+            return self._try_feed(ip, [_borrow("COMP", "==", tok)])
         if "ARROW" in expected and (tok.type in ("NAME", "STRING")
                                     or self._patterns.get(tok.type, "").isalpha()):
             self._add("P102", f"missing `->` before {self._describe(tok)}", span,
                       "write `condition -> target`")
-            return self._try_feed(ip, [Token.new_borrow_pos("ARROW", "->", tok), tok])
+            return self._try_feed(ip, [_borrow("ARROW", "->", tok), tok])
         exits = {n for n in expected if n.startswith("EX_")}
         if not exits:
             return None
@@ -258,7 +270,7 @@ class SyntaxErrors:
         self._add("P102", f"missing `->` after `{value}`", span,
                   f"write `{value} -> target`")
         # The next token is the target: put the name and its arrow back as one exit token.
-        return self._try_feed(ip, [Token.new_borrow_pos(kind, f"{value} ->", tok)])
+        return self._try_feed(ip, [_borrow(kind, f"{value} ->", tok)])
 
     def _reserved_label(self, tok: Token, span: Span) -> bool:
         if tok.type == "FLOW" and self._flow_label(tok):
@@ -361,9 +373,9 @@ class SyntaxErrors:
         self._add("P106", f"unclosed `{{`{where}: a `}}` is missing before {what}", span,
                   "close every `{` with a `}`")
         for _ in range(20):  # close as many blocks as needed, then let the new flow/step start
-            if self._try_feed(ip, [Token.new_borrow_pos("RBRACE", "}", tok), tok]):
+            if self._try_feed(ip, [_borrow("RBRACE", "}", tok), tok]):
                 return True
-            if not self._try_feed(ip, [Token.new_borrow_pos("RBRACE", "}", tok)]):
+            if not self._try_feed(ip, [_borrow("RBRACE", "}", tok)]):
                 break
         return False
 
@@ -386,7 +398,7 @@ class SyntaxErrors:
         if kind.startswith("EX_"):
             value += " ->"
             self._arrow_pending = True
-        return self._try_feed(ip, [Token.new_borrow_pos(kind, value, tok)])
+        return self._try_feed(ip, [_borrow(kind, value, tok)])
 
     def _end_of_file(self, exc: UnexpectedToken) -> None:
         end = len(self.text)

@@ -35,7 +35,7 @@ _Include = list[tuple[int, bool, int]]
 items are spliced in, and how many Nones come before it."""
 
 
-def _unwrap(action: Any) -> tuple[_Include | None, int, bool, Any] | None:
+def unwrap(action: Any) -> tuple[_Include | None, int, bool, Any] | None:
     """Lark's wrappers of one rule's action taken apart: the filter's table (None: no filter),
     the Nones it appends, whether a single child stands for the rule, and the action (None for
     the default tree). None when a wrapper is not one this module knows."""
@@ -58,9 +58,13 @@ def _unwrap(action: Any) -> tuple[_Include | None, int, bool, Any] | None:
     return include, append, expand1, action
 
 
-def _compile(rule: Rule, include: _Include | None, append: int, expand1: bool,
-             action: Any) -> Callable[[list[Any]], Any]:
-    """One rule's callback: `children` (the values of the rule's symbols) to its value."""
+def callback_code(rule: Rule, include: _Include | None, append: int, expand1: bool,
+                  action: Any) -> tuple[str, Any]:
+    """How one rule's callback turns `children` (the values of the rule's symbols) into its
+    value, as a kind and its argument: ("action", None) the action itself; ("list", None) a
+    fresh list of them; ("none", None) always None; ("item", i) child i; ("def", source) a
+    function `callback(c)` whose body reads `_action`, `_tree` and `_name`. The regenerated
+    tables (regen.py) write the same code out that `_compile` runs here."""
     helper = rule.origin.name.startswith("_")
     if include is None:  # no child is dropped, padded or spliced
         include = [(i, False, 0) for i in range(len(rule.expansion))]
@@ -73,14 +77,13 @@ def _compile(rule: Rule, include: _Include | None, append: int, expand1: bool,
     items += ["None"] * append
     if expand1 and not spliced:  # a `?rule`: its one child stands for it, or it has several
         if len(items) == 1:
-            return _constant_none if items[0] == "None" else itemgetter(include[0][0])
+            return ("none", None) if items[0] == "None" else ("item", include[0][0])
         expand1 = False
     if not spliced and items == [f"c[{i}]" for i in range(len(rule.expansion))]:
         if action is not None:
-            same: Callable[[list[Any]], Any] = action  # nothing to filter: as Lark has it
-            return same
+            return ("action", None)  # nothing to filter: as Lark has it
         if helper:
-            return list  # the children as they are, a fresh list
+            return ("list", None)  # the children as they are, a fresh list
     if spliced and items[0].startswith("*") and len(items) > 1:
         # Left recursion (`__x_star: __x_star item`): extend the first child's list in place.
         rest = items[1:]
@@ -95,9 +98,24 @@ def _compile(rule: Rule, include: _Include | None, append: int, expand1: bool,
     result = "_action(f)" if action is not None else "f" if helper else "_tree(_name, f)"
     if expand1:
         result = f"f[0] if len(f) == 1 else {result}"
-    source = f"def callback(c):\n{body}    return {result}\n"
+    return ("def", f"def callback(c):\n{body}    return {result}\n")
+
+
+def _compile(rule: Rule, include: _Include | None, append: int, expand1: bool,
+             action: Any) -> Callable[[list[Any]], Any]:
+    """One rule's callback: `children` (the values of the rule's symbols) to its value."""
+    kind, arg = callback_code(rule, include, append, expand1, action)
+    if kind == "action":
+        same: Callable[[list[Any]], Any] = action
+        return same
+    if kind == "list":
+        return list
+    if kind == "none":
+        return _constant_none
+    if kind == "item":
+        return itemgetter(arg)
     namespace: dict[str, Any] = {"_action": action, "_tree": Tree, "_name": rule.origin.name}
-    exec(source, namespace)  # one small function per rule, from Lark's own table
+    exec(arg, namespace)  # one small function per rule, from Lark's own table
     callback: Callable[[list[Any]], Any] = namespace["callback"]
     return callback
 
@@ -115,7 +133,7 @@ def compile_callbacks(callbacks: dict[Any, Any]) -> bool:
     for rule, action in callbacks.items():
         if not isinstance(rule, Rule):
             return False  # a terminal's callback: none in this language
-        plan = _unwrap(action)
+        plan = unwrap(action)
         if plan is None:
             return False
         if rule.origin.name.startswith("_") and (plan[3] is not None or plan[2]):

@@ -8,28 +8,32 @@ skips tokens so several errors are reported per file. When a file has a syntax e
 is None: a half-parsed flow would only mislead the compiler. After an error that can't be
 repaired in place, the step around it is blanked out and the text parsed again (at most
 MAX_ROUNDS times), so one run reports the errors of several steps.
+
+A valid flow (nearly every parse) never meets Lark at all: driver.py runs the same parse from
+the tables regen.py wrote out of Lark's (tables.py, checked against the grammar's hash), so a
+process that parses one flow doesn't import Lark nor load its tables pickle. The first thing out
+of the ordinary sends the text to the Lark parser above, from the start.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import threading
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Final
-
-from lark import Lark
-from lark.exceptions import UnexpectedInput
+from typing import TYPE_CHECKING, Any, Final
 
 from ccc_dsl.codes import Stage, stage_of
 from ccc_dsl.diagnostics import Diagnostic, Span, error, sorted_diagnostics
-from ccc_dsl.grammar import ast
+from ccc_dsl.grammar import ast, driver, tables
 from ccc_dsl.grammar.errors import MAX_ERRORS, SyntaxErrors, skip_region, too_deep
-from ccc_dsl.grammar.glue import compile_callbacks, identity_rules
-from ccc_dsl.grammar.lexing import fast_lexer
 from ccc_dsl.grammar.transformer import AstBuilder
+
+if TYPE_CHECKING:
+    from lark import Lark
 
 GRAMMAR_PATH = Path(__file__).with_name("ivr.lark")
 _LOCK = threading.Lock()
@@ -85,8 +89,30 @@ def _tables_file() -> str | bool:
 
 
 @cache
+def _builder() -> AstBuilder:
+    """The one AST builder both parsers run (under _LOCK)."""
+    return AstBuilder()
+
+
+@cache
+def _driver_rules() -> driver.Rules | None:
+    """The generated tables' rules bound to the builder; None when tables.py was not made from
+    the grammar as it is now (`python -m ccc_dsl.grammar.regen` after an edit; until then every
+    text goes through Lark)."""
+    digest = hashlib.sha256(GRAMMAR_PATH.read_bytes()).hexdigest()
+    if digest != tables.GRAMMAR_SHA256:
+        return None
+    return driver.bind(_builder())
+
+
+@cache
 def _parser() -> tuple[Lark, AstBuilder]:
-    builder = AstBuilder()
+    from lark import Lark
+
+    from ccc_dsl.grammar.glue import compile_callbacks, identity_rules
+    from ccc_dsl.grammar.lexing import fast_lexer
+
+    builder = _builder()
     lark = Lark(GRAMMAR_PATH.read_text(encoding="utf-8"), transformer=builder, **lark_options())
     compile_callbacks(lark.parser.parser.parser.callbacks)
     identity_rules(lark.parser.parser.parser)
@@ -102,40 +128,62 @@ def lark_parser() -> Lark:
 
 def parse_text(text: str, file: str) -> ParseResult:
     """Parse the text of one `.ivr` file; `file` is the name used in spans."""
-    lark, builder = _parser()
     if text.startswith("\ufeff"):
         text = text[1:]
     deep = too_deep(text, file)
     if deep is not None:
         return ParseResult(None, [deep])
+    with _LOCK:
+        rules = _driver_rules()
+        if rules is not None:
+            builder = _builder()
+            builder.reset(file)
+            module = driver.parse(text, rules)
+            if module is not driver.FAILED:
+                return _parsed(module, builder.diagnostics)
+        return _parse_with_lark(text, file)
+
+
+def _parsed(module: Any, checks: list[Diagnostic]) -> ParseResult:
+    """The result of a parse without syntax errors."""
+    if not isinstance(module, ast.Module) or any(stage_of(d.code) is Stage.SYNTAX for d in checks):
+        # A syntax-level check (P109: an expression too deep) leaves no usable module either.
+        return ParseResult(None, sorted_diagnostics(checks))
+    return ParseResult(module, sorted_diagnostics(checks))
+
+
+def _parse_with_lark(text: str, file: str) -> ParseResult:
+    """Lark's parse (under _LOCK), which words syntax errors and parses on past them."""
+    from lark.exceptions import UnexpectedInput
+
+    lark, builder = _parser()
     syntax: list[Diagnostic] = []
     checks: list[Diagnostic] = []
     module: Any = None
     gave_up = False  # too many errors, or too many rounds of skipping
-    with _LOCK:
-        for _ in range(MAX_ROUNDS):
-            builder.reset(file)
-            errors = SyntaxErrors(lark, text, file)
-            module = None
-            try:
-                module = lark.parse(text, on_error=errors.on_error)
-            except UnexpectedInput as exc:
-                errors.final(exc)
-            # Each round parses from the top again, so it repeats the repaired errors before the
-            # skipped step; keep one of each.
-            syntax.extend(d for d in errors.diagnostics if d not in syntax)
-            checks = builder.diagnostics
-            if not errors.stopped or errors.stop_line is None:
-                break
-            skipped = skip_region(text, errors.stop_line)
-            if skipped == text:
-                break
-            if len(syntax) >= MAX_ERRORS:
-                gave_up = True
-                break
-            text = skipped
-        else:
+    for _ in range(MAX_ROUNDS):
+        builder.reset(file)
+        errors = SyntaxErrors(lark, text, file)
+        module = None
+        try:
+            module = lark.parse(text, on_error=errors.on_error)
+        except UnexpectedInput as exc:
+            errors.final(exc)
+        # Each round parses from the top again, so it repeats the repaired errors before the
+        # skipped step; keep one of each.
+        syntax.extend(d for d in errors.diagnostics if d not in syntax)
+        checks = builder.diagnostics
+        if not errors.stopped or errors.stop_line is None:
+            break
+        skipped = skip_region(text, errors.stop_line)
+        if skipped == text:
+            break
+        if len(syntax) >= MAX_ERRORS:
             gave_up = True
+            break
+        text = skipped
+    else:
+        gave_up = True
     if gave_up:
         syntax = syntax[:MAX_ERRORS]
         syntax.append(error("P108", f"too many syntax errors; stopped after {len(syntax)}",
@@ -145,10 +193,7 @@ def parse_text(text: str, file: str) -> ParseResult:
         first = min(d.sort_key() for d in syntax)
         kept = [d for d in checks if d.sort_key() < first] if module is not None else []
         return ParseResult(None, sorted_diagnostics(syntax + kept))
-    if not isinstance(module, ast.Module) or any(stage_of(d.code) is Stage.SYNTAX for d in checks):
-        # A syntax-level check (P109: an expression too deep) leaves no usable module either.
-        return ParseResult(None, sorted_diagnostics(checks))
-    return ParseResult(module, sorted_diagnostics(checks))
+    return _parsed(module, checks)
 
 
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

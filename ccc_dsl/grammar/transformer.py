@@ -1,9 +1,12 @@
-"""The Lark Transformer that turns IVR parse events into typed AST nodes (ccc_dsl.grammar.ast).
+"""The AST builder that turns IVR parse events into typed AST nodes (ccc_dsl.grammar.ast).
 
 It runs inline in the LALR parser (no parse tree is built), so every callback gets its children
 (tokens and already-built nodes) and computes the node's span from the first and last of them.
-It also makes the checks that need no manifests (P2xx): repeated labels, exits, options and flow
-names; out-of-range durations, counts and digit lengths; bad patterns and templates.
+Two parsers run it: driver.py for a valid flow, Lark (as a transformer: Lark needs only the
+methods named after the rules) on the error path, so a child is a token of either parser's kind
+and is told from a node by `isinstance(child, _TOKEN)`, a test for `str`: no other child is a
+string. It also makes the checks that need no manifests (P2xx): repeated labels, exits, options
+and flow names; out-of-range durations, counts and digit lengths; bad patterns and templates.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import MISSING, fields
 from functools import lru_cache, partial, partialmethod
-from typing import Any, Final, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
 from ccc_runtime.bytecode import MAX_CONST_DEPTH, MAX_QUEUE_CAPACITY, MAX_SCRIPT_ITEMS
 from ccc_runtime.expressions import FUNCTIONS
@@ -26,11 +29,16 @@ from ccc_runtime.patterns import (
     pattern_error,
 )
 from ccc_runtime.sipuri import sip_uri_problem
-from lark import Token, Transformer
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error
 from ccc_dsl.grammar import ast
 from ccc_dsl.grammar.errors import MAX_DEPTH, STATEMENT_KEYWORDS
+from ccc_dsl.grammar.tokens import Token
+
+if TYPE_CHECKING:
+    _TOKEN = Token
+else:
+    _TOKEN = str  # a token of either parser (driver.py's or Lark's): both are strings
 from ccc_dsl.util import did_you_mean
 
 _DURATION_UNITS: Final = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
@@ -210,15 +218,10 @@ _new_exits: Final[Callable[[tuple[tuple[ast.Exit, ...], Token]], _Exits]] = part
     tuple.__new__, _Exits)
 
 
-class AstBuilder(Transformer[Token, Any]):
+class AstBuilder:
     """Builds the AST for one file at a time: set `file` and clear `diagnostics` before a parse."""
 
-    # Rules without a method (Lark's helper rules for `*` and inlined `_rules`) become plain
-    # trees for Lark to splice; without a `__default__` Lark builds them directly, which is faster.
-    __default__ = None  # type: ignore[assignment]
-
     def __init__(self) -> None:
-        super().__init__(visit_tokens=False)
         self.file = "<input>"
         self.diagnostics: list[Diagnostic] = []
         self._reprompts: list[ast.Reprompt] = []  # built since the last step
@@ -243,13 +246,13 @@ class AstBuilder(Transformer[Token, Any]):
     def _span(self, first: Any, last: Any) -> Span:
         """From the start of `first` to the end of `last` (tokens, nodes, options or exits); hot,
         so no intermediate spans are built for tokens (a token has a span's four positions)."""
-        if type(first) is not Token:
+        if not isinstance(first, _TOKEN):
             first = first.span
-        if type(last) is not Token:
+        if not isinstance(last, _TOKEN):
             kind = type(last)
             if kind is _Opt:  # a statement or option ending in an option
                 last = last.last
-                if type(last) is not Token:
+                if not isinstance(last, _TOKEN):
                     last = last.span
             elif kind is _Exits:
                 last = last.rbrace
@@ -426,7 +429,7 @@ class AstBuilder(Transformer[Token, Any]):
         """Statements joined by `then` (a chain of one statement is that statement, the grammar
         says: a `?` rule)."""
         stmts: list[Any] = children[::2]  # statement, THEN, statement, ... [THEN, NAME]
-        if type(stmts[-1]) is Token:  # `then label`
+        if isinstance(stmts[-1], _TOKEN):  # `then label`
             stmts[-1] = self._goto(stmts[-1])
         return tuple(stmts)
 
@@ -441,7 +444,7 @@ class AstBuilder(Transformer[Token, Any]):
         """The target of an exit or an if: a chain, a statement, or a bare label (a goto)."""
         if isinstance(target, tuple):
             return target
-        if isinstance(target, Token):
+        if isinstance(target, _TOKEN):
             return (self._goto(target),)
         return (target,)
 
@@ -455,10 +458,10 @@ class AstBuilder(Transformer[Token, Any]):
             kind = type(body)
             if kind is tuple:  # a chain
                 end = body[-1].span
-            elif kind is Token and body.value != "then":  # a label: most exits (see _goto)
+            elif isinstance(body, _TOKEN) and body.value != "then":  # a label (see _goto)
                 end = new_span(file, body.line, body.column, body.end_line, body.end_column)
                 body = (new_Goto(new_Ref(_LABEL, body.value, end), end),)
-            elif kind is Token:
+            elif isinstance(body, _TOKEN):
                 body = (self._goto(body),)
                 end = body[0].span
             else:  # one statement
@@ -745,7 +748,7 @@ class AstBuilder(Transformer[Token, Any]):
         kw, who = children[0], children[2]
         opts = self._options("transfer agent", children)
         agent: ast.Ref | ast.Expr = (
-            self._ref(ast.RefKind.AGENT, who) if isinstance(who, Token) else who
+            self._ref(ast.RefKind.AGENT, who) if isinstance(who, _TOKEN) else who
         )
         return new_TransferAgent(
             agent, opts["timeout"].value if "timeout" in opts else ast.DEFAULT_RING_TIMEOUT_MS,
@@ -898,7 +901,7 @@ class AstBuilder(Transformer[Token, Any]):
         """The entry of `at`/`every` children ending in `play AUDIO`, `say TTS`,
         `say position|wait` or `check staffing`."""
         last = c[-1]
-        if isinstance(last, Token) and last.type == "STAFFING":
+        if isinstance(last, _TOKEN) and last.type == "STAFFING":
             return new_QueueCheck(start_ms, every_ms, self._span(c[0], last))
         if isinstance(last, ast.Audio):
             return new_QueuePlay(start_ms, every_ms, last, None, self._span(c[0], last))
@@ -1019,9 +1022,9 @@ class AstBuilder(Transformer[Token, Any]):
         items: tuple[ast.PromptItem, ...]
         if len(children) == 2:  # one prompt: most of them
             item = children[0]
-            items = (self._ref(_PROMPT, item) if type(item) is Token else item,)
+            items = (self._ref(_PROMPT, item) if isinstance(item, _TOKEN) else item,)
         else:
-            items = tuple([self._ref(_PROMPT, c) if type(c) is Token else c
+            items = tuple([self._ref(_PROMPT, c) if isinstance(c, _TOKEN) else c
                            for c in children[:-1]])
         start = items[0].span
         if barge is None:
