@@ -9,6 +9,20 @@ builder's actions through the callbacks glue.py would compile. Only the success 
 here: at the first character no scanner matches, the first token no action expects, or anything
 else out of the ordinary, `parse` returns FAILED having reported nothing, and the caller parses
 again with Lark from the start (parser.py), which words every error as before.
+
+Compiling a state's scanner costs 0.1-1 ms (Python's regular-expression compiler is written in
+Python) and one flow meets ~50 states, so until a state is met often (ROOT_USES) its token comes
+from Lark's root scanner (all terminals, compiled once) when the terminal it finds is one of the
+state's own; else the state's scanner is compiled and asked. That gives what the state's scanner
+gives. Both take the first of their terminals, in Lark's one order, that matches at the place. If
+the root scanner's first, T, is one of the state's, every terminal before T among the state's
+either is among the root scanner's, before T (so it doesn't match there, nor here: the same
+pattern at the same place), or is a keyword the root scanner leaves to NAME. regen.py checks
+that each of those is an identifier that is no prefix of `flow` and NAME is the pattern
+regen.NAME_PATTERN, so NAME matches wherever such a keyword does: T is then NAME or before it.
+T can't be NAME (a state with NAME leaves its keywords to NAME too, so the keyword would not be
+among the state's), and a keyword comes after NAME (same priority, shorter), so not before T.
+The same text follows (the same pattern), retyped by the state's own keywords.
 """
 
 from __future__ import annotations
@@ -27,6 +41,13 @@ _new_str = str.__new__
 _scanners: list[list[Callable[[str, int], re.Match[str] | None]] | None] = [None] * len(
     tables.LEXERS)
 """Per lexer of the tables, the `match` of its compiled patterns (compiled on first use)."""
+
+
+_root_uses: list[int] = [0] * len(tables.LEXERS)
+"""Per lexer, the tokens the root scanner matched for it so far."""
+ROOT_USES: Final = 64
+"""Tokens after which a state's own scanner is compiled: a one-flow parse compiles few (each
+0.1-1 ms), a run over many flows soon matches with the smaller scanners of the busy states."""
 
 
 def _scanner(lexer: int) -> list[Callable[[str, int], re.Match[str] | None]]:
@@ -51,7 +72,8 @@ def parse(text: str, rules: Rules) -> Any:
     """The value of the start rule for `text`, or FAILED. The callbacks of `rules` (see `bind`)
     run as the rules are reduced, exactly as in Lark's parse of a valid text."""
     states, lexer_of = tables.STATES, tables.LEXER_OF
-    retypes, scanners = tables.RETYPES, _scanners
+    retypes, scanners, terminals, uses = tables.RETYPES, _scanners, tables.TERMINALS, _root_uses
+    root = scanners[tables.ROOT] or _scanner(tables.ROOT)
     newlines, ignore = tables.NEWLINE_TYPES, tables.IGNORE_TYPES
     end_state = tables.END
     stack = [tables.START]
@@ -59,16 +81,30 @@ def parse(text: str, rules: Rules) -> Any:
     pos, line, line_start, end = 0, 1, 0, len(text)
     while True:
         lexer = lexer_of[stack[-1]]
-        patterns = scanners[lexer] or _scanner(lexer)
+        patterns = scanners[lexer]
         kind = "$END"
         token: Any = None
         while pos < end:
-            for match in patterns:
-                found = match(text, pos)
-                if found:
-                    break
-            else:  # no terminal of this state matches here: Lark words the error
-                return FAILED
+            found = None
+            if patterns is None:  # this state's scanner isn't compiled: the root one may do
+                for match in root:
+                    found = match(text, pos)
+                    if found:
+                        break
+                if found is None or found.lastgroup not in terminals[lexer]:
+                    found = None
+                    patterns = _scanner(lexer)
+                else:
+                    uses[lexer] += 1
+                    if uses[lexer] == ROOT_USES:  # a state met this often: its own is faster
+                        patterns = _scanner(lexer)
+            if found is None:
+                for match in patterns:  # type: ignore[union-attr]
+                    found = match(text, pos)
+                    if found:
+                        break
+                else:  # no terminal of this state matches here: Lark words the error
+                    return FAILED
             value: str = found.group(0)
             kind = found.lastgroup  # type: ignore[assignment]
             start, start_line, column = pos, line, pos - line_start + 1

@@ -48,12 +48,38 @@ def _canonical_states(states: dict[Any, dict[str, tuple[Any, Any]]], start: Any,
     return order
 
 
+NAME_PATTERN = "(?!flow(?![A-Za-z0-9_]))[A-Za-z_][A-Za-z0-9_]*"
+"""The NAME terminal driver.py's proof of its root scanner is about (see driver.py)."""
+
+
+def _check_root_scanner(root: Any) -> None:
+    """What driver.py's use of Lark's root scanner rests on: the only keywords the root scanner
+    leaves out are those its NAME retypes, each an identifier that is no prefix of `flow` but
+    itself, and NAME is NAME_PATTERN (so NAME matches wherever one of them does)."""
+    scanner = root.scanner  # built now, as Lark builds it on first use
+    terminals = {t.name: t for t in root.terminals}
+    name = terminals.get("NAME")
+    if name is None or name.pattern.to_regexp() != NAME_PATTERN or set(root.callback) != {"NAME"}:
+        raise SystemExit("regen: NAME or the root lexer's keywords changed: re-check driver.py's "
+                         "proof of its root scanner and update regen.NAME_PATTERN")
+    left_out = set(terminals) - set(scanner.allowed_types)
+    retyped = {t.name for t in root.callback["NAME"].scanner.terminals}
+    identifier = re.compile("[A-Za-z_][A-Za-z0-9_]*")
+    for term in left_out:
+        word = terminals[term].pattern.value
+        if (term not in retyped or terminals[term].priority != name.priority
+                or not identifier.fullmatch(word) or "flow".startswith(word)):
+            raise SystemExit(f"regen: the root scanner leaves out {term}, which driver.py's "
+                             "proof does not cover")
+
+
 def _lexer_tables(lexer: Any, states: list[int]) -> tuple[list[str], list[list[int]],
                                                           list[dict[str, dict[str, str]]],
                                                           list[int], set[str], set[str]]:
     """Lark's contextual lexer as data: the distinct scanner patterns, per lexer the indexes of
     its patterns (in Lark's order) and its retyping of names as keywords, per state its lexer,
-    and the newline and ignored terminals."""
+    and the newline and ignored terminals. The last lexer is Lark's root lexer (all terminals),
+    the lexer of no state."""
     from lark.lexer import PatternStr, UnlessCallback
 
     patterns: list[str] = []
@@ -63,8 +89,11 @@ def _lexer_tables(lexer: Any, states: list[int]) -> tuple[list[str], list[list[i
     lexer_of: list[int] = []
     newline: set[str] = set()
     ignore: set[str] = set()
-    for state in states:
-        basic = lexer.lexers[state]
+    _check_root_scanner(lexer.root_lexer)
+    for state in [*states, None]:
+        basic = lexer.lexers[state] if state is not None else lexer.root_lexer
+        if id(basic) in index_of and state is None:
+            raise SystemExit("regen: the root lexer is some state's lexer")
         if id(basic) not in index_of:
             scanner = basic.scanner  # built now, as Lark builds it on first use
             if basic.user_callbacks or basic.g_regex_flags or basic.use_bytes:
@@ -91,7 +120,8 @@ def _lexer_tables(lexer: Any, states: list[int]) -> tuple[list[str], list[list[i
             retypes.append(retype)
             newline |= set(basic.newline_types)
             ignore |= set(basic.ignore_types)
-        lexer_of.append(index_of[id(basic)])
+        if state is not None:
+            lexer_of.append(index_of[id(basic)])
     return patterns, lexers, retypes, lexer_of, newline, ignore
 
 
@@ -189,8 +219,9 @@ def generate(grammar_text: str) -> str:
         "",
         "Lark's LALR states (per state, symbol -> shift to state n >= 0, or reduce by rule",
         "-1 - code), its rules (origin, length), its contextual lexer's scanner patterns, the",
-        "lexer of each state and its keyword retyping, and the AST builder's callbacks as glue.py",
-        'compiles them."""',
+        "lexer of each state and its keyword retyping, the terminals each lexer matches (the last,",
+        "ROOT, is Lark's root lexer), and the AST builder's callbacks as glue.py compiles them.",
+        '"""',
         "# ruff: noqa: E501",
         "# mypy: ignore-errors",
         "",
@@ -218,6 +249,10 @@ def generate(grammar_text: str) -> str:
         "LEXERS = (",
         *[f"    ({', '.join(map(str, indexes))},)," for indexes in lexers],
         ")",
+        f"ROOT = {len(lexers) - 1}",
+        "TERMINALS = (",
+        *[f"    frozenset({_group_names(patterns, indexes)!r})," for indexes in lexers],
+        ")",
         "RETYPES = (",
         *[f"    {retype!r}," for retype in retypes],
         ")",
@@ -235,6 +270,11 @@ def generate(grammar_text: str) -> str:
     for pattern in patterns:
         re.compile(pattern)  # as Lark compiled it (no flags)
     return "\n".join(out)
+
+
+def _group_names(patterns: list[str], indexes: list[int]) -> list[str]:
+    """The terminals a lexer matches: the named groups of its patterns, sorted."""
+    return sorted(name for i in indexes for name in re.compile(patterns[i]).groupindex)
 
 
 def _lark_version() -> str:

@@ -63,7 +63,22 @@ def test_regen_check_reports_stale_tables(tmp_path: Path, monkeypatch: pytest.Mo
         GRAMMAR_PATH.read_text(encoding="utf-8"))
 
 
-def test_valid_flows_take_the_driver_and_parse_as_with_lark() -> None:
+def _scanners(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    """Start the driver's scanners afresh: "root" keeps to the root scanner wherever it may
+    (states' own compiled only on a miss), "state" compiles every state's own up front."""
+    monkeypatch.setattr(driver, "_scanners", [None] * len(tables.LEXERS))
+    monkeypatch.setattr(driver, "_root_uses", [0] * len(tables.LEXERS))
+    if mode == "root":
+        monkeypatch.setattr(driver, "ROOT_USES", 10**9)
+    else:
+        for lexer in range(len(tables.LEXERS)):
+            driver._scanner(lexer)
+
+
+@pytest.mark.parametrize("mode", ["root", "state"])
+def test_valid_flows_take_the_driver_and_parse_as_with_lark(
+        mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _scanners(monkeypatch, mode)
     taken = refused = 0
     for name, text in _texts():
         ours, larks, took = _both(text, name)
@@ -114,8 +129,19 @@ def test_a_valid_flow_is_parsed_without_importing_lark(tmp_path: Path) -> None:
     assert _imports_lark(BROKEN[0], tmp_path)
 
 
+def test_the_root_scanner_is_lark_s_and_names_what_states_match() -> None:
+    root = tables.TERMINALS[tables.ROOT]
+    assert {"NAME", "STRING", "EX_KEY", "FLOW"} <= root and "IF" not in root  # left to NAME
+    assert all(names - root <= set(tables.RETYPES[tables.ROOT]["NAME"].values())
+               for names in tables.TERMINALS)
+    assert len(tables.LEXER_OF) == len(tables.STATES) and tables.ROOT not in tables.LEXER_OF
+
+
 @SETTINGS
-@given(st.one_of(modules.map(format_module), mutated_examples()))
-def test_generated_and_mutated_texts_parse_as_with_lark(text: str) -> None:
-    ours, larks, _ = _both(text, "gen.ivr")
+@given(st.one_of(modules.map(format_module), mutated_examples()),
+       st.sampled_from(["root", "state"]))
+def test_generated_and_mutated_texts_parse_as_with_lark(text: str, mode: str) -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _scanners(monkeypatch, mode)
+        ours, larks, _ = _both(text, "gen.ivr")
     assert ours == larks
