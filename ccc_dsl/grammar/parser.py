@@ -10,14 +10,13 @@ repaired in place, the step around it is blanked out and the text parsed again (
 MAX_ROUNDS times), so one run reports the errors of several steps.
 
 A valid flow (nearly every parse) never meets Lark at all: driver.py runs the same parse from
-the tables regen.py wrote out of Lark's (tables.py, checked against the grammar's hash), so a
+the tables regen.py wrote out of Lark's (tables.py, checked against the grammar's text), so a
 process that parses one flow doesn't import Lark nor load its tables pickle. The first thing out
 of the ordinary sends the text to the Lark parser above, from the start.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import threading
@@ -98,9 +97,9 @@ def _builder() -> AstBuilder:
 def _driver_rules() -> driver.Rules | None:
     """The generated tables' rules bound to the builder; None when tables.py was not made from
     the grammar as it is now (`python -m ccc_dsl.grammar.regen` after an edit; until then every
-    text goes through Lark)."""
-    digest = hashlib.sha256(GRAMMAR_PATH.read_bytes()).hexdigest()
-    if digest != tables.GRAMMAR_SHA256:
+    text goes through Lark). The tables carry the grammar's whole text: comparing it costs less
+    than loading a hash function."""
+    if GRAMMAR_PATH.read_text(encoding="utf-8") != tables.GRAMMAR:
         return None
     return driver.bind(_builder())
 

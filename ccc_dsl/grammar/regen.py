@@ -16,7 +16,6 @@ checked by tests/grammar/test_grammar_tables.py: a grammar edit without regenera
 from __future__ import annotations
 
 import argparse
-import hashlib
 import re
 import sys
 from functools import partial
@@ -25,11 +24,6 @@ from typing import Any
 
 TABLES_MODULE = Path(__file__).with_name("tables.py")
 COMMAND = "python -m ccc_dsl.grammar.regen"
-
-
-def grammar_sha256(text: str) -> str:
-    """The hash the tables carry of the grammar they were made from."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _canonical_states(states: dict[Any, dict[str, tuple[Any, Any]]], start: Any,
@@ -231,7 +225,7 @@ def generate(grammar_text: str) -> str:
         "from operator import itemgetter",
         "from typing import Any",
         "",
-        f"GRAMMAR_SHA256 = {grammar_sha256(grammar_text)!r}",
+        f"GRAMMAR = {grammar_text!r}",
         f"LARK_VERSION = {_lark_version()!r}",
         f"START = {new_number[table.start_states['start']]}",
         f"END = {new_number[table.end_states['start']]}",
