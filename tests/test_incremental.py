@@ -158,16 +158,16 @@ def test_an_entry_damaged_anywhere_is_a_miss(tmp_path: Path) -> None:
     base = cache.cache_dir()
     assert base is not None
     blob = (base / "build" / f"{cache.build_key(repo, None)}.json").read_bytes()
-    parsed = cache._entry(blob)
+    parsed = cache._entry(blob, base)
     assert parsed is not None and parsed[1] == kept.files
     header = int(blob.split(b"\n", 1)[0])
     for at in (0, 3, header // 2, header + 10, len(blob) // 2, len(blob) - 1):
         damaged = bytearray(blob)
         damaged[at] ^= 0x01
-        assert cache._entry(bytes(damaged)) is None, at
-    assert cache._entry(blob[:-1]) is None
-    assert cache._entry(blob + b"x") is None
-    assert cache._entry(b"") is None
+        assert cache._entry(bytes(damaged), base) is None, at
+    assert cache._entry(blob[:-1], base) is None
+    assert cache._entry(blob + b"x", base) is None
+    assert cache._entry(b"", base) is None
 
 
 def test_a_failed_build_is_kept_with_its_diagnostics(tmp_path: Path) -> None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +43,7 @@ from ccc_dsl.diagnostics import Diagnostic, Span
 if TYPE_CHECKING:
     from ccc_runtime.bundle import Bundle
 
-BUILD_FORMAT = 2
+BUILD_FORMAT = 3
 """Bump when what a build entry holds changes."""
 
 KEEP_BUILDS = 8
@@ -107,51 +109,98 @@ def timing_of(data: Any) -> Timing | None:
                   None if return_seconds is None else float(return_seconds), return_keys, menu)
 
 
-def _payload_digest(payload: bytes) -> str:
-    return hashlib.blake2b(payload, digest_size=20).hexdigest()
+def _payload_digest(chunks: Iterable[bytes]) -> str:
+    digest = hashlib.sha256()  # sha256 is twice as fast as blake2b where the CPU has it
+    for chunk in chunks:
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+Images = tuple[Path, Mapping[str, tuple[int, int, str]]]
+"""Where a file of the cache holds flows' images: (the file, flow -> offset, length, sha256);
+what `Incremental.keep` gives back of the index it wrote."""
+
+_INDEX_NAME = re.compile(r"[0-9a-f]{32}\.json")
 
 
 def store_build(key: str, build: Build, files: dict[str, bytes],
-                errors: list[Diagnostic]) -> None:
-    """Keep a finished build (failed ones too: their diagnostics are the result)."""
+                errors: list[Diagnostic], images: Images | None = None) -> None:
+    """Keep a finished build (failed ones too: their diagnostics are the result). `images`:
+    where the incremental index holds the flows' images, named by the entry instead of copied
+    into it (5 MB again for 2,000 flows); an image the index doesn't hold as built is copied."""
     base = cache_dir()
     if base is None:
         return
     flows = {name: [f.source, f.sha256, f.source_sha256, timing_data(f.timing)]
              for name, f in build.flows.items()}
-    payload = b"".join(files.values())
+    where: Mapping[str, tuple[int, int, str]] = {}
+    index = None
+    if images is not None and images[0].parent == base / "incremental" \
+            and _INDEX_NAME.fullmatch(images[0].name):
+        index, where = images[0].name, images[1]
+    items: list[list[Any]] = []
+    payload: list[bytes] = []
+    for rel, data in files.items():
+        name = rel[:-4] if rel.endswith(".ccb") else None
+        ref = where.get(name) if name is not None else None
+        flow = build.flows.get(name) if name is not None else None
+        if ref is not None and flow is not None and ref[1] == len(data) \
+                and ref[2] == flow.sha256:
+            items.append([rel, len(data), ref[0], ref[2]])
+        else:
+            items.append([rel, len(data)])
+            payload.append(data)
     try:
         header = seal(BUILD_FORMAT, diagnostics_to_data(build.diagnostics),
-                      diagnostics_to_data(errors), flows,
-                      [[path, len(data)] for path, data in files.items()],
-                      _payload_digest(payload))
+                      diagnostics_to_data(errors), flows, items, _payload_digest(payload),
+                      index)
     except ValueError:
         return
     path = _entry_path(base, key)
-    write_atomic(path, b"%d\n" % len(header) + header + payload)
+    write_atomic(path, b"".join([b"%d\n" % len(header), header, *payload]))
     keep_newest(path.parent, KEEP_BUILDS)
 
 
-def _entry(blob: bytes) -> tuple[list[Any], dict[str, bytes]] | None:
-    """The header's parts and the files of an entry `store_build` wrote, or None."""
+def _entry(blob: bytes, base: Path) -> tuple[list[Any], dict[str, bytes]] | None:
+    """The header's parts and the files of an entry `store_build` wrote (those it names in
+    the index read from there, each checked against its sha256), or None."""
     size, sep, rest = blob.partition(b"\n")
     if not sep or not size.isdigit() or int(size) > len(rest):
         return None
     parts = unseal(rest[:int(size)])
-    if parts is None or len(parts) != 6 or parts[0] != BUILD_FORMAT \
-            or not isinstance(parts[4], list):
+    if parts is None or len(parts) != 7 or parts[0] != BUILD_FORMAT \
+            or not isinstance(parts[4], list) \
+            or not (parts[6] is None or (isinstance(parts[6], str)
+                                         and _INDEX_NAME.fullmatch(parts[6]))):
         return None
     payload = rest[int(size):]
-    if parts[5] != _payload_digest(payload):
+    if parts[5] != _payload_digest([payload]):
         return None
+    index = b""
+    if parts[6] is not None:
+        try:
+            index = (base / "incremental" / parts[6]).read_bytes()
+        except OSError:
+            return None
     files: dict[str, bytes] = {}
     at = 0
     for item in parts[4]:
-        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)
-                and type(item[1]) is int and 0 <= item[1] <= len(payload) - at):
+        if not (isinstance(item, list) and len(item) in (2, 4) and isinstance(item[0], str)
+                and type(item[1]) is int and item[1] >= 0):
             return None
-        files[item[0]] = payload[at:at + item[1]]
-        at += item[1]
+        if len(item) == 4:
+            if not (type(item[2]) is int and 0 <= item[2] <= len(index) - item[1]
+                    and isinstance(item[3], str)):
+                return None
+            data = index[item[2]:item[2] + item[1]]
+            if hashlib.sha256(data).hexdigest() != item[3]:  # bytecode.image_hash: not
+                return None  # imported on a warm run; a mismatch: the index was rewritten
+        elif item[1] <= len(payload) - at:
+            data = payload[at:at + item[1]]
+            at += item[1]
+        else:
+            return None
+        files[item[0]] = data
     if at != len(payload) or len(files) != len(parts[4]):
         return None
     return parts, files
@@ -164,7 +213,7 @@ def load_build(key: str) -> tuple[Build, dict[str, bytes], list[Diagnostic]] | N
     if base is None:
         return None
     try:
-        entry = _entry(_entry_path(base, key).read_bytes())
+        entry = _entry(_entry_path(base, key).read_bytes(), base)
     except OSError:
         return None
     if entry is None:

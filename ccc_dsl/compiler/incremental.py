@@ -125,39 +125,40 @@ def _index_path(base: Path, root: Path, env: str | None) -> Path:
     return base / "incremental" / f"{digest}.json"
 
 
-def _load_index(path: Path) -> dict[str, _FileRecord]:
-    """The index: the size of its header; the header, sealed: the format, then one line per
-    flow file (kept raw, see `_FileRecord.line`); then the images as they are, in the order
-    the lines name them (base64 in JSON took longer to read than the one flow to compile)."""
+def _load_index(path: Path) -> tuple[dict[str, _FileRecord], int]:
+    """The index, and where in the file its images start. The file: the size of its header;
+    the header, sealed: the format, then one line per flow file (kept raw, see
+    `_FileRecord.line`); then the images as they are, in the order the lines name them
+    (base64 in JSON took longer to read than the one flow to compile)."""
     try:
         blob = path.read_bytes()
     except OSError:
-        return {}
+        return {}, 0
     size, sep, rest = blob.partition(b"\n")
     if not sep or not size.isdigit() or int(size) > len(rest):
-        return {}
+        return {}, 0
     header = rest[:int(size)]
     parts = unseal(header, lazy=max(header.count(b"\n") - 2, 0))  # every part but the format
     if not parts or parts[0] != INDEX_FORMAT:
-        return {}
+        return {}, 0
     lines: list[bytes] = parts[1:]
     try:  # one parse for every line (a call per line cost more than the parsing)
         items = json.loads(b"[" + b",".join(lines) + b"]")
     except (ValueError, RecursionError):
-        return {}
+        return {}, 0
+    if len(items) != len(lines):
+        return {}, 0
     payload = rest[int(size):]
     out = {}
     at = 0
-    if len(items) != len(lines):
-        return {}
     for line, item in zip(lines, items, strict=True):
         record, at = _record(item, payload, at)
         if at < 0 or type(item[0]) is not str:
-            return {}  # a wrongly shaped index: the images after it can't be found
+            return {}, 0  # a wrongly shaped index: the images after it can't be found
         if record is not None:
             record.line = line
             out[item[0]] = record
-    return out if at == len(payload) else {}
+    return (out, len(blob) - len(payload)) if at == len(payload) else ({}, 0)
 
 
 def _hash(*parts: str) -> str:
@@ -188,26 +189,42 @@ class Incremental:
     _old: dict[str, _FileRecord]
     _fresh: frozenset[str]
     """The files built this time (the others' records are the index's, verified before)."""
+    _start: int
+    """Where the images start in the index file as read (0: no index was read)."""
 
-    def keep(self, verified: bool) -> None:
+    def keep(self, verified: bool) -> tuple[Path, dict[str, tuple[int, int, str]]] | None:
         """Write the index when a file's record changed; the images built this time are kept
         only when the bundle was `verified` (so an image is never taken for a verified one
-        when it was not). The other records are the index's own, written back as read."""
+        when it was not). The other records are the index's own, written back as read.
+        Where the index file holds each flow's image now: (the file, flow -> offset, length,
+        sha256), for the whole-build entry to name them instead of holding a second copy
+        (compiler/cache.py checks each against its sha256); None when it wasn't written."""
         records = self._records if verified else {
             file: r if file not in self._fresh else _FileRecord(
                 r.key, r.context, r.diagnostics,
                 {n: (s, t, None, None) for n, (s, t, _, _) in r.flows.items()})
             for file, r in self._records.items()}
-        if records.keys() == self._old.keys() and all(
+        at = self._start
+        if at and records.keys() == self._old.keys() and all(
                 records[file] == self._old[file] for file in self._fresh):
-            return
-        try:
-            header = seal(INDEX_FORMAT, *(r.encoded(f) for f, r in records.items()))
-        except ValueError:  # what JSON can't hold: simply not kept
-            return
-        write_atomic(self._path, b"".join([b"%d\n" % len(header), header, *(
-            image for r in records.values() for _, _, image, _ in r.flows.values()
-            if image is not None)]))
+            records = self._old  # as the file holds them, in its order
+        else:
+            try:
+                header = seal(INDEX_FORMAT, *(r.encoded(f) for f, r in records.items()))
+            except ValueError:  # what JSON can't hold: simply not kept
+                return None
+            size = b"%d\n" % len(header)
+            write_atomic(self._path, b"".join([size, header, *(
+                image for r in records.values() for _, _, image, _ in r.flows.values()
+                if image is not None)]))
+            at = len(size) + len(header)
+        where = {}
+        for record in records.values():
+            for name, (_, _, image, sha) in record.flows.items():
+                if image is not None and sha is not None:
+                    where[name] = (at, len(image), sha)
+                    at += len(image)
+        return self._path, where
 
 
 def incremental_build(loaded: LoadResult, env: str | None,
@@ -240,7 +257,7 @@ def incremental_build(loaded: LoadResult, env: str | None,
     keys = {file: _hash(model_key, sources[file], hashlib.sha256(texts[file]).hexdigest())
             for file in files}
     index_path = _index_path(base, root, env)
-    old = _load_index(index_path)
+    old, start = _load_index(index_path)
     reused = {file: old[file] for file in files if file in old and old[file].key == keys[file]
               and all(image is not None for _, _, image, _ in old[file].flows.values())}
     parsed: dict[str, ast.Module] = {}
@@ -286,7 +303,7 @@ def incremental_build(loaded: LoadResult, env: str | None,
                 return None
         reused = {file: record for file, record in reused.items() if file not in parsed}
         return _finish(loaded, files, texts, sources, keys, context, reused, parsed,
-                       parse_diagnostics, irs, summaries, timings, index_path, old)
+                       parse_diagnostics, irs, summaries, timings, index_path, old, start)
 
 
 def _sources(files: Iterable[str], root: Path) -> dict[str, str]:
@@ -345,7 +362,7 @@ def _finish(loaded: LoadResult, files: dict[str, Path], texts: dict[str, bytes],
             reused: dict[str, _FileRecord], parsed: dict[str, ast.Module],
             parse_diagnostics: dict[str, list[Diagnostic]], irs: dict[str, FlowIR],
             summaries: dict[str, FlowSummary], timings: dict[str, Timing],
-            index_path: Path, old: dict[str, _FileRecord]) -> Incremental:
+            index_path: Path, old: dict[str, _FileRecord], start: int) -> Incremental:
     """Analyse and emit the parsed files against the reused ones' summaries."""
     model = loaded.model
     assert model is not None
@@ -391,5 +408,5 @@ def _finish(loaded: LoadResult, files: dict[str, Path], texts: dict[str, bytes],
                           if flow.name in compiled else (None, None)))
             for flow in module.flows})
     return Incremental(Build(dict(sorted(compiled.items())), diagnostics, analysis),
-                       frozenset(kept), index_path, records, old, frozenset(parsed))
+                       frozenset(kept), index_path, records, old, frozenset(parsed), start)
 

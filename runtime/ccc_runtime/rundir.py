@@ -63,6 +63,21 @@ def _safe_relative(rel: str) -> bool:
     return bool(parts) and not rel.startswith("/") and ".." not in parts and "\0" not in rel
 
 
+def _same_bytes(name: str, folder_fd: int, data: bytes) -> bool:
+    """Whether the regular file `name` in the folder `folder_fd` holds `data` (read with one
+    call past its length: a longer file differs; no Python file object per file)."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder_fd)
+    except OSError:
+        return False
+    try:
+        return os.read(fd, len(data) + 1) == data
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def _held(files: Mapping[str, bytes], dest: Path) -> tuple[set[str], bool]:
     """The `files` that `dest` holds with the same bytes (regular files, not links), and
     whether it holds exactly `files` and nothing else (a folder that can't be listed is not)."""
@@ -72,27 +87,31 @@ def _held(files: Mapping[str, bytes], dest: Path) -> tuple[set[str], bool]:
     while folders:
         prefix, folder = folders.pop()
         try:
-            with os.scandir(folder) as entries:
-                listed = list(entries)
+            folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         except OSError:
             other = True
             continue
-        for entry in listed:
-            rel = prefix + entry.name
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    folders.append((rel + "/", entry.path))
-                    continue
-                data = files.get(rel)
-                if data is not None and entry.is_file(follow_symlinks=False) \
-                        and entry.stat(follow_symlinks=False).st_size == len(data):
-                    with open(entry.path, "rb") as handle:
-                        if handle.read() == data:
-                            same.add(rel)
-                            continue
-            except OSError:
-                pass
+        try:
+            with os.scandir(folder) as entries:
+                listed = list(entries)
+            for entry in listed:
+                rel = prefix + entry.name
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append((rel + "/", entry.path))
+                        continue
+                    data = files.get(rel)
+                    if data is not None and entry.is_file(follow_symlinks=False) \
+                            and _same_bytes(entry.name, folder_fd, data):
+                        same.add(rel)
+                        continue
+                except OSError:
+                    pass
+                other = True
+        except OSError:
             other = True
+        finally:
+            os.close(folder_fd)
     return same, not other and len(same) == len(files)
 
 
@@ -153,30 +172,38 @@ def write_tree(files: Mapping[str, bytes], dest: Path, reuse: bool = False) -> b
     os.umask(umask)
     staging.chmod(0o777 & ~umask)  # a folder as mkdir makes it, not mkdtemp's 0700
     try:
-        base, old_base = str(staging), str(dest)
+        base = str(staging)
         folders = {base}
         written: list[str] = []
-        for rel, data in sorted(files.items()):
-            target = os.path.join(base, rel)
-            folder = os.path.dirname(target)
-            if folder not in folders:
-                os.makedirs(folder, exist_ok=True)
-                folders.add(folder)
-            if rel in same:
-                try:
-                    os.link(os.path.join(old_base, rel), target, follow_symlinks=False)
-                    continue
-                except OSError:  # no hard links here: write it
-                    pass
-            with open(target, "wb") as handle:
-                handle.write(data)
-            written.append(target)
+        old_fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY) if same else -1
+        staging_fd = os.open(staging, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for rel, data in sorted(files.items()):
+                folder, _, _ = rel.rpartition("/")
+                if folder and folder not in folders:
+                    os.makedirs(os.path.join(base, folder), exist_ok=True)
+                    folders.add(folder)
+                if rel in same:  # linked by paths relative to both folders: no joins
+                    try:
+                        os.link(rel, rel, src_dir_fd=old_fd, dst_dir_fd=staging_fd,
+                                follow_symlinks=False)
+                        continue
+                    except OSError:  # no hard links here: write it
+                        pass
+                target = os.path.join(base, rel)
+                with open(target, "wb") as handle:
+                    handle.write(data)
+                written.append(target)
+        finally:
+            os.close(staging_fd)
+            if old_fd >= 0:
+                os.close(old_fd)
         # the files, links and names durable before the switch makes them the tree
         if len(written) <= FSYNC_EACH or not _syncfs(staging):
             for target in written:
                 _fsync(target)
             for folder in folders:
-                _fsync(folder)
+                _fsync(folder if folder == base else os.path.join(base, folder))
         old: Path | None = None
         if dest.exists() and _exchange(staging, dest):
             old = staging  # it holds the previous tree now

@@ -1,0 +1,254 @@
+"""The incremental index (format 3: a sealed JSON header, then the images as raw bytes) and the
+whole-build entry that names the index's images instead of copying them: whatever is damaged,
+cut, appended or made by hand is a miss (for the whole file, or the one record whose image
+changed), and every build through them gives the cold build's bytes. Also `cached_bundle`'s
+`meanwhile` (the cache written by a helper process beside the output folder)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from repos import copy_examples
+
+from ccc_dsl.cache import seal
+from ccc_dsl.cli import cli
+from ccc_dsl.compiler import cache, incremental
+from ccc_dsl.manifest.loader import load_repo
+from ccc_dsl.pipeline import BundleBuild, build_bundle, cached_bundle
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache of the test's own (its index is the only one) and ccc's code pinned (a
+    checkout edited while the suite runs must not turn warm builds into cold ones)."""
+    import ccc_dsl.cache
+
+    monkeypatch.setenv("CCC_CACHE_DIR", str(tmp_path / "cache"))
+    pinned = ccc_dsl.cache.tool_fingerprint()
+    monkeypatch.setattr(ccc_dsl.cache, "tool_fingerprint", lambda: pinned)
+
+
+def _repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    copy_examples(repo)
+    return repo
+
+
+def _index(tmp_path: Path) -> Path:
+    (found,) = (tmp_path / "cache" / "incremental").iterdir()
+    return found
+
+
+def _edit_main(repo: Path, n: int = 0) -> None:
+    main = repo / "flows" / "main.ivr"
+    main.write_text(main.read_text(encoding="utf-8") + f"// edit {n}\n", encoding="utf-8")
+
+
+def _same_as_cold(repo: Path) -> BundleBuild:
+    warm = cached_bundle(repo, None)
+    cold = build_bundle(repo, None)
+    assert (warm.files, warm.build.diagnostics, warm.diagnostics) == (
+        cold.files, cold.build.diagnostics, cold.diagnostics)
+    return warm
+
+
+def _images(blob: bytes) -> int:
+    """Where the images start in an index file."""
+    size = blob.split(b"\n", 1)[0]
+    return len(size) + 1 + int(size)
+
+
+def test_the_index_holds_the_images_raw_after_its_header(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    built = cached_bundle(repo, None)
+    blob = _index(tmp_path).read_bytes()
+    records, start = incremental._load_index(_index(tmp_path))
+    assert start == _images(blob)
+    images = {f"{name}.ccb": image for record in records.values()
+              for name, (_, _, image, _) in record.flows.items() if image is not None}
+    assert images == {rel: data for rel, data in built.files.items() if rel.endswith(".ccb")}
+    assert blob[start:] == b"".join(images.values())  # in the order the lines name them
+    assert b"base64" not in blob and blob.count(b"\n") < start  # no line break in the images
+
+
+def test_a_damaged_cut_or_lengthened_index_is_a_miss(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    cached_bundle(repo, None)
+    path = _index(tmp_path)
+    blob = path.read_bytes()
+    records, _ = incremental._load_index(path)
+    start = _images(blob)
+    for at in (0, 2, start // 2, start - 2):  # the size line or the sealed header
+        damaged = bytearray(blob)
+        damaged[at] ^= 0x01
+        path.write_bytes(bytes(damaged))
+        assert incremental._load_index(path) == ({}, 0), at
+    for cut in (blob[:-1], blob + b"x", blob[:start], b"", b"12\nnot an index"):
+        path.write_bytes(cut)
+        assert incremental._load_index(path) == ({}, 0)
+    damaged = bytearray(blob)
+    damaged[start + 5] ^= 0x01  # in the first image: only that file's record is dropped
+    path.write_bytes(bytes(damaged))
+    kept, _ = incremental._load_index(path)
+    assert len(kept) == len(records) - 1 and all(kept[f] == records[f] for f in kept)
+    assert _same_as_cold(repo).build.analysis is not None  # the file is compiled again
+    assert len(incremental._load_index(path)[0]) == len(records)  # and kept again
+
+
+def test_a_hand_made_index_with_a_valid_checksum_is_a_miss_or_checked(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    cached_bundle(repo, None)
+    path = _index(tmp_path)
+    blob = path.read_bytes()
+    start = _images(blob)
+    lines = blob[blob.index(b"\n") + 1:start].split(b"\n")[3:]  # after magic, checksum, format
+    payload = blob[start:]
+
+    def made(*parts: object, images: bytes = payload) -> dict[str, object]:
+        header = seal(*parts)
+        path.write_bytes(b"%d\n" % len(header) + header + images)
+        return incremental._load_index(path)[0]  # type: ignore[return-value]
+
+    assert len(made(incremental.INDEX_FORMAT, *lines)) == len(lines)  # as written: whole
+    assert made(2, *lines) == {}  # another format
+    assert made(incremental.INDEX_FORMAT, *lines, images=payload + b"x") == {}
+    assert made(incremental.INDEX_FORMAT, *lines[1:]) == {}  # the images don't add up
+    first = json.loads(lines[0])
+    for shape in ([first[0]], "text", [1, *first[1:]], [*first[:4], []],
+                  [*first[:3], [["error", "P100"]], first[4]]):
+        assert made(incremental.INDEX_FORMAT, json.dumps(shape).encode(), *lines[1:]) == {}
+    flow, data = next(iter(first[4].items()))
+    for bad in ({**first[4], flow: [*data[:5], [data[5][0], -1]]},
+                {**first[4], flow: [*data[:5], [data[5][0], 10 ** 9]]},
+                {**first[4], flow: [*data[:4], [1, 2], data[5]]},
+                {**first[4], flow: [*data[:2], "yes", *data[3:]]}):
+        line = json.dumps([*first[:4], bad]).encode()
+        assert made(incremental.INDEX_FORMAT, line, *lines[1:]) == {}
+    wrong = json.dumps([*first[:4], {**first[4], flow: [*data[:5], ["0" * 64, data[5][1]]]}])
+    kept = made(incremental.INDEX_FORMAT, wrong.encode(), *lines[1:])
+    assert first[0] not in kept and len(kept) == len(lines) - 1  # its image isn't its hash
+    path.write_bytes(blob)
+    assert _same_as_cold(repo).build.analysis is None
+
+
+def test_the_whole_build_entry_names_the_images_of_the_index(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    built = cached_bundle(repo, None)
+    (entry,) = (tmp_path / "cache" / "build").iterdir()
+    images = sum(len(d) for rel, d in built.files.items() if rel.endswith(".ccb"))
+    assert entry.stat().st_size < sum(map(len, built.files.values())) - images + 4096
+    hit = cache.load_build(cache.build_key(repo, None))
+    assert hit is not None and hit[1] == built.files
+    assert _same_as_cold(repo).build.analysis is None
+
+
+def test_an_entry_whose_index_changed_is_a_miss_with_the_cold_result(tmp_path: Path) -> None:
+    """Reverting an edit finds the first build's entry, whose images the index no longer
+    holds where it said: a miss, then an incremental build of the one flow."""
+    repo = _repo(tmp_path)
+    main = repo / "flows" / "main.ivr"
+    text = main.read_text(encoding="utf-8")
+    first = cached_bundle(repo, None)
+    _edit_main(repo)
+    assert _same_as_cold(repo).build.analysis is not None
+    main.write_text(text, encoding="utf-8")
+    assert cache.load_build(cache.build_key(repo, None)) is None
+    again = _same_as_cold(repo)
+    assert again.build.analysis is not None and again.files == first.files
+    assert _same_as_cold(repo).build.analysis is None  # and kept
+    index = _index(tmp_path)
+    blob = bytearray(index.read_bytes())
+    blob[-3] ^= 0x01  # an image the entry names
+    index.write_bytes(bytes(blob))
+    assert cache.load_build(cache.build_key(repo, None)) is None
+    assert _same_as_cold(repo).build.analysis is not None
+
+
+def test_an_entry_naming_a_file_outside_the_index_folder_is_a_miss(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    built = cached_bundle(repo, None)
+    base = tmp_path / "cache"
+    (entry,) = (base / "build").iterdir()
+    size, _, rest = entry.read_bytes().partition(b"\n")
+    header, payload = rest[:int(size)], rest[int(size):]
+    parts = json.loads(b"[" + b",".join(header.split(b"\n")[2:]) + b"]")
+    assert parts[6] == _index(tmp_path).name
+    for name in ("../build/" + entry.name, "/etc/passwd", "0" * 32 + ".json", 7):
+        made = seal(*parts[:6], name)
+        assert cache._entry(b"%d\n" % len(made) + made + payload, base) is None, name
+    assert cache._entry(entry.read_bytes(), base) == (parts, built.files)
+
+
+def _compile(repo: Path, out: Path) -> dict[str, bytes]:
+    result = CliRunner().invoke(cli, ["compile", str(repo), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*")
+            if p.is_file()}
+
+
+def _no_child_left() -> bool:
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def test_compile_writes_the_cache_in_a_helper_beside_the_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ccc_dsl import pipeline, util
+
+    forked: list[int] = []
+    real = util.fork_helper
+
+    def fork(task: object) -> int | None:
+        pid = real(task)  # type: ignore[arg-type]
+        forked.append(pid or 0)
+        return pid
+
+    monkeypatch.setattr(pipeline, "_core_idle", lambda: True)
+    monkeypatch.setattr(util, "fork_helper", fork)
+    repo, out = _repo(tmp_path), tmp_path / "out"
+    assert _compile(repo, out) == build_bundle(repo, None).files
+    _edit_main(repo)
+    assert _compile(repo, out) == build_bundle(repo, None).files
+    assert len(forked) == 2 and all(forked) and _no_child_left()  # both waited for
+    assert cached_bundle(repo, None).build.analysis is None  # the helper kept the build
+    assert _compile(repo, out) == build_bundle(repo, None).files and len(forked) == 2
+
+
+def test_a_refused_folder_still_waits_for_the_helper(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ccc_dsl import pipeline
+
+    monkeypatch.setattr(pipeline, "_core_idle", lambda: True)
+    repo, out = _repo(tmp_path), tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["compile", str(repo), "-o", str(out)])
+    assert result.exit_code == 1 and "no bundle folder" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assert _no_child_left()
+    assert cache.load_build(cache.build_key(repo, None)) is not None  # the helper had written it
+
+
+def test_incremental_keep_names_where_the_index_holds_each_image(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    cached_bundle(repo, None)
+    _edit_main(repo)
+    built = incremental.incremental_build(load_repo(repo, None), None)
+    assert built is not None
+    kept = built.keep(verified=True)
+    assert kept is not None and kept[0] == _index(tmp_path)
+    blob = kept[0].read_bytes()
+    assert {name: blob[at:at + size] for name, (at, size, _) in kept[1].items()} == {
+        name: flow.image for name, flow in built.build.flows.items()}
+    inode = kept[0].stat().st_ino
+    again = incremental.incremental_build(load_repo(repo, None), None)
+    assert again is not None and again.reused == frozenset(built.build.flows)
+    assert again.keep(verified=True) == kept  # nothing changed: the same places,
+    assert kept[0].stat().st_ino == inode  # and the file not written again
