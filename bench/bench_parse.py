@@ -4,17 +4,22 @@
     .venv/bin/python bench/bench_parse.py --twin     # and a bare parse with ccc's lexer loop
     .venv/bin/python bench/bench_parse.py --by-rule [--flows 1000] [--repeat 5]
     .venv/bin/python bench/bench_parse.py --instructions [--flows 200]     # needs valgrind
+    .venv/bin/python bench/bench_parse.py --startup [FLOW] [--repeat 7]   # fresh processes
 
 Both runs use the same grammar and Lark options on the same corpus in one process, pinned to
 one core: "bare" is Lark's LALR parse with an empty action for every rule (no tree, no AST);
-"ccc" is `parse_text`, which builds the typed AST with spans and runs the P2xx checks. In each
+"ccc" is `parse_text`, which builds the typed AST with spans and runs the P2xx checks (a valid
+flow through grammar/driver.py's generated tables, the rest through Lark). In each
 round the two take turns every 50 flows (the order alternating), so that a burst of load costs
 both alike; the figures are CPU times (process_time), medians over --repeat rounds, and the
 median of the rounds' ratios.
-`--by-rule` times every rule's action on its own (each timed call adds the same overhead to
-both sides): where the time over the bare parse goes. `--instructions` counts instructions per
+`--by-rule` times every rule's action on its own, run through Lark's path (the same actions and
+glue as driver.py's; each timed call adds the same overhead to both sides): where the time over
+the bare parse goes. `--instructions` counts instructions per
 flow under valgrind (callgrind) instead: exact, whatever the load.
-Goals (issue 13): ccc <= 1.10x bare; issue 10 holds it to <= 1.3x as the language grows.
+`--startup` times what a process pays before its first flow is parsed: import + one parse in a
+fresh interpreter, ccc against bare Lark (loading its tables pickle), interleaved.
+Goals (issue 13): ccc <= 1.10x bare; start-up <= 50 ms; issue 10 holds the ratio to <= 1.3x.
 """
 
 from __future__ import annotations
@@ -40,7 +45,14 @@ from gen_flows import generate_corpus
 
 from ccc_dsl.grammar.glue import identity_rules
 from ccc_dsl.grammar.lexing import fast_lexer
-from ccc_dsl.grammar.parser import GRAMMAR_PATH, lark_options, lark_parser, parse_text
+from ccc_dsl.grammar.parser import (
+    GRAMMAR_PATH,
+    TABLES_PATH,
+    lark_options,
+    lark_parser,
+    parse_text,
+)
+from ccc_dsl.grammar.transformer import AstBuilder
 
 
 class EmptyActions(Transformer[Any, Tree[Any]]):
@@ -115,6 +127,8 @@ def by_rule(corpus: list[tuple[str, str]], repeat: int) -> None:
     least), with the garbage collector paused so that no action is charged a collection."""
     bare = bare_parser()
     ours = lark_parser()
+    builder = ours.options.transformer
+    assert isinstance(builder, AstBuilder)
     bare_t, ours_t = _time_actions(bare), _time_actions(ours)
     best_bare: dict[str, list[float]] = {}
     best_ours: dict[str, list[float]] = {}
@@ -126,8 +140,9 @@ def by_rule(corpus: list[tuple[str, str]], repeat: int) -> None:
                     total[:] = [0, 0.0]
             for _, text in corpus:
                 bare.parse(text)
-            for name, text in corpus:
-                parse_text(text, name)
+            for name, text in corpus:  # the same actions Lark's path runs as driver.py does
+                builder.reset(name)
+                ours.parse(text)
             for totals, best in ((bare_t, best_bare), (ours_t, best_ours)):
                 for rule, (calls, seconds) in totals.items():
                     if rule not in best or seconds < best[rule][1]:
@@ -190,6 +205,43 @@ def instructions(flows: int, seed: int) -> None:
           f"ccc {ccc / flows:,.0f}; ratio ccc / bare: {ccc / bare:.3f}x")
 
 
+_STARTUP: dict[str, str] = {
+    "ccc": ("from ccc_dsl.grammar.parser import parse_file\n"
+            "if parse_file(flow).module is None: raise SystemExit('not a valid flow')\n"),
+    "bare": ("from lark import Lark\n"
+             "grammar = Path(sys.argv[2]).read_text(encoding='utf-8')\n"
+             "Lark(grammar, parser='lalr', lexer='contextual', strict=True,"
+             " maybe_placeholders=True, propagate_positions=False, cache=sys.argv[3])"
+             ".parse(flow.read_text(encoding='utf-8'))\n"),
+}
+"""What --startup times in a fresh process: importing ccc's parser and parsing one flow, or
+importing Lark and parsing it with Lark's parser loaded from the same tables pickle."""
+
+
+STARTUP_FLOW = Path(__file__).resolve().parent.parent / "examples/flows/connect_queue.ivr"
+"""--startup's flow unless one is named: an example without a template placeholder (the first
+placeholder checked imports jinja2, ~20 ms, which a one-edit compile has loaded already)."""
+
+
+def startup(flow: Path, runs: int) -> None:
+    """Wall time from a fresh interpreter's first line to one flow parsed, ccc's against bare
+    Lark's, in interleaved runs (medians): what a one-edit `ccc compile` pays to parse."""
+    times: dict[str, list[float]] = {"ccc": [], "bare": []}
+    for turn in range(runs):
+        for which in ("ccc", "bare") if turn % 2 == 0 else ("bare", "ccc"):
+            code = ("import time\nstart = time.perf_counter()\nimport sys\n"
+                    "from pathlib import Path\nflow = Path(sys.argv[1])\n" + _STARTUP[which]
+                    + "print(time.perf_counter() - start)\n")
+            out = subprocess.run([sys.executable, "-c", code, str(flow), str(GRAMMAR_PATH),
+                                  str(TABLES_PATH)], capture_output=True, text=True,
+                                 check=True, timeout=120)
+            times[which].append(float(out.stdout.split()[-1]))
+    ccc, bare = statistics.median(times["ccc"]), statistics.median(times["bare"])
+    print(f"start-up, import + first parse of {flow} (median of {runs} fresh processes each, "
+          f"interleaved): ccc {ccc * 1000:.1f} ms, bare Lark {bare * 1000:.1f} ms; "
+          f"ccc / bare {ccc / bare:.2f}x (goal: ccc <= 50 ms on a quiet machine)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flows", type=int, default=2000)
@@ -202,11 +254,16 @@ def main() -> None:
                         help="count instructions under valgrind instead of timing")
     parser.add_argument("--twin", action="store_true",
                         help="also a bare parse with ccc's lexer loop and identity rules")
+    parser.add_argument("--startup", type=Path, metavar="FLOW", nargs="?", const=STARTUP_FLOW,
+                        help="time import + first parse of FLOW in fresh processes instead")
     parser.add_argument("--run-once", choices=("none", "bare", "ccc"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
+    if args.startup is not None:
+        startup(args.startup, args.repeat)
+        return
     corpus = generate_corpus(args.flows, args.seed)
     lines = sum(text.count("\n") for _, text in corpus)
     if args.run_once is not None:
