@@ -1,8 +1,9 @@
-"""The incremental index (format 3: a sealed JSON header, then the images as raw bytes) and the
-whole-build entry that names the index's images instead of copying them: whatever is damaged,
-cut, appended or made by hand is a miss (for the whole file, or the one record whose image
-changed), and every build through them gives the cold build's bytes. Also `cached_bundle`'s
-`meanwhile` (the cache written by a helper process beside the output folder)."""
+"""The incremental index (format 4: a sealed JSON header naming each image by sha256, length
+and offset in a pack beside it, where new images are appended) and the whole-build entry that
+names the pack's images instead of copying them: whatever is damaged, cut, appended or made by
+hand is a miss (for the whole index, or the one record whose image changed), and every build
+through them gives the cold build's bytes. Also `cached_bundle`'s `meanwhile` (the cache
+written by a helper process beside the output folder)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def _repo(tmp_path: Path) -> Path:
 
 
 def _index(tmp_path: Path) -> Path:
-    (found,) = (tmp_path / "cache" / "incremental").iterdir()
+    (found,) = (tmp_path / "cache" / "incremental").glob("*.json")
     return found
 
 
@@ -56,23 +57,44 @@ def _same_as_cold(repo: Path) -> BundleBuild:
     return warm
 
 
-def _images(blob: bytes) -> int:
-    """Where the images start in an index file."""
-    size = blob.split(b"\n", 1)[0]
-    return len(size) + 1 + int(size)
+def _images(records: dict[str, incremental._FileRecord]) -> dict[str, bytes]:
+    return {f"{name}.ccb": image for record in records.values()
+            for name, (_, _, image, _, _) in record.flows.items() if image is not None}
 
 
-def test_the_index_holds_the_images_raw_after_its_header(tmp_path: Path) -> None:
+def test_an_edit_appends_one_image_to_the_pack(tmp_path: Path) -> None:
     repo = _repo(tmp_path)
     built = cached_bundle(repo, None)
-    blob = _index(tmp_path).read_bytes()
-    records, start = incremental._load_index(_index(tmp_path))
-    assert start == _images(blob)
-    images = {f"{name}.ccb": image for record in records.values()
-              for name, (_, _, image, _) in record.flows.items() if image is not None}
-    assert images == {rel: data for rel, data in built.files.items() if rel.endswith(".ccb")}
-    assert blob[start:] == b"".join(images.values())  # in the order the lines name them
-    assert b"base64" not in blob and blob.count(b"\n") < start  # no line break in the images
+    index = _index(tmp_path)
+    pack = index.with_suffix(".pack")
+    records, read = incremental._load_index(index)
+    assert read is not None and read.size == pack.stat().st_size
+    assert _images(records) == {rel: d for rel, d in built.files.items() if rel.endswith(".ccb")}
+    assert b"".join(_images(records).values()) in pack.read_bytes()  # as they are, no base64
+    before = pack.read_bytes()
+    _edit_main(repo)
+    edited = _same_as_cold(repo)
+    after = pack.read_bytes()
+    assert after.startswith(before) and after[len(before):] == edited.files["main.ccb"]
+    assert incremental._load_index(index)[1] == incremental._Pack(read.generation, len(after))
+
+
+def test_the_pack_is_written_whole_when_it_holds_mostly_old_images(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = _repo(tmp_path)
+    cached_bundle(repo, None)
+    index = _index(tmp_path)
+    generation = incremental._load_index(index)[1]
+    assert generation is not None
+    pack = index.with_suffix(".pack")
+    with pack.open("ab") as grown:  # as after many edits (or another build's images)
+        grown.write(b"\0" * (2 * pack.stat().st_size + (1 << 20)))
+    _edit_main(repo)
+    _same_as_cold(repo)
+    records, now = incremental._load_index(index)
+    assert now is not None and now.generation != generation.generation
+    assert now.size == incremental._PACK_HEAD + sum(map(len, _images(records).values()))
+    assert _same_as_cold(repo).build.analysis is None
 
 
 def test_a_damaged_cut_or_lengthened_index_is_a_miss(tmp_path: Path) -> None:
@@ -81,20 +103,28 @@ def test_a_damaged_cut_or_lengthened_index_is_a_miss(tmp_path: Path) -> None:
     path = _index(tmp_path)
     blob = path.read_bytes()
     records, _ = incremental._load_index(path)
-    start = _images(blob)
-    for at in (0, 2, start // 2, start - 2):  # the size line or the sealed header
+    for at in (0, 2, len(blob) // 2, len(blob) - 2):
         damaged = bytearray(blob)
         damaged[at] ^= 0x01
         path.write_bytes(bytes(damaged))
-        assert incremental._load_index(path) == ({}, 0), at
-    for cut in (blob[:-1], blob + b"x", blob[:start], b"", b"12\nnot an index"):
+        assert incremental._load_index(path) == ({}, None), at
+    for cut in (blob[:-1], blob + b"x", b"", b"12\nnot an index"):
         path.write_bytes(cut)
-        assert incremental._load_index(path) == ({}, 0)
-    damaged = bytearray(blob)
-    damaged[start + 5] ^= 0x01  # in the first image: only that file's record is dropped
-    path.write_bytes(bytes(damaged))
+        assert incremental._load_index(path) == ({}, None)
+    path.write_bytes(blob)
+    pack = path.with_suffix(".pack")
+    images = pack.read_bytes()
+    for damaged_pack in (images[:5], b"ccc-pack 1 " + b"0" * 32 + b"\n" + images[44:], b""):
+        pack.write_bytes(damaged_pack)  # not the generation the index names: a miss
+        assert incremental._load_index(path) == ({}, None)
+    damaged = bytearray(images)
+    damaged[incremental._PACK_HEAD + 5] ^= 0x01  # in the first image: only its record goes
+    pack.write_bytes(bytes(damaged))
     kept, _ = incremental._load_index(path)
     assert len(kept) == len(records) - 1 and all(kept[f] == records[f] for f in kept)
+    pack.write_bytes(images[:-1])  # the last image cut
+    kept, _ = incremental._load_index(path)
+    assert len(kept) == len(records) - 1
     assert _same_as_cold(repo).build.analysis is not None  # the file is compiled again
     assert len(incremental._load_index(path)[0]) == len(records)  # and kept again
 
@@ -104,33 +134,36 @@ def test_a_hand_made_index_with_a_valid_checksum_is_a_miss_or_checked(tmp_path: 
     cached_bundle(repo, None)
     path = _index(tmp_path)
     blob = path.read_bytes()
-    start = _images(blob)
-    lines = blob[blob.index(b"\n") + 1:start].split(b"\n")[3:]  # after magic, checksum, format
-    payload = blob[start:]
+    parts = blob[blob.index(b"\n") + 1:].split(b"\n")[2:]  # after magic and checksum
+    generation = json.loads(parts[1])
+    lines = parts[2:]
 
-    def made(*parts: object, images: bytes = payload) -> dict[str, object]:
+    def made(*parts: object) -> dict[str, object]:
         header = seal(*parts)
-        path.write_bytes(b"%d\n" % len(header) + header + images)
+        path.write_bytes(b"%d\n" % len(header) + header)
         return incremental._load_index(path)[0]  # type: ignore[return-value]
 
-    assert len(made(incremental.INDEX_FORMAT, *lines)) == len(lines)  # as written: whole
-    assert made(2, *lines) == {}  # another format
-    assert made(incremental.INDEX_FORMAT, *lines, images=payload + b"x") == {}
-    assert made(incremental.INDEX_FORMAT, *lines[1:]) == {}  # the images don't add up
+    assert len(made(incremental.INDEX_FORMAT, generation, *lines)) == len(lines)  # as written
+    assert made(3, generation, *lines) == {}  # another format
+    assert made(incremental.INDEX_FORMAT, "0" * 32, *lines) == {}  # another pack
+    assert made(incremental.INDEX_FORMAT, 7, *lines) == {}
     first = json.loads(lines[0])
     for shape in ([first[0]], "text", [1, *first[1:]], [*first[:4], []],
                   [*first[:3], [["error", "P100"]], first[4]]):
-        assert made(incremental.INDEX_FORMAT, json.dumps(shape).encode(), *lines[1:]) == {}
+        assert made(incremental.INDEX_FORMAT, generation, json.dumps(shape).encode(),
+                    *lines[1:]) == {}
     flow, data = next(iter(first[4].items()))
-    for bad in ({**first[4], flow: [*data[:5], [data[5][0], -1]]},
-                {**first[4], flow: [*data[:5], [data[5][0], 10 ** 9]]},
-                {**first[4], flow: [*data[:4], [1, 2], data[5]]},
-                {**first[4], flow: [*data[:2], "yes", *data[3:]]}):
-        line = json.dumps([*first[:4], bad]).encode()
-        assert made(incremental.INDEX_FORMAT, line, *lines[1:]) == {}
-    wrong = json.dumps([*first[:4], {**first[4], flow: [*data[:5], ["0" * 64, data[5][1]]]}])
-    kept = made(incremental.INDEX_FORMAT, wrong.encode(), *lines[1:])
-    assert first[0] not in kept and len(kept) == len(lines) - 1  # its image isn't its hash
+    sha, size, at = data[5]
+    for bad in ([sha, -1, at], [sha, size, 3], [sha, size], [sha, size, "0"]):
+        line = json.dumps([*first[:4], {**first[4], flow: [*data[:5], bad]}]).encode()
+        assert made(incremental.INDEX_FORMAT, generation, line, *lines[1:]) == {}, bad
+    for bad_flow in ([*data[:4], [1, 2], data[5]], [*data[:2], "yes", *data[3:]]):
+        line = json.dumps([*first[:4], {**first[4], flow: bad_flow}]).encode()
+        assert made(incremental.INDEX_FORMAT, generation, line, *lines[1:]) == {}
+    for wrong in (["0" * 64, size, at], [sha, size, at + 1], [sha, size, 10 ** 9]):
+        line = json.dumps([*first[:4], {**first[4], flow: [*data[:5], wrong]}]).encode()
+        kept = made(incremental.INDEX_FORMAT, generation, line, *lines[1:])
+        assert first[0] not in kept and len(kept) == len(lines) - 1  # not its image: checked
     path.write_bytes(blob)
     assert _same_as_cold(repo).build.analysis is None
 
@@ -146,9 +179,10 @@ def test_the_whole_build_entry_names_the_images_of_the_index(tmp_path: Path) -> 
     assert _same_as_cold(repo).build.analysis is None
 
 
-def test_an_entry_whose_index_changed_is_a_miss_with_the_cold_result(tmp_path: Path) -> None:
-    """Reverting an edit finds the first build's entry, whose images the index no longer
-    holds where it said: a miss, then an incremental build of the one flow."""
+def test_an_entry_whose_pack_changed_is_a_miss_with_the_cold_result(tmp_path: Path) -> None:
+    """Reverting an edit finds the first build's entry, and its images are still where the
+    pack holds them (appended to, never changed): a hit. A damaged or rewritten pack makes
+    the entries naming its images misses, then an incremental build of what changed."""
     repo = _repo(tmp_path)
     main = repo / "flows" / "main.ivr"
     text = main.read_text(encoding="utf-8")
@@ -156,16 +190,21 @@ def test_an_entry_whose_index_changed_is_a_miss_with_the_cold_result(tmp_path: P
     _edit_main(repo)
     assert _same_as_cold(repo).build.analysis is not None
     main.write_text(text, encoding="utf-8")
-    assert cache.load_build(cache.build_key(repo, None)) is None
-    again = _same_as_cold(repo)
-    assert again.build.analysis is not None and again.files == first.files
-    assert _same_as_cold(repo).build.analysis is None  # and kept
-    index = _index(tmp_path)
-    blob = bytearray(index.read_bytes())
-    blob[-3] ^= 0x01  # an image the entry names
-    index.write_bytes(bytes(blob))
+    reverted = _same_as_cold(repo)
+    assert reverted.build.analysis is None and reverted.files == first.files
+    pack = _index(tmp_path).with_suffix(".pack")
+    blob = bytearray(pack.read_bytes())
+    blob[-3] ^= 0x01  # the edited main's image, which the second entry names
+    pack.write_bytes(bytes(blob))
+    assert cache.load_build(cache.build_key(repo, None)) is not None  # names the first one
+    _edit_main(repo)
     assert cache.load_build(cache.build_key(repo, None)) is None
     assert _same_as_cold(repo).build.analysis is not None
+    pack.write_bytes(b"")
+    main.write_text(text, encoding="utf-8")
+    assert cache.load_build(cache.build_key(repo, None)) is None
+    assert _same_as_cold(repo).build.analysis is not None
+    assert _same_as_cold(repo).build.analysis is None  # kept again
 
 
 def test_an_entry_naming_a_file_outside_the_index_folder_is_a_miss(tmp_path: Path) -> None:
@@ -176,8 +215,8 @@ def test_an_entry_naming_a_file_outside_the_index_folder_is_a_miss(tmp_path: Pat
     size, _, rest = entry.read_bytes().partition(b"\n")
     header, payload = rest[:int(size)], rest[int(size):]
     parts = json.loads(b"[" + b",".join(header.split(b"\n")[2:]) + b"]")
-    assert parts[6] == _index(tmp_path).name
-    for name in ("../build/" + entry.name, "/etc/passwd", "0" * 32 + ".json", 7):
+    assert parts[6] == _index(tmp_path).with_suffix(".pack").name
+    for name in ("../build/" + entry.name, "/etc/passwd", _index(tmp_path).name, 7):
         made = seal(*parts[:6], name)
         assert cache._entry(b"%d\n" % len(made) + made + payload, base) is None, name
     assert cache._entry(entry.read_bytes(), base) == (parts, built.files)
@@ -243,12 +282,12 @@ def test_incremental_keep_names_where_the_index_holds_each_image(tmp_path: Path)
     built = incremental.incremental_build(load_repo(repo, None), None)
     assert built is not None
     kept = built.keep(verified=True)
-    assert kept is not None and kept[0] == _index(tmp_path)
+    assert kept is not None and kept[0] == _index(tmp_path).with_suffix(".pack")
     blob = kept[0].read_bytes()
     assert {name: blob[at:at + size] for name, (at, size, _) in kept[1].items()} == {
         name: flow.image for name, flow in built.build.flows.items()}
-    inode = kept[0].stat().st_ino
+    inode, size = _index(tmp_path).stat().st_ino, kept[0].stat().st_size
     again = incremental.incremental_build(load_repo(repo, None), None)
     assert again is not None and again.reused == frozenset(built.build.flows)
     assert again.keep(verified=True) == kept  # nothing changed: the same places,
-    assert kept[0].stat().st_ino == inode  # and the file not written again
+    assert (_index(tmp_path).stat().st_ino, kept[0].stat().st_size) == (inode, size)  # no write

@@ -118,26 +118,26 @@ def _payload_digest(chunks: Iterable[bytes]) -> str:
 
 Images = tuple[Path, Mapping[str, tuple[int, int, str]]]
 """Where a file of the cache holds flows' images: (the file, flow -> offset, length, sha256);
-what `Incremental.keep` gives back of the index it wrote."""
+what `Incremental.keep` gives back of the incremental index's pack."""
 
-_INDEX_NAME = re.compile(r"[0-9a-f]{32}\.json")
+_PACK_NAME = re.compile(r"[0-9a-f]{32}\.pack")
 
 
 def store_build(key: str, build: Build, files: dict[str, bytes],
                 errors: list[Diagnostic], images: Images | None = None) -> None:
     """Keep a finished build (failed ones too: their diagnostics are the result). `images`:
-    where the incremental index holds the flows' images, named by the entry instead of copied
-    into it (5 MB again for 2,000 flows); an image the index doesn't hold as built is copied."""
+    where the incremental index's pack holds the flows' images, named by the entry instead of
+    copied into it (5 MB again for 2,000 flows); an image the pack doesn't hold is copied."""
     base = cache_dir()
     if base is None:
         return
     flows = {name: [f.source, f.sha256, f.source_sha256, timing_data(f.timing)]
              for name, f in build.flows.items()}
     where: Mapping[str, tuple[int, int, str]] = {}
-    index = None
+    pack = None
     if images is not None and images[0].parent == base / "incremental" \
-            and _INDEX_NAME.fullmatch(images[0].name):
-        index, where = images[0].name, images[1]
+            and _PACK_NAME.fullmatch(images[0].name):
+        pack, where = images[0].name, images[1]
     items: list[list[Any]] = []
     payload: list[bytes] = []
     for rel, data in files.items():
@@ -153,7 +153,7 @@ def store_build(key: str, build: Build, files: dict[str, bytes],
     try:
         header = seal(BUILD_FORMAT, diagnostics_to_data(build.diagnostics),
                       diagnostics_to_data(errors), flows, items, _payload_digest(payload),
-                      index)
+                      pack)
     except ValueError:
         return
     path = _entry_path(base, key)
@@ -163,7 +163,7 @@ def store_build(key: str, build: Build, files: dict[str, bytes],
 
 def _entry(blob: bytes, base: Path) -> tuple[list[Any], dict[str, bytes]] | None:
     """The header's parts and the files of an entry `store_build` wrote (those it names in
-    the index read from there, each checked against its sha256), or None."""
+    the pack read from there, each checked against its sha256), or None."""
     size, sep, rest = blob.partition(b"\n")
     if not sep or not size.isdigit() or int(size) > len(rest):
         return None
@@ -171,15 +171,15 @@ def _entry(blob: bytes, base: Path) -> tuple[list[Any], dict[str, bytes]] | None
     if parts is None or len(parts) != 7 or parts[0] != BUILD_FORMAT \
             or not isinstance(parts[4], list) \
             or not (parts[6] is None or (isinstance(parts[6], str)
-                                         and _INDEX_NAME.fullmatch(parts[6]))):
+                                         and _PACK_NAME.fullmatch(parts[6]))):
         return None
     payload = rest[int(size):]
     if parts[5] != _payload_digest([payload]):
         return None
-    index = b""
+    held = b""
     if parts[6] is not None:
         try:
-            index = (base / "incremental" / parts[6]).read_bytes()
+            held = (base / "incremental" / parts[6]).read_bytes()
         except OSError:
             return None
     files: dict[str, bytes] = {}
@@ -189,12 +189,12 @@ def _entry(blob: bytes, base: Path) -> tuple[list[Any], dict[str, bytes]] | None
                 and type(item[1]) is int and item[1] >= 0):
             return None
         if len(item) == 4:
-            if not (type(item[2]) is int and 0 <= item[2] <= len(index) - item[1]
+            if not (type(item[2]) is int and 0 <= item[2] <= len(held) - item[1]
                     and isinstance(item[3], str)):
                 return None
-            data = index[item[2]:item[2] + item[1]]
+            data = held[item[2]:item[2] + item[1]]
             if hashlib.sha256(data).hexdigest() != item[3]:  # bytecode.image_hash: not
-                return None  # imported on a warm run; a mismatch: the index was rewritten
+                return None  # imported on a warm run; a mismatch: the pack was rewritten
         elif item[1] <= len(payload) - at:
             data = payload[at:at + item[1]]
             at += item[1]

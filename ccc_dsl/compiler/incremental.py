@@ -45,12 +45,12 @@ from ccc_dsl.manifest.loader import LoadResult
 from ccc_dsl.manifest.model import Model
 from ccc_dsl.util import paused_gc
 
-INDEX_FORMAT = 3
+INDEX_FORMAT = 4
 """Bump when what the incremental index holds changes."""
 
-_Flow = tuple[FlowSummary, Timing, bytes | None, str | None]
-"""A flow of a record: its summary, time to agent, image (None: not verified when built) and
-the image's sha256."""
+_Flow = tuple[FlowSummary, Timing, bytes | None, str | None, int]
+"""A flow of a record: its summary, time to agent, image (None: not verified when built), the
+image's sha256, and where the pack holds the image (-1: not yet)."""
 
 
 @dataclass
@@ -68,15 +68,21 @@ class _FileRecord:
 
     def encoded(self, file: str) -> bytes:
         """Its index line: `[file, key, context, diagnostics, flows]` as compact JSON, each
-        flow's image as [sha256, length] (the bytes follow the index's header)."""
+        flow's image as [sha256, length, offset in the pack]."""
         if self.line is None:
             self.line = json.dumps([file, self.key, self.context,
                                     diagnostics_to_data(self.diagnostics), {
                 name: [list(s.calls), sorted(s.own_writes), s.asks, s.returns, timing_data(t),
-                       None if image is None else [sha, len(image)]]
-                for name, (s, t, image, sha) in self.flows.items()}],
+                       None if image is None else [sha, len(image), at]]
+                for name, (s, t, image, sha, at) in self.flows.items()}],
                 separators=(",", ":")).encode("ascii")
         return self.line
+
+    def placed(self, offsets: dict[str, int]) -> _FileRecord:
+        """The record with its images where the pack holds them now (`offsets` by flow)."""
+        return _FileRecord(self.key, self.context, self.diagnostics, {
+            name: (s, t, image, sha, offsets.get(name, at))
+            for name, (s, t, image, sha, at) in self.flows.items()})
 
 
 _STR = frozenset({str})
@@ -86,37 +92,38 @@ def _strings(value: Any) -> bool:
     return type(value) is list and set(map(type, value)) <= _STR
 
 
-def _record(item: Any, payload: bytes, at: int) -> tuple[_FileRecord | None, int]:
-    """A record back from `_FileRecord.encoded` (its images sliced from `payload` at `at`,
-    each checked against its sha256) and where the next record's images start; None for a
-    record with a damaged image, and -1 as the position for one of any other shape."""
-    if not (type(item) is list and len(item) == 5 and type(item[1]) is str
-            and type(item[2]) is str and type(item[4]) is dict):
-        return None, -1
+def _record(item: Any, pack: bytes) -> _FileRecord | bool | None:
+    """A record back from `_FileRecord.encoded` (its images sliced from `pack`, each checked
+    against its sha256); None for a record with a damaged or missing image, False for one of
+    any other shape (the whole index is then a miss)."""
+    if not (type(item) is list and len(item) == 5 and type(item[0]) is str
+            and type(item[1]) is str and type(item[2]) is str and type(item[4]) is dict):
+        return False
     diagnostics = [] if item[3] == [] else diagnostics_from_data(item[3])  # nearly every file
     if diagnostics is None:
-        return None, -1
+        return False
     flows: dict[str, _Flow] = {}
     intact = True
     for name, data in item[4].items():
         if not (type(data) is list and len(data) == 6 and _strings(data[0])
                 and _strings(data[1]) and type(data[2]) is bool and type(data[3]) is bool):
-            return None, -1
+            return False
         timing = timing_of(data[4])
         ref = data[5]
         if timing is None:
-            return None, -1
+            return False
         image = sha = None
+        at = -1
         if ref is not None:
-            if not (type(ref) is list and len(ref) == 2 and type(ref[0]) is str
-                    and type(ref[1]) is int and 0 <= ref[1] <= len(payload) - at):
-                return None, -1
-            image, sha = payload[at:at + ref[1]], ref[0]
-            at += ref[1]
-            intact = intact and image_hash(image) == sha
+            if not (type(ref) is list and len(ref) == 3 and type(ref[0]) is str
+                    and type(ref[1]) is int and type(ref[2]) is int
+                    and ref[1] >= 0 and ref[2] >= _PACK_HEAD):
+                return False
+            image, sha, at = pack[ref[2]:ref[2] + ref[1]], ref[0], ref[2]
+            intact = intact and len(image) == ref[1] and image_hash(image) == sha
         flows[name] = (FlowSummary(tuple(data[0]), frozenset(data[1]), data[2], data[3]),
-                       timing, image, sha)
-    return (_FileRecord(item[1], item[2], diagnostics, flows) if intact else None), at
+                       timing, image, sha, at)
+    return _FileRecord(item[1], item[2], diagnostics, flows) if intact else None
 
 
 def _index_path(base: Path, root: Path, env: str | None) -> Path:
@@ -125,40 +132,54 @@ def _index_path(base: Path, root: Path, env: str | None) -> Path:
     return base / "incremental" / f"{digest}.json"
 
 
-def _load_index(path: Path) -> tuple[dict[str, _FileRecord], int]:
-    """The index, and where in the file its images start. The file: the size of its header;
-    the header, sealed: the format, then one line per flow file (kept raw, see
-    `_FileRecord.line`); then the images as they are, in the order the lines name them
-    (base64 in JSON took longer to read than the one flow to compile)."""
+_PACK_MAGIC = b"ccc-pack 1 "
+_PACK_HEAD = len(_PACK_MAGIC) + 32 + 1
+"""A pack starts with its magic and its generation (32 hex digits, new each time the pack is
+written whole), then holds images as they are, appended."""
+
+
+@dataclass(frozen=True)
+class _Pack:
+    """The pack as the index was read with it: its generation and size."""
+
+    generation: str
+    size: int
+
+
+def _load_index(path: Path) -> tuple[dict[str, _FileRecord], _Pack | None]:
+    """The index and its pack. The index file: the size of its header, then the header,
+    sealed: the format, the pack's generation, one line per flow file (kept raw, see
+    `_FileRecord.line`). The images are in the pack beside it (`path` with .pack), appended
+    as they are built: after one edit, one image is written, not 2,000 (nor base64 in JSON,
+    which took longer to read than the one flow to compile)."""
     try:
         blob = path.read_bytes()
+        pack = path.with_suffix(".pack").read_bytes()
     except OSError:
-        return {}, 0
+        return {}, None
     size, sep, rest = blob.partition(b"\n")
-    if not sep or not size.isdigit() or int(size) > len(rest):
-        return {}, 0
-    header = rest[:int(size)]
-    parts = unseal(header, lazy=max(header.count(b"\n") - 2, 0))  # every part but the format
-    if not parts or parts[0] != INDEX_FORMAT:
-        return {}, 0
-    lines: list[bytes] = parts[1:]
+    if not sep or not size.isdigit() or int(size) != len(rest):
+        return {}, None
+    parts = unseal(rest, lazy=max(rest.count(b"\n") - 3, 0))  # every part but two
+    if not parts or len(parts) < 2 or parts[0] != INDEX_FORMAT or not isinstance(parts[1], str) \
+            or pack[:_PACK_HEAD] != _PACK_MAGIC + parts[1].encode("ascii", "replace") + b"\n":
+        return {}, None
+    lines: list[bytes] = parts[2:]
     try:  # one parse for every line (a call per line cost more than the parsing)
         items = json.loads(b"[" + b",".join(lines) + b"]")
     except (ValueError, RecursionError):
-        return {}, 0
+        return {}, None
     if len(items) != len(lines):
-        return {}, 0
-    payload = rest[int(size):]
+        return {}, None
     out = {}
-    at = 0
     for line, item in zip(lines, items, strict=True):
-        record, at = _record(item, payload, at)
-        if at < 0 or type(item[0]) is not str:
-            return {}, 0  # a wrongly shaped index: the images after it can't be found
-        if record is not None:
+        record = _record(item, pack)
+        if record is False:
+            return {}, None
+        if isinstance(record, _FileRecord):
             record.line = line
             out[item[0]] = record
-    return (out, len(blob) - len(payload)) if at == len(payload) else ({}, 0)
+    return out, _Pack(parts[1], len(pack))
 
 
 def _hash(*parts: str) -> str:
@@ -189,42 +210,91 @@ class Incremental:
     _old: dict[str, _FileRecord]
     _fresh: frozenset[str]
     """The files built this time (the others' records are the index's, verified before)."""
-    _start: int
-    """Where the images start in the index file as read (0: no index was read)."""
+    _pack: _Pack | None
+    """The pack as the index was read with it (None: no index was read)."""
 
     def keep(self, verified: bool) -> tuple[Path, dict[str, tuple[int, int, str]]] | None:
         """Write the index when a file's record changed; the images built this time are kept
         only when the bundle was `verified` (so an image is never taken for a verified one
-        when it was not). The other records are the index's own, written back as read.
-        Where the index file holds each flow's image now: (the file, flow -> offset, length,
-        sha256), for the whole-build entry to name them instead of holding a second copy
-        (compiler/cache.py checks each against its sha256); None when it wasn't written."""
+        when it was not). The other records are the index's own, written back as read. New
+        images are appended to the pack; it is written whole (a new generation) when it has
+        none yet or holds more than twice what the index names. Where the pack holds each
+        flow's image now: (the pack, flow -> offset, length, sha256), for the whole-build
+        entry to name them instead of holding a second copy (compiler/cache.py checks each
+        against its sha256); None when they aren't kept."""
         records = self._records if verified else {
             file: r if file not in self._fresh else _FileRecord(
                 r.key, r.context, r.diagnostics,
-                {n: (s, t, None, None) for n, (s, t, _, _) in r.flows.items()})
+                {n: (s, t, None, None, -1) for n, (s, t, _, _, _) in r.flows.items()})
             for file, r in self._records.items()}
-        at = self._start
-        if at and records.keys() == self._old.keys() and all(
+        pack_path = self._path.with_suffix(".pack")
+        if self._pack is not None and records.keys() == self._old.keys() and all(
                 records[file] == self._old[file] for file in self._fresh):
-            records = self._old  # as the file holds them, in its order
+            records = self._old  # as the files hold them
         else:
+            placed = _placed(records, pack_path, self._pack)
+            if placed is None:
+                return None
+            records, generation = placed
             try:
-                header = seal(INDEX_FORMAT, *(r.encoded(f) for f, r in records.items()))
+                header = seal(INDEX_FORMAT, generation,
+                              *(r.encoded(f) for f, r in records.items()))
             except ValueError:  # what JSON can't hold: simply not kept
                 return None
-            size = b"%d\n" % len(header)
-            write_atomic(self._path, b"".join([size, header, *(
-                image for r in records.values() for _, _, image, _ in r.flows.values()
-                if image is not None)]))
-            at = len(size) + len(header)
-        where = {}
-        for record in records.values():
-            for name, (_, _, image, sha) in record.flows.items():
-                if image is not None and sha is not None:
-                    where[name] = (at, len(image), sha)
-                    at += len(image)
-        return self._path, where
+            write_atomic(self._path, b"%d\n" % len(header) + header)
+        return pack_path, {name: (at, len(image), sha) for r in records.values()
+                           for name, (_, _, image, sha, at) in r.flows.items()
+                           if image is not None and sha is not None}
+
+
+def _placed(records: dict[str, _FileRecord], path: Path,
+            pack: _Pack | None) -> tuple[dict[str, _FileRecord], str] | None:
+    """`records` with every image in the pack at `path`, and the pack's generation: the new
+    images appended to the pack as it was read, or every image in a new pack; None when the
+    pack can't be written."""
+    new = {name: image for r in records.values()
+           for name, (_, _, image, _, at) in r.flows.items() if image is not None and at < 0}
+    live = sum(len(image) for r in records.values()
+               for _, _, image, _, _ in r.flows.values() if image is not None)
+    grown = 0 if pack is None else pack.size + sum(map(len, new.values()))
+    if pack is not None and grown <= 2 * live + (1 << 20):
+        blob = b"".join(new.values())
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+            try:  # O_APPEND: the file's end, even if another build appended meanwhile
+                wrote = os.write(fd, blob) if blob else 0
+                end = os.lseek(fd, 0, os.SEEK_CUR)
+            finally:
+                os.close(fd)
+        except OSError:
+            return None
+        if wrote != len(blob):
+            return None
+        at = end - len(blob)
+        offsets = {}
+        for name, data in new.items():
+            offsets[name] = at
+            at += len(data)
+        return {file: r.placed(offsets) if any(n in new for n in r.flows) else r
+                for file, r in records.items()}, pack.generation
+    generation = os.urandom(16).hex()
+    chunks = [_PACK_MAGIC + generation.encode() + b"\n"]
+    offsets = {}
+    at = _PACK_HEAD
+    for r in records.values():
+        for name, (_, _, image, _, _) in r.flows.items():
+            if image is not None:
+                offsets[name] = at
+                chunks.append(image)
+                at += len(image)
+    write_atomic(path, b"".join(chunks))
+    try:
+        with path.open("rb") as written:
+            if written.read(_PACK_HEAD) != chunks[0]:
+                return None
+    except OSError:  # not written (write_atomic skips a read-only or full cache)
+        return None
+    return {file: r.placed(offsets) for file, r in records.items()}, generation
 
 
 def incremental_build(loaded: LoadResult, env: str | None,
@@ -257,9 +327,9 @@ def incremental_build(loaded: LoadResult, env: str | None,
     keys = {file: _hash(model_key, sources[file], hashlib.sha256(texts[file]).hexdigest())
             for file in files}
     index_path = _index_path(base, root, env)
-    old, start = _load_index(index_path)
+    old, pack = _load_index(index_path)
     reused = {file: old[file] for file in files if file in old and old[file].key == keys[file]
-              and all(image is not None for _, _, image, _ in old[file].flows.values())}
+              and all(image is not None for _, _, image, _, _ in old[file].flows.values())}
     parsed: dict[str, ast.Module] = {}
     parse_diagnostics: dict[str, list[Diagnostic]] = {}
     irs: dict[str, FlowIR] = {}
@@ -293,7 +363,7 @@ def incremental_build(loaded: LoadResult, env: str | None,
                 if file in parsed:
                     summaries[name] = probe.summary(name)
                 else:
-                    summary, timing, _, _ = reused[file].flows[name]
+                    summary, timing, _, _, _ = reused[file].flows[name]
                     summaries[name], timings[name] = summary, timing
         context = _contexts(files, keys, owner, summaries, root, model)
         stale = [file for file in files if file not in reused
@@ -303,7 +373,7 @@ def incremental_build(loaded: LoadResult, env: str | None,
                 return None
         reused = {file: record for file, record in reused.items() if file not in parsed}
         return _finish(loaded, files, texts, sources, keys, context, reused, parsed,
-                       parse_diagnostics, irs, summaries, timings, index_path, old, start)
+                       parse_diagnostics, irs, summaries, timings, index_path, old, pack)
 
 
 def _sources(files: Iterable[str], root: Path) -> dict[str, str]:
@@ -362,7 +432,7 @@ def _finish(loaded: LoadResult, files: dict[str, Path], texts: dict[str, bytes],
             reused: dict[str, _FileRecord], parsed: dict[str, ast.Module],
             parse_diagnostics: dict[str, list[Diagnostic]], irs: dict[str, FlowIR],
             summaries: dict[str, FlowSummary], timings: dict[str, Timing],
-            index_path: Path, old: dict[str, _FileRecord], start: int) -> Incremental:
+            index_path: Path, old: dict[str, _FileRecord], pack: _Pack | None) -> Incremental:
     """Analyse and emit the parsed files against the reused ones' summaries."""
     model = loaded.model
     assert model is not None
@@ -395,7 +465,7 @@ def _finish(loaded: LoadResult, files: dict[str, Path], texts: dict[str, bytes],
         compiled = emit_all(analysis, texts)
         for file, record in reused.items():
             source_sha = hashlib.sha256(texts[file]).hexdigest()
-            for name, (_, timing, image, sha) in record.flows.items():
+            for name, (_, timing, image, sha, _) in record.flows.items():
                 assert image is not None and sha is not None  # else never reused
                 compiled[name] = CompiledFlow(name, sources[file], image, sha, source_sha,
                                               timing)
@@ -405,8 +475,8 @@ def _finish(loaded: LoadResult, files: dict[str, Path], texts: dict[str, bytes],
         records[file] = _FileRecord(keys[file], context[file], found[file], {
             flow.name: (summaries[flow.name], flow_timing(program, flow.name),
                         *((compiled[flow.name].image, compiled[flow.name].sha256)
-                          if flow.name in compiled else (None, None)))
+                          if flow.name in compiled else (None, None)), -1)
             for flow in module.flows})
     return Incremental(Build(dict(sorted(compiled.items())), diagnostics, analysis),
-                       frozenset(kept), index_path, records, old, frozenset(parsed), start)
+                       frozenset(kept), index_path, records, old, frozenset(parsed), pack)
 
