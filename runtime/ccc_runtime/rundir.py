@@ -156,9 +156,10 @@ def write_tree(files: Mapping[str, bytes], dest: Path, reuse: bool = False) -> b
         raise ValueError(f"paths outside the folder: {', '.join(bad)}")
     parent = dest.parent
     parent.mkdir(parents=True, exist_ok=True)
-    for leftover in parent.glob(f"{_STAGING_PREFIX}{dest.name}.*"):
-        shutil.rmtree(leftover, ignore_errors=True)
-    for leftover in parent.glob(f"{_OLD_PREFIX}{dest.name}.*"):
+    ours = (f"{_STAGING_PREFIX}{dest.name}.", f"{_OLD_PREFIX}{dest.name}.")
+    with os.scandir(parent) as entries:  # not Path.glob: it compiles a pattern per call
+        leftovers = [entry.path for entry in entries if entry.name.startswith(ours)]
+    for leftover in leftovers:
         shutil.rmtree(leftover, ignore_errors=True)
     if dest.exists() and not dest.is_dir():
         raise NotADirectoryError(f"{dest} exists and is not a folder")
