@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Final
 
 from ccc_dsl.diagnostics import Diagnostic, Span, error
 
-if TYPE_CHECKING:  # Lark is imported only when a text has an error (see _lark below)
+if TYPE_CHECKING:  # Lark is imported only for a text with an error (_borrow, local imports)
     from lark import Lark, Token
     from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
     from lark.parsers.lalr_interactive_parser import InteractiveParser
