@@ -145,3 +145,38 @@ def test_generated_and_mutated_texts_parse_as_with_lark(text: str, mode: str) ->
         _scanners(monkeypatch, mode)
         ours, larks, _ = _both(text, "gen.ivr")
     assert ours == larks
+
+
+WORDS = ["transfer", "queue", "queues", "agent", "number", "sip", "call", "flow", "flowx",
+         "function", "say", "play", "set", "x", "a_b", "hangup", "hangupx", "then", "goto",
+         "if", "else", "not", "in", "and", "or", "menu", "prompt", "timeout", "noinput",
+         "retries", "forever", "5", "5s", "5sx", "1.5", "12ms", "3m", '"s"', '"a\\"b"', "{",
+         "}", "(", ")", "[", "]", ",", ":", ".", "=", "==", "<", "->", "1->", "*", "#",
+         "ok->", "done ->", "-", "+", "//c\n", "\n", "bargein", "nobargein", "key"]
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(["", " ", "\n"])),
+                max_size=14),
+       st.sampled_from(["root", "state"]))
+def test_words_glued_in_a_step_parse_as_with_lark(words: list[tuple[str, str]],
+                                                  mode: str) -> None:
+    """Keywords, names and numbers run together (`transfer queues`, `pause 5sthen`): where
+    the root scanner and a state's own could part, if anywhere."""
+    body = "".join(word + gap for word, gap in words)
+    text = f"flow main {{\n  start:\n    {body}\n}}\n"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _scanners(monkeypatch, mode)
+        ours, larks, _ = _both(text, "glued.ivr")
+    assert ours == larks, text
+
+
+@pytest.mark.parametrize("body", [
+    "transfer queues", "transfer queue\"q\"", "pause 5sthen hangup", "set a=1.5then hangup",
+    "call flowx", "set hangupx = 1 then hangup", "say\"hi\"bargein", "menu prompt \"p\" "
+    "{1->hangup 2 ->goto start noinput->hangup}", "transfer agent x timeout 5s{busy->hangup}",
+])
+def test_tight_texts_parse_as_with_lark(body: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _scanners(monkeypatch, "root")
+    ours, larks, _ = _both(f"flow main {{\n  start:\n    {body}\n}}\n", "tight.ivr")
+    assert ours == larks
