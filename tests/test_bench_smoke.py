@@ -39,6 +39,14 @@ def test_compile_benchmark_on_disk_times_cold_warm_and_one_edit() -> None:
     assert "one flow edited" in done.stdout and "warm" in done.stdout
 
 
+def test_compile_benchmark_times_the_writes_after_one_edit() -> None:
+    done = subprocess.run([sys.executable, str(BENCH / "bench_compile.py"), "--phases",
+                           "--flows", "10", "--runs", "2"], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "read the index" in done.stdout and "together" in done.stdout
+
+
 def test_validate_benchmark_on_a_small_generated_repo(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     subprocess.run([sys.executable, str(BENCH / "gen_manifests.py"), str(repo),
