@@ -1,7 +1,6 @@
 """Domain figures (number-type capabilities, supplier calling windows, regions, prices), read
-from `ccc_dsl/data/domain.yaml` because they change with the service, not with the code."""
-
-from __future__ import annotations
+from `ccc_dsl/data/domain.yaml` because they change with the service, not with the code.
+(Annotations are objects, no `__future__` import: pydantic would evaluate each string.)"""
 
 from functools import lru_cache
 from pathlib import Path

@@ -10,8 +10,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Protocol
 
-import re2  # type: ignore[import-untyped]
-
 from .limits import MAX_PATTERN_CHARS, PATTERN_MAX_MEM
 
 
@@ -32,6 +30,8 @@ _HINTS: tuple[tuple[str, str], ...] = (
 
 
 def _options() -> object:
+    import re2  # type: ignore[import-untyped]  # imported by the first pattern compiled
+
     options = re2.Options()
     options.log_errors = False  # RE2 would print every bad pattern on stderr
     options.max_mem = PATTERN_MAX_MEM
@@ -45,6 +45,8 @@ def compile_pattern(source: str) -> DigitPattern:
         raise PatternError(f"pattern is {len(source)} characters long (limit {MAX_PATTERN_CHARS})")
     if "\x00" in source:
         raise PatternError("pattern contains a NUL character")
+    import re2
+
     try:
         compiled: DigitPattern = re2.compile(source, _options())
     except re2.error as exc:
