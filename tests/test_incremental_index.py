@@ -291,3 +291,23 @@ def test_incremental_keep_names_where_the_index_holds_each_image(tmp_path: Path)
     assert again is not None and again.reused == frozenset(built.build.flows)
     assert again.keep(verified=True) == kept  # nothing changed: the same places,
     assert (_index(tmp_path).stat().st_ino, kept[0].stat().st_size) == (inode, size)  # no write
+
+
+def test_a_flow_built_again_with_the_same_image_is_not_appended_again(tmp_path: Path) -> None:
+    """Editing a sub-flow builds its callers again; their images are the same bytes, and the
+    pack keeps them where they are (only the changed images are appended)."""
+    repo = _repo(tmp_path)
+    before = cached_bundle(repo, None)
+    pack = _index(tmp_path).with_suffix(".pack")
+    size = pack.stat().st_size
+    screening = repo / "flows" / "screening.ivr"
+    screening.write_text(screening.read_text(encoding="utf-8") + "// edited\n",
+                         encoding="utf-8")
+    after = _same_as_cold(repo)
+    assert after.build.analysis is not None
+    again = set(after.build.analysis.program.flows)  # the flows built this time
+    changed = {rel for rel, data in after.files.items()
+               if rel.endswith(".ccb") and before.files[rel] != data}
+    assert changed == {"screening.ccb"} and len(again) > 1  # its callers too, their bytes same
+    assert pack.stat().st_size == size + len(after.files["screening.ccb"])
+    assert _same_as_cold(repo).build.analysis is None

@@ -222,11 +222,8 @@ class Incremental:
         flow's image now: (the pack, flow -> offset, length, sha256), for the whole-build
         entry to name them instead of holding a second copy (compiler/cache.py checks each
         against its sha256); None when they aren't kept."""
-        records = self._records if verified else {
-            file: r if file not in self._fresh else _FileRecord(
-                r.key, r.context, r.diagnostics,
-                {n: (s, t, None, None, -1) for n, (s, t, _, _, _) in r.flows.items()})
-            for file, r in self._records.items()}
+        records = {file: r if file not in self._fresh else self._as_kept(file, r, verified)
+                   for file, r in self._records.items()}
         pack_path = self._path.with_suffix(".pack")
         if self._pack is not None and records.keys() == self._old.keys() and all(
                 records[file] == self._old[file] for file in self._fresh):
@@ -245,6 +242,21 @@ class Incremental:
         return pack_path, {name: (at, len(image), sha) for r in records.values()
                            for name, (_, _, image, sha, at) in r.flows.items()
                            if image is not None and sha is not None}
+
+
+    def _as_kept(self, file: str, record: _FileRecord, verified: bool) -> _FileRecord:
+        """A record built this time as the index keeps it: without its images when the
+        bundle wasn't verified, else each image the pack already holds for that flow (the
+        file built again but the image the same: a caller of an edited flow) where it is."""
+        if not verified:
+            return _FileRecord(record.key, record.context, record.diagnostics, {
+                n: (s, t, None, None, -1) for n, (s, t, _, _, _) in record.flows.items()})
+        old = self._old.get(file)
+        if old is None:
+            return record
+        same = {name: old.flows[name][4] for name, (_, _, image, _, _) in record.flows.items()
+                if image is not None and name in old.flows and old.flows[name][2] == image}
+        return record.placed(same) if same else record
 
 
 def _placed(records: dict[str, _FileRecord], path: Path,
