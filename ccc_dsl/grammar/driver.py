@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from ccc_dsl.grammar import tables
-from ccc_dsl.grammar.tokens import Token
+from ccc_dsl.grammar.tokens import WORD_CHARS, Token
 
 FAILED: Final = object()
 """What `parse` returns when the text is not a valid flow (or the tables can't tell)."""
@@ -74,7 +74,7 @@ def parse(text: str, rules: Rules) -> Any:
     states, lexer_of = tables.STATES, tables.LEXER_OF
     retypes, scanners, terminals, uses = tables.RETYPES, _scanners, tables.TERMINALS, _root_uses
     root = scanners[tables.ROOT] or _scanner(tables.ROOT)
-    newlines, ignore = tables.NEWLINE_TYPES, tables.IGNORE_TYPES
+    newlines, ignore, words = tables.NEWLINE_TYPES, tables.IGNORE_TYPES, tables.WORDS
     end_state = tables.END
     stack = [tables.START]
     values: list[Any] = []
@@ -107,6 +107,8 @@ def parse(text: str, rules: Rules) -> Any:
                     return FAILED
             value: str = found.group(0)
             kind = found.lastgroup  # type: ignore[assignment]
+            if kind in words and pos + len(value) < end and text[pos + len(value)] in WORD_CHARS:
+                return FAILED  # `queues` where only `queue` fits: Lark's lexer takes the word
             start, start_line, column = pos, line, pos - line_start + 1
             if kind in newlines:
                 count = value.count("\n")

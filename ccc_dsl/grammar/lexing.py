@@ -12,18 +12,28 @@ errors are Lark's, word for word.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from lark import Lark
 from lark.exceptions import LexError, UnexpectedCharacters
-from lark.lexer import BasicLexer, ContextualLexer, LexerState, Token
+from lark.lexer import BasicLexer, ContextualLexer, LexerState, PatternStr, Token
+
+from ccc_dsl.grammar.tokens import WORD_CHARS
 
 _new_str = str.__new__
 
 
+_WORD = re.compile("[A-Za-z_][A-Za-z0-9_]*")
+
+
 class _FastBasicLexer(BasicLexer):
-    """`BasicLexer` with `next_token`'s matching, token making and line counting inline."""
+    """`BasicLexer` with `next_token`'s matching, token making and line counting inline, and
+    words taken whole: a keyword followed by a name's character is the start of a longer word."""
+
+    _words: frozenset[str]
+    """Its keywords spelt as a name (set by `fast_lexer`)."""
 
     def next_token(self, lex_state: LexerState, parser_state: Any = None) -> Token:
         scanner = self._scanner if self._scanner is not None else self.scanner
@@ -42,6 +52,12 @@ class _FastBasicLexer(BasicLexer):
                 return token
             value: str = found.group(0)
             kind: str = found.lastgroup
+            if kind in self._words and pos + len(value) < end \
+                    and source[pos + len(value)] in WORD_CHARS:
+                # a keyword that starts a longer word (`queues`): the word, a NAME (which the
+                # parser then reports where a keyword belongs), not `queue` and then `s`
+                value = _WORD.match(source, pos).group(0)  # type: ignore[union-attr]
+                kind = "NAME"
             line = line_ctr.line
             column = line_ctr.column
             if kind in newlines:
@@ -98,5 +114,8 @@ def fast_lexer(lark: Lark) -> bool:
         return False
     for basic in basics:
         basic.__class__ = _FastBasicLexer  # the same attributes: only the methods differ
+        fast = cast(_FastBasicLexer, basic)
+        fast._words = frozenset(t.name for t in fast.terminals if type(t.pattern) is PatternStr
+                                and _WORD.fullmatch(t.pattern.value))
     lexer.__class__ = _FastContextualLexer
     return True

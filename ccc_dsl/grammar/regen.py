@@ -232,6 +232,7 @@ def generate(grammar_text: str) -> str:
         f"END = {new_number[table.end_states['start']]}",
         f"NEWLINE_TYPES = frozenset({sorted(newline)!r})",
         f"IGNORE_TYPES = frozenset({sorted(ignore)!r})",
+        f"WORDS = frozenset({_words(lark.terminals)!r})",
         "STATES = (",
         *state_lines,
         ")",
@@ -265,6 +266,15 @@ def generate(grammar_text: str) -> str:
     for pattern in patterns:
         re.compile(pattern)  # as Lark compiled it (no flags)
     return "\n".join(out)
+
+
+def _words(terminals: list[Any]) -> list[str]:
+    """The keywords spelt as a name (`queue`): a scanner may match one as the start of a longer
+    word (`queues`) where no NAME is expected, so the lexers take such a word whole (a NAME)."""
+    from lark.lexer import PatternStr
+
+    return sorted(t.name for t in terminals if type(t.pattern) is PatternStr
+                  and re.fullmatch("[A-Za-z_][A-Za-z0-9_]*", t.pattern.value))
 
 
 def _group_names(patterns: list[str], indexes: list[int]) -> list[str]:

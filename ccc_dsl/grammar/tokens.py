@@ -9,6 +9,12 @@ the error path still runs Lark and feeds the builder Lark's tokens.
 
 from __future__ import annotations
 
+from typing import Final
+
+WORD_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+"""What a name is made of: a keyword spelt as a name (tables.WORDS) followed by one of these is
+no keyword but the start of a longer word, which both lexers take whole (driver.py, lexing.py)."""
+
 
 class Token(str):
     """A piece of the input: its text, its terminal's name and where it starts and ends."""

@@ -84,6 +84,16 @@ def test_the_fast_loop_parses_what_larks_own_parses() -> None:
     assert failed >= len(BROKEN) + 5  # syntax errors of the cases among them, not only modules
 
 
+def test_a_keyword_is_a_whole_word_unlike_in_larks_own_lexer() -> None:
+    """Where only `queue` fits, Lark's lexer reads `queues` as `queue` then a name `s` (a
+    queue whose group is variable `s`); the fast lexer takes the word whole, a NAME there."""
+    text = 'flow x {\n  start:\n    transfer queues {\n      timeout -> hangup\n    }\n}\n'
+    (plain, *_), (larks, *_) = _outcome(*_parser(True), text, "q.ivr"), \
+        _outcome(*_parser(False), text, "q.ivr")
+    assert larks[0] == "module" and "'s'" in larks[1]
+    assert plain[:4] == ("error", "UnexpectedToken", 3, 14) and "'queues'" in plain[4]
+
+
 def test_identity_rules_refuse_a_table_whose_rules_are_other_objects() -> None:
     lark = Lark(GRAMMAR_PATH.read_text(encoding="utf-8"), transformer=AstBuilder(),
                 **lark_options())

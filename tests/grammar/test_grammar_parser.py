@@ -277,6 +277,10 @@ def test_variables_that_are_not_call_data_may_be_set() -> None:
     ('flow a {\n s:\n  play "x" then\n t:\n  hangup\n}', "P101",
      "`then` must be followed by a statement or a label"),
     ('flow a {\n  say "hi"\n}', "P101", "`say` must be inside a step"),  # not "did you mean `say`"
+    # a keyword is a whole word: `queues` was read as `queue` and a group from variable `s`
+    ('flow a { s: transfer queues "q" }', "P104",
+     "unknown keyword `queues`; did you mean `queue`?"),
+    ('flow a { s: menu prompt "m" retries3 { 1 -> s } }', "P104", "unknown keyword `retries3`"),
     ('flow a {\n s:\n  menu prompt "m" {\n   2 ->\n   nomatch -> s\n  }\n}', "P101",
      "`2 ->` has no target"),
 ])
