@@ -97,7 +97,7 @@ class IRNode:
                       self.falls_off, self.first, self.step_span)
 
 
-@dataclass(frozen=True, slots=True)
+@ast.node  # @dataclass(frozen=True, slots=True), cheaper to declare
 class IREdge:
     """One connected exit of a node."""
 
@@ -326,7 +326,7 @@ announcement without a prompt)."""
 # ------------------------------------------------------------------------- lowering
 
 
-@dataclass(frozen=True, slots=True)
+@ast.node  # @dataclass(frozen=True, slots=True), cheaper to declare
 class _Label:
     """A continuation not known yet: the entry of a step."""
 
@@ -334,7 +334,7 @@ class _Label:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@ast.node  # @dataclass(frozen=True, slots=True), cheaper to declare
 class _End:
     """The continuation after the last step: the end of the flow."""
 
