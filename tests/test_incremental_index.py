@@ -311,3 +311,21 @@ def test_a_flow_built_again_with_the_same_image_is_not_appended_again(tmp_path: 
     assert changed == {"screening.ccb"} and len(again) > 1  # its callers too, their bytes same
     assert pack.stat().st_size == size + len(after.files["screening.ccb"])
     assert _same_as_cold(repo).build.analysis is None
+
+
+def test_no_helper_when_no_core_is_idle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a busy machine the helper would share a core with the command: the cache is written
+    after the output folder, in the command's own process."""
+    from ccc_dsl import pipeline, util
+
+    forked: list[object] = []
+    monkeypatch.setattr(util, "fork_helper", lambda task: forked.append(task))
+    monkeypatch.setattr(util, "cores", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 1.0, 1.0))
+    repo, out = _repo(tmp_path), tmp_path / "out"
+    assert _compile(repo, out) == build_bundle(repo, None).files
+    assert forked == [] and cache.load_build(cache.build_key(repo, None)) is not None
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 1.0, 1.0))
+    assert pipeline._core_idle()
+    monkeypatch.setattr(util, "cores", lambda: 1)
+    assert not pipeline._core_idle()  # one core: never
