@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -268,7 +269,7 @@ def generate(grammar_text: str) -> str:
     return "\n".join(out)
 
 
-def _words(terminals: list[Any]) -> list[str]:
+def _words(terminals: Iterable[Any]) -> list[str]:
     """The keywords spelt as a name (`queue`): a scanner may match one as the start of a longer
     word (`queues`) where no NAME is expected, so the lexers take such a word whole (a NAME)."""
     from lark.lexer import PatternStr
