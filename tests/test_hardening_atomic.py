@@ -71,6 +71,15 @@ def _kill_at_random(args: list[str], delay: float) -> None:
         process.wait(timeout=10)
 
 
+def _run_time(args: list[str]) -> float:
+    """Wall seconds of one run to the end: kills are spread over about that long, so some
+    come before the switch and some after, on a slow machine or a fast one."""
+    start = time.perf_counter()
+    subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120,
+                   check=True)
+    return time.perf_counter() - start
+
+
 def _bundle_state(out: Path) -> str | None:
     """The digest of the whole bundle in `out` (None if absent); fails on any mixture."""
     if not out.exists():
@@ -87,12 +96,14 @@ def kill_compile(tmp_path: Path, kills: int, seed: int) -> set[str | None]:
     rng = random.Random(seed)
     subprocess.run([CCC, "compile", str(repo), "-o", str(out)], check=True,
                    stdout=subprocess.DEVNULL, timeout=120)
-    digests = {_bundle_state(out)}
     main = repo / "flows" / "main.ivr"
+    main.write_text(main.read_text(encoding="utf-8") + "// edit\n", encoding="utf-8")
+    took = _run_time([CCC, "compile", str(repo), "-o", str(out)])  # as each kill's run would
+    digests = {_bundle_state(out)}
     for n in range(kills):
         main.write_text(main.read_text(encoding="utf-8") + f"// edit {n}\n", encoding="utf-8")
         start = time.perf_counter()
-        _kill_at_random([CCC, "compile", str(repo), "-o", str(out)], rng.uniform(0.2, 2.5))
+        _kill_at_random([CCC, "compile", str(repo), "-o", str(out)], rng.uniform(0.1, 1.3) * took)
         assert time.perf_counter() - start < 60
         digests.add(_bundle_state(out))
     result = subprocess.run([CCC, "compile", str(repo), "-o", str(out)], timeout=120,
@@ -123,10 +134,12 @@ def kill_fmt(tmp_path: Path, kills: int, seed: int) -> set[str]:
     flow = tmp_path / "t.ivr"
     seen: set[str] = set()
     formatted: str | None = None
+    flow.write_text(UGLY, encoding="utf-8")
+    took = _run_time([CCC, "fmt", str(flow)])
     for _ in range(kills):
         flow.write_text(UGLY, encoding="utf-8")
         flow.chmod(0o640)
-        _kill_at_random([CCC, "fmt", str(flow)], rng.uniform(0.2, 3.0))
+        _kill_at_random([CCC, "fmt", str(flow)], rng.uniform(0.1, 1.3) * took)
         text = flow.read_text(encoding="utf-8")
         if text != UGLY:
             if formatted is None:
