@@ -219,33 +219,28 @@ def compile_command(path: Path, env: str | None, out_dir: Path | None, fmt: str)
     from ccc_runtime.digest import MANIFEST_FILE
     from ccc_runtime.rundir import write_tree
 
-    from ccc_dsl.pipeline import BundleBuild, cached_bundle
+    from ccc_dsl.pipeline import cached_bundle
     from ccc_dsl.util import paused_gc_for_good
     from ccc_dsl.views import compile as view
 
-    target = out_dir if out_dir is not None else (path if path.is_dir() else path.parent) / "build"
-
-    def write(built: BundleBuild) -> None:
-        """The output folder, written while the build's cache entries are (cached_bundle)."""
-        if not built.ok:
-            return
-        if target.is_dir() and not (target / MANIFEST_FILE).is_file() and any(
-                target.iterdir()):  # replacing it as a whole would delete someone's files
-            click.echo(f"ccc: {target} holds files and no {MANIFEST_FILE}, so it is no bundle "
-                       "folder; not replacing it (give -o an empty or new folder)", err=True)
-            raise SystemExit(EXIT_INVALID)
-        try:  # only what changed is written; the folder switched as a whole
-            write_tree(built.files, target, reuse=True)
-        except OSError as exc:
-            click.echo(f"ccc: can't write {target}: {exc.strerror or exc}", err=True)
-            raise SystemExit(EXIT_INVALID) from None
-
     with paused_gc_for_good():  # one command, then the process exits: no rescanning the build
-        built = cached_bundle(path, env, verify=False, meanwhile=write)
+        built = cached_bundle(path, env, verify=False)
     build = built.build
     diagnostics = sorted_diagnostics([*build.diagnostics, *(
         d for d in built.diagnostics if d not in build.diagnostics)])
     failed = not built.ok
+    target = out_dir if out_dir is not None else (path if path.is_dir() else path.parent) / "build"
+    if not failed and target.is_dir() and not (target / MANIFEST_FILE).is_file() and any(
+            target.iterdir()):  # replacing it as a whole would delete someone's files
+        click.echo(f"ccc: {target} holds files and no {MANIFEST_FILE}, so it is no bundle "
+                   "folder; not replacing it (give -o an empty or new folder)", err=True)
+        raise SystemExit(EXIT_INVALID)
+    try:
+        if not failed:  # only what changed is written; the folder switched as a whole
+            write_tree(built.files, target, reuse=True)
+    except OSError as exc:
+        click.echo(f"ccc: can't write {target}: {exc.strerror or exc}", err=True)
+        raise SystemExit(EXIT_INVALID) from None
     if fmt == "json":
         click.echo(view.render_json(built, diagnostics, target))
     else:

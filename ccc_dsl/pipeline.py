@@ -12,9 +12,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -210,20 +208,15 @@ def build_bundle(root: Path, env: str | None, build: Build | None = None,
     return result
 
 
-def cached_bundle(root: Path, env: str | None, verify: bool = True,
-                  meanwhile: Callable[[BundleBuild], None] | None = None) -> BundleBuild:
+def cached_bundle(root: Path, env: str | None, verify: bool = True) -> BundleBuild:
     """`build_bundle`, reused when the repo, the environment and ccc are unchanged since a
     build was kept (its `build.analysis` is then None), else built incrementally. `ccc
     compile`, `ccc test` and `ccc simulate` run it; a damaged or missing entry is simply built
     again. `verify=False`: no `Bundle` (`bundle` stays None; `ccc compile` only writes the
     files): a kept build's files as they are, and of an incremental build only the images
-    made this time are decoded and checked (the others were when they were made).
-    `meanwhile`: run with the result while the cache entries of a new build are written by
-    a helper process (the index and the whole-build entry are independent of what the caller
-    does with the files: `ccc compile` writes its output folder meanwhile, on another core);
-    the helper is waited for before this returns, whatever `meanwhile` raises."""
+    made this time are decoded and checked (the others were when they were made)."""
     if cache_dir() is None:
-        return _then(build_bundle(root, env), meanwhile)
+        return build_bundle(root, env)
     snapshot = repo_snapshot(root)
     key = cache.build_key(root, env, snapshot)
     hit = cache.load_build(key)
@@ -232,64 +225,26 @@ def cached_bundle(root: Path, env: str | None, verify: bool = True,
         result = BundleBuild(build, diagnostics=errors)
         if files and not verify:
             result.files = files
-            return _then(result, meanwhile)
+            return result
         if files:
             bundle = cache.rebuild_bundle(files, build, root)
             if bundle is not None:
                 result.files, result.bundle = files, bundle
-                return _then(result, meanwhile)
+                return result
         elif errors:
-            return _then(result, meanwhile)
+            return result
     from ccc_dsl.compiler.incremental import incremental_build
     from ccc_dsl.manifest.loader import load_repo
 
     loaded = load_repo(root, env)
     incremental = incremental_build(loaded, env, snapshot)
+    images = None
     if incremental is None:
         built = build_bundle(root, env, compile_repo(root, env, loaded))
     else:
         built = build_bundle(root, env, incremental.build,
                              None if verify else incremental.reused)
-
-    def store() -> None:
-        images = None
-        if incremental is not None:
-            images = incremental.keep(verified=built.ok)
-            _keep_phone_facts()
-        cache.store_build(key, built.build, built.files, built.diagnostics, images)
-
-    if meanwhile is None:
-        store()
-        return built
-    from ccc_dsl.util import fork_helper
-
-    helper = fork_helper(store) if _core_idle() else None
-    if helper is None:  # one after the other
-        store()
-    try:
-        meanwhile(built)
-    finally:
-        if helper is not None:
-            with contextlib.suppress(ChildProcessError, InterruptedError):
-                os.waitpid(helper, 0)
-    return built
-
-
-def _core_idle() -> bool:
-    """Whether another core is likely free for a helper (load average below the cores but
-    one): on a busy machine the helper shares a core with the caller, and the fork and its
-    copy-on-write faults then made `ccc compile` after one edit slower (665 against 639 ms,
-    medians of 9, load 1.1-1.4 on 2 cores), on a quiet one faster (576 against 588 ms)."""
-    from ccc_dsl.util import cores
-
-    try:
-        return os.getloadavg()[0] < cores() - 1
-    except OSError:
-        return False
-
-
-def _then(built: BundleBuild, meanwhile: Callable[[BundleBuild], None] | None) -> BundleBuild:
-    """`cached_bundle`'s result after `meanwhile`, when there is nothing to write beside it."""
-    if meanwhile is not None:
-        meanwhile(built)
+        images = incremental.keep(verified=built.ok)
+        _keep_phone_facts()
+    cache.store_build(key, built.build, built.files, built.diagnostics, images)
     return built

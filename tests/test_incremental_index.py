@@ -2,21 +2,17 @@
 and offset in a pack beside it, where new images are appended) and the whole-build entry that
 names the pack's images instead of copying them: whatever is damaged, cut, appended or made by
 hand is a miss (for the whole index, or the one record whose image changed), and every build
-through them gives the cold build's bytes. Also `cached_bundle`'s `meanwhile` (the cache
-written by a helper process beside the output folder)."""
+through them gives the cold build's bytes."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from repos import copy_examples
 
 from ccc_dsl.cache import seal
-from ccc_dsl.cli import cli
 from ccc_dsl.compiler import cache, incremental
 from ccc_dsl.manifest.loader import load_repo
 from ccc_dsl.pipeline import BundleBuild, build_bundle, cached_bundle
@@ -222,59 +218,6 @@ def test_an_entry_naming_a_file_outside_the_index_folder_is_a_miss(tmp_path: Pat
     assert cache._entry(entry.read_bytes(), base) == (parts, built.files)
 
 
-def _compile(repo: Path, out: Path) -> dict[str, bytes]:
-    result = CliRunner().invoke(cli, ["compile", str(repo), "-o", str(out)])
-    assert result.exit_code == 0, result.output
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*")
-            if p.is_file()}
-
-
-def _no_child_left() -> bool:
-    try:
-        os.waitpid(-1, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
-
-
-def test_compile_writes_the_cache_in_a_helper_beside_the_folder(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ccc_dsl import pipeline, util
-
-    forked: list[int] = []
-    real = util.fork_helper
-
-    def fork(task: object) -> int | None:
-        pid = real(task)  # type: ignore[arg-type]
-        forked.append(pid or 0)
-        return pid
-
-    monkeypatch.setattr(pipeline, "_core_idle", lambda: True)
-    monkeypatch.setattr(util, "fork_helper", fork)
-    repo, out = _repo(tmp_path), tmp_path / "out"
-    assert _compile(repo, out) == build_bundle(repo, None).files
-    _edit_main(repo)
-    assert _compile(repo, out) == build_bundle(repo, None).files
-    assert len(forked) == 2 and all(forked) and _no_child_left()  # both waited for
-    assert cached_bundle(repo, None).build.analysis is None  # the helper kept the build
-    assert _compile(repo, out) == build_bundle(repo, None).files and len(forked) == 2
-
-
-def test_a_refused_folder_still_waits_for_the_helper(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ccc_dsl import pipeline
-
-    monkeypatch.setattr(pipeline, "_core_idle", lambda: True)
-    repo, out = _repo(tmp_path), tmp_path / "out"
-    out.mkdir()
-    (out / "notes.txt").write_text("mine\n", encoding="utf-8")
-    result = CliRunner().invoke(cli, ["compile", str(repo), "-o", str(out)])
-    assert result.exit_code == 1 and "no bundle folder" in result.output
-    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
-    assert _no_child_left()
-    assert cache.load_build(cache.build_key(repo, None)) is not None  # the helper had written it
-
-
 def test_incremental_keep_names_where_the_index_holds_each_image(tmp_path: Path) -> None:
     repo = _repo(tmp_path)
     cached_bundle(repo, None)
@@ -313,19 +256,3 @@ def test_a_flow_built_again_with_the_same_image_is_not_appended_again(tmp_path: 
     assert _same_as_cold(repo).build.analysis is None
 
 
-def test_no_helper_when_no_core_is_idle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """On a busy machine the helper would share a core with the command: the cache is written
-    after the output folder, in the command's own process."""
-    from ccc_dsl import pipeline, util
-
-    forked: list[object] = []
-    monkeypatch.setattr(util, "fork_helper", lambda task: forked.append(task))
-    monkeypatch.setattr(util, "cores", lambda: 2)
-    monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 1.0, 1.0))
-    repo, out = _repo(tmp_path), tmp_path / "out"
-    assert _compile(repo, out) == build_bundle(repo, None).files
-    assert forked == [] and cache.load_build(cache.build_key(repo, None)) is not None
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 1.0, 1.0))
-    assert pipeline._core_idle()
-    monkeypatch.setattr(util, "cores", lambda: 1)
-    assert not pipeline._core_idle()  # one core: never
