@@ -16,7 +16,8 @@ class _NoPydanticPlugins:
     """pydantic hands every model and every value it validates to the plugins that installed
     packages register (entry points of group `pydantic`); manifests name secrets, so ccc runs
     none (docs/security.md). pydantic finds plugins through its module `_loader`: this finder,
-    first on the import path, makes that module one that finds none. It also spares every run
+    put first on the import path by `refuse_pydantic_plugins`, makes that module one that finds
+    none. It also spares every run
     the scan of all installed distributions (importlib.metadata and email: some 15 ms of a
     compile). The environment of processes ccc starts is left alone."""
 
@@ -40,5 +41,9 @@ def _no_plugins() -> tuple[()]:
     return ()
 
 
-if _NoPydanticPlugins.NAME not in sys.modules:  # else pydantic was imported before ccc_dsl
-    sys.meta_path.insert(0, _NoPydanticPlugins)
+def refuse_pydantic_plugins() -> None:
+    """Make pydantic find no plugins in this process: the `ccc` command does so first thing
+    (a program that imports ccc_dsl keeps its own plugin policy). Too late once pydantic has
+    looked for plugins; then nothing changes."""
+    if _NoPydanticPlugins.NAME not in sys.modules and _NoPydanticPlugins not in sys.meta_path:
+        sys.meta_path.insert(0, _NoPydanticPlugins)

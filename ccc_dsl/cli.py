@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from ccc_dsl import __version__
+from ccc_dsl import __version__, refuse_pydantic_plugins
 from ccc_dsl.commands.common import (
     EXISTING,
     EXIT_INTERNAL,
@@ -464,6 +464,7 @@ def simulate(flow: str, path: Path, caller: str, called: str | None, at: str | N
 
 def main() -> None:
     """Console entry point: run the CLI; turn a crash into a short message and exit code 3."""
+    refuse_pydantic_plugins()  # manifests name secrets: no third-party plugin sees them
     try:
         cli.main(standalone_mode=True)
     except SystemExit:

@@ -1,6 +1,7 @@
 """ccc runs no pydantic plugins (docs/security.md): a plugin sees every value pydantic validates,
 and manifests name secrets. An installed plugin (a distribution with a `pydantic` entry point)
-is loaded by pydantic alone, and not once ccc_dsl is imported; nor is importlib.metadata."""
+is loaded by pydantic alone and in a program that imports ccc_dsl, and not by the `ccc` command;
+nor is importlib.metadata."""
 
 from __future__ import annotations
 
@@ -60,12 +61,22 @@ def test_pydantic_alone_loads_the_installed_plugin(tmp_path: Path) -> None:
 
 def test_ccc_loads_no_plugin_and_no_distribution_metadata(tmp_path: Path) -> None:
     script = ("import sys\n"
-              "from pathlib import Path\n"
-              "from ccc_dsl.manifest.loader import load_repo\n"
-              f"result = load_repo(Path({str(EXAMPLES)!r}), None)\n"
-              "assert result.model is not None and result.model.agents, result.diagnostics\n"
-              "from ccc_runtime.bundle import BundleConfig\n"
+              "from ccc_dsl.cli import main\n"
+              f"sys.argv = ['ccc', 'validate', {str(EXAMPLES)!r}]\n"
+              "try:\n    main()\n"
+              "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
+              "assert 'ccc_dsl.manifest.model' in sys.modules  # the manifests were validated\n"
               "print('importlib.metadata' in sys.modules)\n")
     marks, out = _run(tmp_path, script)
     assert marks == []
-    assert out.strip() == "False"
+    assert out.strip().splitlines()[-1] == "False"
+
+
+def test_a_program_importing_ccc_dsl_keeps_its_own_plugin_policy(tmp_path: Path) -> None:
+    """Only the `ccc` command refuses plugins: a program that loads a repo through ccc_dsl
+    gets what pydantic alone would do."""
+    script = ("from pathlib import Path\n"
+              "from ccc_dsl.manifest.loader import load_repo\n"
+              f"assert load_repo(Path({str(EXAMPLES)!r}), None).model is not None\n")
+    marks, _ = _run(tmp_path, script)
+    assert marks[:1] == ["loaded"]
