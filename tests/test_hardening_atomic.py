@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from ccc_runtime.bundle import MANIFEST_FILE, read_manifest
+from ccc_runtime.bundle import read_manifest
+from ccc_runtime.digest import MANIFEST_FILE
 from click.testing import CliRunner
 from repos import copy_examples
 

@@ -142,7 +142,8 @@ def test_a_stub_file_nested_too_deep_is_t706_not_a_crash(tmp_path: Path) -> None
 
 
 def test_a_hand_made_bundle_nested_too_deep_is_a_bundle_error(tmp_path: Path) -> None:
-    from ccc_runtime.bundle import BundleError, load_bundle, manifest_bytes
+    from ccc_runtime.bundle import BundleError, load_bundle
+    from ccc_runtime.digest import manifest_bytes
 
     files = {"bundle.json": b'{"flows": {}, "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"}
     for rel, data in files.items():

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from ccc_runtime.digest import MANIFEST_FILE
 from ccc_runtime.sip import DEFAULT_RTP_PORTS
 
 from ccc_dsl.commands.common import (
@@ -36,10 +37,6 @@ if TYPE_CHECKING:  # the runtime (aiohttp, the SIP stack) is imported when serve
     from ccc_runtime.clock import Clock
     from ccc_runtime.control import ControlServer
     from ccc_runtime.server import Server
-
-MANIFEST_FILE = "manifest.json"
-"""ccc_runtime.bundle.MANIFEST_FILE, without importing the bundle module to define a command
-(tests check they agree)."""
 
 DEFAULT_LISTEN = "127.0.0.1:5060"
 EXIT_USAGE = 2

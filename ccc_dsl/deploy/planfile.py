@@ -86,7 +86,7 @@ def read_planfile(path: Path) -> SavedPlan:
         root = Path(str(body["root"]))
     except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
         raise PlanFileError(f"{path}: the saved plan is malformed ({exc})") from None
-    from ccc_runtime.bundle import bundle_digest
+    from ccc_runtime.digest import bundle_digest
 
     if plan.operation == "apply" and bundle_digest(files) != plan.bundle_digest:
         raise PlanFileError(f"{path}: the bundle in the plan doesn't have the digest the plan "

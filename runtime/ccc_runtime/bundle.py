@@ -25,12 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .acd import AgentConfig
 from .bytecode import DATA_GROUP, SPECS, BytecodeError, FlowImage, Kind, Op, decode
-from .digest import BUNDLE_FILE as BUNDLE_FILE
-from .digest import MANIFEST_FILE as MANIFEST_FILE
-from .digest import MANIFEST_FORMAT as MANIFEST_FORMAT
-from .digest import bundle_digest as bundle_digest
-from .digest import digest_of
-from .digest import manifest_bytes as manifest_bytes
+from .digest import BUNDLE_FILE, MANIFEST_FILE, MANIFEST_FORMAT, digest_of
 from .hours import WEEKDAYS, Schedule, TimeRange, parse_dates, parse_range
 from .values import json_too_deep
 

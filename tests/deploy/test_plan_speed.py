@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from ccc_runtime.bundle import BUNDLE_FILE, MANIFEST_FILE
+from ccc_runtime.digest import BUNDLE_FILE, MANIFEST_FILE
 from ccc_runtime.rundir import RuntimeDir
 from deploy_helpers import RUNTIME, ccc, edit
 from repos import copy_examples

@@ -17,7 +17,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from ccc_runtime.bundle import BUNDLE_FILE, MANIFEST_FILE, load_bundle, manifest_bytes
+from ccc_runtime.bundle import load_bundle
+from ccc_runtime.digest import BUNDLE_FILE, MANIFEST_FILE, manifest_bytes
 from ccc_runtime.rundir import RuntimeDir
 from sshd import LoopbackHosts, keygen
 

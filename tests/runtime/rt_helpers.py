@@ -14,9 +14,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ccc_runtime.acd import AgentState
-from ccc_runtime.bundle import MANIFEST_FILE, Bundle, bundle_from_parts, manifest_bytes
+from ccc_runtime.bundle import Bundle, bundle_from_parts
 from ccc_runtime.bytecode import SPECS, FlowBuilder, Op
 from ccc_runtime.clock import FakeClock
+from ccc_runtime.digest import MANIFEST_FILE, manifest_bytes
 from ccc_runtime.functions import FunctionInvoker, StubFunctions
 from ccc_runtime.records import MemorySink
 from ccc_runtime.simchannel import Press, SimChannel, parse_keys

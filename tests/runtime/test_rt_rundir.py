@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from ccc_runtime.bundle import MANIFEST_FILE, BundleError, bundle_digest, manifest_bytes
+from ccc_runtime.bundle import BundleError
+from ccc_runtime.digest import MANIFEST_FILE, bundle_digest, manifest_bytes
 from ccc_runtime.rundir import RuntimeDir, write_tree
 
 

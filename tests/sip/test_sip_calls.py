@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from ccc_runtime.acd import AgentState
-from ccc_runtime.bundle import manifest_bytes
+from ccc_runtime.digest import manifest_bytes
 from ccc_runtime.sip import g711
 from sip_helpers import (
     EXAMPLES,

@@ -39,7 +39,7 @@ from functools import partial
 from pathlib import Path
 
 import asyncssh
-from ccc_runtime.bundle import MANIFEST_FILE, bundle_digest
+from ccc_runtime.digest import MANIFEST_FILE, bundle_digest
 from ccc_runtime.rundir import (  # one layout: the names RuntimeDir itself uses
     _DIGEST,
     _OLD_PREFIX,
