@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from repos import copy_examples
 
+from ccc_dsl import util
 from ccc_dsl.cli import cli
 from ccc_dsl.flowtest import parallel, select
 from ccc_dsl.flowtest.runner import RunReport, execute_all, run_tests
@@ -161,7 +162,7 @@ def test_cli_options(tmp_path: Path) -> None:
 def test_auto_on_one_core_is_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = _repo(tmp_path, copies=2)
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0})
-    assert parallel.cores() == 1
+    assert util.cores() == 1
 
     forks: list[int] = []
 

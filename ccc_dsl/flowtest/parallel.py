@@ -23,7 +23,6 @@ from typing import Any
 from ccc_runtime.bundle import Bundle
 
 from ccc_dsl.flowtest.runner import Case, CaseResult, run_cases
-from ccc_dsl.util import cores as cores  # `ccc test -n auto` asks here
 
 MIN_SHARE = 20
 """Fewer cases than this per worker are not worth a fork (a fork and the results' trip back
