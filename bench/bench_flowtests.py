@@ -32,9 +32,9 @@ import time
 from pathlib import Path
 
 from ccc_dsl.flowtest.model import load_test_file
-from ccc_dsl.flowtest.parallel import cores
 from ccc_dsl.flowtest.runner import Case, prepare, run_cases, run_tests
 from ccc_dsl.pipeline import build_bundle
+from ccc_dsl.util import cores
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
