@@ -19,14 +19,7 @@ from ccc_dsl.pipeline import BundleBuild, build_bundle, cached_bundle
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-@pytest.fixture(autouse=True)
-def _pinned_tool(monkeypatch: pytest.MonkeyPatch) -> None:
-    """ccc's own code as of the test's start: a checkout edited while the suite runs (other
-    work in the same tree) must not turn the test's warm builds into cold ones."""
-    import ccc_dsl.cache
-
-    pinned = ccc_dsl.cache.tool_fingerprint()
-    monkeypatch.setattr(ccc_dsl.cache, "tool_fingerprint", lambda: pinned)
+pytestmark = pytest.mark.usefixtures("pinned_tool")
 
 
 def _repo(tmp_path: Path) -> Path:

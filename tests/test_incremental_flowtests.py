@@ -21,14 +21,9 @@ from ccc_dsl.flowtest.select import recording
 
 
 @pytest.fixture(autouse=True)
-def _pinned_tool(monkeypatch: pytest.MonkeyPatch) -> None:
-    """ccc's own code as of the test's start: a checkout edited while the suite runs (other
-    work in the same tree) must not turn the test's warm builds into cold ones."""
-    import ccc_dsl.cache
-
-    pinned = ccc_dsl.cache.tool_fingerprint()
-    monkeypatch.setattr(ccc_dsl.cache, "tool_fingerprint", lambda: pinned)
-    monkeypatch.setattr(select, "tool_fingerprint", lambda: pinned)
+def _pinned_tool(pinned_tool: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ccc's own code pinned (conftest), also where the test selection reads it."""
+    monkeypatch.setattr(select, "tool_fingerprint", lambda: pinned_tool)
 
 
 def _repo(tmp_path: Path, copies: int = 1) -> Path:

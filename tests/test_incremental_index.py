@@ -19,14 +19,9 @@ from ccc_dsl.pipeline import BundleBuild, build_bundle, cached_bundle
 
 
 @pytest.fixture(autouse=True)
-def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A cache of the test's own (its index is the only one) and ccc's code pinned (a
-    checkout edited while the suite runs must not turn warm builds into cold ones)."""
-    import ccc_dsl.cache
-
+def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pinned_tool: str) -> None:
+    """A cache of the test's own (its index is the only one), ccc's code pinned (conftest)."""
     monkeypatch.setenv("CCC_CACHE_DIR", str(tmp_path / "cache"))
-    pinned = ccc_dsl.cache.tool_fingerprint()
-    monkeypatch.setattr(ccc_dsl.cache, "tool_fingerprint", lambda: pinned)
 
 
 def _repo(tmp_path: Path) -> Path:

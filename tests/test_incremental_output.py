@@ -23,15 +23,7 @@ from ccc_dsl.compiler import cache, incremental
 from ccc_dsl.manifest.loader import load_repo
 from ccc_dsl.pipeline import build_bundle, cached_bundle
 
-
-@pytest.fixture(autouse=True)
-def _pinned_tool(monkeypatch: pytest.MonkeyPatch) -> None:
-    """ccc's own code as of the test's start: a checkout edited while the suite runs (other
-    work in the same tree) must not turn the test's warm builds into cold ones."""
-    import ccc_dsl.cache
-
-    pinned = ccc_dsl.cache.tool_fingerprint()
-    monkeypatch.setattr(ccc_dsl.cache, "tool_fingerprint", lambda: pinned)
+pytestmark = pytest.mark.usefixtures("pinned_tool")
 
 
 def _compile(repo: Path, out: Path) -> None:
