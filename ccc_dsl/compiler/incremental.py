@@ -336,8 +336,8 @@ def incremental_build(loaded: LoadResult, env: str | None,
             return None
         texts[file] = data
     sources = _sources(files, root)
-    keys = {file: _hash(model_key, sources[file], hashlib.sha256(texts[file]).hexdigest())
-            for file in files}
+    shas = {file: hashlib.sha256(text).hexdigest() for file, text in texts.items()}
+    keys = {file: _hash(model_key, sources[file], shas[file]) for file in files}
     index_path = _index_path(base, root, env)
     old, pack = _load_index(index_path)
     reused = {file: old[file] for file in files if file in old and old[file].key == keys[file]
@@ -384,7 +384,7 @@ def incremental_build(loaded: LoadResult, env: str | None,
             if file not in parsed and not lower(file):
                 return None
         reused = {file: record for file, record in reused.items() if file not in parsed}
-        return _finish(loaded, files, texts, sources, keys, context, reused, parsed,
+        return _finish(loaded, files, texts, shas, sources, keys, context, reused, parsed,
                        parse_diagnostics, irs, summaries, timings, index_path, old, pack)
 
 
@@ -440,7 +440,8 @@ def _resolved_by_file(parsed: dict[str, ast.Module], model: Model,
 
 
 def _finish(loaded: LoadResult, files: dict[str, Path], texts: dict[str, bytes],
-            sources: dict[str, str], keys: dict[str, str], context: dict[str, str],
+            shas: dict[str, str], sources: dict[str, str], keys: dict[str, str],
+            context: dict[str, str],
             reused: dict[str, _FileRecord], parsed: dict[str, ast.Module],
             parse_diagnostics: dict[str, list[Diagnostic]], irs: dict[str, FlowIR],
             summaries: dict[str, FlowSummary], timings: dict[str, Timing],
@@ -476,10 +477,9 @@ def _finish(loaded: LoadResult, files: dict[str, Path], texts: dict[str, bytes],
     if not has_errors(diagnostics):
         compiled = emit_all(analysis, texts)
         for file, record in reused.items():
-            source_sha = hashlib.sha256(texts[file]).hexdigest()
             for name, (_, timing, image, sha, _) in record.flows.items():
                 assert image is not None and sha is not None  # else never reused
-                compiled[name] = CompiledFlow(name, sources[file], image, sha, source_sha,
+                compiled[name] = CompiledFlow(name, sources[file], image, sha, shas[file],
                                               timing)
                 kept.add(name)
     records = dict(reused)
