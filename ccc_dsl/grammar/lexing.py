@@ -13,7 +13,7 @@ errors are Lark's, word for word.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
 from lark import Lark
@@ -26,6 +26,14 @@ _new_str = str.__new__
 
 
 _WORD = re.compile("[A-Za-z_][A-Za-z0-9_]*")
+
+
+def word_keywords(terminals: Iterable[Any]) -> frozenset[str]:
+    """The keywords spelt as a name (`queue`): a scanner may match one as the start of a longer
+    word (`queues`) where no NAME is expected, so the lexers take such a word whole (a NAME);
+    regen.py writes them into the tables for driver.py."""
+    return frozenset(t.name for t in terminals
+                     if type(t.pattern) is PatternStr and _WORD.fullmatch(t.pattern.value))
 
 
 class _FastBasicLexer(BasicLexer):
@@ -115,7 +123,6 @@ def fast_lexer(lark: Lark) -> bool:
     for basic in basics:
         basic.__class__ = _FastBasicLexer  # the same attributes: only the methods differ
         fast = cast(_FastBasicLexer, basic)
-        fast._words = frozenset(t.name for t in fast.terminals if type(t.pattern) is PatternStr
-                                and _WORD.fullmatch(t.pattern.value))
+        fast._words = word_keywords(fast.terminals)
     lexer.__class__ = _FastContextualLexer
     return True

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -186,6 +185,7 @@ def generate(grammar_text: str) -> str:
     from lark import Lark
     from lark.parsers.lalr_analysis import Shift
 
+    from ccc_dsl.grammar.lexing import word_keywords
     from ccc_dsl.grammar.parser import lark_options
     from ccc_dsl.grammar.transformer import AstBuilder
 
@@ -233,7 +233,7 @@ def generate(grammar_text: str) -> str:
         f"END = {new_number[table.end_states['start']]}",
         f"NEWLINE_TYPES = frozenset({sorted(newline)!r})",
         f"IGNORE_TYPES = frozenset({sorted(ignore)!r})",
-        f"WORDS = frozenset({_words(lark.terminals)!r})",
+        f"WORDS = frozenset({sorted(word_keywords(lark.terminals))!r})",
         "STATES = (",
         *state_lines,
         ")",
@@ -267,15 +267,6 @@ def generate(grammar_text: str) -> str:
     for pattern in patterns:
         re.compile(pattern)  # as Lark compiled it (no flags)
     return "\n".join(out)
-
-
-def _words(terminals: Iterable[Any]) -> list[str]:
-    """The keywords spelt as a name (`queue`): a scanner may match one as the start of a longer
-    word (`queues`) where no NAME is expected, so the lexers take such a word whole (a NAME)."""
-    from lark.lexer import PatternStr
-
-    return sorted(t.name for t in terminals if type(t.pattern) is PatternStr
-                  and re.fullmatch("[A-Za-z_][A-Za-z0-9_]*", t.pattern.value))
 
 
 def _group_names(patterns: list[str], indexes: list[int]) -> list[str]:
