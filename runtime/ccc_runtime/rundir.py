@@ -174,7 +174,7 @@ def write_tree(files: Mapping[str, bytes], dest: Path, reuse: bool = False) -> b
     staging.chmod(0o777 & ~umask)  # a folder as mkdir makes it, not mkdtemp's 0700
     try:
         base = str(staging)
-        folders = {base}
+        folders = {""}  # relative to the staging folder ("": itself)
         written: list[str] = []
         old_fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY) if same else -1
         staging_fd = os.open(staging, os.O_RDONLY | os.O_DIRECTORY)
@@ -204,7 +204,7 @@ def write_tree(files: Mapping[str, bytes], dest: Path, reuse: bool = False) -> b
             for target in written:
                 _fsync(target)
             for folder in folders:
-                _fsync(folder if folder == base else os.path.join(base, folder))
+                _fsync(os.path.join(base, folder))
         old: Path | None = None
         if dest.exists() and _exchange(staging, dest):
             old = staging  # it holds the previous tree now
